@@ -1,0 +1,192 @@
+//! Typed configuration, loaded once at start-up from `KAPU_*` environment
+//! variables and, optionally, a TOML file named by `KAPU_CONFIG`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// Everything Kapu reads from its environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where the embedded default keeps its state (SQLite file, master key, outbox).
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to a SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Host of the dashboard and platform APIs.
+    pub platform_domain: String,
+    /// Shops live at `{slug}.{shop_domain}`.
+    pub shop_domain: String,
+    /// `http` or `https`: the scheme of every absolute link Kapu builds.
+    pub public_scheme: String,
+    /// Comma-separated CIDRs whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: String,
+    /// Base64 of 32 bytes; derives per-tenant encryption keys.
+    pub master_key: Option<Secret<String>>,
+    /// Optional Redis (only checked by `/readyz` for now).
+    pub redis_url: Option<String>,
+    /// `smtp://…` / `smtps://…`; when absent mail is written to `data_dir/outbox`.
+    pub smtp_url: Option<Secret<String>>,
+    /// Sender address of buyer emails.
+    pub mail_from: String,
+    /// `json` for JSON logs; anything else gives human-readable logs.
+    pub log_format: String,
+    /// How long an unpaid order keeps its keys reserved, in seconds.
+    pub order_ttl_secs: u64,
+    /// Unpaid orders one client IP (and one email) may hold per shop.
+    pub max_unpaid_orders: u32,
+    /// Storefront requests per second allowed per (shop, client IP), sustained.
+    pub rate_limit_per_second: u32,
+    /// Burst allowance on top of the sustained rate.
+    pub rate_limit_burst: u32,
+    /// How often the job worker polls for due jobs, in milliseconds.
+    pub job_poll_ms: u64,
+    /// Connections in the database pool (PostgreSQL; SQLite readers).
+    pub db_max_connections: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./kapu-data"),
+            database_url: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            platform_domain: "localhost".into(),
+            shop_domain: "localhost".into(),
+            public_scheme: "http".into(),
+            trusted_proxies: String::new(),
+            master_key: None,
+            redis_url: None,
+            smtp_url: None,
+            mail_from: "Kapu <no-reply@kapu.localhost>".into(),
+            log_format: "text".into(),
+            order_ttl_secs: 15 * 60,
+            max_unpaid_orders: 5,
+            rate_limit_per_second: 50,
+            rate_limit_burst: 200,
+            job_poll_ms: 500,
+            db_max_connections: 16,
+        }
+    }
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Defaults, then the TOML file named by `KAPU_CONFIG` (if any), then `KAPU_*` variables.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Ok(path) = std::env::var("KAPU_CONFIG") {
+            fig = fig.merge(Toml::file(path));
+        }
+        let cfg: Config = fig
+            .merge(Env::prefixed("KAPU_").ignore(&["config", "test_database_url"]))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that would otherwise fail later and less clearly.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.public_scheme.as_str(), "http" | "https") {
+            return Err(ConfigError(format!("KAPU_PUBLIC_SCHEME must be http or https, not {:?}", self.public_scheme)));
+        }
+        self.trusted_proxy_nets()?;
+        if self.order_ttl_secs == 0 {
+            return Err(ConfigError("KAPU_ORDER_TTL_SECS must be at least 1".into()));
+        }
+        if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
+            return Err(ConfigError("KAPU_RATE_LIMIT_PER_SECOND and KAPU_RATE_LIMIT_BURST must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one or the embedded SQLite file.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("kapu.db").display()),
+        }
+    }
+
+    /// Parsed `trusted_proxies`.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| ConfigError(format!("KAPU_TRUSTED_PROXIES: {s:?} is not a CIDR")))
+            })
+            .collect()
+    }
+
+    /// Where `.eml` files go when no SMTP server is configured.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+
+    /// Normalized (lowercase, no trailing dot) platform domain.
+    pub fn platform_host(&self) -> String {
+        normalize_host(&self.platform_domain)
+    }
+
+    /// Normalized shop domain.
+    pub fn shop_host(&self) -> String {
+        normalize_host(&self.shop_domain)
+    }
+}
+
+/// Lowercases a host and drops its port and any trailing dot.
+pub fn normalize_host(raw: &str) -> String {
+    let raw = raw.trim();
+    let without_port = if let Some(rest) = raw.strip_prefix('[') {
+        // [v6]:port
+        rest.split(']').next().unwrap_or(rest)
+    } else if raw.matches(':').count() == 1 {
+        raw.split(':').next().unwrap_or(raw)
+    } else {
+        raw
+    };
+    without_port.trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_normalized() {
+        assert_eq!(normalize_host("Demo.LocalHost:8080"), "demo.localhost");
+        assert_eq!(normalize_host("shop.example.com."), "shop.example.com");
+        assert_eq!(normalize_host("[::1]:80"), "::1");
+    }
+
+    #[test]
+    fn bad_scheme_is_refused() {
+        let cfg = Config { public_scheme: "ftp".into(), ..Config::default() };
+        assert!(cfg.validate().is_err());
+    }
+
+    #[test]
+    fn proxies_parse() {
+        let cfg = Config { trusted_proxies: "10.0.0.0/8, 127.0.0.1".into(), ..Config::default() };
+        assert_eq!(cfg.trusted_proxy_nets().expect("parse").len(), 2);
+        let bad = Config { trusted_proxies: "nonsense".into(), ..Config::default() };
+        assert!(bad.validate().is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! sea-orm entities, one module per table (see `kapu-migrations` for the schema).
+
+pub mod card_keys;
+pub mod categories;
+pub mod channel_configs;
+pub mod domains;
+pub mod jobs;
+pub mod orders;
+pub mod payments;
+pub mod products;
+pub mod tenants;

@@ -1,0 +1,38 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "orders")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// Public order number shown to the buyer.
+    pub order_no: String,
+    pub product_id: String,
+    pub product_name: String,
+    pub quantity: i32,
+    pub unit_price_minor: i64,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub email: String,
+    /// Argon2id hash of the buyer's optional lookup password.
+    pub lookup_hash: Option<String>,
+    /// `pending`, `delivered`, `expired` or `needs_attention`.
+    pub status: String,
+    pub channel: String,
+    pub client_ip: String,
+    /// Buyer's language at checkout (`zh-CN` or `en`), used for emails.
+    pub locale: String,
+    pub attention_reason: Option<String>,
+    pub expires_at: DateTimeUtc,
+    pub paid_at: Option<DateTimeUtc>,
+    pub delivered_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "products")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub category_id: Option<String>,
+    pub name: String,
+    pub description: String,
+    /// `auto_key` (instant delivery of card keys) for now.
+    pub kind: String,
+    pub price_minor: i64,
+    pub currency: String,
+    /// JSON array of `{"min_qty": n, "unit_price_minor": m}`, or null.
+    pub wholesale_tiers: Option<String>,
+    pub min_qty: i32,
+    pub max_qty: i32,
+    pub visible: bool,
+    pub sort_order: i32,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,19 @@
+//! Kapu core: what every plane shares and nothing HTTP-specific.
+//! Config, database, entities and tenant-scoped queries, money, ids,
+//! encryption, durable jobs and mail.
+
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod entities;
+pub mod ids;
+pub mod jobs;
+pub mod mail;
+pub mod money;
+pub mod readiness;
+pub mod secret;
+pub mod store;
+pub mod tenant;
+
+pub use config::Config;
+pub use db::Db;

@@ -1,0 +1,217 @@
+//! The key allocator: reserve, sell and release card keys.
+//!
+//! A key moves `available → reserved (order) → sold`, or back to
+//! `available` when its order expires. Every transition is a conditional
+//! UPDATE on the key's current status, inside the caller's transaction; on
+//! PostgreSQL candidate rows are taken with `FOR UPDATE SKIP LOCKED`, on
+//! SQLite the single writer serializes transactions. Either way one key can
+//! never be handed to two orders.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::crypto::{CryptoError, TenantKeys};
+use crate::db::is_unique_violation;
+use crate::entities::card_keys;
+use crate::ids::new_id;
+
+/// Result of trying to reserve keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// All requested keys are now reserved for the order.
+    Reserved,
+    /// Not enough keys: nothing was reserved; this many were available.
+    Short { available: u64 },
+}
+
+/// Reserves `quantity` available keys of a product for an order, until `until`.
+pub async fn reserve_keys_for_order_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    product_id: &str,
+    order_id: &str,
+    quantity: u64,
+    until: DateTime<Utc>,
+) -> Result<Reservation, DbErr> {
+    let ids: Vec<String> = card_keys::Entity::find()
+        .select_only()
+        .column(card_keys::Column::Id)
+        .filter(card_keys::Column::TenantId.eq(tenant_id))
+        .filter(card_keys::Column::ProductId.eq(product_id))
+        .filter(card_keys::Column::Status.eq("available"))
+        .order_by_asc(card_keys::Column::Id)
+        .limit(quantity)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if (ids.len() as u64) < quantity {
+        return Ok(Reservation::Short { available: ids.len() as u64 });
+    }
+    let updated = card_keys::Entity::update_many()
+        .col_expr(card_keys::Column::Status, Expr::value("reserved"))
+        .col_expr(card_keys::Column::OrderId, Expr::value(order_id))
+        .col_expr(card_keys::Column::ReservedUntil, Expr::value(until))
+        .filter(card_keys::Column::TenantId.eq(tenant_id))
+        .filter(card_keys::Column::Id.is_in(ids))
+        .filter(card_keys::Column::Status.eq("available"))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    if updated != quantity {
+        // Only possible if the locking assumption broke; refuse rather than oversell.
+        return Err(DbErr::Custom(format!("reserved {updated} of {quantity} locked keys")));
+    }
+    Ok(Reservation::Reserved)
+}
+
+/// Marks the keys reserved for an order as sold. Returns how many were sold.
+pub async fn sell_reserved_keys_of_order_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    order_id: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    Ok(card_keys::Entity::update_many()
+        .col_expr(card_keys::Column::Status, Expr::value("sold"))
+        .col_expr(card_keys::Column::SoldAt, Expr::value(now))
+        .col_expr(card_keys::Column::ReservedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(card_keys::Column::TenantId.eq(tenant_id))
+        .filter(card_keys::Column::OrderId.eq(order_id))
+        .filter(card_keys::Column::Status.eq("reserved"))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// Returns the keys reserved for an order to stock. Returns how many.
+pub async fn release_keys_of_order_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    order_id: &str,
+) -> Result<u64, DbErr> {
+    Ok(card_keys::Entity::update_many()
+        .col_expr(card_keys::Column::Status, Expr::value("available"))
+        .col_expr(card_keys::Column::OrderId, Expr::value(Option::<String>::None))
+        .col_expr(card_keys::Column::ReservedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(card_keys::Column::TenantId.eq(tenant_id))
+        .filter(card_keys::Column::OrderId.eq(order_id))
+        .filter(card_keys::Column::Status.eq("reserved"))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// The sold keys of an order, decrypted, in a stable order.
+pub async fn sold_keys_of_order_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    keys: &TenantKeys,
+    tenant_id: &str,
+    order_id: &str,
+) -> Result<Vec<String>, KeyReadError> {
+    let rows = card_keys::Entity::find()
+        .filter(card_keys::Column::TenantId.eq(tenant_id))
+        .filter(card_keys::Column::OrderId.eq(order_id))
+        .filter(card_keys::Column::Status.eq("sold"))
+        .order_by_asc(card_keys::Column::Id)
+        .all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|k| {
+            let plain = keys.open(&k.ciphertext, &k.nonce)?;
+            Ok(String::from_utf8_lossy(&plain).into_owned())
+        })
+        .collect()
+}
+
+/// Reading keys failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyReadError {
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// Counts of one import.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub imported: u64,
+    pub duplicate: u64,
+    pub invalid: u64,
+}
+
+/// Adds keys to a product: trims, skips blanks, dedupes within the batch and
+/// against the product's existing keys by fingerprint, encrypts the rest.
+pub async fn import_keys_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    keys: &TenantKeys,
+    tenant_id: &str,
+    product_id: &str,
+    lines: impl IntoIterator<Item = &str>,
+) -> Result<ImportCounts, DbErr> {
+    let mut counts = ImportCounts::default();
+    let mut seen = std::collections::HashSet::new();
+    let now = Utc::now();
+    let mut batch = Vec::new();
+    for line in lines {
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if text.len() > 1024 || text.chars().any(char::is_control) {
+            counts.invalid += 1;
+            continue;
+        }
+        let fp = keys.fingerprint(text);
+        if !seen.insert(fp.clone()) {
+            counts.duplicate += 1;
+            continue;
+        }
+        let sealed = keys.seal(text.as_bytes());
+        batch.push(card_keys::ActiveModel {
+            tenant_id: Set(tenant_id.to_string()),
+            id: Set(new_id()),
+            product_id: Set(product_id.to_string()),
+            ciphertext: Set(sealed.ciphertext),
+            nonce: Set(sealed.nonce),
+            fingerprint: Set(fp),
+            status: Set("available".into()),
+            order_id: Set(None),
+            reserved_until: Set(None),
+            sold_at: Set(None),
+            created_at: Set(now),
+        });
+    }
+    // Drop those already on the product.
+    let fps: Vec<String> = batch.iter().map(|m| m.fingerprint.clone().unwrap()).collect();
+    let mut existing = std::collections::HashSet::new();
+    for chunk in fps.chunks(500) {
+        let found: Vec<String> = card_keys::Entity::find()
+            .select_only()
+            .column(card_keys::Column::Fingerprint)
+            .filter(card_keys::Column::TenantId.eq(tenant_id))
+            .filter(card_keys::Column::ProductId.eq(product_id))
+            .filter(card_keys::Column::Fingerprint.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        existing.extend(found);
+    }
+    let fresh: Vec<_> = batch.into_iter().filter(|m| !existing.contains(m.fingerprint.as_ref())).collect();
+    counts.duplicate += existing.len() as u64;
+    // 11 columns per row; stay well under SQLite's 32766 bound-parameter limit.
+    for chunk in fresh.chunks(1000) {
+        match card_keys::Entity::insert_many(chunk.to_vec()).exec_without_returning(conn).await {
+            Ok(n) => counts.imported += n,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(DbErr::Custom("a key was imported concurrently; retry the import".into()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(counts)
+}

@@ -1,0 +1,120 @@
+//! Tenants as the rest of Kapu sees them, and how a host finds its tenant.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+
+use crate::entities::{domains, tenants};
+
+/// Whether a shop serves buyers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+    Closed,
+}
+
+/// `test`: sandbox payments and a TEST MODE banner; `live`: real payments only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShopMode {
+    Test,
+    Live,
+}
+
+/// One shop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub status: TenantStatus,
+    pub mode: ShopMode,
+    pub announcement: String,
+    pub default_locale: String,
+    pub currency: String,
+}
+
+impl Tenant {
+    pub fn is_test_mode(&self) -> bool {
+        self.mode == ShopMode::Test
+    }
+}
+
+impl From<tenants::Model> for Tenant {
+    fn from(m: tenants::Model) -> Self {
+        Self {
+            status: match m.status.as_str() {
+                "active" => TenantStatus::Active,
+                "suspended" => TenantStatus::Suspended,
+                _ => TenantStatus::Closed,
+            },
+            mode: if m.mode == "live" { ShopMode::Live } else { ShopMode::Test },
+            id: m.id,
+            slug: m.slug,
+            name: m.name,
+            announcement: m.announcement,
+            default_locale: m.default_locale,
+            currency: m.currency,
+        }
+    }
+}
+
+/// The tenant whose slug is `slug`.
+pub async fn find_tenant_by_slug<C: ConnectionTrait>(conn: &C, slug: &str) -> Result<Option<Tenant>, DbErr> {
+    Ok(tenants::Entity::find().filter(tenants::Column::Slug.eq(slug)).one(conn).await?.map(Tenant::from))
+}
+
+/// The tenant that owns the verified custom domain `hostname` (already normalized).
+pub async fn find_tenant_by_verified_domain<C: ConnectionTrait>(
+    conn: &C,
+    hostname: &str,
+) -> Result<Option<Tenant>, DbErr> {
+    let Some(domain) = domains::Entity::find_by_id(hostname.to_string())
+        .filter(domains::Column::VerifiedAt.is_not_null())
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(tenants::Entity::find_by_id(domain.tenant_id).one(conn).await?.map(Tenant::from))
+}
+
+/// How a request's host maps to a shop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKind {
+    /// The dashboard / platform API host.
+    Platform,
+    /// `{slug}.{shop domain}`.
+    ShopSlug(String),
+    /// Anything else: maybe a merchant's custom domain.
+    Custom(String),
+}
+
+/// Classifies a normalized host.
+pub fn classify_host(host: &str, platform_host: &str, shop_host: &str) -> HostKind {
+    if host == platform_host {
+        return HostKind::Platform;
+    }
+    if let Some(prefix) = host.strip_suffix(shop_host).and_then(|p| p.strip_suffix('.'))
+        && !prefix.is_empty()
+        && !prefix.contains('.')
+    {
+        return HostKind::ShopSlug(prefix.to_string());
+    }
+    HostKind::Custom(host.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_classify() {
+        assert_eq!(classify_host("localhost", "localhost", "localhost"), HostKind::Platform);
+        assert_eq!(classify_host("demo.localhost", "localhost", "localhost"), HostKind::ShopSlug("demo".into()));
+        assert_eq!(classify_host("a.b.localhost", "localhost", "localhost"), HostKind::Custom("a.b.localhost".into()));
+        assert_eq!(
+            classify_host("shop.example.com", "kapu.app", "kapu.shop"),
+            HostKind::Custom("shop.example.com".into())
+        );
+        assert_eq!(classify_host("evillocalhost", "x", "localhost"), HostKind::Custom("evillocalhost".into()));
+    }
+}

@@ -1,0 +1,17 @@
+//! Kapu's schema, one file per change. The same migrations run on SQLite and
+//! PostgreSQL. Every tenant-owned table carries `tenant_id`, and its primary
+//! key and every index and unique key start with it.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+
+/// Applies Kapu's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial::Migration)]
+    }
+}
