@@ -1,1 +1,80 @@
-fn main() {}
+//! `kapu`: hosted auto-delivery shops for digital goods.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kapu::App;
+use kapu_core::Config;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "kapu", version, about = "Kapu (卡铺): hosted auto-delivery shops for digital goods")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the platform and every shop.
+    Serve {
+        /// Address to listen on (overrides KAPU_LISTEN).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Create the demo shop (demo.<shop domain>) if it does not exist.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut cfg = Config::load()?;
+    kapu::telemetry::init(&cfg.log_format);
+    match cli.command {
+        Command::Migrate => {
+            let db = kapu_core::Db::connect(&cfg.effective_database_url(), 2).await?;
+            kapu::migrate::run(&db).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Serve { listen, demo } => {
+            if let Some(addr) = listen {
+                cfg.listen = addr;
+            }
+            let app = App::build(cfg.clone(), demo).await?;
+            let listener =
+                tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, "kapu listening");
+            if demo {
+                tracing::info!("demo shop: {}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, addr.port());
+            }
+            let shutdown = CancellationToken::new();
+            tokio::spawn(watch_signals(shutdown.clone()));
+            app.serve(listener, shutdown).await?;
+            tracing::info!("kapu stopped");
+        }
+    }
+    Ok(())
+}
+
+async fn watch_signals(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down: finishing in-flight requests and jobs");
+    shutdown.cancel();
+}

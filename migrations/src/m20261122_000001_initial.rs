@@ -92,6 +92,7 @@ enum Orders {
     Channel,
     ClientIp,
     Locale,
+    BaseUrl,
     AttentionReason,
     ExpiresAt,
     PaidAt,
@@ -306,6 +307,7 @@ impl MigrationTrait for Migration {
                 .col(string_len(Orders::Channel, 32))
                 .col(string_len(Orders::ClientIp, 45))
                 .col(string_len(Orders::Locale, 8))
+                .col(string_len(Orders::BaseUrl, 300))
                 .col(text_null(Orders::AttentionReason))
                 .col(timestamp_with_time_zone(Orders::ExpiresAt))
                 .col(timestamp_with_time_zone_null(Orders::PaidAt))

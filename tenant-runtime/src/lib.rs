@@ -1,1 +1,71 @@
+//! Kapu tenant runtime: serves every shop's storefront from one process.
+//!
+//! - `http/`: host → tenant, client IP, language, rate limits
+//! - `api/`: the storefront JSON API
+//! - `pages/`: the storefront HTML pages (themes)
+//! - `checkout/`: placing orders (validation, key reservation)
+//! - `payments/`: applying verified payment notifications
+//! - `delivery/`: order views and buyer emails
+//! - `jobs`: order expiry and email jobs
 
+pub mod api;
+pub mod checkout;
+pub mod delivery;
+pub mod error;
+pub mod http;
+pub mod i18n;
+pub mod jobs;
+pub mod orders;
+pub mod pages;
+pub mod payments;
+pub mod state;
+
+use axum::Router;
+use axum::extract::OriginalUri;
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_governor::GovernorLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use state::RuntimeState;
+
+use crate::error::StoreError;
+use crate::http::host::TenantCtx;
+use crate::i18n::Lang;
+
+/// Every storefront route, behind host resolution and the rate limiter.
+pub fn storefront_router(state: RuntimeState) -> Router {
+    let limits = http::rate_limit::config(state.cfg.rate_limit_per_second, state.cfg.rate_limit_burst);
+    http::rate_limit::spawn_housekeeping(limits.clone());
+    let mut router = Router::new()
+        .route("/api/v1/products", get(api::list_products::list_products))
+        .route("/api/v1/orders", post(api::create_order::create_order))
+        .route("/api/v1/orders/{order_no}", get(api::get_order::get_order))
+        .route("/api/v1/payments/{payment_id}/notify", post(api::notify_payment::notify_payment))
+        .route("/api/v1/openapi.json", get(api::openapi::openapi_json))
+        .route("/orders/{order_no}", get(pages::order_page::show_order))
+        .route(
+            "/pay/sandbox/{payment_id}",
+            get(pages::sandbox_pay::show_sandbox).post(pages::sandbox_pay::submit_sandbox),
+        )
+        .route("/assets/{file}", get(pages::assets::get_asset))
+        .fallback(not_found)
+        .layer(GovernorLayer::new(limits).error_handler(http::rate_limit::on_error))
+        .layer(from_fn_with_state(state.clone(), http::context::storefront_context));
+    for (name, value) in pages::security_headers() {
+        if let Some(name) = name {
+            router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
+        }
+    }
+    router.with_state(state)
+}
+
+async fn not_found(OriginalUri(uri): OriginalUri, lang: Lang, req: axum::extract::Request) -> Response {
+    let shop = req.extensions().get::<TenantCtx>().cloned();
+    if http::context::is_api_path(uri.path()) {
+        StoreError::NotFound.into_response()
+    } else {
+        pages::error::render(&StoreError::NotFound, lang, shop.as_ref().map(|s| s.tenant.as_ref()))
+    }
+}

@@ -24,6 +24,8 @@ pub struct Model {
     pub client_ip: String,
     /// Buyer's language at checkout (`zh-CN` or `en`), used for emails.
     pub locale: String,
+    /// `{scheme}://{host}` the order was placed on; links in emails go back there.
+    pub base_url: String,
     pub attention_reason: Option<String>,
     pub expires_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,

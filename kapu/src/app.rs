@@ -1,0 +1,144 @@
+//! One Kapu process: configuration, database, master key, the HTTP app
+//! (platform host + every shop host) and the job worker.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use kapu_core::config::normalize_host;
+use kapu_core::crypto::MasterKey;
+use kapu_core::db::Engine;
+use kapu_core::jobs::Worker;
+use kapu_core::mail::Mailer;
+use kapu_core::{Config, Db};
+use kapu_runtime::RuntimeState;
+use kapu_runtime::http::context::request_host;
+use kapu_runtime::jobs::RuntimeJobs;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// A configured, migrated Kapu ready to serve.
+pub struct App {
+    pub cfg: Config,
+    pub db: Db,
+    pub state: RuntimeState,
+    pub mailer: Mailer,
+    redis: Option<redis::Client>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+impl App {
+    /// Connects, loads or creates the master key, migrates, and (with `demo`) provisions the demo shop.
+    pub async fn build(cfg: Config, demo: bool) -> anyhow::Result<Self> {
+        let url = cfg.effective_database_url();
+        let db = Db::connect(&url, cfg.db_max_connections).await?;
+        let master = load_master_key(&cfg, db.engine())?;
+        crate::migrate::run(&db).await.context("migrating the database")?;
+        if demo && kapu_platform::demo::ensure_demo_shop(&db, &master).await? {
+            tracing::info!("demo shop created");
+        }
+        let mailer = match &cfg.smtp_url {
+            Some(url) => Mailer::smtp(url.expose(), &cfg.mail_from)?,
+            None => Mailer::outbox(cfg.outbox_dir(), &cfg.mail_from)?,
+        };
+        let redis = match &cfg.redis_url {
+            Some(url) if !url.is_empty() => Some(redis::Client::open(url.as_str()).context("KAPU_REDIS_URL")?),
+            _ => None,
+        };
+        let state = RuntimeState::new(cfg.clone(), db.clone(), master)?;
+        Ok(Self { cfg, db, state, mailer, redis })
+    }
+
+    /// The whole HTTP app: health checks on every host, the platform host's
+    /// routes, and every shop's storefront.
+    pub fn router(&self) -> Router {
+        let shops = kapu_runtime::storefront_router(self.state.clone());
+        let demo_url =
+            format!("{}://demo.{}:{}/", self.cfg.public_scheme, self.cfg.shop_domain, self.cfg.listen.port());
+        let platform = kapu_platform::platform_router(demo_url);
+        let platform_host = self.cfg.platform_host();
+        let health = HealthState { db: self.db.clone(), redis: self.redis.clone() };
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(readyz))
+            .with_state(health)
+            .fallback(move |req: Request| {
+                let host = request_host(req.headers(), req.uri()).map(|h| normalize_host(&h));
+                let to_platform = host.as_deref() == Some(platform_host.as_str());
+                let (platform, shops) = (platform.clone(), shops.clone());
+                async move {
+                    let resp = if to_platform { platform.oneshot(req).await } else { shops.oneshot(req).await };
+                    resp.into_response()
+                }
+            })
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                // The path only: query strings can carry order tokens.
+                let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, tenant = tracing::field::Empty)
+            }))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    }
+
+    /// The job worker for this app.
+    pub fn worker(&self) -> Worker {
+        let handler = Arc::new(RuntimeJobs { state: self.state.clone(), mailer: self.mailer.clone() });
+        Worker::new(self.db.clone(), handler, Duration::from_millis(self.cfg.job_poll_ms))
+    }
+
+    /// Serves on `listener` with the job worker until `shutdown` is cancelled;
+    /// then stops accepting, finishes in-flight requests and the job in hand.
+    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let worker_stop = CancellationToken::new();
+        let worker = tokio::spawn(self.worker().run(worker_stop.clone()));
+        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        let stop = shutdown.clone();
+        axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
+        worker_stop.cancel();
+        let _ = worker.await;
+        self.db.close().await;
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+struct HealthState {
+    db: Db,
+    redis: Option<redis::Client>,
+}
+
+async fn readyz(State(h): State<HealthState>) -> Response {
+    let r = kapu_core::readiness::check(&h.db, h.redis.as_ref()).await;
+    let status = if r.ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(r)).into_response()
+}
+
+fn load_master_key(cfg: &Config, engine: Engine) -> anyhow::Result<MasterKey> {
+    if let Some(k) = &cfg.master_key {
+        return MasterKey::from_base64(k.expose()).context("KAPU_MASTER_KEY");
+    }
+    match engine {
+        Engine::Postgres => anyhow::bail!(
+            "KAPU_MASTER_KEY is required with PostgreSQL (every process must share it). \
+             Generate one with: head -c 32 /dev/urandom | base64"
+        ),
+        Engine::Sqlite => {
+            let path = cfg.data_dir.join("master.key");
+            let (key, created) = MasterKey::load_or_create(&path)?;
+            if created {
+                tracing::warn!(path = %path.display(), "no KAPU_MASTER_KEY: generated one; back this file up, it decrypts every card key");
+            }
+            Ok(key)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use kapu_core::money::format_minor;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ApiJson;
+use crate::checkout::{OrderInput, place_order};
+use crate::error::StoreError;
+use crate::http::client_ip::ClientIp;
+use crate::http::host::TenantCtx;
+use crate::i18n::Lang;
+use crate::state::RuntimeState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrder {
+    pub product_id: String,
+    pub quantity: i64,
+    /// Where the keys are sent.
+    pub email: String,
+    /// Optional password to look the order up later with its number.
+    pub lookup_password: Option<String>,
+    /// Payment channel kind (e.g. "sandbox"); the shop's first by default.
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderCreated {
+    pub order_no: String,
+    /// Secret that shows the order: keep it.
+    pub token: String,
+    /// Always "pending".
+    pub status: String,
+    pub amount: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// Absolute URL where the buyer pays.
+    pub pay_url: String,
+    pub expires_at: DateTime<Utc>,
+    pub test_mode: bool,
+}
+
+/// Places an order and reserves its keys until it expires.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "storefront", request_body = CreateOrder,
+    responses((status = 201, body = OrderCreated),
+        (status = 400, description = "invalid_json"), (status = 404, description = "product_not_found"),
+        (status = 409, description = "out_of_stock"), (status = 422, description = "invalid_email / invalid_quantity"),
+        (status = 429, description = "rate_limited / too_many_unpaid_orders")))]
+pub async fn create_order(
+    State(state): State<RuntimeState>,
+    shop: TenantCtx,
+    ClientIp(ip): ClientIp,
+    lang: Lang,
+    ApiJson(body): ApiJson<CreateOrder>,
+) -> Result<(StatusCode, Json<OrderCreated>), StoreError> {
+    let input = OrderInput {
+        product_id: body.product_id,
+        quantity: body.quantity,
+        email: body.email,
+        lookup_password: body.lookup_password,
+        channel: body.channel,
+    };
+    let placed = place_order(&state, &shop, ip, lang, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(OrderCreated {
+            amount: format_minor(placed.amount_minor, &placed.currency),
+            order_no: placed.order_no,
+            token: placed.token,
+            status: "pending".into(),
+            amount_minor: placed.amount_minor,
+            currency: placed.currency,
+            pay_url: placed.pay_url,
+            expires_at: placed.expires_at,
+            test_mode: shop.tenant.is_test_mode(),
+        }),
+    ))
+}

@@ -1,0 +1,181 @@
+//! Storefront checkout: one domain path shared by the JSON API and the pages.
+//!
+//! Placing an order validates the input, picks a payment channel, and in one
+//! transaction reserves the keys, writes the order, its first payment attempt
+//! and the job that expires it. Only then is the payment started at the channel.
+
+pub mod validate;
+
+use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use chrono::{DateTime, Duration, Utc};
+use kapu_billing::router::{RouteError, choose_channel};
+use kapu_billing::{ChannelContext, ChannelError, PaymentRequest};
+use kapu_core::entities::{orders, payments};
+use kapu_core::ids::{new_id, new_order_no};
+use kapu_core::jobs::{NewJob, enqueue};
+use kapu_core::store::card_keys::{Reservation, reserve_keys_for_order_for_tenant};
+use kapu_core::store::channels::list_enabled_channels_for_tenant;
+use kapu_core::store::orders::{
+    count_pending_orders_by_email_for_tenant, count_pending_orders_by_ip_for_tenant, status,
+};
+use kapu_core::store::payments::status as pay_status;
+use kapu_core::store::products::find_visible_product_for_tenant;
+use sea_orm::{ActiveValue::Set, EntityTrait};
+
+use crate::error::StoreError;
+use crate::http::host::TenantCtx;
+use crate::i18n::Lang;
+use crate::jobs::EXPIRE_ORDER;
+use crate::state::RuntimeState;
+
+/// What the buyer asked for.
+#[derive(Debug, Clone)]
+pub struct OrderInput {
+    pub product_id: String,
+    pub quantity: i64,
+    pub email: String,
+    pub lookup_password: Option<String>,
+    pub channel: Option<String>,
+}
+
+/// An order just placed.
+#[derive(Debug, Clone)]
+pub struct PlacedOrder {
+    pub order_no: String,
+    pub token: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub pay_url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Places an order (see the module docs).
+pub async fn place_order(
+    state: &RuntimeState,
+    shop: &TenantCtx,
+    client_ip: std::net::IpAddr,
+    lang: Lang,
+    input: OrderInput,
+) -> Result<PlacedOrder, StoreError> {
+    let tenant = &shop.tenant;
+    let email = validate::BuyerEmail::parse(&input.email)?;
+    let lookup_password = validate::lookup_password(input.lookup_password.as_deref())?;
+    let product = find_visible_product_for_tenant(state.db.reader(), &tenant.id, &input.product_id)
+        .await?
+        .ok_or(StoreError::ProductNotFound)?;
+    let quantity = validate::quantity(input.quantity, product.min_qty, product.max_qty)?;
+
+    let enabled: Vec<String> =
+        list_enabled_channels_for_tenant(state.db.reader(), &tenant.id).await?.into_iter().map(|c| c.channel).collect();
+    let channel = choose_channel(&enabled, input.channel.as_deref().filter(|c| !c.is_empty()), tenant.is_test_mode())
+        .map_err(|e| match e {
+        RouteError::NotOffered(kind) => StoreError::ChannelNotOffered(kind),
+        RouteError::NoneAvailable => StoreError::NoPaymentChannel,
+    })?;
+
+    // Slow hashing happens before the write transaction, never inside it.
+    let lookup_hash = match lookup_password {
+        Some(p) => Some(hash_password(&p)?),
+        None => None,
+    };
+
+    let now = Utc::now();
+    let expires_at = now + Duration::seconds(state.cfg.order_ttl_secs as i64);
+    let order_id = new_id();
+    let payment_id = new_id();
+    let order_no = new_order_no(now);
+    let unit_price = product.price_minor;
+    let amount_minor = unit_price * i64::from(quantity);
+    let ip = client_ip.to_string();
+    let cap = state.cfg.max_unpaid_orders;
+
+    let txn = state.db.begin().await?;
+    if count_pending_orders_by_ip_for_tenant(&txn, &tenant.id, &ip, now).await? >= u64::from(cap)
+        || count_pending_orders_by_email_for_tenant(&txn, &tenant.id, email.as_str(), now).await? >= u64::from(cap)
+    {
+        return Err(StoreError::TooManyUnpaidOrders { limit: cap });
+    }
+    match reserve_keys_for_order_for_tenant(&txn, &tenant.id, &product.id, &order_id, quantity.into(), expires_at)
+        .await?
+    {
+        Reservation::Reserved => {}
+        Reservation::Short { available } => return Err(StoreError::OutOfStock { available }),
+    }
+    orders::Entity::insert(orders::ActiveModel {
+        tenant_id: Set(tenant.id.clone()),
+        id: Set(order_id.clone()),
+        order_no: Set(order_no.clone()),
+        product_id: Set(product.id.clone()),
+        product_name: Set(product.name.clone()),
+        quantity: Set(quantity as i32),
+        unit_price_minor: Set(unit_price),
+        amount_minor: Set(amount_minor),
+        currency: Set(product.currency.clone()),
+        email: Set(email.as_str().to_string()),
+        lookup_hash: Set(lookup_hash),
+        status: Set(status::PENDING.into()),
+        channel: Set(channel.kind().into()),
+        client_ip: Set(ip),
+        locale: Set(lang.tag().into()),
+        base_url: Set(shop.base_url.clone()),
+        attention_reason: Set(None),
+        expires_at: Set(expires_at),
+        paid_at: Set(None),
+        delivered_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    payments::Entity::insert(payments::ActiveModel {
+        tenant_id: Set(tenant.id.clone()),
+        id: Set(payment_id.clone()),
+        order_id: Set(order_id.clone()),
+        channel: Set(channel.kind().into()),
+        status: Set(pay_status::CREATED.into()),
+        amount_minor: Set(amount_minor),
+        currency: Set(product.currency.clone()),
+        provider_ref: Set(None),
+        error: Set(None),
+        paid_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    enqueue(
+        &txn,
+        NewJob::now(EXPIRE_ORDER, Some(tenant.id.clone()), serde_json::json!({ "order_id": order_id })).at(expires_at),
+    )
+    .await?;
+    txn.commit().await?;
+
+    let keys = state.master.tenant(&tenant.id);
+    let token = keys.order_token(&order_id);
+    let notify_url = format!("{}/api/v1/payments/{payment_id}/notify", shop.base_url);
+    let req = PaymentRequest {
+        payment_id,
+        order_no: order_no.clone(),
+        amount_minor,
+        currency: product.currency.clone(),
+        subject: product.name.clone(),
+        base_url: shop.base_url.clone(),
+        return_url: format!("{}/orders/{order_no}?token={token}", shop.base_url),
+        notify_url,
+    };
+    let ctx = ChannelContext { tenant_id: &tenant.id, keys: &keys, test_mode: tenant.is_test_mode() };
+    let start = channel.create_payment(ctx, &req).await.map_err(|e| match e {
+        ChannelError::NotAllowed(_) => StoreError::SandboxDisabled,
+        ChannelError::Transient(m) | ChannelError::Business(m) => StoreError::Unavailable(m),
+    })?;
+    tracing::info!(order_no = %order_no, quantity, amount_minor, channel = channel.kind(), "order placed");
+    Ok(PlacedOrder { order_no, token, amount_minor, currency: product.currency, pay_url: start.pay_url, expires_at })
+}
+
+fn hash_password(p: &str) -> Result<String, StoreError> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(p.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Internal(format!("argon2: {e}")))
+}

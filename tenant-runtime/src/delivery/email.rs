@@ -1,0 +1,83 @@
+//! Buyer emails sent by jobs: keys after delivery, or word that a late
+//! payment needs the merchant. Keys are read and decrypted when the job runs,
+//! never stored in the job.
+
+use anyhow::Context;
+use kapu_core::entities::{orders, tenants};
+use kapu_core::mail::{Mailer, OutgoingMail};
+use kapu_core::money::format_minor;
+use kapu_core::store::card_keys::sold_keys_of_order_for_tenant;
+use kapu_core::store::orders::status;
+use sea_orm::EntityTrait;
+
+use crate::delivery::view::status_message;
+use crate::i18n::Lang;
+use crate::state::RuntimeState;
+
+/// Sends the email that fits the order's current status (idempotent in effect:
+/// a repeat sends the same content again, never different keys).
+pub async fn send_order_email(
+    state: &RuntimeState,
+    mailer: &Mailer,
+    tenant_id: &str,
+    order_id: &str,
+) -> anyhow::Result<()> {
+    let db = state.db.reader();
+    let order = orders::Entity::find_by_id((tenant_id.to_string(), order_id.to_string()))
+        .one(db)
+        .await?
+        .context("order not found")?;
+    let shop = tenants::Entity::find_by_id(tenant_id.to_string()).one(db).await?.context("tenant not found")?;
+    let keys = if order.status == status::DELIVERED {
+        let tk = state.master.tenant(tenant_id);
+        sold_keys_of_order_for_tenant(db, &tk, tenant_id, order_id).await?
+    } else {
+        Vec::new()
+    };
+    let token = state.master.tenant(tenant_id).order_token(&order.id);
+    let mail = compose(&shop.name, &order, &keys, &token);
+    mailer.send(&mail).await?;
+    tracing::info!(order_no = %order.order_no, "buyer email sent");
+    Ok(())
+}
+
+/// The email for an order in its status.
+pub fn compose(shop_name: &str, order: &orders::Model, keys: &[String], token: &str) -> OutgoingMail {
+    let lang = Lang::from_tag(&order.locale);
+    let link = format!("{}/orders/{}?token={token}", order.base_url, order.order_no);
+    let amount = format!("{} {}", format_minor(order.amount_minor, &order.currency), order.currency);
+    let delivered = order.status == status::DELIVERED;
+    let subject = match (lang, delivered) {
+        (Lang::Zh, true) => format!("【{shop_name}】订单 {} 已发货", order.order_no),
+        (Lang::En, true) => format!("[{shop_name}] Order {}: your keys", order.order_no),
+        (Lang::Zh, false) => format!("【{shop_name}】订单 {} 需要店主处理", order.order_no),
+        (Lang::En, false) => format!("[{shop_name}] Order {} needs the shop's attention", order.order_no),
+    };
+    let mut text = String::new();
+    let line = |t: &mut String, s: &str| {
+        t.push_str(s);
+        t.push('\n');
+    };
+    line(&mut text, &status_message(&order.status, lang));
+    line(&mut text, "");
+    line(&mut text, &format!("{}: {}", lang.pick("订单号", "Order"), order.order_no));
+    line(&mut text, &format!("{}: {} × {}", lang.pick("商品", "Product"), order.product_name, order.quantity));
+    line(&mut text, &format!("{}: {amount}", lang.pick("金额", "Amount")));
+    if delivered {
+        line(&mut text, "");
+        line(&mut text, lang.pick("卡密：", "Your keys:"));
+        for k in keys {
+            line(&mut text, k);
+        }
+    }
+    line(&mut text, "");
+    line(&mut text, &format!("{} {link}", lang.pick("查看订单：", "View your order:")));
+    line(
+        &mut text,
+        lang.pick(
+            "请妥善保管此邮件，不要转发给他人。",
+            "Keep this email private; anyone with the link can see your keys.",
+        ),
+    );
+    OutgoingMail { to: order.email.clone(), subject, text, html: None }
+}

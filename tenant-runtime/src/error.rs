@@ -1,0 +1,246 @@
+//! The runtime's one error type: each variant has a status, a stable code and
+//! a localized message. API paths answer `{"error":{"code","message"}}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::i18n::Lang;
+
+/// Everything a storefront request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    #[error("invalid form: {0}")]
+    InvalidForm(String),
+    #[error("shop not found")]
+    ShopNotFound,
+    #[error("shop closed")]
+    ShopClosed,
+    #[error("product not found")]
+    ProductNotFound,
+    #[error("order not found")]
+    OrderNotFound,
+    #[error("payment not found")]
+    PaymentNotFound,
+    #[error("not found")]
+    NotFound,
+    #[error("out of stock ({available} left)")]
+    OutOfStock { available: u64 },
+    #[error("invalid email")]
+    InvalidEmail,
+    #[error("invalid quantity (allowed {min}..={max})")]
+    InvalidQuantity { min: i64, max: i64 },
+    #[error("invalid lookup password")]
+    InvalidLookupPassword,
+    #[error("channel {0} not offered")]
+    ChannelNotOffered(String),
+    #[error("no payment channel")]
+    NoPaymentChannel,
+    #[error("sandbox disabled in live mode")]
+    SandboxDisabled,
+    #[error("notification rejected: {0}")]
+    NotificationRejected(String),
+    #[error("too many unpaid orders")]
+    TooManyUnpaidOrders { limit: u32 },
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<sea_orm::DbErr> for StoreError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr::*;
+        match e {
+            ConnectionAcquire(_) | Conn(_) => StoreError::Unavailable(e.to_string()),
+            other => StoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl StoreError {
+    pub fn status(&self) -> StatusCode {
+        use StoreError::*;
+        match self {
+            InvalidJson(_) | InvalidForm(_) | NotificationRejected(_) => StatusCode::BAD_REQUEST,
+            SandboxDisabled => StatusCode::FORBIDDEN,
+            ShopNotFound | ProductNotFound | OrderNotFound | PaymentNotFound | NotFound => StatusCode::NOT_FOUND,
+            OutOfStock { .. } => StatusCode::CONFLICT,
+            InvalidEmail | InvalidQuantity { .. } | InvalidLookupPassword | ChannelNotOffered(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            TooManyUnpaidOrders { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ShopClosed | NoPaymentChannel | Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        use StoreError::*;
+        match self {
+            InvalidJson(_) => "invalid_json",
+            InvalidForm(_) => "invalid_form",
+            ShopNotFound => "shop_not_found",
+            ShopClosed => "shop_closed",
+            ProductNotFound => "product_not_found",
+            OrderNotFound => "order_not_found",
+            PaymentNotFound => "payment_not_found",
+            NotFound => "not_found",
+            OutOfStock { .. } => "out_of_stock",
+            InvalidEmail => "invalid_email",
+            InvalidQuantity { .. } => "invalid_quantity",
+            InvalidLookupPassword => "invalid_lookup_password",
+            ChannelNotOffered(_) => "channel_not_offered",
+            NoPaymentChannel => "no_payment_channel",
+            SandboxDisabled => "sandbox_disabled",
+            NotificationRejected(_) => "notification_rejected",
+            TooManyUnpaidOrders { .. } => "too_many_unpaid_orders",
+            RateLimited { .. } => "rate_limited",
+            Unavailable(_) => "unavailable",
+            Internal(_) => "internal_error",
+        }
+    }
+
+    /// What the buyer reads.
+    pub fn message(&self, lang: Lang) -> String {
+        use StoreError::*;
+        let zh = lang == Lang::Zh;
+        match self {
+            InvalidJson(detail) => {
+                if zh {
+                    format!("请求格式不正确：{detail}")
+                } else {
+                    format!("The request is not valid JSON for this endpoint: {detail}")
+                }
+            }
+            InvalidForm(detail) => {
+                if zh {
+                    format!("表单内容不正确：{detail}")
+                } else {
+                    format!("The form is incomplete or invalid: {detail}")
+                }
+            }
+            ShopNotFound => lang
+                .pick(
+                    "此地址没有店铺，请检查网址是否正确。",
+                    "There is no shop at this address. Check the link you followed.",
+                )
+                .into(),
+            ShopClosed => lang
+                .pick("本店暂时关闭，请稍后再来。", "This shop is temporarily closed. Please come back later.")
+                .into(),
+            ProductNotFound => {
+                lang.pick("商品不存在或已下架。", "This product does not exist or is no longer for sale.").into()
+            }
+            OrderNotFound => lang
+                .pick("找不到该订单，请检查订单号和链接。", "No such order. Check the order number and the link.")
+                .into(),
+            PaymentNotFound => lang.pick("找不到该支付记录。", "No such payment.").into(),
+            NotFound => lang.pick("页面不存在。", "This page does not exist.").into(),
+            OutOfStock { available: 0 } => {
+                lang.pick("库存不足，该商品已售罄。", "Out of stock: this product is sold out.").into()
+            }
+            OutOfStock { available } => {
+                if zh {
+                    format!("库存不足，仅剩 {available} 件。")
+                } else {
+                    format!("Only {available} left in stock.")
+                }
+            }
+            InvalidEmail => lang
+                .pick(
+                    "邮箱地址无效，请检查后重试（卡密会发送到该邮箱）。",
+                    "That email address is not valid; your keys are sent there, so please check it.",
+                )
+                .into(),
+            InvalidQuantity { min, max } => {
+                if zh {
+                    format!("购买数量须在 {min} 到 {max} 之间。")
+                } else {
+                    format!("Quantity must be between {min} and {max}.")
+                }
+            }
+            InvalidLookupPassword => {
+                lang.pick("查询密码须为 4 到 64 个字符。", "The lookup password must be 4 to 64 characters.").into()
+            }
+            ChannelNotOffered(kind) => {
+                if zh {
+                    format!("本店不支持支付方式 “{kind}”。")
+                } else {
+                    format!("This shop does not offer the payment method \"{kind}\".")
+                }
+            }
+            NoPaymentChannel => lang
+                .pick(
+                    "本店暂时无法收款，请稍后再试或联系店主。",
+                    "This shop cannot take payments right now. Try again later or contact the shop.",
+                )
+                .into(),
+            SandboxDisabled => lang
+                .pick("本店已正式营业，测试支付不可用。", "This shop is live; sandbox payments are disabled.")
+                .into(),
+            NotificationRejected(_) => lang.pick("支付通知无效。", "The payment notification was rejected.").into(),
+            TooManyUnpaidOrders { limit } => {
+                if zh {
+                    format!("您已有 {limit} 个未支付订单，请先支付或等待其过期后再下单。")
+                } else {
+                    format!("You already have {limit} unpaid orders. Pay one or let them expire before ordering again.")
+                }
+            }
+            RateLimited { retry_after_secs } => {
+                if zh {
+                    format!("请求过于频繁，请 {retry_after_secs} 秒后再试。")
+                } else {
+                    format!("Too many requests. Please wait {retry_after_secs} s and try again.")
+                }
+            }
+            Unavailable(_) => lang
+                .pick(
+                    "服务暂时繁忙，请稍后再试，您的订单不会丢失。",
+                    "The service is briefly unavailable. Please retry in a moment; no order is lost.",
+                )
+                .into(),
+            Internal(_) => lang
+                .pick(
+                    "服务器出错了，我们已记录此问题，请稍后再试。",
+                    "Something went wrong on our side. It has been logged; please try again shortly.",
+                )
+                .into(),
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            StoreError::Internal(detail) => tracing::error!(code = self.code(), %detail, "request failed"),
+            StoreError::Unavailable(detail) => tracing::warn!(code = self.code(), %detail, "request failed"),
+            StoreError::NotificationRejected(detail) => {
+                tracing::warn!(code = self.code(), %detail, "payment notification rejected")
+            }
+            _ => tracing::debug!(code = self.code(), "request refused"),
+        }
+    }
+
+    /// The JSON error body.
+    pub fn to_json_response(&self, lang: Lang) -> Response {
+        self.log();
+        let mut resp = (self.status(), Json(json!({"error": {"code": self.code(), "message": self.message(lang)}})))
+            .into_response();
+        if let StoreError::RateLimited { retry_after_secs } = self
+            && let Ok(v) = retry_after_secs.to_string().parse()
+        {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}
+
+impl IntoResponse for StoreError {
+    fn into_response(self) -> Response {
+        self.to_json_response(Lang::current_or(Lang::Zh))
+    }
+}

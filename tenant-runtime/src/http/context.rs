@@ -1,0 +1,76 @@
+//! The middleware in front of every storefront route: resolves the shop from
+//! the host, the client IP and the buyer's language, refuses unknown and
+//! closed shops, and runs the rest of the request in that language.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::HOST;
+use axum::middleware::Next;
+use axum::response::Response;
+use kapu_core::config::normalize_host;
+use kapu_core::tenant::{Tenant, TenantStatus};
+
+use crate::error::StoreError;
+use crate::http::client_ip::{ClientIp, client_ip, peer_ip};
+use crate::http::host::TenantCtx;
+use crate::i18n::{self, Lang};
+use crate::pages;
+use crate::state::RuntimeState;
+
+/// The raw `Host` of a request (with port), if it is a plausible host.
+pub fn request_host(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    let raw = headers.get(HOST).and_then(|h| h.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()))?;
+    let ok = !raw.is_empty()
+        && raw.len() <= 260
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    ok.then(|| raw.to_string())
+}
+
+/// True for paths whose errors are JSON rather than pages.
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+/// See the module docs.
+pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let api = is_api_path(parts.uri.path());
+    let ip = client_ip(peer_ip(&parts), &parts.headers, &state.trusted_proxies);
+    let raw_host = request_host(&parts.headers, &parts.uri);
+    let tenant = match &raw_host {
+        Some(h) => state.tenants.resolve(&state.db, &normalize_host(h), &state.platform_host, &state.shop_host).await,
+        None => Ok(None),
+    };
+    let default_lang = match &tenant {
+        Ok(Some(t)) => Lang::from_tag(&t.default_locale),
+        _ => Lang::Zh,
+    };
+    let lang = Lang::negotiate(&parts.headers, default_lang);
+    let refuse = |err: StoreError, tenant: Option<&Arc<Tenant>>| {
+        if api { err.to_json_response(lang) } else { pages::error::render(&err, lang, tenant.map(|t| t.as_ref())) }
+    };
+    let tenant = match tenant {
+        Ok(Some(t)) => t,
+        Ok(None) => return refuse(StoreError::ShopNotFound, None),
+        Err(e) => return refuse(e, None),
+    };
+    if tenant.status != TenantStatus::Active {
+        return refuse(StoreError::ShopClosed, Some(&tenant));
+    }
+    tracing::Span::current().record("tenant", tenant.slug.as_str());
+    let base_url = format!("{}://{}", state.cfg.public_scheme, raw_host.unwrap_or_default());
+    parts.extensions.insert(TenantCtx { tenant, base_url });
+    parts.extensions.insert(ClientIp(ip));
+    parts.extensions.insert(lang);
+    req = Request::from_parts(parts, body);
+    i18n::CURRENT.scope(lang, next.run(req)).await
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Lang>().copied().unwrap_or_else(|| Lang::current_or(Lang::Zh)))
+    }
+}

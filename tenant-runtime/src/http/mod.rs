@@ -1,0 +1,7 @@
+//! Request plumbing shared by the storefront's pages and API: which shop,
+//! which client, which language, and how fast they may go.
+
+pub mod client_ip;
+pub mod context;
+pub mod host;
+pub mod rate_limit;

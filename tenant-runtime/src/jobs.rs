@@ -1,0 +1,66 @@
+//! The runtime's job kinds and the handler the worker calls.
+
+use chrono::Utc;
+use kapu_core::entities::orders;
+use kapu_core::jobs::{ClaimedJob, JobHandler};
+use kapu_core::mail::Mailer;
+use kapu_core::store::card_keys::release_keys_of_order_for_tenant;
+use kapu_core::store::orders::{lock_order_for_tenant, status};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+
+use crate::delivery::email;
+use crate::state::RuntimeState;
+
+/// Expire an unpaid order when its time is up and release its keys.
+pub const EXPIRE_ORDER: &str = "expire_order";
+/// Email the buyer their keys.
+pub const SEND_DELIVERY_EMAIL: &str = "send_delivery_email";
+/// Email the buyer that their late payment arrived after the product sold out.
+pub const NOTIFY_ATTENTION: &str = "notify_attention";
+
+/// Runs runtime jobs.
+pub struct RuntimeJobs {
+    pub state: RuntimeState,
+    pub mailer: Mailer,
+}
+
+#[derive(serde::Deserialize)]
+struct OrderJob {
+    order_id: String,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for RuntimeJobs {
+    async fn run(&self, job: &ClaimedJob) -> anyhow::Result<()> {
+        let tenant_id = job.tenant_id.as_deref().ok_or_else(|| anyhow::anyhow!("job has no tenant"))?;
+        let body: OrderJob = serde_json::from_value(job.payload.clone())?;
+        match job.kind.as_str() {
+            EXPIRE_ORDER => expire_order(&self.state, tenant_id, &body.order_id).await,
+            SEND_DELIVERY_EMAIL | NOTIFY_ATTENTION => {
+                email::send_order_email(&self.state, &self.mailer, tenant_id, &body.order_id).await
+            }
+            other => anyhow::bail!("unknown job kind {other:?}"),
+        }
+    }
+}
+
+/// Expires an order if it is still unpaid and due; otherwise does nothing.
+pub async fn expire_order(state: &RuntimeState, tenant_id: &str, order_id: &str) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let Some(order) = lock_order_for_tenant(&txn, tenant_id, order_id).await? else {
+        return Ok(());
+    };
+    if order.status != status::PENDING || order.expires_at > now {
+        return Ok(());
+    }
+    let released = release_keys_of_order_for_tenant(&txn, tenant_id, order_id).await?;
+    let order_no = order.order_no.clone();
+    let mut o: orders::ActiveModel = order.into_active_model();
+    o.status = Set(status::EXPIRED.into());
+    o.updated_at = Set(now);
+    o.update(&txn).await?;
+    txn.commit().await?;
+    tracing::info!(%order_no, released, "unpaid order expired; keys back in stock");
+    Ok(())
+}

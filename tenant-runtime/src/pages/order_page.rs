@@ -1,0 +1,46 @@
+//! `/orders/{order_no}?token=…`: the buyer's order, with keys once delivered.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use kapu_core::store::payments::{list_payments_of_order_for_tenant, status as pay_status};
+use minijinja::{Value, context};
+
+use super::{PageError, base_ctx, no_referrer, render};
+use crate::api::get_order::TokenQuery;
+use crate::delivery::view::OrderView;
+use crate::http::host::TenantCtx;
+use crate::i18n::Lang;
+use crate::orders::find_order_with_token;
+use crate::state::RuntimeState;
+
+pub async fn show_order(
+    State(state): State<RuntimeState>,
+    shop: TenantCtx,
+    lang: Lang,
+    Path(order_no): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let fail = |e| PageError(e, lang, Some(shop.tenant.clone()));
+    let order = find_order_with_token(&state, &shop, &order_no, q.token.as_deref()).await.map_err(fail)?;
+    let view = OrderView::load(&state, &order, lang).await.map_err(fail)?;
+    // The pay button goes back to the latest unpaid attempt's channel page.
+    let pay_url = if order.status == kapu_core::store::orders::status::PENDING {
+        list_payments_of_order_for_tenant(state.db.reader(), shop.id(), &order.id)
+            .await
+            .map_err(|e| fail(e.into()))?
+            .into_iter()
+            .filter(|p| p.status != pay_status::SUCCEEDED)
+            .max_by(|a, b| a.created_at.cmp(&b.created_at))
+            .map(|p| format!("/pay/{}/{}", p.channel, p.id))
+    } else {
+        None
+    };
+    let status_label = kapu_themes::text(lang.tag(), &format!("status_{}", order.status));
+    let back = format!("/orders/{}?token={}", order.order_no, q.token.unwrap_or_default());
+    let ctx = context! {
+        order => Value::from(minijinja::value::Serde(&view)), pay_url => pay_url, status_label => status_label,
+        ..base_ctx(&shop.tenant, lang, &back)
+    };
+    Ok(no_referrer(render(StatusCode::OK, "order.html", ctx)))
+}

@@ -1,0 +1,173 @@
+//! Turning a notification into a delivered order.
+//!
+//! Verification (signature) is the channel's job; this module checks the
+//! notification against the attempt it names (same tenant, channel, amount,
+//! currency) and then, in one transaction with the payment and order rows
+//! locked: records the attempt, sells the reserved keys (or fresh ones after
+//! a late payment), moves the order on, and queues the buyer's email. The
+//! same notification any number of times has the effect of one.
+
+use chrono::Utc;
+use kapu_billing::channels::channel_by_kind;
+use kapu_billing::{ChannelContext, Notification, PaymentOutcome, VerifiedNotification};
+use kapu_core::entities::{orders, payments};
+use kapu_core::jobs::{NewJob, enqueue};
+use kapu_core::store::card_keys::{
+    Reservation, reserve_keys_for_order_for_tenant, sell_reserved_keys_of_order_for_tenant,
+};
+use kapu_core::store::orders::{lock_order_for_tenant, status};
+use kapu_core::store::payments::{find_payment_for_tenant, lock_payment_for_tenant, status as pay_status};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, IntoActiveModel};
+
+use crate::error::StoreError;
+use crate::http::host::TenantCtx;
+use crate::jobs::{NOTIFY_ATTENTION, SEND_DELIVERY_EMAIL};
+use crate::state::RuntimeState;
+
+/// What a notification did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmed {
+    pub order_id: String,
+    pub order_no: String,
+    /// The order's status after the notification.
+    pub order_status: String,
+    /// False when this notification had been processed before (a repeat).
+    pub changed: bool,
+}
+
+/// Verifies `notification` with the channel of payment `payment_id` (of this
+/// shop only) and applies it.
+pub async fn apply_notification(
+    state: &RuntimeState,
+    shop: &TenantCtx,
+    payment_id: &str,
+    notification: &Notification,
+) -> Result<Confirmed, StoreError> {
+    let tenant = &shop.tenant;
+    let payment =
+        find_payment_for_tenant(state.db.reader(), &tenant.id, payment_id).await?.ok_or(StoreError::PaymentNotFound)?;
+    let channel = channel_by_kind(&payment.channel)
+        .ok_or_else(|| StoreError::Internal(format!("payment {payment_id} names unknown channel")))?;
+    let keys = state.master.tenant(&tenant.id);
+    let ctx = ChannelContext { tenant_id: &tenant.id, keys: &keys, test_mode: tenant.is_test_mode() };
+    if channel.test_only() && !tenant.is_test_mode() {
+        return Err(StoreError::SandboxDisabled);
+    }
+    let verified = channel
+        .verify_notification(ctx, notification)
+        .map_err(|e| StoreError::NotificationRejected(format!("payment {payment_id}: {e}")))?;
+    if verified.payment_id != payment_id {
+        return Err(StoreError::NotificationRejected(format!(
+            "notification for payment {} arrived on the URL of payment {payment_id}",
+            verified.payment_id
+        )));
+    }
+    record_verified(state, &tenant.id, &verified).await
+}
+
+/// Applies a verified notification in one transaction.
+pub async fn record_verified(
+    state: &RuntimeState,
+    tenant_id: &str,
+    v: &VerifiedNotification,
+) -> Result<Confirmed, StoreError> {
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let payment = lock_payment_for_tenant(&txn, tenant_id, &v.payment_id).await?.ok_or(StoreError::PaymentNotFound)?;
+    if v.amount_minor != payment.amount_minor || v.currency != payment.currency {
+        return Err(StoreError::NotificationRejected(format!(
+            "payment {}: notified {} {} but the attempt is for {} {}",
+            payment.id, v.amount_minor, v.currency, payment.amount_minor, payment.currency
+        )));
+    }
+    let order = lock_order_for_tenant(&txn, tenant_id, &payment.order_id)
+        .await?
+        .ok_or_else(|| StoreError::Internal(format!("payment {} has no order", payment.id)))?;
+    let unchanged = |order: &orders::Model| Confirmed {
+        order_id: order.id.clone(),
+        order_no: order.order_no.clone(),
+        order_status: order.status.clone(),
+        changed: false,
+    };
+
+    if payment.status == pay_status::SUCCEEDED {
+        return Ok(unchanged(&order));
+    }
+    if v.outcome == PaymentOutcome::Failed {
+        if payment.status == pay_status::CREATED {
+            let mut p = payment.into_active_model();
+            p.status = Set(pay_status::FAILED.into());
+            p.error = Set(Some("the payer cancelled or the provider declined".into()));
+            p.updated_at = Set(now);
+            p.update(&txn).await?;
+            txn.commit().await?;
+            tracing::info!(order_no = %order.order_no, "payment attempt failed; order stays as it was");
+        }
+        return Ok(unchanged(&order));
+    }
+
+    // A verified payment: record it first, whatever happens to the order.
+    let mut p = payment.clone().into_active_model();
+    p.status = Set(pay_status::SUCCEEDED.into());
+    p.provider_ref = Set(v.provider_ref.clone());
+    p.paid_at = Set(Some(now));
+    p.updated_at = Set(now);
+    let recorded = p.update(&txn).await?;
+
+    let new_status = match order.status.as_str() {
+        status::PENDING | status::EXPIRED => deliver(&txn, tenant_id, &order, now).await?,
+        _ => {
+            // Already paid by another attempt: keep the money visible for a refund.
+            let mut p: payments::ActiveModel = recorded.into_active_model();
+            p.error = Set(Some(format!("order already {} by another payment; refund this one", order.status)));
+            p.update(&txn).await?;
+            tracing::warn!(order_no = %order.order_no, payment = %payment.id, "second successful payment for one order");
+            txn.commit().await?;
+            return Ok(unchanged(&order));
+        }
+    };
+
+    let mut o = order.clone().into_active_model();
+    o.status = Set(new_status.into());
+    o.paid_at = Set(Some(now));
+    o.updated_at = Set(now);
+    if new_status == status::DELIVERED {
+        o.delivered_at = Set(Some(now));
+    } else {
+        o.attention_reason = Set(Some("sold_out_after_late_payment".into()));
+    }
+    o.update(&txn).await?;
+    let job = if new_status == status::DELIVERED { SEND_DELIVERY_EMAIL } else { NOTIFY_ATTENTION };
+    enqueue(&txn, NewJob::now(job, Some(tenant_id.to_string()), serde_json::json!({ "order_id": order.id }))).await?;
+    txn.commit().await?;
+    if new_status == status::DELIVERED {
+        tracing::info!(order_no = %order.order_no, late = order.status == status::EXPIRED, "order paid and delivered");
+    } else {
+        tracing::warn!(order_no = %order.order_no, "late payment but sold out: order needs attention");
+    }
+    Ok(Confirmed { order_id: order.id, order_no: order.order_no, order_status: new_status.into(), changed: true })
+}
+
+/// Sells the order's keys: the reserved ones, or fresh ones after expiry.
+/// Returns the order's new status.
+async fn deliver(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    order: &orders::Model,
+    now: chrono::DateTime<Utc>,
+) -> Result<&'static str, StoreError> {
+    let wanted = order.quantity as u64;
+    let mut sold = sell_reserved_keys_of_order_for_tenant(txn, tenant_id, &order.id, now).await?;
+    if sold < wanted {
+        // Late payment: the reservation was released; take what stock remains.
+        match reserve_keys_for_order_for_tenant(txn, tenant_id, &order.product_id, &order.id, wanted - sold, now)
+            .await?
+        {
+            Reservation::Reserved => {
+                sold += sell_reserved_keys_of_order_for_tenant(txn, tenant_id, &order.id, now).await?
+            }
+            Reservation::Short { .. } => {}
+        }
+    }
+    Ok(if sold >= wanted { status::DELIVERED } else { status::NEEDS_ATTENTION })
+}

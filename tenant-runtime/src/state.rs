@@ -1,0 +1,45 @@
+//! State shared by every storefront request.
+
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use kapu_core::crypto::MasterKey;
+use kapu_core::{Config, Db};
+
+use crate::http::host::TenantCache;
+
+/// Cheap to clone; everything inside is shared.
+#[derive(Clone)]
+pub struct RuntimeState(Arc<Inner>);
+
+pub struct Inner {
+    pub cfg: Config,
+    pub db: Db,
+    pub master: MasterKey,
+    pub tenants: TenantCache,
+    pub trusted_proxies: Vec<IpNet>,
+    pub platform_host: String,
+    pub shop_host: String,
+}
+
+impl std::ops::Deref for RuntimeState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl RuntimeState {
+    pub fn new(cfg: Config, db: Db, master: MasterKey) -> Result<Self, kapu_core::config::ConfigError> {
+        let trusted_proxies = cfg.trusted_proxy_nets()?;
+        Ok(Self(Arc::new(Inner {
+            platform_host: cfg.platform_host(),
+            shop_host: cfg.shop_host(),
+            tenants: TenantCache::new(),
+            trusted_proxies,
+            cfg,
+            db,
+            master,
+        })))
+    }
+}
