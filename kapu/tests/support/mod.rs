@@ -1,0 +1,371 @@
+//! Test harness: every test gets its own database (a fresh SQLite file, or a
+//! fresh PostgreSQL database when `KAPU_TEST_DATABASE_URL` names a server),
+//! its own data directory, and a real Kapu server on 127.0.0.1 port 0.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use kapu::App;
+use kapu_core::crypto::{MasterKey, TenantKeys};
+use kapu_core::entities::{card_keys, channel_configs, orders, payments, products, tenants};
+use kapu_core::ids::new_id;
+use kapu_core::store::card_keys::import_keys_for_tenant;
+use kapu_core::{Config, Db};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// Knobs a test may turn.
+#[derive(Clone)]
+pub struct Options {
+    pub order_ttl_secs: u64,
+    pub max_unpaid_orders: u32,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    pub demo: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            order_ttl_secs: 900,
+            max_unpaid_orders: 1000,
+            rate_limit_per_second: 10_000,
+            rate_limit_burst: 10_000,
+            demo: true,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: Db,
+    pub master: MasterKey,
+    pub cfg: Config,
+    pub data_dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+    pg_db: Option<(String, String)>,
+}
+
+/// Resolves every name to loopback, so `demo.localhost:PORT` reaches the test server.
+struct Loopback;
+
+impl reqwest::dns::Resolve for Loopback {
+    fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async {
+            let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(SocketAddr::from(([127, 0, 0, 1], 0))));
+            Ok(addrs)
+        })
+    }
+}
+
+pub fn engine_name() -> &'static str {
+    if std::env::var("KAPU_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) { "postgres" } else { "sqlite" }
+}
+
+/// A fresh database URL for one test: (url, optional (server url, db name) to drop).
+pub async fn fresh_database(data_dir: &std::path::Path) -> (String, Option<(String, String)>) {
+    match std::env::var("KAPU_TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            let name = format!("kapu_test_{}", &new_id()[16..]);
+            let admin = Db::connect(&server, 2).await.expect("connect to KAPU_TEST_DATABASE_URL");
+            admin
+                .writer()
+                .execute_raw(Statement::from_string(admin.backend(), format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create test database");
+            admin.close().await;
+            let base = server.rsplit_once('/').map(|(b, _)| b.to_string()).expect("server URL has a path");
+            (format!("{base}/{name}"), Some((server, name)))
+        }
+        _ => (format!("sqlite://{}?mode=rwc", data_dir.join("kapu.db").display()), None),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(opts: Options) -> Self {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let (url, pg_db) = fresh_database(data_dir.path()).await;
+        let master = MasterKey::generate();
+        let cfg = Config {
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: Some(url),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            master_key: Some(kapu_core::secret::Secret::new(master.to_base64())),
+            redis_url: std::env::var("KAPU_REDIS_URL").ok().filter(|u| !u.is_empty()),
+            order_ttl_secs: opts.order_ttl_secs,
+            max_unpaid_orders: opts.max_unpaid_orders,
+            rate_limit_per_second: opts.rate_limit_per_second,
+            rate_limit_burst: opts.rate_limit_burst,
+            job_poll_ms: 50,
+            db_max_connections: 10,
+            ..Config::default()
+        };
+        let app = App::build(cfg.clone(), opts.demo).await.expect("app builds");
+        let db = app.db.clone();
+        let listener = tokio::net::TcpListener::bind(cfg.listen).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move { app.serve(listener, stop).await.expect("serve") });
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(Loopback))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self { addr, client, db, master, cfg, data_dir, shutdown, server, pg_db }
+    }
+
+    /// `http://{slug}.localhost:{port}{path}`.
+    pub fn shop_url(&self, slug: &str, path: &str) -> String {
+        format!("http://{slug}.localhost:{}{path}", self.addr.port())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.shop_url("demo", path)
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.data_dir.path().join("outbox")
+    }
+
+    pub async fn tenant_id(&self, slug: &str) -> String {
+        tenants::Entity::find()
+            .filter(tenants::Column::Slug.eq(slug))
+            .one(self.db.reader())
+            .await
+            .expect("query")
+            .expect("tenant exists")
+            .id
+    }
+
+    pub async fn keys_of(&self, slug: &str) -> TenantKeys {
+        self.master.tenant(&self.tenant_id(slug).await)
+    }
+
+    /// Creates a shop with one product holding `keys` keys; returns (tenant id, product id).
+    pub async fn create_shop(&self, slug: &str, mode: &str, keys: usize) -> (String, String) {
+        let tenant_id = new_id();
+        let now = Utc::now();
+        let w = self.db.writer();
+        tenants::Entity::insert(tenants::ActiveModel {
+            id: Set(tenant_id.clone()),
+            slug: Set(slug.into()),
+            name: Set(format!("Shop {slug}")),
+            status: Set("active".into()),
+            mode: Set(mode.into()),
+            announcement: Set(String::new()),
+            default_locale: Set("zh-CN".into()),
+            currency: Set("CNY".into()),
+            created_at: Set(now),
+        })
+        .exec_without_returning(w)
+        .await
+        .expect("tenant");
+        let product_id = self.add_product(&tenant_id, "Test product", 1000, keys).await;
+        channel_configs::Entity::insert(channel_configs::ActiveModel {
+            tenant_id: Set(tenant_id.clone()),
+            id: Set(new_id()),
+            channel: Set("sandbox".into()),
+            enabled: Set(true),
+            priority: Set(0),
+            credentials_ciphertext: Set(None),
+            credentials_nonce: Set(None),
+            created_at: Set(now),
+        })
+        .exec_without_returning(w)
+        .await
+        .expect("channel");
+        (tenant_id, product_id)
+    }
+
+    pub async fn add_product(&self, tenant_id: &str, name: &str, price_minor: i64, keys: usize) -> String {
+        let product_id = new_id();
+        products::Entity::insert(products::ActiveModel {
+            tenant_id: Set(tenant_id.into()),
+            id: Set(product_id.clone()),
+            category_id: Set(None),
+            name: Set(name.into()),
+            description: Set(String::new()),
+            kind: Set("auto_key".into()),
+            price_minor: Set(price_minor),
+            currency: Set("CNY".into()),
+            wholesale_tiers: Set(None),
+            min_qty: Set(1),
+            max_qty: Set(10),
+            visible: Set(true),
+            sort_order: Set(0),
+            created_at: Set(Utc::now()),
+        })
+        .exec_without_returning(self.db.writer())
+        .await
+        .expect("product");
+        let tk = self.master.tenant(tenant_id);
+        let lines: Vec<String> = (0..keys).map(|i| format!("KEY-{}-{i:05}", &product_id[20..])).collect();
+        let txn = self.db.begin().await.expect("txn");
+        import_keys_for_tenant(&txn, &tk, tenant_id, &product_id, lines.iter().map(String::as_str))
+            .await
+            .expect("import");
+        txn.commit().await.expect("commit");
+        product_id
+    }
+
+    pub async fn set_tenant(&self, slug: &str, column: tenants::Column, value: &str) {
+        tenants::Entity::update_many()
+            .col_expr(column, sea_orm::sea_query::Expr::value(value))
+            .filter(tenants::Column::Slug.eq(slug))
+            .exec(self.db.writer())
+            .await
+            .expect("update tenant");
+    }
+
+    /// POSTs an order; returns (status, body).
+    pub async fn order(&self, slug: &str, body: Value) -> (u16, Value) {
+        let r = self.client.post(self.shop_url(slug, "/api/v1/orders")).json(&body).send().await.expect("send");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_json(&self, url: &str) -> (u16, Value) {
+        let r = self.client.get(url).send().await.expect("send");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn order_view(&self, slug: &str, order_no: &str, token: &str) -> (u16, Value) {
+        self.get_json(&self.shop_url(slug, &format!("/api/v1/orders/{order_no}?token={token}"))).await
+    }
+
+    pub async fn stock(&self, slug: &str, product_id: &str) -> u64 {
+        let (_, body) = self.get_json(&self.shop_url(slug, "/api/v1/products")).await;
+        body["products"]
+            .as_array()
+            .expect("products")
+            .iter()
+            .find(|p| p["id"] == product_id)
+            .map(|p| p["stock"].as_u64().expect("stock"))
+            .expect("product listed")
+    }
+
+    /// The payment attempt id of an order.
+    pub async fn payment_of(&self, tenant_id: &str, order_no: &str) -> payments::Model {
+        let order = self.order_row(tenant_id, order_no).await;
+        payments::Entity::find()
+            .filter(payments::Column::TenantId.eq(tenant_id))
+            .filter(payments::Column::OrderId.eq(order.id))
+            .one(self.db.reader())
+            .await
+            .expect("query")
+            .expect("payment exists")
+    }
+
+    pub async fn order_row(&self, tenant_id: &str, order_no: &str) -> orders::Model {
+        orders::Entity::find()
+            .filter(orders::Column::TenantId.eq(tenant_id))
+            .filter(orders::Column::OrderNo.eq(order_no))
+            .one(self.db.reader())
+            .await
+            .expect("query")
+            .expect("order exists")
+    }
+
+    pub async fn count_keys(&self, tenant_id: &str, status: &str) -> u64 {
+        card_keys::Entity::find()
+            .filter(card_keys::Column::TenantId.eq(tenant_id))
+            .filter(card_keys::Column::Status.eq(status))
+            .count(self.db.reader())
+            .await
+            .expect("count")
+    }
+
+    /// Sends a notification (form fields) to the notify URL of `payment_id` on `slug`'s host.
+    pub async fn notify(&self, slug: &str, payment_id: &str, fields: &[(String, String)]) -> (u16, String) {
+        let r = self
+            .client
+            .post(self.shop_url(slug, &format!("/api/v1/payments/{payment_id}/notify")))
+            .form(fields)
+            .send()
+            .await
+            .expect("send");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    }
+
+    /// Waits until `cond` holds (checked every 50 ms, for at most `secs`).
+    pub async fn eventually<F, Fut>(&self, secs: u64, mut cond: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            if cond().await {
+                return true;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the server and worker and drops the PostgreSQL test database.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.server.await;
+        self.db.close().await;
+        if let Some((server, name)) = self.pg_db {
+            if let Ok(admin) = Db::connect(&server, 2).await {
+                let _ = admin
+                    .writer()
+                    .execute_raw(Statement::from_string(
+                        admin.backend(),
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    ))
+                    .await;
+                admin.close().await;
+            }
+        }
+    }
+}
+
+/// Sandbox notification fields for a payment, signed with `keys`.
+pub fn sandbox_fields(
+    keys: &TenantKeys,
+    payment_id: &str,
+    outcome: &str,
+    amount_minor: i64,
+    currency: &str,
+) -> Vec<(String, String)> {
+    let outcome_v =
+        if outcome == "paid" { kapu_billing::PaymentOutcome::Paid } else { kapu_billing::PaymentOutcome::Failed };
+    let n = kapu_billing::channels::sandbox::sign_notification(keys, payment_id, outcome_v, amount_minor, currency);
+    n.fields.into_iter().collect()
+}
+
+/// Every `.eml` in the outbox, decoded: (to, subject, text body).
+pub fn read_outbox(dir: &std::path::Path) -> Vec<(String, String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .filter_map(|e| {
+            let raw = std::fs::read(e.path()).ok()?;
+            let msg = mail_parser::MessageParser::default().parse(&raw)?;
+            let to = msg.to()?.first()?.address()?.to_string();
+            let subject = msg.subject().unwrap_or("").to_string();
+            let body = msg.body_text(0).map(|b| b.to_string()).unwrap_or_default();
+            Some((to, subject, body))
+        })
+        .collect()
+}
