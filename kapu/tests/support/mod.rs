@@ -27,6 +27,7 @@ pub struct Options {
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     pub demo: bool,
+    pub trusted_proxies: String,
 }
 
 impl Default for Options {
@@ -37,6 +38,7 @@ impl Default for Options {
             rate_limit_per_second: 10_000,
             rate_limit_burst: 10_000,
             demo: true,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -48,6 +50,7 @@ pub struct TestApp {
     pub master: MasterKey,
     pub cfg: Config,
     pub data_dir: tempfile::TempDir,
+    pub state: kapu_runtime::RuntimeState,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     pg_db: Option<(String, String)>,
@@ -108,11 +111,13 @@ impl TestApp {
             rate_limit_per_second: opts.rate_limit_per_second,
             rate_limit_burst: opts.rate_limit_burst,
             job_poll_ms: 50,
+            trusted_proxies: opts.trusted_proxies.clone(),
             db_max_connections: 10,
             ..Config::default()
         };
         let app = App::build(cfg.clone(), opts.demo).await.expect("app builds");
         let db = app.db.clone();
+        let state = app.state.clone();
         let listener = tokio::net::TcpListener::bind(cfg.listen).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let shutdown = CancellationToken::new();
@@ -124,7 +129,7 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        Self { addr, client, db, master, cfg, data_dir, shutdown, server, pg_db }
+        Self { addr, client, db, master, cfg, data_dir, state, shutdown, server, pg_db }
     }
 
     /// `http://{slug}.localhost:{port}{path}`.
@@ -228,6 +233,8 @@ impl TestApp {
             .exec(self.db.writer())
             .await
             .expect("update tenant");
+        // What the control plane does after changing a shop.
+        self.state.tenants.invalidate_tenant(&self.tenant_id(slug).await);
     }
 
     /// POSTs an order; returns (status, body).
@@ -324,18 +331,7 @@ impl TestApp {
         self.shutdown.cancel();
         let _ = self.server.await;
         self.db.close().await;
-        if let Some((server, name)) = self.pg_db {
-            if let Ok(admin) = Db::connect(&server, 2).await {
-                let _ = admin
-                    .writer()
-                    .execute_raw(Statement::from_string(
-                        admin.backend(),
-                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                    ))
-                    .await;
-                admin.close().await;
-            }
-        }
+        drop_database(self.pg_db).await;
     }
 }
 
@@ -368,4 +364,28 @@ pub fn read_outbox(dir: &std::path::Path) -> Vec<(String, String, String)> {
             Some((to, subject, body))
         })
         .collect()
+}
+
+/// A fresh, migrated database with no server: (db, data dir, PostgreSQL db to drop).
+pub async fn migrated_db() -> (Db, tempfile::TempDir, Option<(String, String)>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, pg) = fresh_database(dir.path()).await;
+    let db = Db::connect(&url, 4).await.expect("connect");
+    kapu::migrate::run(&db).await.expect("migrate");
+    (db, dir, pg)
+}
+
+/// Drops a PostgreSQL test database (no-op for SQLite).
+pub async fn drop_database(pg: Option<(String, String)>) {
+    let Some((server, name)) = pg else { return };
+    if let Ok(admin) = Db::connect(&server, 2).await {
+        let _ = admin
+            .writer()
+            .execute_raw(Statement::from_string(
+                admin.backend(),
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            ))
+            .await;
+        admin.close().await;
+    }
 }
