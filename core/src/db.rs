@@ -25,6 +25,7 @@ pub struct Db {
     read: DatabaseConnection,
     write: DatabaseConnection,
     engine: Engine,
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 /// Why the database could not be opened.
@@ -50,7 +51,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .sqlx_logging(false);
             let pool = Database::connect(opts).await?;
-            Ok(Self { read: pool.clone(), write: pool, engine: Engine::Postgres })
+            Ok(Self { read: pool.clone(), write: pool, engine: Engine::Postgres, sqlite_file: None })
         } else {
             Err(ConnectError::Unsupported(redact_url(url)))
         }
@@ -85,7 +86,7 @@ impl Db {
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(tune);
         let read = Database::connect(r).await?;
-        Ok(Self { read, write, engine: Engine::Sqlite })
+        Ok(Self { read, write, engine: Engine::Sqlite, sqlite_file: sqlite_path(url).map(Into::into) })
     }
 
     /// The connection for reads outside a transaction.
@@ -102,6 +103,11 @@ impl Db {
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         self.write.begin().await
+    }
+
+    /// The SQLite database file, if that is the engine.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
     }
 
     /// The engine in use.

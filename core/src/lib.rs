@@ -10,6 +10,7 @@ pub mod ids;
 pub mod jobs;
 pub mod mail;
 pub mod money;
+pub mod pricing;
 pub mod readiness;
 pub mod secret;
 pub mod store;

@@ -12,7 +12,14 @@ const LOCK_KEY: i64 = 0x6b61_7075;
 /// Applies pending migrations.
 pub async fn run(db: &Db) -> anyhow::Result<()> {
     match db.engine() {
-        Engine::Sqlite => Migrator::up(db.writer(), None).await?,
+        Engine::Sqlite => {
+            // Processes sharing one SQLite file take turns through an OS file lock.
+            let _lock = match db.sqlite_file() {
+                Some(file) => Some(lock_file(file.with_extension("migrate-lock")).await?),
+                None => None,
+            };
+            Migrator::up(db.writer(), None).await?;
+        }
         Engine::Postgres => {
             // Session-level lock held on one pinned connection for the whole run.
             let conn = db.writer();
@@ -30,4 +37,14 @@ pub async fn run(db: &Db) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Blocks (off the async threads) until an exclusive lock on `path` is held.
+async fn lock_file(path: std::path::PathBuf) -> anyhow::Result<std::fs::File> {
+    Ok(tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        f.lock()?;
+        Ok::<_, std::io::Error>(f)
+    })
+    .await??)
 }

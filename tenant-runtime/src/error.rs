@@ -15,6 +15,10 @@ pub enum StoreError {
     InvalidJson(String),
     #[error("invalid form: {0}")]
     InvalidForm(String),
+    #[error("form posted from another site")]
+    CrossSiteForm,
+    #[error("lookup failed")]
+    LookupFailed,
     #[error("shop not found")]
     ShopNotFound,
     #[error("shop closed")]
@@ -68,7 +72,8 @@ impl StoreError {
         use StoreError::*;
         match self {
             InvalidJson(_) | InvalidForm(_) | NotificationRejected(_) => StatusCode::BAD_REQUEST,
-            SandboxDisabled => StatusCode::FORBIDDEN,
+            SandboxDisabled | CrossSiteForm => StatusCode::FORBIDDEN,
+            LookupFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ShopNotFound | ProductNotFound | OrderNotFound | PaymentNotFound | NotFound => StatusCode::NOT_FOUND,
             OutOfStock { .. } => StatusCode::CONFLICT,
             InvalidEmail | InvalidQuantity { .. } | InvalidLookupPassword | ChannelNotOffered(_) => {
@@ -85,6 +90,8 @@ impl StoreError {
         match self {
             InvalidJson(_) => "invalid_json",
             InvalidForm(_) => "invalid_form",
+            CrossSiteForm => "cross_site_form",
+            LookupFailed => "lookup_failed",
             ShopNotFound => "shop_not_found",
             ShopClosed => "shop_closed",
             ProductNotFound => "product_not_found",
@@ -124,6 +131,15 @@ impl StoreError {
                 } else {
                     format!("The form is incomplete or invalid: {detail}")
                 }
+            }
+            CrossSiteForm => lang
+                .pick(
+                    "请在本店页面内提交表单：请刷新页面后重试。",
+                    "Please submit the form from this shop's own page: reload it and try again.",
+                )
+                .into(),
+            LookupFailed => {
+                lang.pick("订单号或查询密码不正确。", "The order number or lookup password is not correct.").into()
             }
             ShopNotFound => lang
                 .pick(

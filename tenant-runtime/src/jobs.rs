@@ -17,6 +17,8 @@ pub const EXPIRE_ORDER: &str = "expire_order";
 pub const SEND_DELIVERY_EMAIL: &str = "send_delivery_email";
 /// Email the buyer that their late payment arrived after the product sold out.
 pub const NOTIFY_ATTENTION: &str = "notify_attention";
+/// Email a buyer the links to their recent orders (lookup by email).
+pub const SEND_ORDER_LINKS: &str = "send_order_links";
 
 /// Runs runtime jobs.
 pub struct RuntimeJobs {
@@ -29,15 +31,26 @@ struct OrderJob {
     order_id: String,
 }
 
+#[derive(serde::Deserialize)]
+struct LinksJob {
+    email: String,
+    locale: String,
+    base_url: String,
+}
+
 #[async_trait::async_trait]
 impl JobHandler for RuntimeJobs {
     async fn run(&self, job: &ClaimedJob) -> anyhow::Result<()> {
         let tenant_id = job.tenant_id.as_deref().ok_or_else(|| anyhow::anyhow!("job has no tenant"))?;
-        let body: OrderJob = serde_json::from_value(job.payload.clone())?;
+        let order = || serde_json::from_value::<OrderJob>(job.payload.clone());
         match job.kind.as_str() {
-            EXPIRE_ORDER => expire_order(&self.state, tenant_id, &body.order_id).await,
+            EXPIRE_ORDER => expire_order(&self.state, tenant_id, &order()?.order_id).await,
             SEND_DELIVERY_EMAIL | NOTIFY_ATTENTION => {
-                email::send_order_email(&self.state, &self.mailer, tenant_id, &body.order_id).await
+                email::send_order_email(&self.state, &self.mailer, tenant_id, &order()?.order_id).await
+            }
+            SEND_ORDER_LINKS => {
+                let b: LinksJob = serde_json::from_value(job.payload.clone())?;
+                email::send_order_links(&self.state, &self.mailer, tenant_id, &b.email, &b.locale, &b.base_url).await
             }
             other => anyhow::bail!("unknown job kind {other:?}"),
         }

@@ -44,6 +44,12 @@ pub fn storefront_router(state: RuntimeState) -> Router {
         .route("/api/v1/orders/{order_no}", get(api::get_order::get_order))
         .route("/api/v1/payments/{payment_id}/notify", post(api::notify_payment::notify_payment))
         .route("/api/v1/openapi.json", get(api::openapi::openapi_json))
+        .route("/", get(pages::home::show_home))
+        .route("/products/{product_id}", get(pages::product::show_product))
+        .route("/checkout", post(pages::product::submit_checkout))
+        .route("/lookup", get(pages::lookup::show_lookup).post(pages::lookup::submit_password_lookup))
+        .route("/lookup/email", post(pages::lookup::submit_email_lookup))
+        .route("/lang/{tag}", get(pages::lang::switch_lang))
         .route("/orders/{order_no}", get(pages::order_page::show_order))
         .route(
             "/pay/sandbox/{payment_id}",

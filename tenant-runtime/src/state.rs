@@ -7,6 +7,7 @@ use kapu_core::crypto::MasterKey;
 use kapu_core::{Config, Db};
 
 use crate::http::host::TenantCache;
+use crate::http::lookup_limits::LookupLimits;
 
 /// Cheap to clone; everything inside is shared.
 #[derive(Clone)]
@@ -17,6 +18,7 @@ pub struct Inner {
     pub db: Db,
     pub master: MasterKey,
     pub tenants: TenantCache,
+    pub lookup_limits: LookupLimits,
     pub trusted_proxies: Vec<IpNet>,
     pub platform_host: String,
     pub shop_host: String,
@@ -36,6 +38,7 @@ impl RuntimeState {
             platform_host: cfg.platform_host(),
             shop_host: cfg.shop_host(),
             tenants: TenantCache::new(),
+            lookup_limits: LookupLimits::default(),
             trusted_proxies,
             cfg,
             db,

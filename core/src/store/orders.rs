@@ -65,3 +65,20 @@ pub async fn count_pending_orders_by_email_for_tenant<C: ConnectionTrait>(
         .count(conn)
         .await
 }
+
+/// The most recent orders of a tenant for one email address.
+pub async fn list_recent_orders_by_email_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    email: &str,
+    limit: u64,
+) -> Result<Vec<orders::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    orders::Entity::find()
+        .filter(orders::Column::TenantId.eq(tenant_id))
+        .filter(orders::Column::Email.eq(email))
+        .order_by_desc(orders::Column::CreatedAt)
+        .limit(limit)
+        .all(conn)
+        .await
+}

@@ -84,7 +84,8 @@ pub async fn place_order(
     let order_id = new_id();
     let payment_id = new_id();
     let order_no = new_order_no(now);
-    let unit_price = product.price_minor;
+    let tiers = kapu_core::pricing::parse_tiers(product.wholesale_tiers.as_deref());
+    let unit_price = kapu_core::pricing::unit_price(product.price_minor, &tiers, i64::from(quantity));
     let amount_minor = unit_price * i64::from(quantity);
     let ip = client_ip.to_string();
     let cap = state.cfg.max_unpaid_orders;

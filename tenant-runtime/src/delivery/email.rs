@@ -81,3 +81,39 @@ pub fn compose(shop_name: &str, order: &orders::Model, keys: &[String], token: &
     );
     OutgoingMail { to: order.email.clone(), subject, text, html: None }
 }
+
+/// Emails the links of the address's recent orders in this shop; sends nothing when there are none.
+pub async fn send_order_links(
+    state: &RuntimeState,
+    mailer: &Mailer,
+    tenant_id: &str,
+    email: &str,
+    locale: &str,
+    base_url: &str,
+) -> anyhow::Result<()> {
+    let db = state.db.reader();
+    let orders = kapu_core::store::orders::list_recent_orders_by_email_for_tenant(db, tenant_id, email, 10).await?;
+    if orders.is_empty() {
+        tracing::info!("order links requested for an address without orders; nothing sent");
+        return Ok(());
+    }
+    let shop = tenants::Entity::find_by_id(tenant_id.to_string()).one(db).await?.context("tenant not found")?;
+    let lang = Lang::from_tag(locale);
+    let tk = state.master.tenant(tenant_id);
+    let mut text = String::from(lang.pick(
+        "您（或他人）在本店申请找回订单。以下是该邮箱最近的订单链接：\n\n",
+        "Someone (hopefully you) asked for the orders of this address. Here are the links to the most recent ones:\n\n",
+    ));
+    for o in &orders {
+        let link = format!("{base_url}/orders/{}?token={}", o.order_no, tk.order_token(&o.id));
+        text.push_str(&format!("{} · {} × {} · {}\n{link}\n\n", o.order_no, o.product_name, o.quantity, o.status));
+    }
+    text.push_str(lang.pick("如果不是您本人操作，请忽略此邮件。\n", "If this was not you, ignore this email.\n"));
+    let subject = match lang {
+        Lang::Zh => format!("【{}】您的订单链接", shop.name),
+        Lang::En => format!("[{}] Links to your orders", shop.name),
+    };
+    mailer.send(&OutgoingMail { to: email.to_string(), subject, text, html: None }).await?;
+    tracing::info!(orders = orders.len(), "order links emailed");
+    Ok(())
+}

@@ -3,5 +3,7 @@
 
 pub mod client_ip;
 pub mod context;
+pub mod csrf;
 pub mod host;
+pub mod lookup_limits;
 pub mod rate_limit;

@@ -3,7 +3,11 @@
 
 pub mod assets;
 pub mod error;
+pub mod home;
+pub mod lang;
+pub mod lookup;
 pub mod order_page;
+pub mod product;
 pub mod sandbox_pay;
 
 use std::sync::LazyLock;

@@ -1,0 +1,121 @@
+//! The `kapu` binary as a newcomer runs it: `serve --demo` starts, serves the
+//! demo shop, stops cleanly on SIGTERM, and restarting adds no demo data.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kapu_core::entities::{card_keys, tenants};
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+fn start(data_dir: &std::path::Path, db_url: &str, master_key: &str) -> (Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kapu"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .env("KAPU_DATA_DIR", data_dir)
+        .env("KAPU_DATABASE_URL", db_url)
+        .env("KAPU_MASTER_KEY", master_key)
+        .env("KAPU_LOG_FORMAT", "json")
+        .env_remove("KAPU_REDIS_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start kapu");
+    let out = BufReader::new(child.stdout.take().expect("stdout"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for line in out.lines() {
+        let line = line.expect("log line");
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            && v["message"] == "kapu listening"
+        {
+            let addr: std::net::SocketAddr = v["addr"].as_str().expect("addr").parse().expect("socket addr");
+            return (child, addr.port());
+        }
+        assert!(Instant::now() < deadline, "kapu did not start");
+    }
+    panic!("kapu exited before listening");
+}
+
+fn sigterm_and_wait(mut child: Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "kapu did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn serve_demo_starts_serves_stops_on_sigterm_and_restarts_without_duplicating_demo_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (db_url, pg) = support::fresh_database(dir.path()).await;
+    let master_key = kapu_core::crypto::MasterKey::generate().to_base64();
+
+    let (child, port) = start(dir.path(), &db_url, &master_key);
+    let client = reqwest::Client::builder()
+        .resolve("demo.localhost", std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .build()
+        .expect("client");
+    let list: serde_json::Value = client
+        .get(format!("http://demo.localhost:{port}/api/v1/products"))
+        .send()
+        .await
+        .expect("products")
+        .json()
+        .await
+        .expect("json");
+    let stocks: Vec<u64> =
+        list["products"].as_array().expect("list").iter().map(|p| p["stock"].as_u64().expect("n")).collect();
+    assert!(stocks.len() >= 4);
+    assert!(stocks.contains(&3) && stocks.contains(&0) && stocks.iter().any(|s| *s >= 20_000), "{stocks:?}");
+    let home = client.get(format!("http://demo.localhost:{port}/")).send().await.expect("home");
+    assert_eq!(home.status().as_u16(), 200);
+    assert!(sigterm_and_wait(child).success(), "clean exit on SIGTERM");
+
+    let (child, _) = start(dir.path(), &db_url, &master_key);
+    assert!(sigterm_and_wait(child).success());
+    let db = kapu_core::Db::connect(&db_url, 2).await.expect("db");
+    assert_eq!(tenants::Entity::find().count(db.reader()).await.expect("count"), 1);
+    let total_keys: usize = 3 + 20_000 + 25 + 10;
+    assert_eq!(card_keys::Entity::find().count(db.reader()).await.expect("count") as usize, total_keys);
+    db.close().await;
+    support::drop_database(pg).await;
+}
+
+#[tokio::test]
+async fn postgres_without_a_master_key_refuses_to_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (db_url, pg) = support::fresh_database(dir.path()).await;
+    if pg.is_none() {
+        // SQLite generates its key instead; covered by the test above and by core's crypto tests.
+        return;
+    }
+    let cfg = kapu_core::Config {
+        data_dir: dir.path().to_path_buf(),
+        database_url: Some(db_url),
+        ..kapu_core::Config::default()
+    };
+    let err = kapu::App::build(cfg, false).await.err().expect("must refuse");
+    assert!(err.to_string().contains("KAPU_MASTER_KEY is required with PostgreSQL"), "{err}");
+    support::drop_database(pg).await;
+}
+
+#[tokio::test]
+async fn concurrent_migrations_apply_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (db_url, pg) = support::fresh_database(dir.path()).await;
+    let (a, b) =
+        (kapu_core::Db::connect(&db_url, 2).await.expect("a"), kapu_core::Db::connect(&db_url, 2).await.expect("b"));
+    let (ra, rb) = tokio::join!(kapu::migrate::run(&a), kapu::migrate::run(&b));
+    ra.expect("first migrator");
+    rb.expect("second migrator");
+    assert_eq!(tenants::Entity::find().count(a.reader()).await.expect("schema in place"), 0);
+    a.close().await;
+    b.close().await;
+    support::drop_database(pg).await;
+}

@@ -1,0 +1,119 @@
+//! `/products/{id}` and its checkout form (`POST /checkout`), which goes
+//! through the same `place_order` as the JSON API.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use kapu_core::money::format_minor;
+use kapu_core::pricing::parse_tiers;
+use kapu_core::store::channels::list_enabled_channels_for_tenant;
+use kapu_core::store::products::{find_visible_product_for_tenant, stock_of_product_for_tenant};
+use minijinja::{Value, context};
+
+use super::{PageError, base_ctx, render};
+use crate::checkout::{OrderInput, place_order};
+use crate::error::StoreError;
+use crate::http::client_ip::ClientIp;
+use crate::http::csrf::same_origin;
+use crate::http::host::TenantCtx;
+use crate::i18n::Lang;
+use crate::state::RuntimeState;
+
+/// The checkout form's fields.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct CheckoutForm {
+    #[serde(default)]
+    pub product_id: String,
+    #[serde(default)]
+    pub quantity: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default, skip_serializing)]
+    pub lookup_password: String,
+    #[serde(default)]
+    pub channel: String,
+}
+
+pub async fn show_product(
+    State(state): State<RuntimeState>,
+    shop: TenantCtx,
+    lang: Lang,
+    Path(product_id): Path<String>,
+) -> Result<Response, PageError> {
+    let form = CheckoutForm { quantity: "1".into(), ..CheckoutForm::default() };
+    product_page(&state, &shop, lang, &product_id, &form, None).await
+}
+
+/// Renders the product page, with the buyer's input and an error when a checkout failed.
+async fn product_page(
+    state: &RuntimeState,
+    shop: &TenantCtx,
+    lang: Lang,
+    product_id: &str,
+    form: &CheckoutForm,
+    error: Option<&StoreError>,
+) -> Result<Response, PageError> {
+    let fail = |e: StoreError| PageError(e, lang, Some(shop.tenant.clone()));
+    let db = state.db.reader();
+    let product = find_visible_product_for_tenant(db, shop.id(), product_id)
+        .await
+        .map_err(|e| fail(e.into()))?
+        .ok_or_else(|| fail(StoreError::ProductNotFound))?;
+    let stock = stock_of_product_for_tenant(db, shop.id(), product_id).await.map_err(|e| fail(e.into()))?;
+    let channels: Vec<Value> = list_enabled_channels_for_tenant(db, shop.id())
+        .await
+        .map_err(|e| fail(e.into()))?
+        .into_iter()
+        .filter_map(|c| kapu_billing::channels::channel_by_kind(&c.channel))
+        .filter(|c| shop.tenant.is_test_mode() || !c.test_only())
+        .map(|c| context! { kind => c.kind(), label => kapu_themes::text(lang.tag(), &format!("{}_label", c.kind())) })
+        .collect();
+    let tiers: Vec<Value> = parse_tiers(product.wholesale_tiers.as_deref())
+        .into_iter()
+        .map(|t| context! { min_qty => t.min_qty, price => format_minor(t.unit_price_minor, &product.currency) })
+        .collect();
+    let max_allowed = i64::from(product.max_qty).min(stock as i64).max(1);
+    let status = error.map_or(StatusCode::OK, StoreError::status);
+    let ctx = context! {
+        product => context! {
+            id => product.id.clone(), name => product.name.clone(), description => product.description.clone(),
+            price => format_minor(product.price_minor, &product.currency), stock => stock,
+            min_qty => product.min_qty.max(1), max_allowed => max_allowed, tiers => tiers,
+        },
+        channels => channels,
+        form => Value::from(minijinja::value::Serde(form)),
+        error => error.map(|e| e.message(lang)),
+        ..base_ctx(&shop.tenant, lang, &format!("/products/{}", product.id))
+    };
+    Ok(render(status, "product.html", ctx))
+}
+
+pub async fn submit_checkout(
+    State(state): State<RuntimeState>,
+    shop: TenantCtx,
+    ClientIp(ip): ClientIp,
+    lang: Lang,
+    headers: HeaderMap,
+    form: Result<Form<CheckoutForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let fail = |e: StoreError| PageError(e, lang, Some(shop.tenant.clone()));
+    if !same_origin(&headers, &shop.base_url) {
+        return Err(fail(StoreError::CrossSiteForm));
+    }
+    let Form(form) = form.map_err(|e| fail(StoreError::InvalidForm(e.body_text())))?;
+    let quantity = form.quantity.trim().parse::<i64>().unwrap_or(0);
+    let input = OrderInput {
+        product_id: form.product_id.clone(),
+        quantity,
+        email: form.email.clone(),
+        lookup_password: Some(form.lookup_password.clone()),
+        channel: Some(form.channel.clone()),
+    };
+    match place_order(&state, &shop, ip, lang, input).await {
+        Ok(placed) => Ok(Redirect::to(&placed.pay_url).into_response()),
+        Err(StoreError::ProductNotFound) => Err(fail(StoreError::ProductNotFound)),
+        Err(e @ (StoreError::Internal(_) | StoreError::Unavailable(_))) => Err(fail(e)),
+        Err(e) => product_page(&state, &shop, lang, &form.product_id, &form, Some(&e)).await,
+    }
+}
