@@ -40,6 +40,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 impl App {
     /// Connects, loads or creates the master key, migrates, and (with `demo`) provisions the demo shop.
     pub async fn build(cfg: Config, demo: bool) -> anyhow::Result<Self> {
+        install_crypto_provider();
         let url = cfg.effective_database_url();
         let db = Db::connect(&url, cfg.db_max_connections).await?;
         let master = load_master_key(&cfg, db.engine())?;
@@ -141,4 +142,10 @@ fn load_master_key(cfg: &Config, engine: Engine) -> anyhow::Result<MasterKey> {
             Ok(key)
         }
     }
+}
+
+/// Picks rustls's ring backend once per process, so that no crate choosing
+/// another backend can make rustls panic at its first TLS connection.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
