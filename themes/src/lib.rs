@@ -86,7 +86,10 @@ impl Theme {
     /// Renders `name` with `ctx` (asset URLs are added as `assets`).
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, RenderError> {
         let tmpl = self.env.get_template(name).map_err(|source| RenderError { name: name.into(), source })?;
-        let assets = minijinja::context! { css => self.css.path.clone(), js => self.js.path.clone() };
+        let assets = minijinja::context! {
+            css => Value::from_safe_string(self.css.path.clone()),
+            js => Value::from_safe_string(self.js.path.clone()),
+        };
         tmpl.render(minijinja::context! { assets => assets, ..ctx })
             .map_err(|source| RenderError { name: name.into(), source })
     }

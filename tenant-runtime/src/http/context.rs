@@ -60,12 +60,36 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
         return refuse(StoreError::ShopClosed, Some(&tenant));
     }
     tracing::Span::current().record("tenant", tenant.slug.as_str());
+    let tenant_for_errors = tenant.clone();
     let base_url = format!("{}://{}", state.cfg.public_scheme, raw_host.unwrap_or_default());
     parts.extensions.insert(TenantCtx { tenant, base_url });
     parts.extensions.insert(ClientIp(ip));
     parts.extensions.insert(lang);
     req = Request::from_parts(parts, body);
-    i18n::CURRENT.scope(lang, next.run(req)).await
+    let ctx = RequestKind { api, tenant: Some(tenant_for_errors) };
+    REQUEST.scope(ctx, i18n::CURRENT.scope(lang, next.run(req))).await
+}
+
+/// What errors raised outside a handler (e.g. by the rate limiter) need to
+/// know to answer in the right form.
+#[derive(Clone)]
+pub struct RequestKind {
+    pub api: bool,
+    pub tenant: Option<Arc<Tenant>>,
+}
+
+tokio::task_local! {
+    /// The kind of storefront request being served.
+    pub static REQUEST: RequestKind;
+}
+
+/// Renders `err` as JSON for API paths and as the shop's error page otherwise.
+pub fn error_response(err: &StoreError) -> Response {
+    let lang = Lang::current_or(Lang::Zh);
+    match REQUEST.try_with(Clone::clone) {
+        Ok(RequestKind { api: false, tenant }) => pages::error::render(err, lang, tenant.as_deref()),
+        _ => err.to_json_response(lang),
+    }
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {

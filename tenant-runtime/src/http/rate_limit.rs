@@ -16,7 +16,6 @@ use tower_governor::key_extractor::KeyExtractor;
 use crate::error::StoreError;
 use crate::http::client_ip::ClientIp;
 use crate::http::host::TenantCtx;
-use crate::i18n::Lang;
 
 /// Keys requests by the shop they are for and the client they come from.
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +59,13 @@ pub fn on_error(err: GovernorError) -> Response<Body> {
         }
         GovernorError::UnableToExtractKey | GovernorError::Other { .. } => StoreError::ShopNotFound,
     };
-    e.to_json_response(Lang::current_or(Lang::Zh))
+    let mut resp = crate::http::context::error_response(&e);
+    if let StoreError::RateLimited { retry_after_secs } = e
+        && let Ok(v) = retry_after_secs.to_string().parse()
+    {
+        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 /// Drops idle keys now and then so the limiter's memory does not grow forever.
