@@ -200,6 +200,7 @@ async fn hostile_merchant_text_is_escaped_on_every_page() {
         .exec(app.db.writer())
         .await
         .expect("rename");
+    app.state.shop_changed(&tenant).await;
     let (_, order) = app.order("evil", json!({"product_id": product, "quantity": 1, "email": "e@example.com"})).await;
     let order_page =
         format!("/orders/{}?token={}", order["order_no"].as_str().expect("no"), order["token"].as_str().expect("t"));

@@ -74,6 +74,7 @@ pub async fn expire_order(state: &RuntimeState, tenant_id: &str, order_id: &str)
     o.updated_at = Set(now);
     o.update(&txn).await?;
     txn.commit().await?;
+    state.stock_changed(tenant_id).await;
     tracing::info!(%order_no, released, "unpaid order expired; keys back in stock");
     Ok(())
 }

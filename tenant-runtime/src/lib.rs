@@ -9,6 +9,7 @@
 //! - `jobs`: order expiry and email jobs
 
 pub mod api;
+pub mod catalog;
 pub mod checkout;
 pub mod delivery;
 pub mod error;

@@ -6,6 +6,7 @@ use ipnet::IpNet;
 use kapu_core::crypto::MasterKey;
 use kapu_core::{Config, Db};
 
+use crate::catalog::CatalogCache;
 use crate::http::host::TenantCache;
 use crate::http::lookup_limits::LookupLimits;
 
@@ -18,6 +19,7 @@ pub struct Inner {
     pub db: Db,
     pub master: MasterKey,
     pub tenants: TenantCache,
+    pub catalog: CatalogCache,
     pub lookup_limits: LookupLimits,
     pub trusted_proxies: Vec<IpNet>,
     pub platform_host: String,
@@ -32,12 +34,24 @@ impl std::ops::Deref for RuntimeState {
 }
 
 impl RuntimeState {
+    /// Call after this process changed a shop's stock: cached catalogs and pages are dropped.
+    pub async fn stock_changed(&self, tenant_id: &str) {
+        self.catalog.invalidate(tenant_id).await;
+    }
+
+    /// Call after a shop's settings, status or mode changed.
+    pub async fn shop_changed(&self, tenant_id: &str) {
+        self.tenants.invalidate_tenant(tenant_id);
+        self.catalog.invalidate(tenant_id).await;
+    }
+
     pub fn new(cfg: Config, db: Db, master: MasterKey) -> Result<Self, kapu_core::config::ConfigError> {
         let trusted_proxies = cfg.trusted_proxy_nets()?;
         Ok(Self(Arc::new(Inner {
             platform_host: cfg.platform_host(),
             shop_host: cfg.shop_host(),
             tenants: TenantCache::new(),
+            catalog: CatalogCache::default(),
             lookup_limits: LookupLimits::default(),
             trusted_proxies,
             cfg,

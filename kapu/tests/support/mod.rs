@@ -234,7 +234,7 @@ impl TestApp {
             .await
             .expect("update tenant");
         // What the control plane does after changing a shop.
-        self.state.tenants.invalidate_tenant(&self.tenant_id(slug).await);
+        self.state.shop_changed(&self.tenant_id(slug).await).await;
     }
 
     /// POSTs an order; returns (status, body).

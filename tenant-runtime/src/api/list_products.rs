@@ -1,9 +1,6 @@
 use axum::Json;
 use axum::extract::State;
 use kapu_core::money::format_minor;
-use kapu_core::store::products::{
-    list_categories_for_tenant, list_visible_products_for_tenant, stock_by_product_for_tenant,
-};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -40,26 +37,18 @@ pub async fn list_products(
     State(state): State<RuntimeState>,
     shop: TenantCtx,
 ) -> Result<Json<ProductList>, StoreError> {
-    let db = state.db.reader();
-    let (products, categories, stock) = tokio::try_join!(
-        list_visible_products_for_tenant(db, shop.id()),
-        list_categories_for_tenant(db, shop.id()),
-        stock_by_product_for_tenant(db, shop.id()),
-    )?;
-    let products = products
-        .into_iter()
+    let catalog = state.catalog.catalog(&state.db, shop.id()).await?;
+    let products = catalog
+        .products
+        .iter()
         .map(|p| ProductOut {
-            category: p
-                .category_id
-                .as_ref()
-                .and_then(|c| categories.iter().find(|x| &x.id == c))
-                .map(|c| c.name.clone()),
+            category: catalog.category_name(p.category_id.as_deref()).map(Into::into),
             price: format_minor(p.price_minor, &p.currency),
-            stock: stock.get(&p.id).copied().unwrap_or(0),
-            id: p.id,
-            name: p.name,
+            stock: catalog.stock_of(&p.id),
+            id: p.id.clone(),
+            name: p.name.clone(),
             price_minor: p.price_minor,
-            currency: p.currency,
+            currency: p.currency.clone(),
         })
         .collect();
     Ok(Json(ProductList { products, test_mode: shop.tenant.is_test_mode() }))

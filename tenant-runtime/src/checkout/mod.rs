@@ -150,6 +150,7 @@ pub async fn place_order(
     )
     .await?;
     txn.commit().await?;
+    state.stock_changed(&tenant.id).await;
 
     let keys = state.master.tenant(&tenant.id);
     let token = keys.order_token(&order_id);

@@ -1,15 +1,15 @@
-//! `/`: announcement, categories and products with live stock.
+//! `/`: announcement, categories and products with live stock. The rendered
+//! page is cached per shop and language (see `catalog`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use kapu_core::money::format_minor;
-use kapu_core::store::products::{
-    list_categories_for_tenant, list_visible_products_for_tenant, stock_by_product_for_tenant,
-};
 use minijinja::{Value, context};
 
-use super::{PageError, base_ctx, render};
+use super::{PageError, base_ctx, html, render_string};
+use crate::catalog::Catalog;
+use crate::error::StoreError;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
 use crate::state::RuntimeState;
@@ -29,31 +29,42 @@ struct Group {
 }
 
 pub async fn show_home(State(state): State<RuntimeState>, shop: TenantCtx, lang: Lang) -> Result<Response, PageError> {
-    let fail = |e: sea_orm::DbErr| PageError(e.into(), lang, Some(shop.tenant.clone()));
-    let db = state.db.reader();
-    let (products, categories, stock) = tokio::try_join!(
-        list_visible_products_for_tenant(db, shop.id()),
-        list_categories_for_tenant(db, shop.id()),
-        stock_by_product_for_tenant(db, shop.id()),
-    )
-    .map_err(fail)?;
+    let body = state
+        .catalog
+        .page(shop.id(), lang, async {
+            let catalog = state.catalog.catalog(&state.db, shop.id()).await?;
+            render_home(&shop, lang, &catalog)
+        })
+        .await
+        .map_err(|e| PageError(e, lang, Some(shop.tenant.clone())))?;
+    Ok(html(StatusCode::OK, body))
+}
+
+fn render_home(shop: &TenantCtx, lang: Lang, catalog: &Catalog) -> Result<String, StoreError> {
     let card = |p: &kapu_core::entities::products::Model| Card {
         id: p.id.clone(),
         name: p.name.clone(),
         price: format_minor(p.price_minor, &p.currency),
-        stock: stock.get(&p.id).copied().unwrap_or(0),
+        stock: catalog.stock_of(&p.id),
     };
-    let mut groups: Vec<Group> = categories
+    let mut groups: Vec<Group> = catalog
+        .categories
         .iter()
         .map(|c| Group {
             name: c.name.clone(),
-            products: products.iter().filter(|p| p.category_id.as_deref() == Some(c.id.as_str())).map(card).collect(),
+            products: catalog
+                .products
+                .iter()
+                .filter(|p| p.category_id.as_deref() == Some(c.id.as_str()))
+                .map(card)
+                .collect(),
         })
         .filter(|g| !g.products.is_empty())
         .collect();
-    let loose: Vec<Card> = products
+    let loose: Vec<Card> = catalog
+        .products
         .iter()
-        .filter(|p| p.category_id.as_ref().is_none_or(|c| !categories.iter().any(|x| &x.id == c)))
+        .filter(|p| catalog.category_name(p.category_id.as_deref()).is_none())
         .map(card)
         .collect();
     if !loose.is_empty() {
@@ -61,5 +72,5 @@ pub async fn show_home(State(state): State<RuntimeState>, shop: TenantCtx, lang:
     }
     let ctx =
         context! { categories => Value::from(minijinja::value::Serde(&groups)), ..base_ctx(&shop.tenant, lang, "/") };
-    Ok(render(StatusCode::OK, "home.html", ctx))
+    render_string("home.html", ctx)
 }

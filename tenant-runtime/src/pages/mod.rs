@@ -36,17 +36,25 @@ pub fn base_ctx(shop: &Tenant, lang: Lang, back: &str) -> Value {
     }
 }
 
-/// Renders a template into an HTML response; a template failure becomes the
-/// (plain) server-error page.
+/// Renders a template to a string.
+pub fn render_string(name: &str, ctx: Value) -> Result<String, StoreError> {
+    THEME.render(name, ctx).map_err(|e| StoreError::Internal(format!("rendering {name}: {e}")))
+}
+
+/// An HTML response that is never stored by browsers or proxies.
+pub fn html(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
+    let mut resp = (status, body.into()).into_response();
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Renders a template into an HTML response; a template failure becomes a
+/// plain server-error page (the themed one might fail the same way).
 pub fn render(status: StatusCode, name: &str, ctx: Value) -> Response {
-    match THEME.render(name, ctx) {
-        Ok(html) => {
-            let mut resp = (status, html).into_response();
-            let h = resp.headers_mut();
-            h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-            h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
+    match render_string(name, ctx) {
+        Ok(body) => html(status, body),
         Err(e) => {
             tracing::error!(error = %e, "page rendering failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "500 服务器出错 / Internal error").into_response()

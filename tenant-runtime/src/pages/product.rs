@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::money::format_minor;
 use kapu_core::pricing::parse_tiers;
 use kapu_core::store::channels::list_enabled_channels_for_tenant;
-use kapu_core::store::products::{find_visible_product_for_tenant, stock_of_product_for_tenant};
 use minijinja::{Value, context};
 
 use super::{PageError, base_ctx, render};
@@ -56,11 +55,9 @@ async fn product_page(
 ) -> Result<Response, PageError> {
     let fail = |e: StoreError| PageError(e, lang, Some(shop.tenant.clone()));
     let db = state.db.reader();
-    let product = find_visible_product_for_tenant(db, shop.id(), product_id)
-        .await
-        .map_err(|e| fail(e.into()))?
-        .ok_or_else(|| fail(StoreError::ProductNotFound))?;
-    let stock = stock_of_product_for_tenant(db, shop.id(), product_id).await.map_err(|e| fail(e.into()))?;
+    let catalog = state.catalog.catalog(&state.db, shop.id()).await.map_err(fail)?;
+    let product = catalog.product(product_id).ok_or_else(|| fail(StoreError::ProductNotFound))?;
+    let stock = catalog.stock_of(product_id);
     let channels: Vec<Value> = list_enabled_channels_for_tenant(db, shop.id())
         .await
         .map_err(|e| fail(e.into()))?

@@ -140,6 +140,7 @@ pub async fn record_verified(
     let job = if new_status == status::DELIVERED { SEND_DELIVERY_EMAIL } else { NOTIFY_ATTENTION };
     enqueue(&txn, NewJob::now(job, Some(tenant_id.to_string()), serde_json::json!({ "order_id": order.id }))).await?;
     txn.commit().await?;
+    state.stock_changed(tenant_id).await;
     if new_status == status::DELIVERED {
         tracing::info!(order_no = %order.order_no, late = order.status == status::EXPIRED, "order paid and delivered");
     } else {
