@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::entities::orders;
 
@@ -34,36 +34,49 @@ pub async fn lock_order_for_tenant<C: ConnectionTrait>(
     orders::Entity::find_by_id((tenant_id.to_string(), order_id.to_string())).lock_exclusive().one(conn).await
 }
 
-/// Pending orders of a tenant placed from one client IP.
-pub async fn count_pending_orders_by_ip_for_tenant<C: ConnectionTrait>(
+/// Whether a tenant already has at least `cap` unpaid, unexpired orders from
+/// one client IP. Reads at most `cap` index entries, however many exist.
+pub async fn pending_orders_by_ip_reach_cap_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
     client_ip: &str,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
-    orders::Entity::find()
-        .filter(orders::Column::TenantId.eq(tenant_id))
-        .filter(orders::Column::Status.eq(status::PENDING))
-        .filter(orders::Column::ClientIp.eq(client_ip))
-        .filter(orders::Column::ExpiresAt.gt(now))
-        .count(conn)
-        .await
+    cap: u64,
+) -> Result<bool, DbErr> {
+    pending_reach_cap(conn, tenant_id, orders::Column::ClientIp, client_ip, now, cap).await
 }
 
-/// Pending orders of a tenant for one email address.
-pub async fn count_pending_orders_by_email_for_tenant<C: ConnectionTrait>(
+/// Whether a tenant already has at least `cap` unpaid, unexpired orders for one email.
+pub async fn pending_orders_by_email_reach_cap_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
     email: &str,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
-    orders::Entity::find()
+    cap: u64,
+) -> Result<bool, DbErr> {
+    pending_reach_cap(conn, tenant_id, orders::Column::Email, email, now, cap).await
+}
+
+async fn pending_reach_cap<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    column: orders::Column,
+    value: &str,
+    now: DateTime<Utc>,
+    cap: u64,
+) -> Result<bool, DbErr> {
+    let found: Vec<String> = orders::Entity::find()
+        .select_only()
+        .column(orders::Column::Id)
         .filter(orders::Column::TenantId.eq(tenant_id))
         .filter(orders::Column::Status.eq(status::PENDING))
-        .filter(orders::Column::Email.eq(email))
+        .filter(column.eq(value))
         .filter(orders::Column::ExpiresAt.gt(now))
-        .count(conn)
-        .await
+        .limit(cap)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(found.len() as u64 >= cap)
 }
 
 /// The most recent orders of a tenant for one email address.

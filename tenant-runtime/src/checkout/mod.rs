@@ -16,7 +16,7 @@ use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::card_keys::{Reservation, reserve_keys_for_order_for_tenant};
 use kapu_core::store::channels::list_enabled_channels_for_tenant;
 use kapu_core::store::orders::{
-    count_pending_orders_by_email_for_tenant, count_pending_orders_by_ip_for_tenant, status,
+    pending_orders_by_email_reach_cap_for_tenant, pending_orders_by_ip_reach_cap_for_tenant, status,
 };
 use kapu_core::store::payments::status as pay_status;
 use kapu_core::store::products::find_visible_product_for_tenant;
@@ -91,8 +91,9 @@ pub async fn place_order(
     let cap = state.cfg.max_unpaid_orders;
 
     let txn = state.db.begin().await?;
-    if count_pending_orders_by_ip_for_tenant(&txn, &tenant.id, &ip, now).await? >= u64::from(cap)
-        || count_pending_orders_by_email_for_tenant(&txn, &tenant.id, email.as_str(), now).await? >= u64::from(cap)
+    let cap_u = u64::from(cap);
+    if pending_orders_by_ip_reach_cap_for_tenant(&txn, &tenant.id, &ip, now, cap_u).await?
+        || pending_orders_by_email_reach_cap_for_tenant(&txn, &tenant.id, email.as_str(), now, cap_u).await?
     {
         return Err(StoreError::TooManyUnpaidOrders { limit: cap });
     }
