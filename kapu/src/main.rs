@@ -46,6 +46,9 @@ async fn main() -> anyhow::Result<()> {
                 cfg.listen = addr;
             }
             let app = App::build(cfg.clone(), demo).await?;
+            // Handlers are in place before anyone is told we listen.
+            let shutdown = CancellationToken::new();
+            watch_signals(shutdown.clone())?;
             let listener =
                 tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
             let addr = listener.local_addr()?;
@@ -53,8 +56,6 @@ async fn main() -> anyhow::Result<()> {
             if demo {
                 tracing::info!("demo shop: {}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, addr.port());
             }
-            let shutdown = CancellationToken::new();
-            tokio::spawn(watch_signals(shutdown.clone()));
             app.serve(listener, shutdown).await?;
             tracing::info!("kapu stopped");
         }
@@ -62,19 +63,28 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn watch_signals(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Cancels `shutdown` on SIGTERM or SIGINT (Ctrl-C). The handlers are
+/// registered before this returns.
+fn watch_signals(shutdown: CancellationToken) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            tracing::info!("shutting down: finishing in-flight requests and jobs");
+            shutdown.cancel();
+        });
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down: finishing in-flight requests and jobs");
-    shutdown.cancel();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing in-flight requests and jobs");
+        shutdown.cancel();
+    });
+    Ok(())
 }

@@ -24,17 +24,29 @@ fn start(data_dir: &std::path::Path, db_url: &str, master_key: &str) -> (Child, 
         .expect("start kapu");
     let out = BufReader::new(child.stdout.take().expect("stdout"));
     let deadline = Instant::now() + Duration::from_secs(60);
-    for line in out.lines() {
-        let line = line.expect("log line");
+    let mut port = None;
+    let mut lines = out.lines();
+    for line in lines.by_ref().map_while(Result::ok) {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
             && v["message"] == "kapu listening"
         {
-            let addr: std::net::SocketAddr = v["addr"].as_str().expect("addr").parse().expect("socket addr");
-            return (child, addr.port());
+            port = v["addr"].as_str().and_then(|a| a.parse::<std::net::SocketAddr>().ok()).map(|a| a.port());
+            break;
         }
-        assert!(Instant::now() < deadline, "kapu did not start");
+        if Instant::now() > deadline {
+            break;
+        }
     }
-    panic!("kapu exited before listening");
+    // Keep reading so the server never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    match port {
+        Some(port) => (child, port),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kapu did not start listening");
+        }
+    }
 }
 
 fn sigterm_and_wait(mut child: Child) -> std::process::ExitStatus {
