@@ -3,15 +3,14 @@
 //! one sold out, one with 20,000 keys for benchmarks) and the sandbox channel.
 //! Idempotent: if the shop exists nothing is added.
 
-use chrono::Utc;
 use kapu_core::Db;
 use kapu_core::crypto::MasterKey;
 use kapu_core::db::is_unique_violation;
-use kapu_core::entities::{categories, channel_configs, products, tenants};
-use kapu_core::ids::new_id;
 use kapu_core::store::card_keys::import_keys_for_tenant;
 use kapu_core::tenant::find_tenant_by_slug;
-use sea_orm::{ActiveValue::Set, DbErr, EntityTrait};
+use sea_orm::DbErr;
+
+use crate::provision::{NewProduct, NewShop, add_category, add_product, create_tenant, enable_channel};
 
 /// Slug of the demo shop.
 pub const DEMO_SLUG: &str = "demo";
@@ -80,75 +79,41 @@ pub async fn ensure_demo_shop(db: &Db, master: &MasterKey) -> Result<bool, DbErr
     if find_tenant_by_slug(db.reader(), DEMO_SLUG).await?.is_some() {
         return Ok(false);
     }
-    let tenant_id = new_id();
-    let now = Utc::now();
-    let keys = master.tenant(&tenant_id);
     let txn = db.begin().await?;
-    let inserted = tenants::Entity::insert(tenants::ActiveModel {
-        id: Set(tenant_id.clone()),
-        slug: Set(DEMO_SLUG.into()),
-        name: Set("卡铺演示店 Kapu Demo".into()),
-        status: Set("active".into()),
-        mode: Set("test".into()),
-        announcement: Set("这是演示店铺：付款为模拟，可随意购买体验。This is a demo shop: payments are simulated, buy anything to try it.".into()),
-        default_locale: Set("zh-CN".into()),
-        currency: Set("CNY".into()),
-        created_at: Set(now),
-    })
-    .exec_without_returning(&txn)
-    .await;
-    match inserted {
-        Ok(_) => {}
+    let shop = NewShop {
+        slug: DEMO_SLUG,
+        name: "卡铺演示店 Kapu Demo",
+        announcement: "这是演示店铺：付款为模拟，可随意购买体验。This is a demo shop: payments are simulated, buy anything to try it.",
+        default_locale: "zh-CN",
+        currency: "CNY",
+    };
+    let tenant_id = match create_tenant(&txn, &shop).await {
+        Ok(id) => id,
         // Another process created it at the same moment.
         Err(e) if is_unique_violation(&e) => return Ok(false),
         Err(e) => return Err(e),
-    }
-    for (i, (id, name)) in
-        [("game-cards", "游戏点卡 / Game cards"), ("software", "软件激活码 / Software keys")].iter().enumerate()
-    {
-        categories::Entity::insert(categories::ActiveModel {
-            tenant_id: Set(tenant_id.clone()),
-            id: Set((*id).into()),
-            name: Set((*name).into()),
-            sort_order: Set(i as i32),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-    }
+    };
+    let keys = master.tenant(&tenant_id);
+    add_category(&txn, &tenant_id, "game-cards", "游戏点卡 / Game cards", 0).await?;
+    add_category(&txn, &tenant_id, "software", "软件激活码 / Software keys", 1).await?;
     for (i, p) in PRODUCTS.iter().enumerate() {
-        products::Entity::insert(products::ActiveModel {
-            tenant_id: Set(tenant_id.clone()),
-            id: Set(p.id.into()),
-            category_id: Set(Some(p.category.into())),
-            name: Set(p.name.into()),
-            description: Set(p.description.into()),
-            kind: Set("auto_key".into()),
-            price_minor: Set(p.price_minor),
-            currency: Set("CNY".into()),
-            wholesale_tiers: Set(p.tiers.map(Into::into)),
-            min_qty: Set(1),
-            max_qty: Set(20),
-            visible: Set(true),
-            sort_order: Set(i as i32),
-            created_at: Set(now),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        let product = NewProduct {
+            id: p.id,
+            category_id: Some(p.category),
+            name: p.name,
+            description: p.description,
+            price_minor: p.price_minor,
+            currency: "CNY",
+            wholesale_tiers: p.tiers,
+            min_qty: 1,
+            max_qty: 20,
+            sort_order: i as i32,
+        };
+        add_product(&txn, &tenant_id, &product).await?;
         let lines: Vec<String> = (0..p.keys).map(|n| demo_key(p.id, n)).collect();
         import_keys_for_tenant(&txn, &keys, &tenant_id, p.id, lines.iter().map(String::as_str)).await?;
     }
-    channel_configs::Entity::insert(channel_configs::ActiveModel {
-        tenant_id: Set(tenant_id.clone()),
-        id: Set(new_id()),
-        channel: Set("sandbox".into()),
-        enabled: Set(true),
-        priority: Set(0),
-        credentials_ciphertext: Set(None),
-        credentials_nonce: Set(None),
-        created_at: Set(now),
-    })
-    .exec_without_returning(&txn)
-    .await?;
+    enable_channel(&txn, &tenant_id, "sandbox", 0).await?;
     txn.commit().await?;
     Ok(true)
 }

@@ -3,6 +3,7 @@
 //! merchant control plane.
 
 pub mod demo;
+pub mod provision;
 
 use axum::Router;
 use axum::http::StatusCode;

@@ -8,14 +8,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use kapu::App;
 use kapu_core::crypto::{MasterKey, TenantKeys};
-use kapu_core::entities::{card_keys, channel_configs, orders, payments, products, tenants};
+use kapu_core::entities::{card_keys, orders, payments, tenants};
 use kapu_core::ids::new_id;
 use kapu_core::store::card_keys::import_keys_for_tenant;
 use kapu_core::{Config, Db};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -159,63 +158,37 @@ impl TestApp {
         self.master.tenant(&self.tenant_id(slug).await)
     }
 
-    /// Creates a shop with one product holding `keys` keys; returns (tenant id, product id).
+    /// Creates a shop (through the platform's provisioning) with one product
+    /// holding `keys` keys; returns (tenant id, product id).
     pub async fn create_shop(&self, slug: &str, mode: &str, keys: usize) -> (String, String) {
-        let tenant_id = new_id();
-        let now = Utc::now();
-        let w = self.db.writer();
-        tenants::Entity::insert(tenants::ActiveModel {
-            id: Set(tenant_id.clone()),
-            slug: Set(slug.into()),
-            name: Set(format!("Shop {slug}")),
-            status: Set("active".into()),
-            mode: Set(mode.into()),
-            announcement: Set(String::new()),
-            default_locale: Set("zh-CN".into()),
-            currency: Set("CNY".into()),
-            created_at: Set(now),
-        })
-        .exec_without_returning(w)
-        .await
-        .expect("tenant");
+        use kapu_platform::provision::{NewShop, create_tenant, enable_channel};
+        let name = format!("Shop {slug}");
+        let shop = NewShop { slug, name: &name, announcement: "", default_locale: "zh-CN", currency: "CNY" };
+        let tenant_id = create_tenant(self.db.writer(), &shop).await.expect("tenant");
+        enable_channel(self.db.writer(), &tenant_id, "sandbox", 0).await.expect("channel");
+        if mode != "test" {
+            self.set_tenant(slug, tenants::Column::Mode, mode).await;
+        }
         let product_id = self.add_product(&tenant_id, "Test product", 1000, keys).await;
-        channel_configs::Entity::insert(channel_configs::ActiveModel {
-            tenant_id: Set(tenant_id.clone()),
-            id: Set(new_id()),
-            channel: Set("sandbox".into()),
-            enabled: Set(true),
-            priority: Set(0),
-            credentials_ciphertext: Set(None),
-            credentials_nonce: Set(None),
-            created_at: Set(now),
-        })
-        .exec_without_returning(w)
-        .await
-        .expect("channel");
         (tenant_id, product_id)
     }
 
     pub async fn add_product(&self, tenant_id: &str, name: &str, price_minor: i64, keys: usize) -> String {
+        use kapu_platform::provision::{NewProduct, add_product};
         let product_id = new_id();
-        products::Entity::insert(products::ActiveModel {
-            tenant_id: Set(tenant_id.into()),
-            id: Set(product_id.clone()),
-            category_id: Set(None),
-            name: Set(name.into()),
-            description: Set(String::new()),
-            kind: Set("auto_key".into()),
-            price_minor: Set(price_minor),
-            currency: Set("CNY".into()),
-            wholesale_tiers: Set(None),
-            min_qty: Set(1),
-            max_qty: Set(10),
-            visible: Set(true),
-            sort_order: Set(0),
-            created_at: Set(Utc::now()),
-        })
-        .exec_without_returning(self.db.writer())
-        .await
-        .expect("product");
+        let product = NewProduct {
+            id: &product_id,
+            category_id: None,
+            name,
+            description: "",
+            price_minor,
+            currency: "CNY",
+            wholesale_tiers: None,
+            min_qty: 1,
+            max_qty: 10,
+            sort_order: 0,
+        };
+        add_product(self.db.writer(), tenant_id, &product).await.expect("product");
         let tk = self.master.tenant(tenant_id);
         let lines: Vec<String> = (0..keys).map(|i| format!("KEY-{}-{i:05}", &product_id[20..])).collect();
         let txn = self.db.begin().await.expect("txn");
