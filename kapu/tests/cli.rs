@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use kapu_core::entities::{card_keys, tenants};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
-fn start(data_dir: &std::path::Path, db_url: &str, master_key: &str) -> (Child, u16) {
+type Logs = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn start(data_dir: &std::path::Path, db_url: &str, master_key: &str) -> (Child, u16, Logs) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kapu"))
         .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
         .env("KAPU_DATA_DIR", data_dir)
@@ -37,10 +39,12 @@ fn start(data_dir: &std::path::Path, db_url: &str, master_key: &str) -> (Child, 
             break;
         }
     }
-    // Keep reading so the server never writes into a closed pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    // Keep reading (and keep the lines) so the server never writes into a closed pipe.
+    let logs = Logs::default();
+    let sink = logs.clone();
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(|l| sink.lock().expect("logs").push(l)));
     match port {
-        Some(port) => (child, port),
+        Some(port) => (child, port, logs),
         None => {
             let _ = child.kill();
             let _ = child.wait();
@@ -68,7 +72,7 @@ async fn serve_demo_starts_serves_stops_on_sigterm_and_restarts_without_duplicat
     let (db_url, pg) = support::fresh_database(dir.path()).await;
     let master_key = kapu_core::crypto::MasterKey::generate().to_base64();
 
-    let (child, port) = start(dir.path(), &db_url, &master_key);
+    let (child, port, logs) = start(dir.path(), &db_url, &master_key);
     let client = reqwest::Client::builder()
         .resolve("demo.localhost", std::net::SocketAddr::from(([127, 0, 0, 1], port)))
         .build()
@@ -87,9 +91,50 @@ async fn serve_demo_starts_serves_stops_on_sigterm_and_restarts_without_duplicat
     assert!(stocks.contains(&3) && stocks.contains(&0) && stocks.iter().any(|s| *s >= 20_000), "{stocks:?}");
     let home = client.get(format!("http://demo.localhost:{port}/")).send().await.expect("home");
     assert_eq!(home.status().as_u16(), 200);
+
+    // A purchase, so that tokens and keys pass through the server.
+    let order: serde_json::Value = client
+        .post(format!("http://demo.localhost:{port}/api/v1/orders"))
+        .json(&serde_json::json!({"product_id": "win11-pro", "quantity": 1, "email": "log@example.com"}))
+        .send()
+        .await
+        .expect("order")
+        .json()
+        .await
+        .expect("json");
+    let token = order["token"].as_str().expect("token").to_string();
+    let pay =
+        client.post(order["pay_url"].as_str().expect("pay")).form(&[("outcome", "paid")]).send().await.expect("pay");
+    assert!(pay.status().is_success() || pay.status().is_redirection());
+    let view: serde_json::Value = client
+        .get(format!(
+            "http://demo.localhost:{port}/api/v1/orders/{}?token={token}",
+            order["order_no"].as_str().expect("no")
+        ))
+        .send()
+        .await
+        .expect("view")
+        .json()
+        .await
+        .expect("json");
+    let key = view["keys"][0].as_str().expect("delivered key").to_string();
     assert!(sigterm_and_wait(child).success(), "clean exit on SIGTERM");
 
-    let (child, _) = start(dir.path(), &db_url, &master_key);
+    // Logs are JSON with the request id and the shop, and never carry tokens or keys.
+    std::thread::sleep(Duration::from_millis(200));
+    let logs = logs.lock().expect("logs").clone();
+    assert!(logs.iter().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "every log line is JSON");
+    let placed = logs.iter().find(|l| l.contains("order placed")).expect("order placed is logged");
+    let placed: serde_json::Value = serde_json::from_str(placed).expect("json");
+    assert_eq!(placed["span"]["tenant"], "demo", "{placed}");
+    assert!(placed["span"]["request_id"].as_str().is_some_and(|id| id.len() >= 32), "{placed}");
+    assert!(logs.iter().any(|l| l.contains("shutting down")));
+    for line in &logs {
+        assert!(!line.contains(&token), "a log line carries the order token: {line}");
+        assert!(!line.contains(&key), "a log line carries a card key: {line}");
+    }
+
+    let (child, _, _) = start(dir.path(), &db_url, &master_key);
     assert!(sigterm_and_wait(child).success());
     let db = kapu_core::Db::connect(&db_url, 2).await.expect("db");
     assert_eq!(tenants::Entity::find().count(db.reader()).await.expect("count"), 1);
