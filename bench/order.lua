@@ -1,11 +1,15 @@
--- POST /api/v1/orders with a distinct buyer email per request.
+-- POST /api/v1/orders as many different buyers: a distinct email and a
+-- random client address (sent through the trusted-proxy header) per request,
+-- so the per-buyer unpaid-order cap stays at its default.
 local counter = 0
 request = function()
   counter = counter + 1
   local body = string.format(
     '{"product_id":"video-vip-month","quantity":1,"email":"bench-%d-%d@example.com"}',
     math.random(1, 1000000000), counter)
-  return wrk.format("POST", "/api/v1/orders", {["Content-Type"] = "application/json"}, body)
+  local ip = string.format("10.%d.%d.%d", math.random(0, 255), math.random(0, 255), math.random(1, 254))
+  return wrk.format("POST", "/api/v1/orders",
+    {["Content-Type"] = "application/json", ["X-Forwarded-For"] = ip}, body)
 end
 
 local created, refused = 0, 0

@@ -65,18 +65,26 @@ async fn pending_reach_cap<C: ConnectionTrait>(
     now: DateTime<Utc>,
     cap: u64,
 ) -> Result<bool, DbErr> {
-    let found: Vec<String> = orders::Entity::find()
-        .select_only()
-        .column(orders::Column::Id)
-        .filter(orders::Column::TenantId.eq(tenant_id))
-        .filter(orders::Column::Status.eq(status::PENDING))
-        .filter(column.eq(value))
-        .filter(orders::Column::ExpiresAt.gt(now))
-        .limit(cap)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(found.len() as u64 >= cap)
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Query};
+    // COUNT(*) FROM (SELECT 1 … LIMIT cap): the database stops after `cap` rows and returns one.
+    let mut inner = Query::select();
+    inner
+        .expr(Expr::val(1))
+        .from(orders::Entity)
+        .and_where(orders::Column::TenantId.eq(tenant_id))
+        .and_where(orders::Column::Status.eq(status::PENDING))
+        .and_where(column.eq(value))
+        .and_where(orders::Column::ExpiresAt.gt(now))
+        .limit(cap);
+    let mut outer = Query::select();
+    outer.expr(Func::count(Expr::col(Asterisk))).from_subquery(inner, Alias::new("capped"));
+    let backend = conn.get_database_backend();
+    let row = conn.query_one_raw(backend.build(&outer)).await?;
+    let n: i64 = match row {
+        Some(r) => r.try_get_by_index(0)?,
+        None => 0,
+    };
+    Ok(n.max(0) as u64 >= cap)
 }
 
 /// The most recent orders of a tenant for one email address.
