@@ -4,9 +4,8 @@
 //! throttled per client IP and per order number / email.
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
-use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::orders::find_order_by_no_for_tenant;
@@ -16,7 +15,7 @@ use super::{PageError, base_ctx, render};
 use crate::checkout::validate::BuyerEmail;
 use crate::error::StoreError;
 use crate::http::client_ip::ClientIp;
-use crate::http::csrf::same_origin;
+use crate::http::csrf::SameOriginForm;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
 use crate::jobs::SEND_ORDER_LINKS;
@@ -60,13 +59,9 @@ pub async fn submit_password_lookup(
     shop: TenantCtx,
     ClientIp(ip): ClientIp,
     lang: Lang,
-    headers: HeaderMap,
-    Form(form): Form<PasswordLookup>,
+    SameOriginForm(form): SameOriginForm<PasswordLookup>,
 ) -> Result<Response, PageError> {
     let fail = |e: StoreError| PageError(e, lang, Some(shop.tenant.clone()));
-    if !same_origin(&headers, &shop.base_url) {
-        return Err(fail(StoreError::CrossSiteForm));
-    }
     let order_no = form.order_no.trim();
     if !state.lookup_limits.allow(shop.id(), ip, order_no) {
         let e = StoreError::RateLimited { retry_after_secs: 600 };
@@ -104,13 +99,9 @@ pub async fn submit_email_lookup(
     shop: TenantCtx,
     ClientIp(ip): ClientIp,
     lang: Lang,
-    headers: HeaderMap,
-    Form(form): Form<EmailLookup>,
+    SameOriginForm(form): SameOriginForm<EmailLookup>,
 ) -> Result<Response, PageError> {
     let fail = |e: StoreError| PageError(e, lang, Some(shop.tenant.clone()));
-    if !same_origin(&headers, &shop.base_url) {
-        return Err(fail(StoreError::CrossSiteForm));
-    }
     let email = match BuyerEmail::parse(&form.email) {
         Ok(e) => e,
         Err(e) => return Ok(page(&shop, lang, e.status(), "", Some(e.message(lang)), None)),

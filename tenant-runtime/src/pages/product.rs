@@ -1,9 +1,8 @@
 //! `/products/{id}` and its checkout form (`POST /checkout`), which goes
 //! through the same `place_order` as the JSON API.
 
-use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::money::format_minor;
 use kapu_core::pricing::parse_tiers;
@@ -14,7 +13,7 @@ use super::{PageError, base_ctx, render};
 use crate::checkout::{OrderInput, place_order};
 use crate::error::StoreError;
 use crate::http::client_ip::ClientIp;
-use crate::http::csrf::same_origin;
+use crate::http::csrf::SameOriginForm;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
 use crate::state::RuntimeState;
@@ -91,14 +90,9 @@ pub async fn submit_checkout(
     shop: TenantCtx,
     ClientIp(ip): ClientIp,
     lang: Lang,
-    headers: HeaderMap,
-    form: Result<Form<CheckoutForm>, axum::extract::rejection::FormRejection>,
+    SameOriginForm(form): SameOriginForm<CheckoutForm>,
 ) -> Result<Response, PageError> {
     let fail = |e: StoreError| PageError(e, lang, Some(shop.tenant.clone()));
-    if !same_origin(&headers, &shop.base_url) {
-        return Err(fail(StoreError::CrossSiteForm));
-    }
-    let Form(form) = form.map_err(|e| fail(StoreError::InvalidForm(e.body_text())))?;
     let quantity = form.quantity.trim().parse::<i64>().unwrap_or(0);
     let input = OrderInput {
         product_id: form.product_id.clone(),
