@@ -230,7 +230,8 @@ impl StoreError {
         }
     }
 
-    fn log(&self) {
+    /// Logs the error at the level it deserves (internal details only here, never to the buyer).
+    pub(crate) fn log(&self) {
         match self {
             StoreError::Internal(detail) => tracing::error!(code = self.code(), %detail, "request failed"),
             StoreError::Unavailable(detail) => tracing::warn!(code = self.code(), %detail, "request failed"),
@@ -244,8 +245,13 @@ impl StoreError {
     /// The JSON error body.
     pub fn to_json_response(&self, lang: Lang) -> Response {
         self.log();
-        let mut resp = (self.status(), Json(json!({"error": {"code": self.code(), "message": self.message(lang)}})))
+        let resp = (self.status(), Json(json!({"error": {"code": self.code(), "message": self.message(lang)}})))
             .into_response();
+        self.with_headers(resp)
+    }
+
+    /// Adds the headers this error implies (`Retry-After` when rate limited), whatever the body.
+    pub(crate) fn with_headers(&self, mut resp: Response) -> Response {
         if let StoreError::RateLimited { retry_after_secs } = self
             && let Ok(v) = retry_after_secs.to_string().parse()
         {

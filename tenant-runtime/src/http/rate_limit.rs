@@ -59,13 +59,7 @@ pub fn on_error(err: GovernorError) -> Response<Body> {
         }
         GovernorError::UnableToExtractKey | GovernorError::Other { .. } => StoreError::ShopNotFound,
     };
-    let mut resp = crate::http::context::error_response(&e);
-    if let StoreError::RateLimited { retry_after_secs } = e
-        && let Ok(v) = retry_after_secs.to_string().parse()
-    {
-        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-    }
-    resp
+    crate::http::context::error_response(&e)
 }
 
 /// Drops idle keys now and then so the limiter's memory does not grow forever.

@@ -9,7 +9,8 @@ use crate::error::StoreError;
 use crate::i18n::Lang;
 
 /// Renders `err` as a page in the shop's look (or a neutral look when there is no shop).
-pub(crate) fn render_page(err: &StoreError, lang: Lang, shop: Option<&Tenant>) -> Response {
+pub fn render(err: &StoreError, lang: Lang, shop: Option<&Tenant>) -> Response {
+    err.log();
     let (heading, next) = match err {
         StoreError::ShopNotFound => (
             lang.pick("此地址没有店铺", "No shop at this address"),
@@ -49,16 +50,7 @@ pub(crate) fn render_page(err: &StoreError, lang: Lang, shop: Option<&Tenant>) -
         heading => heading, message => err.message(lang), next_step => next, show_home => show_home,
         ..base_ctx(shop, lang, "/")
     };
-    render_html(err.status(), "error.html", ctx)
-}
-
-/// Alias used by middleware.
-pub fn render(err: &StoreError, lang: Lang, shop: Option<&Tenant>) -> Response {
-    tracing::debug!(code = err.code(), "error page");
-    if let StoreError::Internal(detail) = err {
-        tracing::error!(%detail, "request failed");
-    }
-    render_page(err, lang, shop)
+    err.with_headers(render_html(err.status(), "error.html", ctx))
 }
 
 fn neutral_shop(lang: Lang) -> Tenant {
