@@ -38,7 +38,7 @@ use crate::i18n::Lang;
 /// Every storefront route, behind host resolution and the rate limiter.
 pub fn storefront_router(state: RuntimeState) -> Router {
     let limits = http::rate_limit::config(state.cfg.rate_limit_per_second, state.cfg.rate_limit_burst);
-    http::rate_limit::spawn_housekeeping(limits.clone());
+    http::rate_limit::spawn_housekeeping(limits.clone(), state.clone());
     let mut router = Router::new()
         .route("/api/v1/products", get(api::list_products::list_products))
         .route("/api/v1/orders", post(api::create_order::create_order))

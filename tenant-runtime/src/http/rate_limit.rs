@@ -62,13 +62,18 @@ pub fn on_error(err: GovernorError) -> Response<Body> {
     crate::http::context::error_response(&e)
 }
 
-/// Drops idle keys now and then so the limiter's memory does not grow forever.
-pub fn spawn_housekeeping(cfg: Arc<GovernorConfig<TenantClientKey, NoOpMiddleware>>) {
+/// Drops idle keys of the storefront limiter and of the lookup throttles now
+/// and then, so their memory does not grow with every client ever seen.
+pub fn spawn_housekeeping(
+    cfg: Arc<GovernorConfig<TenantClientKey, NoOpMiddleware>>,
+    state: crate::state::RuntimeState,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             cfg.limiter().retain_recent();
+            state.lookup_limits.retain_recent();
         }
     });
 }
