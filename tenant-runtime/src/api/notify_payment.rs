@@ -5,8 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use kapu_billing::Notification;
-use kapu_billing::channels::channel_by_kind;
-use kapu_core::store::payments::find_payment_for_tenant;
 
 use crate::error::StoreError;
 use crate::http::host::TenantCtx;
@@ -27,10 +25,8 @@ pub async fn notify_payment(
     body: Bytes,
 ) -> Result<&'static str, StoreError> {
     let notification = parse_body(&headers, &body)?;
-    apply_notification(&state, &shop, &payment_id, &notification).await?;
-    let payment =
-        find_payment_for_tenant(state.db.reader(), shop.id(), &payment_id).await?.ok_or(StoreError::PaymentNotFound)?;
-    Ok(channel_by_kind(&payment.channel).map(|c| c.notify_ack()).unwrap_or("success"))
+    let (_, ack) = apply_notification(&state, &shop, &payment_id, &notification).await?;
+    Ok(ack)
 }
 
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Notification, StoreError> {

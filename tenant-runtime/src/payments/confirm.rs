@@ -36,13 +36,14 @@ pub struct Confirmed {
 }
 
 /// Verifies `notification` with the channel of payment `payment_id` (of this
-/// shop only) and applies it.
+/// shop only) and applies it. Also returns the body the channel's provider
+/// expects as acknowledgement.
 pub async fn apply_notification(
     state: &RuntimeState,
     shop: &TenantCtx,
     payment_id: &str,
     notification: &Notification,
-) -> Result<Confirmed, StoreError> {
+) -> Result<(Confirmed, &'static str), StoreError> {
     let tenant = &shop.tenant;
     let payment =
         find_payment_for_tenant(state.db.reader(), &tenant.id, payment_id).await?.ok_or(StoreError::PaymentNotFound)?;
@@ -62,7 +63,8 @@ pub async fn apply_notification(
             verified.payment_id
         )));
     }
-    record_verified(state, &tenant.id, &verified).await
+    let confirmed = record_verified(state, &tenant.id, &verified).await?;
+    Ok((confirmed, channel.notify_ack()))
 }
 
 /// Applies a verified notification in one transaction.
