@@ -61,18 +61,3 @@ pub async fn stock_by_product_for_tenant<C: ConnectionTrait>(
         .await?;
     Ok(rows.into_iter().map(|(p, n)| (p, n.max(0) as u64)).collect())
 }
-
-/// Keys available now for one product of a tenant.
-pub async fn stock_of_product_for_tenant<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: &str,
-    product_id: &str,
-) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
-    card_keys::Entity::find()
-        .filter(card_keys::Column::TenantId.eq(tenant_id))
-        .filter(card_keys::Column::ProductId.eq(product_id))
-        .filter(card_keys::Column::Status.eq("available"))
-        .count(conn)
-        .await
-}

@@ -87,9 +87,4 @@ impl TenantCache {
         // Cannot fail: the predicate is registered on a cache built with support for it.
         let _ = self.cache.invalidate_entries_if(move |_, v| v.as_ref().is_some_and(|t| t.id == id));
     }
-
-    /// Forgets everything.
-    pub fn invalidate_all(&self) {
-        self.cache.invalidate_all();
-    }
 }
