@@ -53,6 +53,8 @@ pub enum Purpose {
     OrderToken,
     /// HMAC key signing sandbox payment notifications.
     SandboxNotify,
+    /// HMAC key binding the dashboard's CSRF tokens to their cookie (tenant id `platform`).
+    DashboardCsrf,
 }
 
 impl Purpose {
@@ -62,6 +64,7 @@ impl Purpose {
             Purpose::Fingerprint => "fingerprint",
             Purpose::OrderToken => "order-token",
             Purpose::SandboxNotify => "sandbox-notify",
+            Purpose::DashboardCsrf => "dashboard-csrf",
         }
     }
 }
@@ -200,6 +203,11 @@ impl TenantKeys {
     pub fn sandbox_signature(&self, canonical: &str) -> String {
         hex(&hmac(&self.sandbox_notify, canonical.as_bytes()))
     }
+}
+
+/// HMAC-SHA256 of `data` under `key`, as lowercase hex.
+pub fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
+    hex(&hmac(key, data))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {

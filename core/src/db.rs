@@ -184,3 +184,9 @@ mod tests {
         assert_eq!(mode, "wal");
     }
 }
+
+/// True when the database could not be reached (pool exhausted, connection
+/// lost): the request may succeed later, so callers answer 503.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+}

@@ -15,6 +15,20 @@ pub fn new_order_no(now: chrono::DateTime<chrono::Utc>) -> String {
     format!("{}{n:010}", now.format("%Y%m%d"))
 }
 
+/// A secret for a cookie or an emailed link: 32 random bytes, base64url.
+pub fn new_secret_token() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How a secret token is stored: lowercase hex SHA-256, so a database dump
+/// cannot be replayed as a cookie or a link.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    crate::crypto::hex(&sha2::Sha256::digest(token.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! Config, database, entities and tenant-scoped queries, money, ids,
 //! encryption, durable jobs and mail.
 
+pub mod bus;
 pub mod config;
 pub mod crypto;
 pub mod db;

@@ -30,11 +30,21 @@ pub struct Tenant {
     pub announcement: String,
     pub default_locale: String,
     pub currency: String,
+    pub support_contact: String,
+    pub order_ttl_minutes: Option<i32>,
 }
 
 impl Tenant {
     pub fn is_test_mode(&self) -> bool {
         self.mode == ShopMode::Test
+    }
+
+    /// How long an unpaid order holds its keys: the shop's own setting, else `default_secs`.
+    pub fn order_ttl_secs(&self, default_secs: u64) -> i64 {
+        match self.order_ttl_minutes {
+            Some(m) if m > 0 => i64::from(m) * 60,
+            _ => default_secs as i64,
+        }
     }
 }
 
@@ -53,6 +63,8 @@ impl From<tenants::Model> for Tenant {
             announcement: m.announcement,
             default_locale: m.default_locale,
             currency: m.currency,
+            support_contact: m.support_contact,
+            order_ttl_minutes: m.order_ttl_minutes,
         }
     }
 }

@@ -14,9 +14,12 @@ use axum::routing::get;
 use kapu_core::config::normalize_host;
 use kapu_core::crypto::MasterKey;
 use kapu_core::db::Engine;
-use kapu_core::jobs::Worker;
+use kapu_core::bus::Bus;
+use kapu_core::jobs::{ClaimedJob, JobHandler, Worker};
 use kapu_core::mail::Mailer;
 use kapu_core::{Config, Db};
+use kapu_platform::PlatformState;
+use kapu_platform::jobs::PlatformJobs;
 use kapu_runtime::RuntimeState;
 use kapu_runtime::http::context::request_host;
 use kapu_runtime::jobs::RuntimeJobs;
@@ -31,6 +34,8 @@ pub struct App {
     pub cfg: Config,
     pub db: Db,
     pub state: RuntimeState,
+    pub platform: PlatformState,
+    pub bus: Bus,
     pub mailer: Mailer,
     redis: Option<redis::Client>,
 }
@@ -56,17 +61,17 @@ impl App {
             Some(url) if !url.is_empty() => Some(redis::Client::open(url.as_str()).context("KAPU_REDIS_URL")?),
             _ => None,
         };
-        let state = RuntimeState::new(cfg.clone(), db.clone(), master)?;
-        Ok(Self { cfg, db, state, mailer, redis })
+        let state = RuntimeState::new(cfg.clone(), db.clone(), master.clone())?;
+        let bus = Bus::new();
+        let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone())?;
+        Ok(Self { cfg, db, state, platform, bus, mailer, redis })
     }
 
     /// The whole HTTP app: health checks on every host, the platform host's
     /// routes, and every shop's storefront.
     pub fn router(&self) -> Router {
         let shops = kapu_runtime::storefront_router(self.state.clone());
-        let demo_url =
-            format!("{}://demo.{}:{}/", self.cfg.public_scheme, self.cfg.shop_domain, self.cfg.listen.port());
-        let platform = kapu_platform::platform_router(demo_url);
+        let platform = kapu_platform::platform_router(self.platform.clone());
         let platform_host = self.cfg.platform_host();
         let health = HealthState { db: self.db.clone(), redis: self.redis.clone() };
         Router::new()
@@ -91,9 +96,12 @@ impl App {
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
     }
 
-    /// The job worker for this app.
+    /// The job worker for this app: runtime and platform jobs.
     pub fn worker(&self) -> Worker {
-        let handler = Arc::new(RuntimeJobs { state: self.state.clone(), mailer: self.mailer.clone() });
+        let handler = Arc::new(AllJobs {
+            runtime: RuntimeJobs { state: self.state.clone(), mailer: self.mailer.clone() },
+            platform: PlatformJobs { state: self.platform.clone(), mailer: self.mailer.clone() },
+        });
         Worker::new(self.db.clone(), handler, Duration::from_millis(self.cfg.job_poll_ms))
     }
 
@@ -102,13 +110,30 @@ impl App {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
         let worker_stop = CancellationToken::new();
         let worker = tokio::spawn(self.worker().run(worker_stop.clone()));
+        let follower = self.state.follow(&self.bus);
+        let housekeeping = kapu_platform::spawn_housekeeping(self.platform.clone());
         let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
         axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
         worker_stop.cancel();
         let _ = worker.await;
+        follower.abort();
+        housekeeping.abort();
         self.db.close().await;
         Ok(())
+    }
+}
+
+/// Sends each job to the plane that owns its kind.
+struct AllJobs {
+    runtime: RuntimeJobs,
+    platform: PlatformJobs,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for AllJobs {
+    async fn run(&self, job: &ClaimedJob) -> anyhow::Result<()> {
+        if PlatformJobs::handles(&job.kind) { self.platform.run(job).await } else { self.runtime.run(job).await }
     }
 }
 

@@ -1,45 +1,134 @@
-//! Kapu control plane. For now: provisioning of the demo shop and the
-//! platform host's landing page; accounts and the dashboard come with the
-//! merchant control plane.
+//! Kapu control plane, served on the platform host (`KAPU_PLATFORM_DOMAIN`):
+//! merchant accounts and sessions, shop provisioning, and the merchant
+//! dashboard (catalog, card keys, orders, settings). Pages come from
+//! `kapu-admin-ui`; queries from `kapu_core::store`.
 
+pub mod accounts;
+pub mod auth;
+pub mod catalog;
 pub mod demo;
+pub mod error;
+pub mod jobs;
+pub mod orders;
+pub mod page;
 pub mod provision;
+pub mod shops;
+pub mod state;
+
+use std::time::Duration;
 
 use axum::Router;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use kapu_admin_ui::AdminUi;
 
-/// Routes served on the platform host (`KAPU_PLATFORM_DOMAIN`).
-pub fn platform_router(demo_shop_url: String) -> Router {
-    Router::new()
+pub use state::PlatformState;
+
+use crate::auth::csrf::{CsrfToken, ensure_csrf_cookie};
+use crate::auth::session::CurrentAccount;
+use crate::error::{PageError, PageResult};
+use crate::page::{Layout, render};
+
+/// Routes served on the platform host.
+pub fn platform_router(state: PlatformState) -> Router {
+    use catalog::{categories, key_import, keys, product_form, products};
+    use orders::{actions, detail, export, list};
+    let shop = Router::new()
+        .route("/", get(shops::dashboard::dashboard))
+        .route("/settings", get(shops::settings::settings_page).post(shops::settings::save_settings))
+        .route("/mode", post(shops::mode::set_mode))
+        .route("/products", get(products::list_products))
+        .route("/products/new", get(product_form::new_product_page).post(product_form::create_product))
+        .route("/products/{id}", get(product_form::edit_product_page).post(product_form::update_product))
+        .route("/products/{id}/delete", post(product_form::delete_product))
         .route(
-            "/",
-            get(move || {
-                let url = demo_shop_url.clone();
-                async move { Html(landing(&url)) }
-            }),
+            "/products/{id}/keys",
+            get(keys::keys_page)
+                .post(key_import::import_keys)
+                .layer(DefaultBodyLimit::max(key_import::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
-        .fallback(|| async {
-            (
-                StatusCode::NOT_FOUND,
-                axum::Json(serde_json::json!({"error": {"code": "not_found", "message": "No such page on the Kapu platform."}})),
-            )
-                .into_response()
-        })
+        .route("/products/{id}/keys/delete-unsold", post(keys::delete_unsold_keys))
+        .route("/products/{id}/keys/export", get(keys::export_unsold_keys))
+        .route("/imports/{id}", get(key_import::import_page))
+        .route("/categories", post(categories::create_category))
+        .route("/categories/{id}/delete", post(categories::delete_category))
+        .route("/orders", get(list::list_orders))
+        .route("/orders/{no}", get(detail::order_detail))
+        .route("/orders/{no}/resend", post(actions::resend_delivery_email))
+        .route("/orders/{no}/refunded", post(actions::mark_refunded));
+    Router::new()
+        .route("/", get(landing))
+        .route("/signup", get(accounts::signup::signup_page).post(accounts::signup::signup))
+        .route("/login", get(accounts::login::login_page).post(accounts::login::login))
+        .route("/logout", post(accounts::logout::logout))
+        .route("/verify", get(accounts::verify::verify_email))
+        .route("/verify/resend", post(accounts::verify::resend_verification))
+        .route("/forgot", get(accounts::password_reset::forgot_page).post(accounts::password_reset::forgot))
+        .route("/reset", get(accounts::password_reset::reset_page).post(accounts::password_reset::reset))
+        .route("/shops", get(shops::list::list_shops).post(shops::create::create_shop))
+        .route("/shops/{slug}/orders.csv", get(export::export_orders))
+        .nest("/shops/{slug}", shop)
+        .route("/static/{file}", get(static_asset))
+        .fallback(|| async { PageError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ensure_csrf_cookie))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
 }
 
-fn landing(demo_url: &str) -> String {
-    let demo_url = escape(demo_url);
-    format!(
-        "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Kapu 卡铺</title><body style=\"font-family:system-ui,sans-serif;max-width:640px;margin:40px auto;padding:0 16px\">\
-         <h1>Kapu 卡铺</h1><p>自动发卡店铺平台 · Hosted auto-delivery shops for digital goods.</p>\
-         <p>演示店铺 / Demo shop: <a href=\"{demo_url}\">{demo_url}</a></p>\
-         <p>商家后台即将上线 / The merchant dashboard is coming with the control plane.</p></body></html>"
-    )
+/// Dashboard pages must not be framed, sniffed or cached by shared caches.
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("private, no-cache"));
+    }
+    resp
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+async fn landing(
+    State(state): State<PlatformState>,
+    CurrentAccount(account): CurrentAccount,
+    CsrfToken(csrf): CsrfToken,
+) -> PageResult<Response> {
+    if account.is_some() {
+        return Ok(Redirect::to("/shops").into_response());
+    }
+    let layout = Layout { account: None, csrf: &csrf, shop: None, nav: "", flash: None, title: "Kapu 卡铺" };
+    render("landing.html", layout, minijinja::context! { demo_url => state.demo_url.clone() })
+}
+
+async fn static_asset(Path(file): Path<String>) -> Response {
+    let path = format!("/static/{file}");
+    match AdminUi::shared().asset(&path) {
+        Some(a) => (
+            [(header::CONTENT_TYPE, a.content_type), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
+            a.body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+/// Periodic upkeep: trims the login throttle and purges expired sessions and tokens.
+pub fn spawn_housekeeping(state: PlatformState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            state.throttle.housekeeping();
+            if let Err(e) = kapu_core::store::accounts::purge_expired_sessions_and_tokens(state.db.writer()).await {
+                tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+        }
+    })
 }

@@ -30,6 +30,8 @@ pub async fn create_tenant<C: ConnectionTrait>(conn: &C, shop: &NewShop<'_>) -> 
         announcement: Set(shop.announcement.into()),
         default_locale: Set(shop.default_locale.into()),
         currency: Set(shop.currency.into()),
+        support_contact: Set(String::new()),
+        order_ttl_minutes: Set(None),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(conn)
@@ -109,6 +111,7 @@ pub async fn add_product<C: ConnectionTrait>(conn: &C, tenant_id: &str, p: &NewP
         max_qty: Set(p.max_qty),
         visible: Set(true),
         sort_order: Set(p.sort_order),
+        low_stock_threshold: Set(5),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(conn)

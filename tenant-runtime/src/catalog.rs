@@ -91,6 +91,12 @@ impl CatalogCache {
         Ok(html)
     }
 
+    /// Forgets every shop's catalog and pages.
+    pub async fn invalidate_all(&self) {
+        self.catalogs.invalidate_all();
+        self.pages.invalidate_all();
+    }
+
     /// Forgets everything cached for a shop.
     pub async fn invalidate(&self, tenant_id: &str) {
         self.catalogs.invalidate(tenant_id).await;

@@ -59,10 +59,10 @@ pub enum StoreError {
 
 impl From<sea_orm::DbErr> for StoreError {
     fn from(e: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr::*;
-        match e {
-            ConnectionAcquire(_) | Conn(_) => StoreError::Unavailable(e.to_string()),
-            other => StoreError::Internal(other.to_string()),
+        if kapu_core::db::is_unavailable(&e) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Internal(e.to_string())
         }
     }
 }

@@ -11,14 +11,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
 use crate::delivery::email;
 use crate::state::RuntimeState;
 
-/// Expire an unpaid order when its time is up and release its keys.
-pub const EXPIRE_ORDER: &str = "expire_order";
-/// Email the buyer their keys.
-pub const SEND_DELIVERY_EMAIL: &str = "send_delivery_email";
-/// Email the buyer that their late payment arrived after the product sold out.
-pub const NOTIFY_ATTENTION: &str = "notify_attention";
-/// Email a buyer the links to their recent orders (lookup by email).
-pub const SEND_ORDER_LINKS: &str = "send_order_links";
+pub use kapu_core::jobs::kinds::{EXPIRE_ORDER, NOTIFY_ATTENTION, SEND_DELIVERY_EMAIL, SEND_ORDER_LINKS};
 
 /// Runs runtime jobs.
 pub struct RuntimeJobs {

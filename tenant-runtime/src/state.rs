@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use ipnet::IpNet;
+use kapu_core::bus::{Bus, Invalidation};
 use kapu_core::crypto::MasterKey;
+use tokio::sync::broadcast;
 use kapu_core::{Config, Db};
 
 use crate::catalog::CatalogCache;
@@ -43,6 +45,31 @@ impl RuntimeState {
     pub async fn shop_changed(&self, tenant_id: &str) {
         self.tenants.invalidate_tenant(tenant_id);
         self.catalog.invalidate(tenant_id).await;
+    }
+
+    /// Applies invalidations published by other planes of this process
+    /// (the dashboard importing keys, editing a product, creating a shop)
+    /// until the bus closes.
+    pub fn follow(&self, bus: &Bus) -> tokio::task::JoinHandle<()> {
+        let mut rx = bus.subscribe();
+        let state = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(Invalidation::ShopChanged { tenant_id }) => state.shop_changed(&tenant_id).await,
+                    Ok(Invalidation::StockChanged { tenant_id }) => state.stock_changed(&tenant_id).await,
+                    Ok(Invalidation::HostChanged { host }) => state.tenants.invalidate_host(&host).await,
+                    // Missed events: forget everything rather than serve stale data.
+                    Err(broadcast::error::RecvError::Lagged(_)) => state.forget_all().await,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        })
+    }
+
+    async fn forget_all(&self) {
+        self.tenants.invalidate_all();
+        self.catalog.invalidate_all().await;
     }
 
     pub fn new(cfg: Config, db: Db, master: MasterKey) -> Result<Self, kapu_core::config::ConfigError> {

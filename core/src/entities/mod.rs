@@ -1,11 +1,16 @@
 //! sea-orm entities, one module per table (see `kapu-migrations` for the schema).
 
+pub mod account_tokens;
+pub mod accounts;
 pub mod card_keys;
 pub mod categories;
 pub mod channel_configs;
 pub mod domains;
 pub mod jobs;
+pub mod key_imports;
+pub mod memberships;
 pub mod orders;
 pub mod payments;
 pub mod products;
+pub mod sessions;
 pub mod tenants;

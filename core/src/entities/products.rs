@@ -20,6 +20,8 @@ pub struct Model {
     pub max_qty: i32,
     pub visible: bool,
     pub sort_order: i32,
+    /// The dashboard warns when available keys fall to this many or fewer.
+    pub low_stock_threshold: i32,
     pub created_at: DateTimeUtc,
 }
 

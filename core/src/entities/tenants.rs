@@ -14,6 +14,10 @@ pub struct Model {
     pub announcement: String,
     pub default_locale: String,
     pub currency: String,
+    /// Shown to buyers on order pages and emails (an email address, QQ, Telegram…).
+    pub support_contact: String,
+    /// Minutes an unpaid order holds its keys; `None` means the platform default.
+    pub order_ttl_minutes: Option<i32>,
     pub created_at: DateTimeUtc,
 }
 

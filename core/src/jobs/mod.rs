@@ -9,6 +9,7 @@
 //! mid-run is claimed again once its lock expires, so job bodies must be
 //! idempotent.
 
+pub mod kinds;
 mod queue;
 mod worker;
 

@@ -1,8 +1,14 @@
 //! Tenant-scoped queries. Every function takes the tenant id and says so in
 //! its name; a row of another tenant is simply not found.
 
+pub mod accounts;
 pub mod card_keys;
+pub mod catalog_admin;
+pub mod dashboard;
+pub mod key_imports;
 pub mod channels;
 pub mod orders;
 pub mod payments;
+pub mod order_admin;
+pub mod order_search;
 pub mod products;

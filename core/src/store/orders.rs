@@ -9,6 +9,9 @@ pub mod status {
     pub const DELIVERED: &str = "delivered";
     pub const EXPIRED: &str = "expired";
     pub const NEEDS_ATTENTION: &str = "needs_attention";
+    pub const REFUNDED: &str = "refunded";
+    /// Every state, in the order the dashboard lists them.
+    pub const ALL: [&str; 5] = [PENDING, DELIVERED, NEEDS_ATTENTION, EXPIRED, REFUNDED];
 }
 
 /// An order of a tenant by its public number.

@@ -80,7 +80,7 @@ pub async fn place_order(
     };
 
     let now = Utc::now();
-    let expires_at = now + Duration::seconds(state.cfg.order_ttl_secs as i64);
+    let expires_at = now + Duration::seconds(tenant.order_ttl_secs(state.cfg.order_ttl_secs));
     let order_id = new_id();
     let payment_id = new_id();
     let order_no = new_order_no(now);

@@ -81,6 +81,11 @@ impl TenantCache {
         self.cache.invalidate(host).await;
     }
 
+    /// Forgets everything.
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+
     /// Forgets every host of a tenant (status, mode or settings changed).
     pub fn invalidate_tenant(&self, tenant_id: &str) {
         let id = tenant_id.to_string();

@@ -63,5 +63,7 @@ fn neutral_shop(lang: Lang) -> Tenant {
         announcement: String::new(),
         default_locale: lang.tag().into(),
         currency: "CNY".into(),
+        support_contact: String::new(),
+        order_ttl_minutes: None,
     }
 }

@@ -1,0 +1,145 @@
+//! The merchant dashboard's pages and assets.
+//!
+//! Templates are compiled into the binary and rendered with HTML
+//! autoescaping (every name ends in `.html`). The stylesheet and script are
+//! served under content-hashed paths (`/static/admin.<hash>.css`) so browsers
+//! may cache them for a year. Pages work without JavaScript; the script only
+//! adds conveniences (import progress, confirmations, copy buttons).
+
+use std::sync::Arc;
+
+use minijinja::{Environment, Value};
+use sha2::{Digest, Sha256};
+
+/// A rendering failure (a bug in a template or its data).
+#[derive(Debug, thiserror::Error)]
+#[error("template {name}: {source}")]
+pub struct RenderError {
+    pub name: String,
+    #[source]
+    pub source: minijinja::Error,
+}
+
+/// One static asset.
+#[derive(Debug, Clone)]
+pub struct Asset {
+    pub path: String,
+    pub content_type: &'static str,
+    pub body: &'static str,
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("macros.html", include_str!("../templates/macros.html")),
+    ("landing.html", include_str!("../templates/landing.html")),
+    ("signup.html", include_str!("../templates/signup.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("reset.html", include_str!("../templates/reset.html")),
+    ("message.html", include_str!("../templates/message.html")),
+    ("shops.html", include_str!("../templates/shops.html")),
+    ("dashboard.html", include_str!("../templates/dashboard.html")),
+    ("products.html", include_str!("../templates/products.html")),
+    ("product_form.html", include_str!("../templates/product_form.html")),
+    ("keys.html", include_str!("../templates/keys.html")),
+    ("import.html", include_str!("../templates/import.html")),
+    ("orders.html", include_str!("../templates/orders.html")),
+    ("order.html", include_str!("../templates/order.html")),
+    ("settings.html", include_str!("../templates/settings.html")),
+];
+
+/// The dashboard renderer. Cheap to clone.
+#[derive(Clone)]
+pub struct AdminUi {
+    env: Arc<Environment<'static>>,
+    pub css: Asset,
+    pub js: Asset,
+}
+
+impl std::fmt::Debug for AdminUi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminUi").finish_non_exhaustive()
+    }
+}
+
+fn hashed(ext: &str, body: &'static str, content_type: &'static str) -> Asset {
+    let digest = Sha256::digest(body.as_bytes());
+    let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    Asset { path: format!("/static/admin.{short}.{ext}"), content_type, body }
+}
+
+impl Default for AdminUi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AdminUi {
+    /// The process-wide renderer (templates are compiled once).
+    pub fn shared() -> &'static AdminUi {
+        static UI: std::sync::OnceLock<AdminUi> = std::sync::OnceLock::new();
+        UI.get_or_init(AdminUi::new)
+    }
+
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None }
+        });
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+        for (name, src) in TEMPLATES {
+            env.add_template(name, src).expect("built-in templates compile");
+        }
+        Self {
+            env: Arc::new(env),
+            css: hashed("css", include_str!("../static/admin.css"), "text/css; charset=utf-8"),
+            js: hashed("js", include_str!("../static/admin.js"), "text/javascript; charset=utf-8"),
+        }
+    }
+
+    /// Renders `name` with `ctx`; asset URLs are added as `assets`.
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, RenderError> {
+        let tmpl = self.env.get_template(name).map_err(|source| RenderError { name: name.into(), source })?;
+        let assets = minijinja::context! {
+            css => Value::from_safe_string(self.css.path.clone()),
+            js => Value::from_safe_string(self.js.path.clone()),
+        };
+        tmpl.render(minijinja::context! { assets => assets, ..ctx })
+            .map_err(|source| RenderError { name: name.into(), source })
+    }
+
+    /// The asset served at `path`, if it is one of the dashboard's.
+    pub fn asset(&self, path: &str) -> Option<&Asset> {
+        [&self.css, &self.js].into_iter().find(|a| a.path == path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use minijinja::context;
+
+    use super::*;
+
+    #[test]
+    fn every_template_renders_with_empty_data_and_escapes() {
+        let ui = AdminUi::new();
+        for (name, _) in TEMPLATES {
+            if *name == "macros.html" {
+                continue;
+            }
+            let html = ui
+                .render(name, context! { heading => "<script>x</script>", account => context!{ email => "<b>@x" } })
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!html.contains("<script>x</script>"), "{name} did not escape");
+            assert!(!html.contains("<b>@x"), "{name} did not escape");
+        }
+    }
+
+    #[test]
+    fn assets_have_content_hashes() {
+        let ui = AdminUi::new();
+        assert!(ui.css.path.starts_with("/static/admin.") && ui.css.path.ends_with(".css"));
+        assert!(ui.asset(&ui.js.path).is_some());
+        assert!(ui.asset("/static/admin.css").is_none());
+    }
+}

@@ -1,0 +1,32 @@
+// Kapu dashboard: progressive enhancements only; every page works without this.
+(function () {
+  "use strict";
+  // Confirm destructive actions.
+  document.addEventListener("submit", function (ev) {
+    var f = ev.target;
+    var msg = f.getAttribute && f.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) ev.preventDefault();
+  });
+  // Live key-import progress.
+  var box = document.getElementById("import");
+  if (box && box.getAttribute("data-status") === "running") {
+    var url = box.getAttribute("data-progress-url");
+    var set = function (id, v) { var el = document.getElementById(id); if (el) el.textContent = v; };
+    var poll = function () {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (p) {
+          var bar = document.getElementById("import-bar");
+          if (bar) bar.value = p.processed;
+          set("import-processed", p.processed);
+          set("import-imported", p.imported);
+          set("import-duplicate", p.duplicate);
+          set("import-invalid", p.invalid);
+          set("import-status", p.status_label);
+          if (p.status === "running") setTimeout(poll, 400); else window.location.reload();
+        })
+        .catch(function () { setTimeout(poll, 1500); });
+    };
+    setTimeout(poll, 300);
+  }
+})();

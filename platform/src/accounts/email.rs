@@ -1,0 +1,79 @@
+//! Account emails (verification, password reset): queued in the caller's
+//! transaction, sent by the job worker, which issues the one-time token, so
+//! the token itself is never stored anywhere but the merchant's inbox.
+
+use axum::http::HeaderMap;
+use kapu_core::jobs::kinds::SEND_ACCOUNT_EMAIL;
+use kapu_core::jobs::{NewJob, enqueue};
+use kapu_core::mail::{Mailer, OutgoingMail};
+use kapu_core::store::accounts::{TokenPurpose, find_account, issue_account_token};
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::auth::csrf::request_port;
+use crate::state::PlatformState;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct AccountEmailJob {
+    pub account_id: String,
+    /// `verify_email` or `reset_password`.
+    pub purpose: String,
+    /// `scheme://host[:port]` of the dashboard, for the link.
+    pub base_url: String,
+}
+
+pub async fn queue_account_email<C: ConnectionTrait>(
+    conn: &C,
+    state: &PlatformState,
+    headers: &HeaderMap,
+    account_id: &str,
+    purpose: TokenPurpose,
+) -> Result<(), DbErr> {
+    let job = AccountEmailJob {
+        account_id: account_id.into(),
+        purpose: purpose.as_str().into(),
+        base_url: state.platform_origin(request_port(headers)),
+    };
+    enqueue(conn, NewJob::now(SEND_ACCOUNT_EMAIL, None, serde_json::to_value(job).unwrap_or_default())).await
+}
+
+/// Issues the token and sends the email.
+pub async fn send_account_email(state: &PlatformState, mailer: &Mailer, job: &AccountEmailJob) -> anyhow::Result<()> {
+    let purpose = match job.purpose.as_str() {
+        "verify_email" => TokenPurpose::VerifyEmail,
+        "reset_password" => TokenPurpose::ResetPassword,
+        other => anyhow::bail!("unknown account email purpose {other:?}"),
+    };
+    let Some(account) = find_account(state.db.reader(), &job.account_id).await? else {
+        return Ok(()); // the account is gone; nothing to send
+    };
+    if purpose == TokenPurpose::VerifyEmail && account.email_verified_at.is_some() {
+        return Ok(());
+    }
+    let token = issue_account_token(state.db.writer(), &account.id, purpose).await?;
+    mailer.send(&compose(purpose, &account.email, &job.base_url, &token)).await?;
+    Ok(())
+}
+
+pub fn compose(purpose: TokenPurpose, to: &str, base_url: &str, token: &str) -> OutgoingMail {
+    let (subject, path, zh, en) = match purpose {
+        TokenPurpose::VerifyEmail => (
+            "验证你的 Kapu 邮箱 / Verify your Kapu email",
+            "verify",
+            "点击下面的链接验证邮箱（48 小时内有效）：",
+            "Open this link to verify your email (valid for 48 hours):",
+        ),
+        TokenPurpose::ResetPassword => (
+            "重置 Kapu 密码 / Reset your Kapu password",
+            "reset",
+            "点击下面的链接设置新密码（1 小时内有效）。如果不是你本人操作，请忽略此邮件：",
+            "Open this link to choose a new password (valid for 1 hour). If you did not ask for this, ignore this email:",
+        ),
+    };
+    let link = format!("{base_url}/{path}?token={token}");
+    OutgoingMail {
+        to: to.into(),
+        subject: subject.into(),
+        text: format!("{zh}\n{link}\n\n{en}\n{link}\n\n— Kapu 卡铺\n"),
+        html: None,
+    }
+}

@@ -1,0 +1,7 @@
+//! The catalog: products, categories, and card keys (import, list, export).
+
+pub mod categories;
+pub mod key_import;
+pub mod keys;
+pub mod product_form;
+pub mod products;

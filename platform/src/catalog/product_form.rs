@@ -1,0 +1,302 @@
+//! Create, edit and delete a product:
+//! `GET/POST /shops/{slug}/products/new`, `GET/POST …/products/{id}`,
+//! `POST …/products/{id}/delete`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use kapu_core::money::{format_minor, parse_major};
+use kapu_core::pricing::{Tier, parse_tiers};
+use kapu_core::store::catalog_admin::{
+    DeleteProduct, ProductFields, category_exists_for_tenant, create_product_for_tenant, delete_product_for_tenant,
+    find_product_for_tenant, update_product_for_tenant,
+};
+use kapu_core::store::products::list_categories_for_tenant;
+use minijinja::{Value, context};
+
+use crate::auth::csrf::{CsrfToken, VerifiedForm};
+use crate::auth::shop_access::ShopAccess;
+use crate::error::{PageError, PageResult};
+use crate::page::{Flash, Layout, render, with_status};
+use crate::state::PlatformState;
+
+/// The form as typed (strings, so a bad value can be shown back as it was).
+#[derive(serde::Deserialize, serde::Serialize, Default, Clone)]
+pub struct ProductForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    category_id: String,
+    #[serde(default)]
+    price: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    tiers: String,
+    #[serde(default)]
+    min_qty: String,
+    #[serde(default)]
+    max_qty: String,
+    #[serde(default)]
+    sort_order: String,
+    #[serde(default)]
+    low_stock_threshold: String,
+    #[serde(default)]
+    visible: Option<String>,
+}
+
+impl ProductForm {
+    fn blank() -> Self {
+        Self {
+            min_qty: "1".into(),
+            max_qty: "100".into(),
+            sort_order: "0".into(),
+            low_stock_threshold: "5".into(),
+            visible: Some("1".into()),
+            ..Self::default()
+        }
+    }
+
+    fn from_model(p: &kapu_core::entities::products::Model) -> Self {
+        let tiers = parse_tiers(p.wholesale_tiers.as_deref())
+            .iter()
+            .map(|t| format!("{}={}", t.min_qty, format_minor(t.unit_price_minor, &p.currency)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Self {
+            name: p.name.clone(),
+            category_id: p.category_id.clone().unwrap_or_default(),
+            price: format_minor(p.price_minor, &p.currency),
+            description: p.description.clone(),
+            tiers,
+            min_qty: p.min_qty.to_string(),
+            max_qty: p.max_qty.to_string(),
+            sort_order: p.sort_order.to_string(),
+            low_stock_threshold: p.low_stock_threshold.to_string(),
+            visible: p.visible.then(|| "1".into()),
+        }
+    }
+
+    /// Checks every field; returns the fields or every problem found.
+    fn parse(&self, currency: &str) -> Result<ProductFields, Vec<String>> {
+        let mut errors = Vec::new();
+        let name = self.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 200 {
+            errors.push("商品名称需 1–200 个字符。The name must be 1–200 characters.".to_string());
+        }
+        let price = parse_major(self.price.trim(), currency);
+        match price {
+            None => errors.push(format!(
+                "价格格式不对，例如 9.90。The price must be a number like 9.90 ({currency})."
+            )),
+            Some(0) => errors.push("价格必须大于 0。The price must be above 0.".into()),
+            Some(p) if p > 100_000_000 => errors.push("价格过高。The price is too high.".into()),
+            _ => {}
+        }
+        let int = |s: &str, lo: i32, hi: i32, what: &str, errors: &mut Vec<String>| match s.trim().parse::<i32>() {
+            Ok(v) if (lo..=hi).contains(&v) => v,
+            _ => {
+                errors.push(format!("{what} 需为 {lo}–{hi} 的整数。{what} must be a whole number from {lo} to {hi}."));
+                lo
+            }
+        };
+        let min_qty = int(&self.min_qty, 1, 10_000, "每单最少 Min per order", &mut errors);
+        let max_qty = int(&self.max_qty, 1, 10_000, "每单最多 Max per order", &mut errors);
+        if min_qty > max_qty {
+            errors.push("每单最少不能大于每单最多。Min per order cannot exceed max per order.".into());
+        }
+        let sort_order = int(&self.sort_order, -1000, 1000, "排序 Sort", &mut errors);
+        let low = int(&self.low_stock_threshold, 0, 1_000_000, "库存预警线 Low-stock threshold", &mut errors);
+        if self.description.chars().count() > 20_000 {
+            errors.push("描述最多 20000 个字符。The description may have at most 20,000 characters.".into());
+        }
+        let tiers = parse_tier_lines(&self.tiers, currency, price.unwrap_or(0)).unwrap_or_else(|e| {
+            errors.push(e);
+            Vec::new()
+        });
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(ProductFields {
+            category_id: Some(self.category_id.trim().to_string()).filter(|c| !c.is_empty()),
+            name,
+            description: self.description.replace("\r\n", "\n").trim().to_string(),
+            price_minor: price.unwrap_or(0),
+            wholesale_tiers: (!tiers.is_empty()).then(|| serde_json::to_string(&tiers).unwrap_or_default()),
+            min_qty,
+            max_qty,
+            visible: self.visible.is_some(),
+            sort_order,
+            low_stock_threshold: low,
+        })
+    }
+}
+
+/// Parses `qty=price` lines into tiers; each tier must be cheaper than the base price and than the tier before.
+pub fn parse_tier_lines(text: &str, currency: &str, base_minor: i64) -> Result<Vec<Tier>, String> {
+    let mut tiers: Vec<Tier> = Vec::new();
+    for (i, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty()) {
+        let bad = || format!("批发价第 {i} 行应为「数量=单价」，例如 10=8.50。Wholesale line {i} must look like 10=8.50.");
+        let (q, p) = line.split_once('=').ok_or_else(bad)?;
+        let min_qty: i64 = q.trim().parse().map_err(|_| bad())?;
+        let unit = parse_major(p.trim(), currency).ok_or_else(bad)?;
+        if min_qty < 2 {
+            return Err(format!("批发价第 {i} 行：数量至少为 2。Wholesale line {i}: the quantity must be at least 2."));
+        }
+        if unit == 0 || unit >= base_minor {
+            return Err(format!(
+                "批发价第 {i} 行：单价需大于 0 且低于原价。Wholesale line {i}: the unit price must be above 0 and below the base price."
+            ));
+        }
+        tiers.push(Tier { min_qty, unit_price_minor: unit });
+    }
+    tiers.sort_by_key(|t| t.min_qty);
+    for w in tiers.windows(2) {
+        if w[0].min_qty == w[1].min_qty {
+            return Err("批发价的数量不能重复。Two wholesale tiers have the same quantity.".into());
+        }
+        if w[1].unit_price_minor >= w[0].unit_price_minor {
+            return Err("买得越多单价应越低。A larger quantity must have a lower unit price.".into());
+        }
+    }
+    Ok(tiers)
+}
+
+async fn form_page(
+    state: &PlatformState,
+    access: &ShopAccess,
+    csrf: &str,
+    product_id: Option<&str>,
+    form: &ProductForm,
+    errors: &[String],
+    flash: Option<Flash>,
+) -> PageResult<Response> {
+    let categories: Vec<Value> = list_categories_for_tenant(state.db.reader(), access.tenant_id())
+        .await?
+        .into_iter()
+        .map(|c| context! { id => c.id, name => c.name })
+        .collect();
+    let slug = &access.shop.slug;
+    let action = match product_id {
+        Some(id) => format!("/shops/{slug}/products/{id}"),
+        None => format!("/shops/{slug}/products/new"),
+    };
+    let layout = Layout { account: None, csrf, shop: Some(access), nav: "products", flash, title: "商品" };
+    let page = context! { form => crate::page::ser(form), categories, errors => crate::page::ser(errors), action, product_id };
+    let resp = render("product_form.html", layout, page)?;
+    Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
+}
+
+pub async fn new_product_page(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    CsrfToken(csrf): CsrfToken,
+) -> PageResult<Response> {
+    form_page(&state, &access, &csrf, None, &ProductForm::blank(), &[], None).await
+}
+
+async fn check_category(state: &PlatformState, tenant_id: &str, f: &ProductFields) -> PageResult<Option<String>> {
+    match &f.category_id {
+        Some(c) if !category_exists_for_tenant(state.db.reader(), tenant_id, c).await? => {
+            Ok(Some("所选分类不存在。The chosen category does not exist.".into()))
+        }
+        _ => Ok(None),
+    }
+}
+
+pub async fn create_product(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    CsrfToken(csrf): CsrfToken,
+    VerifiedForm(form): VerifiedForm<ProductForm>,
+) -> PageResult<Response> {
+    let fields = match form.parse(&access.shop.currency) {
+        Ok(f) => f,
+        Err(errors) => return form_page(&state, &access, &csrf, None, &form, &errors, None).await,
+    };
+    if let Some(e) = check_category(&state, access.tenant_id(), &fields).await? {
+        return form_page(&state, &access, &csrf, None, &form, &[e], None).await;
+    }
+    let id = create_product_for_tenant(state.db.writer(), access.tenant_id(), &access.shop.currency, &fields).await?;
+    state.bus.shop_changed(access.tenant_id());
+    Ok(Redirect::to(&format!("/shops/{}/products/{id}/keys?m=product_created", access.shop.slug)).into_response())
+}
+
+pub async fn edit_product_page(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    CsrfToken(csrf): CsrfToken,
+    Path((_, product_id)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<crate::shops::list::FlashQuery>,
+) -> PageResult<Response> {
+    let p = find_product_for_tenant(state.db.reader(), access.tenant_id(), &product_id).await?.ok_or(PageError::NotFound)?;
+    let flash = crate::page::flash_for(q.m.as_deref());
+    form_page(&state, &access, &csrf, Some(&product_id), &ProductForm::from_model(&p), &[], flash).await
+}
+
+pub async fn update_product(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    CsrfToken(csrf): CsrfToken,
+    Path((_, product_id)): Path<(String, String)>,
+    VerifiedForm(form): VerifiedForm<ProductForm>,
+) -> PageResult<Response> {
+    let p = find_product_for_tenant(state.db.reader(), access.tenant_id(), &product_id).await?.ok_or(PageError::NotFound)?;
+    let fields = match form.parse(&p.currency) {
+        Ok(f) => f,
+        Err(errors) => return form_page(&state, &access, &csrf, Some(&product_id), &form, &errors, None).await,
+    };
+    if let Some(e) = check_category(&state, access.tenant_id(), &fields).await? {
+        return form_page(&state, &access, &csrf, Some(&product_id), &form, &[e], None).await;
+    }
+    if !update_product_for_tenant(state.db.writer(), access.tenant_id(), &product_id, &fields).await? {
+        return Err(PageError::NotFound);
+    }
+    state.bus.shop_changed(access.tenant_id());
+    Ok(Redirect::to(&format!("/shops/{}/products/{product_id}?m=saved", access.shop.slug)).into_response())
+}
+
+pub async fn delete_product(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    CsrfToken(csrf): CsrfToken,
+    Path((_, product_id)): Path<(String, String)>,
+    VerifiedForm(_): VerifiedForm<serde_json::Value>,
+) -> PageResult<Response> {
+    let txn = state.db.begin().await?;
+    let outcome = delete_product_for_tenant(&txn, access.tenant_id(), &product_id).await?;
+    txn.commit().await?;
+    match outcome {
+        DeleteProduct::Deleted => {
+            state.bus.shop_changed(access.tenant_id());
+            Ok(Redirect::to(&format!("/shops/{}/products?m=product_deleted", access.shop.slug)).into_response())
+        }
+        DeleteProduct::NotFound => Err(PageError::NotFound),
+        DeleteProduct::HasOrders(n) => {
+            let p = find_product_for_tenant(state.db.reader(), access.tenant_id(), &product_id)
+                .await?
+                .ok_or(PageError::NotFound)?;
+            let msg = format!(
+                "该商品有 {n} 笔订单，不能删除；取消勾选「上架」即可隐藏。This product has {n} order(s) and cannot be deleted; untick \"Visible\" to hide it."
+            );
+            let r = form_page(&state, &access, &csrf, Some(&product_id), &ProductForm::from_model(&p), &[], Flash::error(msg))
+                .await?;
+            Ok(with_status(StatusCode::CONFLICT, r))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_parse_and_must_fall_with_quantity() {
+        let t = parse_tier_lines("10=8.50\n\n 50 = 7 ", "CNY", 990).expect("tiers");
+        assert_eq!(t, vec![Tier { min_qty: 10, unit_price_minor: 850 }, Tier { min_qty: 50, unit_price_minor: 700 }]);
+        assert!(parse_tier_lines("10=9.90", "CNY", 990).is_err(), "not below base");
+        assert!(parse_tier_lines("10=5\n50=6", "CNY", 990).is_err(), "rising price");
+        assert!(parse_tier_lines("1=5", "CNY", 990).is_err(), "quantity 1");
+        assert!(parse_tier_lines("ten=5", "CNY", 990).is_err());
+    }
+}

@@ -1,0 +1,34 @@
+//! The platform's job kinds and the handler the worker calls for them.
+
+use kapu_core::jobs::kinds::SEND_ACCOUNT_EMAIL;
+use kapu_core::jobs::{ClaimedJob, JobHandler};
+use kapu_core::mail::Mailer;
+
+use crate::accounts::email::{AccountEmailJob, send_account_email};
+use crate::state::PlatformState;
+
+/// Runs platform jobs.
+pub struct PlatformJobs {
+    pub state: PlatformState,
+    pub mailer: Mailer,
+}
+
+impl PlatformJobs {
+    /// Whether `kind` is one of the platform's.
+    pub fn handles(kind: &str) -> bool {
+        kind == SEND_ACCOUNT_EMAIL
+    }
+}
+
+#[async_trait::async_trait]
+impl JobHandler for PlatformJobs {
+    async fn run(&self, job: &ClaimedJob) -> anyhow::Result<()> {
+        match job.kind.as_str() {
+            SEND_ACCOUNT_EMAIL => {
+                let body: AccountEmailJob = serde_json::from_value(job.payload.clone())?;
+                send_account_email(&self.state, &self.mailer, &body).await
+            }
+            other => anyhow::bail!("not a platform job: {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! `GET /shops/{slug}/orders/{order_no}`: one order with its payment
+//! attempts, delivered keys (masked) and its jobs (emails).
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use kapu_core::money::format_minor;
+use kapu_core::store::card_keys::sold_keys_of_order_for_tenant;
+use kapu_core::store::catalog_admin::mask_key;
+use kapu_core::store::order_admin::{REFUNDABLE, list_jobs_of_order_for_tenant};
+use kapu_core::store::orders::find_order_by_no_for_tenant;
+use kapu_core::store::payments::list_payments_of_order_for_tenant;
+use minijinja::{Value, context};
+
+use crate::auth::csrf::CsrfToken;
+use crate::auth::shop_access::ShopAccess;
+use crate::error::{PageError, PageResult};
+use crate::orders::{status_label, when};
+use crate::page::{Layout, flash_for, render};
+use crate::shops::list::FlashQuery;
+use crate::state::PlatformState;
+
+pub async fn order_detail(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    CsrfToken(csrf): CsrfToken,
+    Path((_, order_no)): Path<(String, String)>,
+    Query(q): Query<FlashQuery>,
+) -> PageResult<Response> {
+    let tenant = access.tenant_id();
+    let r = state.db.reader();
+    let o = find_order_by_no_for_tenant(r, tenant, &order_no).await?.ok_or(PageError::NotFound)?;
+    let tkeys = state.master.tenant(tenant);
+    let keys: Vec<String> =
+        sold_keys_of_order_for_tenant(r, &tkeys, tenant, &o.id).await?.iter().map(|k| mask_key(k)).collect();
+    let money = |m: i64| format!("{} {}", format_minor(m, &o.currency), o.currency);
+    let payments: Vec<Value> = list_payments_of_order_for_tenant(r, tenant, &o.id)
+        .await?
+        .iter()
+        .map(|p| {
+            context! { created_at => when(&p.created_at), channel => p.channel.clone(), status => p.status.clone(),
+            amount => money(p.amount_minor), provider_ref => p.provider_ref.clone(), error => p.error.clone() }
+        })
+        .collect();
+    let jobs: Vec<Value> = list_jobs_of_order_for_tenant(r, tenant, &o)
+        .await?
+        .iter()
+        .map(|j| {
+            let at = if j.status == "done" { &j.updated_at } else { &j.run_at };
+            context! { kind => job_label(&j.kind), state => j.status.clone(), attempts => j.attempts, at => when(at), error => j.last_error.clone() }
+        })
+        .collect();
+    let order = context! {
+        order_no => o.order_no, status_label => status_label(&o.status), status => o.status.clone(),
+        product_name => o.product_name, quantity => o.quantity, amount => money(o.amount_minor),
+        unit_price => money(o.unit_price_minor), email => o.email, channel => o.channel, client_ip => o.client_ip,
+        created_at => when(&o.created_at), paid_at => o.paid_at.as_ref().map(when),
+        delivered_at => o.delivered_at.as_ref().map(when), expires_at => when(&o.expires_at),
+        attention_reason => o.attention_reason, can_refund => REFUNDABLE.contains(&o.status.as_str()),
+    };
+    let layout =
+        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "orders", flash: flash_for(q.m.as_deref()), title: "订单" };
+    render("order.html", layout, context! { order, payments, keys, jobs })
+}
+
+fn job_label(kind: &str) -> &str {
+    match kind {
+        "send_delivery_email" => "发货邮件 Delivery email",
+        "notify_attention" => "售罄通知邮件 Sold-out notice email",
+        "expire_order" => "订单过期 Order expiry",
+        other => other,
+    }
+}

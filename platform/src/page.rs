@@ -1,0 +1,93 @@
+//! Rendering a dashboard page: the layout's context (account, CSRF token,
+//! shop bar, navigation, flash message) plus the page's own.
+
+use axum::response::{Html, IntoResponse, Response};
+use kapu_admin_ui::AdminUi;
+use minijinja::{Value, context};
+
+use crate::auth::session::Account;
+use crate::auth::shop_access::ShopAccess;
+use crate::error::PageResult;
+
+/// What every page's layout needs.
+pub struct Layout<'a> {
+    pub account: Option<&'a Account>,
+    pub csrf: &'a str,
+    pub shop: Option<&'a ShopAccess>,
+    pub nav: &'a str,
+    pub flash: Option<Flash>,
+    pub title: &'a str,
+}
+
+/// A one-line notice at the top of the page.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Flash {
+    /// `ok`, `warn` or `error`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl Flash {
+    pub fn ok(message: impl Into<String>) -> Option<Flash> {
+        Some(Flash { kind: "ok", message: message.into() })
+    }
+    pub fn error(message: impl Into<String>) -> Option<Flash> {
+        Some(Flash { kind: "error", message: message.into() })
+    }
+}
+
+/// Flash messages a redirect may ask for with `?m=…` (known codes only, so a
+/// link cannot put arbitrary text on our pages).
+pub fn flash_for(code: Option<&str>) -> Option<Flash> {
+    let (kind, message) = match code? {
+        "verify_sent" => ("ok", "验证邮件已发送，请查收。We emailed you a verification link."),
+        "verified" => ("ok", "邮箱已验证。Your email is verified."),
+        "password_changed" => ("ok", "密码已更新，其他设备已退出登录。Password changed; other devices were signed out."),
+        "shop_created" => ("ok", "店铺已创建，处于测试模式。Your shop is open, in test mode."),
+        "saved" => ("ok", "已保存。Saved."),
+        "product_created" => ("ok", "商品已创建，现在导入卡密吧。Product created; now import its keys."),
+        "product_deleted" => ("ok", "商品已删除。Product deleted."),
+        "category_added" => ("ok", "分类已添加。Category added."),
+        "category_deleted" => ("ok", "分类已删除。Category deleted."),
+        "keys_deleted" => ("ok", "未售卡密已删除。Unsold keys deleted."),
+        "email_queued" => ("ok", "发货邮件已重新发送。The delivery email was queued again."),
+        "refunded" => ("ok", "订单已标记为已退款。Order marked refunded."),
+        "mode_test" => ("ok", "已切回测试模式。The shop is back in test mode."),
+        "mode_live" => ("ok", "店铺已上线。The shop is live."),
+        _ => return None,
+    };
+    Some(Flash { kind, message: message.into() })
+}
+
+/// Any serde value as a template value.
+pub fn ser<T: serde::Serialize>(v: T) -> Value {
+    Value::from(minijinja::value::Serde(v))
+}
+
+/// Renders `template` inside the layout.
+pub fn render(template: &str, layout: Layout<'_>, page: Value) -> PageResult<Response> {
+    let shop = layout.shop.map(|s| {
+        context! {
+            slug => s.shop.slug.clone(), name => s.shop.name.clone(), mode => s.shop.mode.clone(), url => s.shop_url.clone(),
+            currency => s.shop.currency.clone(), role => s.role.as_str(),
+        }
+    });
+    let account = layout.account.or(layout.shop.map(|s| &s.account));
+    let base = context! {
+        account => account.map(ser),
+        csrf => layout.csrf,
+        shop => shop,
+        nav => layout.nav,
+        flash => layout.flash.map(|f| ser(&f)),
+        title => layout.title,
+    };
+    let html = AdminUi::shared().render(template, context! { ..page, ..base })?;
+    Ok(Html(html).into_response())
+}
+
+/// Answers with the page and the given status.
+pub fn with_status(status: axum::http::StatusCode, resp: Response) -> Response {
+    let mut r = resp;
+    *r.status_mut() = status;
+    r
+}

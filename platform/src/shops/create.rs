@@ -1,0 +1,70 @@
+//! `POST /shops`: open a shop. It is live at `{slug}.{shop domain}` at once,
+//! in test mode with the sandbox channel, and the creator is its owner.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use kapu_core::db::is_unique_violation;
+use kapu_core::store::accounts::{Role, add_membership};
+
+use crate::auth::csrf::{CsrfToken, VerifiedForm, request_port};
+use crate::auth::session::Merchant;
+use crate::error::{PageError, PageResult};
+use crate::page::with_status;
+use crate::provision::{NewShop, create_tenant, enable_channel};
+use crate::shops::list::shops_page;
+use crate::shops::slug::check_slug;
+use crate::state::PlatformState;
+
+#[derive(serde::Deserialize)]
+pub struct CreateShopForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    slug: String,
+}
+
+pub async fn create_shop(
+    State(state): State<PlatformState>,
+    Merchant(account): Merchant,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    VerifiedForm(f): VerifiedForm<CreateShopForm>,
+) -> PageResult<Response> {
+    if !account.verified {
+        return Err(PageError::EmailNotVerified);
+    }
+    let name = f.name.trim();
+    let slug = f.slug.trim().to_lowercase();
+    let port = request_port(&headers);
+    let refuse = |status: StatusCode, msg: &'static str| {
+        let (state, account, csrf, name, slug) = (&state, &account, &csrf, name, slug.clone());
+        async move {
+            let r = shops_page(state, account, csrf, port, None, (name, &slug), &[msg]).await?;
+            Ok::<_, PageError>(with_status(status, r))
+        }
+    };
+    if name.is_empty() || name.chars().count() > 100 {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "店铺名称需 1–100 个字符。The shop name must be 1–100 characters.")
+            .await;
+    }
+    if let Some(why) = check_slug(&slug) {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, why).await;
+    }
+    let txn = state.db.begin().await?;
+    let shop = NewShop { slug: &slug, name, announcement: "", default_locale: "zh-CN", currency: "CNY" };
+    let tenant_id = match create_tenant(&txn, &shop).await {
+        Ok(id) => id,
+        Err(e) if is_unique_violation(&e) => {
+            return refuse(StatusCode::CONFLICT, "这个地址已被使用，请换一个。This address is taken; choose another.").await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    enable_channel(&txn, &tenant_id, "sandbox", 100).await?;
+    add_membership(&txn, &tenant_id, &account.id, Role::Owner).await?;
+    txn.commit().await?;
+    // A storefront that answered "no such shop" for this host must forget it.
+    state.bus.host_changed(&format!("{slug}.{}", state.shop_host));
+    tracing::info!(tenant = %tenant_id, %slug, account = %account.id, "shop created");
+    Ok(Redirect::to(&format!("/shops/{slug}?m=shop_created")).into_response())
+}

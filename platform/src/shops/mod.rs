@@ -1,0 +1,9 @@
+//! Shops: the list and "create shop", the dashboard home, settings and the
+//! test/live switch.
+
+pub mod create;
+pub mod dashboard;
+pub mod list;
+pub mod mode;
+pub mod settings;
+pub mod slug;

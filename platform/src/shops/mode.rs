@@ -1,0 +1,44 @@
+//! `POST /shops/{slug}/mode`: go live (only with a real payment channel) or
+//! back to test mode.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use kapu_core::entities::tenants;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+
+use crate::auth::csrf::VerifiedForm;
+use crate::auth::shop_access::OwnerAccess;
+use crate::error::{PageError, PageResult};
+use crate::shops::settings::go_live_blocker;
+use crate::state::PlatformState;
+
+#[derive(serde::Deserialize)]
+pub struct ModeForm {
+    #[serde(default)]
+    mode: String,
+}
+
+pub async fn set_mode(
+    State(state): State<PlatformState>,
+    OwnerAccess(access): OwnerAccess,
+    VerifiedForm(f): VerifiedForm<ModeForm>,
+) -> PageResult<Response> {
+    let mode = match f.mode.as_str() {
+        "live" => {
+            if let Some(why) = go_live_blocker(&state, access.tenant_id()).await? {
+                return Err(PageError::BadRequest(why.into()));
+            }
+            "live"
+        }
+        "test" => "test",
+        _ => return Err(PageError::BadRequest("未知模式。Unknown mode.".into())),
+    };
+    tenants::Entity::update_many()
+        .col_expr(tenants::Column::Mode, Expr::value(mode))
+        .filter(tenants::Column::Id.eq(access.tenant_id()))
+        .exec(state.db.writer())
+        .await?;
+    state.bus.shop_changed(access.tenant_id());
+    tracing::info!(tenant = %access.tenant_id(), account = %access.account.id, mode, "shop mode changed");
+    Ok(Redirect::to(&format!("/shops/{}/settings?m=mode_{mode}", access.shop.slug)).into_response())
+}

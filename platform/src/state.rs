@@ -1,0 +1,73 @@
+//! State shared by every platform request.
+
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use kapu_core::bus::Bus;
+use kapu_core::crypto::{MasterKey, Purpose};
+use kapu_core::{Config, Db};
+
+use crate::auth::throttle::LoginThrottle;
+
+/// Cheap to clone; everything inside is shared.
+#[derive(Clone)]
+pub struct PlatformState(Arc<Inner>);
+
+pub struct Inner {
+    pub cfg: Config,
+    pub db: Db,
+    pub master: MasterKey,
+    pub bus: Bus,
+    pub csrf_key: [u8; 32],
+    pub throttle: LoginThrottle,
+    pub trusted_proxies: Vec<IpNet>,
+    /// `KAPU_PLATFORM_DOMAIN`, normalized.
+    pub platform_host: String,
+    /// `KAPU_SHOP_DOMAIN`, normalized: shops live at `{slug}.{shop_host}`.
+    pub shop_host: String,
+    pub demo_url: String,
+}
+
+impl std::ops::Deref for PlatformState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl PlatformState {
+    pub fn new(cfg: Config, db: Db, master: MasterKey, bus: Bus) -> Result<Self, kapu_core::config::ConfigError> {
+        let trusted_proxies = cfg.trusted_proxy_nets()?;
+        let demo_url = format!("{}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, cfg.listen.port());
+        Ok(Self(Arc::new(Inner {
+            csrf_key: master.derive("platform", Purpose::DashboardCsrf),
+            throttle: LoginThrottle::default(),
+            platform_host: cfg.platform_host(),
+            shop_host: cfg.shop_host(),
+            trusted_proxies,
+            demo_url,
+            cfg,
+            db,
+            master,
+            bus,
+        })))
+    }
+
+    /// Cookies get `Secure` when the platform is served over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.cfg.public_scheme == "https"
+    }
+
+    /// The public URL of a shop. `port` is the port the dashboard was reached
+    /// on (from its Host header); shops share it.
+    pub fn shop_url(&self, slug: &str, port: Option<u16>) -> String {
+        let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{}://{slug}.{}{port}/", self.cfg.public_scheme, self.shop_host)
+    }
+
+    /// `scheme://host[:port]` of the platform as the browser sees it.
+    pub fn platform_origin(&self, port: Option<u16>) -> String {
+        let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{}://{}{port}", self.cfg.public_scheme, self.platform_host)
+    }
+}
