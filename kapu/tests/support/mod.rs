@@ -3,6 +3,8 @@
 //! its own data directory, and a real Kapu server on 127.0.0.1 port 0.
 #![allow(dead_code)]
 
+pub mod merchant;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,7 +58,7 @@ pub struct TestApp {
 }
 
 /// Resolves every name to loopback, so `demo.localhost:PORT` reaches the test server.
-struct Loopback;
+pub struct Loopback;
 
 impl reqwest::dns::Resolve for Loopback {
     fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
@@ -136,12 +138,25 @@ impl TestApp {
         format!("http://{slug}.localhost:{}{path}", self.addr.port())
     }
 
+    /// `http://localhost:{port}{path}`: the platform host (dashboard).
+    pub fn platform_url(&self, path: &str) -> String {
+        format!("http://localhost:{}{path}", self.addr.port())
+    }
+
     pub fn url(&self, path: &str) -> String {
         self.shop_url("demo", path)
     }
 
     pub fn outbox(&self) -> PathBuf {
         self.data_dir.path().join("outbox")
+    }
+
+    pub async fn tenant_count(&self) -> u64 {
+        tenants::Entity::find().count(self.db.reader()).await.expect("count")
+    }
+
+    pub async fn account_count(&self) -> u64 {
+        kapu_core::entities::accounts::Entity::find().count(self.db.reader()).await.expect("count")
     }
 
     pub async fn tenant_id(&self, slug: &str) -> String {

@@ -90,8 +90,10 @@ impl FromRequestParts<PlatformState> for Merchant {
         match CurrentAccount::from_request_parts(parts, state).await?.0 {
             Some(a) => Ok(Merchant(a)),
             None => {
+                // The URI as the browser sent it (nested routers see a shortened one).
+                let uri = parts.extensions.get::<axum::extract::OriginalUri>().map(|o| &o.0).unwrap_or(&parts.uri);
                 let next = if parts.method == axum::http::Method::GET {
-                    parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
+                    uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
                 } else {
                     String::new()
                 };
