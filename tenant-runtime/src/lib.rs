@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod i18n;
 pub mod jobs;
+pub mod markdown;
 pub mod orders;
 pub mod pages;
 pub mod payments;

@@ -8,6 +8,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("lookup_nav", "查询订单", "Find my order"),
     ("footer", "自动发货 · 付款后立即交付", "Instant automatic delivery after payment"),
+    ("support", "客服", "Support"),
     ("sold_out", "已售罄", "Sold out"),
     ("sold_out_long", "已售罄，暂时无法购买。", "Sold out: not available right now."),
     ("stock", "库存", "In stock:"),

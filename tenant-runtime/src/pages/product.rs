@@ -73,7 +73,7 @@ async fn product_page(
     let status = error.map_or(StatusCode::OK, StoreError::status);
     let ctx = context! {
         product => context! {
-            id => product.id.clone(), name => product.name.clone(), description => product.description.clone(),
+            id => product.id.clone(), name => product.name.clone(), description => minijinja::Value::from_safe_string(crate::markdown::render_description(&product.description)),
             price => format_minor(product.price_minor, &product.currency), stock => stock,
             min_qty => product.min_qty.max(1), max_allowed => max_allowed, tiers => tiers,
         },
