@@ -61,6 +61,8 @@ pub async fn sales_summary_for_tenant<C: ConnectionTrait>(
         .filter(orders::Column::TenantId.eq(tenant_id))
         .filter(orders::Column::PaidAt.gte(start30))
         .filter(orders::Column::Currency.eq(currency))
+        // Net of refunds: a refunded order is neither revenue nor a sale.
+        .filter(orders::Column::Status.ne(crate::store::orders::status::REFUNDED))
         .into_tuple()
         .all(conn)
         .await?;

@@ -1,0 +1,183 @@
+//! Orders and settings from the dashboard: a purchase on the storefront shows
+//! up in the list and detail, search and filters, CSV export, resend and
+//! refund actions, staff limits, and settings that buyers see at once.
+
+mod support;
+
+use serde_json::json;
+use support::merchant::{Browser, create_product, merchant_with_shop};
+use support::{TestApp, read_outbox, sandbox_fields};
+
+/// A shop with one product holding `keys` keys: (browser, product id).
+async fn shop_with_stock(app: &TestApp, email: &str, slug: &str, keys: usize) -> (Browser, String) {
+    let mut b = merchant_with_shop(app, email, slug).await;
+    let id = create_product(&mut b, slug, "月卡 Monthly", "30").await;
+    let text: String = (0..keys).map(|i| format!("{slug}-KEY-{i:04}\n")).collect();
+    let p = b.import_keys(&format!("/shops/{slug}/products/{id}/keys"), &text, None, "newline").await;
+    p.expect(303);
+    let loc = p.location.clone().expect("loc");
+    assert!(
+        app.eventually(30, || {
+            let b = &b;
+            let loc = loc.clone();
+            async move { b.get(&format!("{loc}.json")).await.body.contains("\"done\"") }
+        })
+        .await
+    );
+    (b, id)
+}
+
+/// Places and pays an order on the storefront; returns the order number.
+async fn buy(app: &TestApp, slug: &str, product: &str, qty: u32, email: &str) -> String {
+    let (status, order) = app.order(slug, json!({"product_id": product, "quantity": qty, "email": email})).await;
+    assert_eq!(status, 201, "{order}");
+    let order_no = order["order_no"].as_str().expect("no").to_string();
+    let tenant = app.tenant_id(slug).await;
+    let payment = app.payment_of(&tenant, &order_no).await;
+    let keys = app.keys_of(slug).await;
+    let fields = sandbox_fields(&keys, &payment.id, "paid", payment.amount_minor, &payment.currency);
+    let (code, body) = app.notify(slug, &payment.id, &fields).await;
+    assert_eq!(code, 200, "{body}");
+    order_no
+}
+
+#[tokio::test]
+async fn orders_appear_with_search_filters_detail_actions_and_csv() {
+    let app = TestApp::spawn().await;
+    let (mut b, product) = shop_with_stock(&app, "orders@example.com", "ordershop", 5).await;
+    let paid = buy(&app, "ordershop", &product, 2, "alice@example.com").await;
+    let (_, pending) =
+        app.order("ordershop", json!({"product_id": product, "quantity": 1, "email": "bob@example.com"})).await;
+    let pending_no = pending["order_no"].as_str().expect("no").to_string();
+
+    let list = b.get("/shops/ordershop/orders").await;
+    list.expect(200);
+    assert!(list.body.contains(&paid) && list.body.contains(&pending_no));
+    assert!(list.body.contains("2 orders"));
+
+    let by_email = b.get("/shops/ordershop/orders?q=alice").await;
+    assert!(by_email.body.contains(&paid) && !by_email.body.contains(&pending_no));
+    let by_no = b.get(&format!("/shops/ordershop/orders?q={}", &pending_no[..12])).await;
+    assert!(by_no.body.contains(&pending_no) && !by_no.body.contains(&paid));
+    let by_status = b.get("/shops/ordershop/orders?status=delivered").await;
+    assert!(by_status.body.contains(&paid) && !by_status.body.contains(&pending_no));
+    let future = b.get("/shops/ordershop/orders?from=2999-01-01").await;
+    assert!(future.body.contains("0 orders"));
+    let bad = b.get("/shops/ordershop/orders?from=yesterday").await;
+    assert!(bad.body.contains("Dates must look like"));
+
+    // Detail: payment attempt, masked keys, the delivery email job.
+    let detail = b.get(&format!("/shops/ordershop/orders/{paid}")).await;
+    detail.expect(200);
+    assert!(detail.body.contains("sandbox") && detail.body.contains("succeeded"), "payment attempt listed");
+    assert!(!detail.body.contains("ordershop-KEY-000"), "keys are masked");
+    assert!(detail.body.contains("Delivery email"));
+    b.get("/shops/ordershop/orders/20990101000000").await.expect(404);
+
+    // Resend: one more delivery email to the buyer.
+    let mails = |to: &str| read_outbox(&app.outbox()).iter().filter(|m| m.0 == to).count();
+    assert!(app.eventually(10, || async { mails("alice@example.com") == 1 }).await);
+    b.post(&format!("/shops/ordershop/orders/{paid}/resend"), &[]).await.expect(303);
+    assert!(app.eventually(10, || async { mails("alice@example.com") == 2 }).await, "resent");
+    b.post(&format!("/shops/ordershop/orders/{pending_no}/resend"), &[]).await.expect(400);
+
+    // The dashboard home counts the sale.
+    let home = b.get("/shops/ordershop").await;
+    assert!(home.body.contains("60.00 CNY"), "revenue of the paid order");
+    assert!(home.body.contains("Paid 1 · 创建 Created 2"));
+
+    // Refund: only for paid orders.
+    b.post(&format!("/shops/ordershop/orders/{pending_no}/refunded"), &[]).await.expect(400);
+    b.post(&format!("/shops/ordershop/orders/{paid}/refunded"), &[]).await.expect(303);
+    let tenant = app.tenant_id("ordershop").await;
+    assert_eq!(app.order_row(&tenant, &paid).await.status, "refunded");
+
+    // CSV: BOM, header, both rows, filter honoured.
+    let csv = b.get("/shops/ordershop/orders.csv").await;
+    csv.expect(200);
+    assert!(csv.body.starts_with("\u{feff}order_no,"));
+    assert_eq!(csv.body.lines().count(), 3);
+    assert!(csv.body.contains(&format!("{paid},")) && csv.body.contains("refunded"));
+    let csv = b.get("/shops/ordershop/orders.csv?status=pending").await;
+    assert_eq!(csv.body.lines().count(), 2);
+
+    // Revenue is net of the refund.
+    let home = b.get("/shops/ordershop").await;
+    assert!(home.body.contains("Paid 0 · 创建 Created 2"));
+}
+
+#[tokio::test]
+async fn settings_reach_the_storefront_and_going_live_needs_a_real_channel() {
+    let app = TestApp::spawn().await;
+    let (mut b, product) = shop_with_stock(&app, "settings@example.com", "setshop", 2).await;
+    let p = b
+        .post(
+            "/shops/setshop/settings",
+            &[
+                ("name", "新名字 New Name"),
+                ("announcement", "双十一全场九折"),
+                ("support_contact", "QQ 123456"),
+                ("default_locale", "zh-CN"),
+                ("order_ttl_minutes", "30"),
+            ],
+        )
+        .await;
+    p.expect(303);
+    let home = app.client.get(app.shop_url("setshop", "/")).send().await.expect("home").text().await.expect("html");
+    assert!(home.contains("新名字 New Name") && home.contains("双十一全场九折") && home.contains("QQ 123456"));
+    // The shop's order expiry applies to new orders.
+    let (_, order) = app.order("setshop", json!({"product_id": product, "quantity": 1, "email": "t@example.com"})).await;
+    let tenant = app.tenant_id("setshop").await;
+    let row = app.order_row(&tenant, order["order_no"].as_str().expect("no")).await;
+    let minutes = (row.expires_at - row.created_at).num_minutes();
+    assert!((29..=30).contains(&minutes), "{minutes}");
+
+    // Bad values: named, nothing saved.
+    let p = b
+        .post(
+            "/shops/setshop/settings",
+            &[("name", ""), ("default_locale", "xx"), ("order_ttl_minutes", "1"), ("currency", "USD")],
+        )
+        .await;
+    p.expect(422);
+    for needle in ["1–100 characters", "default language", "5–1,440", "currency is fixed"] {
+        assert!(p.body.contains(needle), "{needle}");
+    }
+    let home = app.client.get(app.shop_url("setshop", "/")).send().await.expect("home").text().await.expect("html");
+    assert!(home.contains("新名字 New Name"));
+
+    // Only the sandbox is connected: going live is refused with the reason.
+    let settings = b.get("/shops/setshop/settings").await;
+    assert!(settings.body.contains("go-live-why"));
+    let p = b.post("/shops/setshop/mode", &[("mode", "live")]).await;
+    p.expect(400);
+    assert!(p.body.contains("real payment channel"));
+    assert!(app.client.get(app.shop_url("setshop", "/")).send().await.expect("home").text().await.expect("html").contains("TEST MODE"));
+}
+
+#[tokio::test]
+async fn staff_run_the_shop_but_cannot_export_keys_or_change_settings() {
+    let app = TestApp::spawn().await;
+    let (_owner, product) = shop_with_stock(&app, "boss@example.com", "teamshop", 3).await;
+    let mut staff = support::merchant::verified_merchant(&app, "staff@example.com").await;
+    let tenant = app.tenant_id("teamshop").await;
+    let staff_id = kapu_core::store::accounts::find_account_by_email(app.db.reader(), "staff@example.com")
+        .await
+        .expect("db")
+        .expect("account")
+        .id;
+    kapu_core::store::accounts::add_membership(app.db.writer(), &tenant, &staff_id, kapu_core::store::accounts::Role::Staff)
+        .await
+        .expect("membership");
+
+    staff.get("/shops/teamshop").await.expect(200);
+    staff.get("/shops/teamshop/orders").await.expect(200);
+    staff.get(&format!("/shops/teamshop/products/{product}/keys")).await.expect(200);
+    let keys_page = staff.get(&format!("/shops/teamshop/products/{product}/keys")).await;
+    assert!(!keys_page.body.contains("/keys/export"), "no export button for staff");
+    let p = staff.get(&format!("/shops/teamshop/products/{product}/keys/export")).await;
+    p.expect(403);
+    assert!(p.body.contains("Only the shop"));
+    staff.get("/shops/teamshop/settings").await.expect(403);
+    staff.post("/shops/teamshop/mode", &[("mode", "test")]).await.expect(403);
+}
