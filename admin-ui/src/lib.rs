@@ -128,7 +128,16 @@ mod tests {
                 continue;
             }
             let html = ui
-                .render(name, context! { heading => "<script>x</script>", account => context!{ email => "<b>@x" } })
+                .render(
+                    name,
+                    context! {
+                        heading => "<script>x</script>", account => context!{ email => "<b>@x" },
+                        shop => context!{ slug => "s", name => "<script>x</script>", mode => "test" },
+                        product => context!{ id => "p", name => "<script>x</script>" },
+                        import => context!{ id => "i", status => "done" }, order => context!{ order_no => "1" },
+                        counts => context!{ available => 0 }, filter => context!{ q => "<b>@x" }, form => context!{ name => "<b>@x" },
+                    },
+                )
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!html.contains("<script>x</script>"), "{name} did not escape");
             assert!(!html.contains("<b>@x"), "{name} did not escape");

@@ -158,6 +158,12 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// True when the database could not be reached (pool exhausted, connection
+/// lost): the request may succeed later, so callers answer 503.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,10 +189,4 @@ mod tests {
         let mode: String = row.try_get_by_index(0).expect("mode");
         assert_eq!(mode, "wal");
     }
-}
-
-/// True when the database could not be reached (pool exhausted, connection
-/// lost): the request may succeed later, so callers answer 503.
-pub fn is_unavailable(err: &DbErr) -> bool {
-    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
 }

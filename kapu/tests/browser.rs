@@ -8,81 +8,9 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
+use fantoccini::{Client, Locator};
 use support::TestApp;
-
-struct Driver {
-    child: Child,
-    port: u16,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn browser_available() -> bool {
-    let found = |bin: &str| {
-        Command::new("sh").args(["-c", &format!("command -v {bin}")]).output().is_ok_and(|o| o.status.success())
-    };
-    let ok = found("chromium") && found("chromedriver");
-    if !ok {
-        let required = std::env::var("KAPU_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
-            || std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(!required, "chromium and chromedriver are required here (apt-get install chromium chromium-driver)");
-        eprintln!("SKIPPED: browser test needs chromium and chromedriver (apt-get install chromium chromium-driver)");
-    }
-    ok
-}
-
-async fn start_driver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Driver { child, port, _profile: tempfile::tempdir().expect("profile dir") }
-}
-
-async fn open_browser(driver: &Driver, lang: &str) -> Client {
-    kapu::app::install_crypto_provider();
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                format!("--lang={lang}"),
-                format!("--user-data-dir={}", driver._profile.path().join(lang).display()),
-            ],
-            "prefs": { "intl.accept_languages": lang },
-            "mobileEmulation": { "deviceMetrics": { "width": 360, "height": 800, "pixelRatio": 2.0, "touch": true } }
-        }
-    });
-    let caps = caps.as_object().expect("object").clone();
-    ClientBuilder::rustls()
-        .expect("tls")
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("connect to chromedriver")
-}
+use support::chromium::{browser_available, open_browser, start_driver};
 
 /// Fails when the current page is wider than the 360 px viewport.
 async fn assert_no_horizontal_scroll(c: &Client, what: &str) {
@@ -128,7 +56,7 @@ async fn a_buyer_buys_a_key_in_a_real_browser_in_both_languages_at_phone_width()
         ("zh-CN", "模拟支付成功", "zh-buyer@example.com", "已发货"),
         ("en-US", "Simulate a successful payment", "en-buyer@example.com", "Delivered"),
     ] {
-        let c = open_browser(&driver, lang).await;
+        let c = open_browser(&driver, lang, true).await;
         let (key, url) = buy_through_pages(&app, &c, pay_label, email).await;
         assert!(key.starts_with("DEMO-WIN11-"), "{key}");
         let page = c.find(Locator::Css("body")).await.expect("body").text().await.expect("text");
@@ -146,7 +74,7 @@ async fn a_buyer_buys_a_key_in_a_real_browser_in_both_languages_at_phone_width()
     }
 
     // The language switch is a link that sets a cookie and comes back.
-    let c = open_browser(&driver, "zh-CN").await;
+    let c = open_browser(&driver, "zh-CN", true).await;
     c.goto(&format!("http://demo.localhost:{}/lookup", app.addr.port())).await.expect("open");
     assert_eq!(c.find(Locator::Css("h1")).await.expect("h1").text().await.expect("text"), "查询订单");
     c.find(Locator::Css("a.lang-switch")).await.expect("switch").click().await.expect("click");

@@ -119,7 +119,10 @@ async fn login_logout_and_throttling() {
 
     // Right password: back to where the merchant was going, never off-site.
     let ok = b
-        .post("/login", &[("email", "login@example.com"), ("password", "correct horse battery"), ("next", "//evil.example/")])
+        .post(
+            "/login",
+            &[("email", "login@example.com"), ("password", "correct horse battery"), ("next", "//evil.example/")],
+        )
         .await;
     ok.expect(303);
     assert_eq!(ok.location.as_deref(), Some("/shops"));
@@ -146,7 +149,8 @@ async fn forms_without_a_valid_csrf_token_or_from_another_origin_are_refused() {
     p.expect(403);
     assert!(p.body.contains("Form expired"));
     // Right token, but posted from another site.
-    let p = b.post_raw("/shops", &[("csrf", &token), ("name", "A"), ("slug", "nocsrf")], Some("http://evil.example")).await;
+    let p =
+        b.post_raw("/shops", &[("csrf", &token), ("name", "A"), ("slug", "nocsrf")], Some("http://evil.example")).await;
     p.expect(403);
     // Another browser's token (bound to another cookie).
     let mut other = Browser::new(&app);

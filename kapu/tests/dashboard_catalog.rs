@@ -39,7 +39,15 @@ async fn products_are_created_edited_hidden_and_seen_by_buyers_at_once() {
     let p = b
         .post(
             "/shops/catalog/products/new",
-            &[("name", ""), ("price", "9.999"), ("min_qty", "5"), ("max_qty", "2"), ("tiers", "10=99"), ("sort_order", "0"), ("low_stock_threshold", "5")],
+            &[
+                ("name", ""),
+                ("price", "9.999"),
+                ("min_qty", "5"),
+                ("max_qty", "2"),
+                ("tiers", "10=99"),
+                ("sort_order", "0"),
+                ("low_stock_threshold", "5"),
+            ],
         )
         .await;
     p.expect(422);
@@ -89,7 +97,14 @@ async fn products_are_created_edited_hidden_and_seen_by_buyers_at_once() {
     // Hide: gone from the storefront at once.
     b.post(
         &format!("/shops/catalog/products/{id}"),
-        &[("name", "Steam 充值卡 50"), ("price", "48.50"), ("min_qty", "1"), ("max_qty", "100"), ("sort_order", "2"), ("low_stock_threshold", "3")],
+        &[
+            ("name", "Steam 充值卡 50"),
+            ("price", "48.50"),
+            ("min_qty", "1"),
+            ("max_qty", "100"),
+            ("sort_order", "2"),
+            ("low_stock_threshold", "3"),
+        ],
     )
     .await
     .expect(303);
@@ -202,7 +217,8 @@ async fn a_product_with_orders_cannot_be_deleted_but_can_be_hidden() {
     let id = create_product(&mut b, "delshop", "Sold Once", "5").await;
     let p = b.import_keys(&format!("/shops/delshop/products/{id}/keys"), "K-1\nK-2", None, "newline").await;
     finished_import(&b, &p.location.clone().expect("loc")).await;
-    let (status, order) = app.order("delshop", serde_json::json!({"product_id": id, "quantity": 1, "email": "b@example.com"})).await;
+    let (status, order) =
+        app.order("delshop", serde_json::json!({"product_id": id, "quantity": 1, "email": "b@example.com"})).await;
     assert_eq!(status, 201, "{order}");
     let p = b.post(&format!("/shops/delshop/products/{id}/delete"), &[]).await;
     p.expect(409);

@@ -126,7 +126,8 @@ async fn settings_reach_the_storefront_and_going_live_needs_a_real_channel() {
     let home = app.client.get(app.shop_url("setshop", "/")).send().await.expect("home").text().await.expect("html");
     assert!(home.contains("新名字 New Name") && home.contains("双十一全场九折") && home.contains("QQ 123456"));
     // The shop's order expiry applies to new orders.
-    let (_, order) = app.order("setshop", json!({"product_id": product, "quantity": 1, "email": "t@example.com"})).await;
+    let (_, order) =
+        app.order("setshop", json!({"product_id": product, "quantity": 1, "email": "t@example.com"})).await;
     let tenant = app.tenant_id("setshop").await;
     let row = app.order_row(&tenant, order["order_no"].as_str().expect("no")).await;
     let minutes = (row.expires_at - row.created_at).num_minutes();
@@ -152,7 +153,17 @@ async fn settings_reach_the_storefront_and_going_live_needs_a_real_channel() {
     let p = b.post("/shops/setshop/mode", &[("mode", "live")]).await;
     p.expect(400);
     assert!(p.body.contains("real payment channel"));
-    assert!(app.client.get(app.shop_url("setshop", "/")).send().await.expect("home").text().await.expect("html").contains("TEST MODE"));
+    assert!(
+        app.client
+            .get(app.shop_url("setshop", "/"))
+            .send()
+            .await
+            .expect("home")
+            .text()
+            .await
+            .expect("html")
+            .contains("TEST MODE")
+    );
 }
 
 #[tokio::test]
@@ -166,9 +177,14 @@ async fn staff_run_the_shop_but_cannot_export_keys_or_change_settings() {
         .expect("db")
         .expect("account")
         .id;
-    kapu_core::store::accounts::add_membership(app.db.writer(), &tenant, &staff_id, kapu_core::store::accounts::Role::Staff)
-        .await
-        .expect("membership");
+    kapu_core::store::accounts::add_membership(
+        app.db.writer(),
+        &tenant,
+        &staff_id,
+        kapu_core::store::accounts::Role::Staff,
+    )
+    .await
+    .expect("membership");
 
     staff.get("/shops/teamshop").await.expect(200);
     staff.get("/shops/teamshop/orders").await.expect(200);

@@ -205,12 +205,22 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create().name("ix_orders_tenant_paid").table(Orders::Table).col(Orders::TenantId).col(Orders::PaidAt).to_owned(),
+            Index::create()
+                .name("ix_orders_tenant_paid")
+                .table(Orders::Table)
+                .col(Orders::TenantId)
+                .col(Orders::PaidAt)
+                .to_owned(),
         )
         .await?;
         // The dashboard's order page lists the jobs (emails) of one order.
         m.create_index(
-            Index::create().name("ix_jobs_tenant_created").table(Jobs::Table).col(Jobs::TenantId).col(Jobs::CreatedAt).to_owned(),
+            Index::create()
+                .name("ix_jobs_tenant_created")
+                .table(Jobs::Table)
+                .col(Jobs::TenantId)
+                .col(Jobs::CreatedAt)
+                .to_owned(),
         )
         .await?;
         Ok(())

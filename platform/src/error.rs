@@ -117,10 +117,10 @@ impl IntoResponse for PageError {
             .render("message.html", context! { heading, message, link, title => "Kapu" })
             .unwrap_or_else(|_| "error".into());
         let mut resp = (status, Html(html)).into_response();
-        if let PageError::Throttled(secs) = self {
-            if let Ok(v) = secs.to_string().parse() {
-                resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-            }
+        if let PageError::Throttled(secs) = self
+            && let Ok(v) = secs.to_string().parse()
+        {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
         }
         resp
     }

@@ -42,7 +42,9 @@ pub fn flash_for(code: Option<&str>) -> Option<Flash> {
     let (kind, message) = match code? {
         "verify_sent" => ("ok", "验证邮件已发送，请查收。We emailed you a verification link."),
         "verified" => ("ok", "邮箱已验证。Your email is verified."),
-        "password_changed" => ("ok", "密码已更新，其他设备已退出登录。Password changed; other devices were signed out."),
+        "password_changed" => {
+            ("ok", "密码已更新，其他设备已退出登录。Password changed; other devices were signed out.")
+        }
         "shop_created" => ("ok", "店铺已创建，处于测试模式。Your shop is open, in test mode."),
         "saved" => ("ok", "已保存。Saved."),
         "product_created" => ("ok", "商品已创建，现在导入卡密吧。Product created; now import its keys."),

@@ -21,7 +21,8 @@ mod tests {
         assert!(html.contains("<strong>充值说明</strong>"));
         assert!(html.contains("<li>第一步</li>"));
         assert!(html.contains("rel=\"noopener noreferrer nofollow\""));
-        let evil = render_description("<script>alert(1)</script><img src=x onerror=alert(2)>[x](javascript:alert(3))");
+        let evil =
+            render_description("<script>alert(1)</script>\n\n<img src=x onerror=alert(2)>\n\n[x](javascript:alert(3))");
         assert!(!evil.contains("<script"), "{evil}");
         assert!(!evil.contains("onerror"), "{evil}");
         assert!(!evil.contains("javascript:"), "{evil}");

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use kapu_core::bus::{Bus, Invalidation};
 use kapu_core::crypto::MasterKey;
-use tokio::sync::broadcast;
 use kapu_core::{Config, Db};
+use tokio::sync::broadcast;
 
 use crate::catalog::CatalogCache;
 use crate::http::host::TenantCache;

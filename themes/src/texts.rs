@@ -41,6 +41,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("status_delivered", "已发货", "Delivered"),
     ("status_expired", "已过期", "Expired"),
     ("status_needs_attention", "待店主处理", "Needs the shop's attention"),
+    ("status_refunded", "已退款", "Refunded"),
     ("lookup_title", "查询订单", "Find my order"),
     ("lookup_by_password", "订单号 + 查询密码", "Order number + lookup password"),
     ("order_no", "订单号", "Order number"),

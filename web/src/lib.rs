@@ -43,7 +43,6 @@ pub fn same_origin(headers: &HeaderMap, base_url: &str) -> bool {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use http::HeaderValue;
@@ -61,8 +60,6 @@ mod tests {
         assert_eq!(client_ip(stranger, &h, &trusted), stranger);
         assert_eq!(client_ip(proxy, &h, &[]), proxy);
     }
-
-
 
     fn h(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut m = HeaderMap::new();

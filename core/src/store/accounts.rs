@@ -4,8 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 
 use crate::entities::{account_tokens, accounts, memberships, sessions, tenants};
@@ -50,7 +49,10 @@ pub async fn create_account<C: ConnectionTrait>(conn: &C, email: &str, password_
     Ok(id)
 }
 
-pub async fn find_account_by_email<C: ConnectionTrait>(conn: &C, email: &str) -> Result<Option<accounts::Model>, DbErr> {
+pub async fn find_account_by_email<C: ConnectionTrait>(
+    conn: &C,
+    email: &str,
+) -> Result<Option<accounts::Model>, DbErr> {
     accounts::Entity::find().filter(accounts::Column::Email.eq(email)).one(conn).await
 }
 
@@ -78,7 +80,11 @@ pub async fn mark_email_verified<C: ConnectionTrait>(conn: &C, account_id: &str)
 }
 
 /// Starts a session; returns the cookie value (never stored).
-pub async fn create_session<C: ConnectionTrait>(conn: &C, account_id: &str, lifetime: Duration) -> Result<String, DbErr> {
+pub async fn create_session<C: ConnectionTrait>(
+    conn: &C,
+    account_id: &str,
+    lifetime: Duration,
+) -> Result<String, DbErr> {
     let token = new_secret_token();
     let now = Utc::now();
     sessions::Entity::insert(sessions::ActiveModel {
@@ -113,7 +119,11 @@ pub async fn delete_session<C: ConnectionTrait>(conn: &C, cookie: &str) -> Resul
 
 /// Signs an account out everywhere (after a password reset).
 pub async fn delete_sessions_of_account<C: ConnectionTrait>(conn: &C, account_id: &str) -> Result<u64, DbErr> {
-    Ok(sessions::Entity::delete_many().filter(sessions::Column::AccountId.eq(account_id)).exec(conn).await?.rows_affected)
+    Ok(sessions::Entity::delete_many()
+        .filter(sessions::Column::AccountId.eq(account_id))
+        .exec(conn)
+        .await?
+        .rows_affected)
 }
 
 /// Issues a one-time token; returns it (only its hash is stored).
@@ -233,7 +243,12 @@ impl Role {
     }
 }
 
-pub async fn add_membership<C: ConnectionTrait>(conn: &C, tenant_id: &str, account_id: &str, role: Role) -> Result<(), DbErr> {
+pub async fn add_membership<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    account_id: &str,
+    role: Role,
+) -> Result<(), DbErr> {
     memberships::Entity::insert(memberships::ActiveModel {
         tenant_id: Set(tenant_id.to_string()),
         account_id: Set(account_id.to_string()),

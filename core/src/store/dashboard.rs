@@ -94,17 +94,13 @@ pub async fn sales_summary_for_tenant<C: ConnectionTrait>(
         if let Some(slot) = usize::try_from(day).ok().and_then(|d| daily.get_mut(d)) {
             slot.1 += amount;
         }
-        let e = by_product.entry(product_id.clone()).or_insert(TopProduct {
-            product_id,
-            name,
-            revenue_minor: 0,
-            units: 0,
-        });
+        let e =
+            by_product.entry(product_id.clone()).or_insert(TopProduct { product_id, name, revenue_minor: 0, units: 0 });
         e.revenue_minor += amount;
         e.units += i64::from(qty);
     }
     for (_, f) in periods.iter_mut() {
-        f.conversion_permille = if f.created_orders == 0 { 0 } else { f.paid_orders * 1000 / f.created_orders };
+        f.conversion_permille = (f.paid_orders * 1000).checked_div(f.created_orders).unwrap_or(0);
     }
     let mut top: Vec<TopProduct> = by_product.into_values().collect();
     top.sort_by(|a, b| b.revenue_minor.cmp(&a.revenue_minor).then(a.name.cmp(&b.name)));

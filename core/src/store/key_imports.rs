@@ -11,7 +11,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::TenantKeys;
@@ -190,10 +192,8 @@ pub async fn import_chunk_for_tenant<C: ConnectionTrait>(
         ])
         .do_nothing()
         .to_owned();
-        let inserted = card_keys::Entity::insert_many(part.to_vec())
-            .on_conflict(on_conflict)
-            .exec_without_returning(conn)
-            .await?;
+        let inserted =
+            card_keys::Entity::insert_many(part.to_vec()).on_conflict(on_conflict).exec_without_returning(conn).await?;
         out.imported += inserted;
         // Keys another import added between our check and our insert.
         out.duplicate += wanted - inserted.min(wanted);

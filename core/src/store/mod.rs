@@ -4,11 +4,11 @@
 pub mod accounts;
 pub mod card_keys;
 pub mod catalog_admin;
+pub mod channels;
 pub mod dashboard;
 pub mod key_imports;
-pub mod channels;
-pub mod orders;
-pub mod payments;
 pub mod order_admin;
 pub mod order_search;
+pub mod orders;
+pub mod payments;
 pub mod products;

@@ -84,7 +84,13 @@ impl Browser {
     }
 
     /// Posts a multipart key import: pasted `text` and/or a file body.
-    pub async fn import_keys(&mut self, path: &str, text: &str, file: Option<(&str, Vec<u8>)>, delimiter: &str) -> Page {
+    pub async fn import_keys(
+        &mut self,
+        path: &str,
+        text: &str,
+        file: Option<(&str, Vec<u8>)>,
+        delimiter: &str,
+    ) -> Page {
         let token = self.csrf().await;
         let mut form = reqwest::multipart::Form::new()
             .text("csrf", token)
@@ -98,7 +104,7 @@ impl Browser {
     }
 }
 
-/// The newest link in the outbox for `to` whose path is `path` (`/verify`, `/reset`).
+/// A link in the outbox for `to` whose path is `path` (`/verify`, `/reset`).
 pub fn link_in_outbox(app: &TestApp, to: &str, path: &str) -> Option<String> {
     let needle = format!("{path}?token=");
     read_outbox(&app.outbox())
@@ -110,7 +116,7 @@ pub fn link_in_outbox(app: &TestApp, to: &str, path: &str) -> Option<String> {
             let end = body[start..].find(char::is_whitespace).map(|e| start + e).unwrap_or(body.len());
             Some(body[start..end].to_string())
         })
-        .last()
+        .next_back()
 }
 
 /// Signs up `email`, opens the verification link, and returns the signed-in browser.

@@ -3,6 +3,7 @@
 //! its own data directory, and a real Kapu server on 127.0.0.1 port 0.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod merchant;
 
 use std::net::SocketAddr;

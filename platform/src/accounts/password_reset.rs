@@ -53,7 +53,7 @@ pub async fn forgot(
         }
     }
     let page = context! { heading => "请查收邮件 Check your inbox",
-        message => "如果该邮箱注册过 Kapu，我们已发送重置链接（1 小时内有效）。If this email has a Kapu account, we sent it a reset link (valid for 1 hour)." };
+    message => "如果该邮箱注册过 Kapu，我们已发送重置链接（1 小时内有效）。If this email has a Kapu account, we sent it a reset link (valid for 1 hour)." };
     render("message.html", layout(&csrf, "重置密码"), page)
 }
 
@@ -66,7 +66,7 @@ pub async fn reset_page(
         Ok(_) => render("reset.html", layout(&csrf, "设置新密码"), context! { token => q.token }),
         Err(r) => {
             let page = context! { heading => "无法重置密码 Cannot reset the password", message => rejection_text(r),
-                link => context!{ href => "/forgot", label => "重新发送链接 Send a new link" } };
+            link => context!{ href => "/forgot", label => "重新发送链接 Send a new link" } };
             Ok(with_status(StatusCode::BAD_REQUEST, render("message.html", layout(&csrf, "重置密码"), page)?))
         }
     }
@@ -92,7 +92,10 @@ pub async fn reset(
     let account = find_account(state.db.reader(), &account_id).await?.ok_or(PageError::NotFound)?;
     if let Some(why) = check_new_password(&f.password, &account.email) {
         let page = context! { token => f.token, errors => [why] };
-        return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, render("reset.html", layout(&csrf, "设置新密码"), page)?));
+        return Ok(with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render("reset.html", layout(&csrf, "设置新密码"), page)?,
+        ));
     }
     let hash = hash_password(f.password).await?;
     let txn = state.db.begin().await?;

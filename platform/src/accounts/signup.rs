@@ -55,7 +55,8 @@ pub async fn signup(
     let account_id = match create_account(&txn, &email, &hash).await {
         Ok(id) => id,
         Err(e) if is_unique_violation(&e) => {
-            let msg = "该邮箱已注册，请直接登录或重置密码。This email already has an account: log in or reset the password.";
+            let msg =
+                "该邮箱已注册，请直接登录或重置密码。This email already has an account: log in or reset the password.";
             return Ok(with_status(axum::http::StatusCode::CONFLICT, form(&csrf, &email, &[msg])?));
         }
         Err(e) => return Err(e.into()),

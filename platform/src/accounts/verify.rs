@@ -25,7 +25,9 @@ pub struct TokenQuery {
 /// Explains a refused link.
 pub fn rejection_text(r: TokenRejection) -> &'static str {
     match r {
-        TokenRejection::Unknown => "链接无效，请使用邮件中的完整链接。This link is not valid; use the whole link from the email.",
+        TokenRejection::Unknown => {
+            "链接无效，请使用邮件中的完整链接。This link is not valid; use the whole link from the email."
+        }
         TokenRejection::Used => "链接已使用过。This link was already used.",
         TokenRejection::Expired => "链接已过期，请重新发送。This link expired; ask for a new one.",
     }
@@ -47,9 +49,12 @@ pub async fn verify_email(
         Ok(_) if account.is_some() => Ok(Redirect::to("/shops?m=verified").into_response()),
         Ok(_) => Ok(Redirect::to("/login?next=%2Fshops").into_response()),
         Err(r) => {
-            let layout = Layout { account: account.as_ref(), csrf: &csrf, shop: None, nav: "", flash: None, title: "验证邮箱" };
+            let layout =
+                Layout {
+                    account: account.as_ref(), csrf: &csrf, shop: None, nav: "", flash: None, title: "验证邮箱"
+                };
             let page = context! { heading => "无法验证邮箱 Cannot verify the email", message => rejection_text(r),
-                link => context!{ href => "/shops", label => "返回 Back" } };
+            link => context!{ href => "/shops", label => "返回 Back" } };
             Ok(with_status(StatusCode::BAD_REQUEST, render("message.html", layout, page)?))
         }
     }

@@ -50,4 +50,5 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
 }
 
 /// argon2id of a random password nobody knows, with the default parameters.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Nq5HnIzVL7+7LOwW8cSdgLZkDNoU3ZbHcFi8Ix1CVA";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Nq5HnIzVL7+7LOwW8cSdgLZkDNoU3ZbHcFi8Ix1CVA";

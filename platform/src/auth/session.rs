@@ -42,10 +42,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// `Set-Cookie` for a new session.
 pub fn session_cookie(state: &PlatformState, token: &str) -> String {
     let secure = if state.secure_cookies() { "; Secure" } else { "" };
-    format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        SESSION_DAYS * 24 * 3600
-    )
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", SESSION_DAYS * 24 * 3600)
 }
 
 /// `Set-Cookie` that removes the session cookie.

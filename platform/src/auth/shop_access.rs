@@ -43,9 +43,8 @@ impl FromRequestParts<PlatformState> for ShopAccess {
             return Ok(hit.clone());
         }
         let Merchant(account) = Merchant::from_request_parts(parts, state).await?;
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| PageError::NotFound)?;
+        let Path(params) =
+            Path::<HashMap<String, String>>::from_request_parts(parts, state).await.map_err(|_| PageError::NotFound)?;
         let slug = params.get("slug").ok_or(PageError::NotFound)?;
         let (shop, role) =
             find_shop_of_account_by_slug(state.db.reader(), &account.id, slug).await?.ok_or(PageError::NotFound)?;

@@ -47,7 +47,9 @@ pub async fn import_keys(
     let mut text = String::new();
     let mut delimiter = String::new();
     let mut not_utf8 = false;
-    while let Some(field) = multipart.next_field().await.map_err(|e| PageError::BadRequest(upload_error(&e.body_text())))? {
+    while let Some(field) =
+        multipart.next_field().await.map_err(|e| PageError::BadRequest(upload_error(&e.body_text())))?
+    {
         let name = field.name().unwrap_or("").to_string();
         let bytes = field.bytes().await.map_err(|e| PageError::BadRequest(upload_error(&e.body_text())))?;
         match name.as_str() {
@@ -82,7 +84,8 @@ pub async fn import_keys(
     };
     let entries = split_entries(&text, delimiter);
     if entries.is_empty() {
-        return refuse("没有找到卡密：请粘贴或上传至少一行。No keys found: paste or upload at least one line.".into()).await;
+        return refuse("没有找到卡密：请粘贴或上传至少一行。No keys found: paste or upload at least one line.".into())
+            .await;
     }
     if entries.len() > MAX_KEYS {
         return refuse(format!(
@@ -93,21 +96,25 @@ pub async fn import_keys(
         .await;
     }
     let tenant_id = access.tenant_id().to_string();
-    let import_id = create_key_import_for_tenant(state.db.writer(), &tenant_id, &product.id, entries.len() as i64).await?;
+    let import_id =
+        create_key_import_for_tenant(state.db.writer(), &tenant_id, &product.id, entries.len() as i64).await?;
     tracing::info!(tenant = %tenant_id, product = %product.id, import = %import_id, keys = entries.len(), "key import started");
     tokio::spawn(run_import(state.clone(), tenant_id, product.id.clone(), import_id.clone(), entries));
     Ok(Redirect::to(&format!("/shops/{}/imports/{import_id}", access.shop.slug)).into_response())
 }
 
 fn upload_error(detail: &str) -> String {
-    format!(
-        "上传失败（文件最大 {} MB）。The upload failed (16 MB at most): {detail}",
-        MAX_UPLOAD_BYTES / (1024 * 1024)
-    )
+    format!("上传失败（文件最大 {} MB）。The upload failed (16 MB at most): {detail}", MAX_UPLOAD_BYTES / (1024 * 1024))
 }
 
 /// Inserts the entries chunk by chunk, recording progress after each.
-async fn run_import(state: PlatformState, tenant_id: String, product_id: String, import_id: String, entries: Vec<Entry>) {
+async fn run_import(
+    state: PlatformState,
+    tenant_id: String,
+    product_id: String,
+    import_id: String,
+    entries: Vec<Entry>,
+) {
     let keys = state.master.tenant(&tenant_id);
     let mut seen = HashSet::new();
     let mut p = ImportProgress::default();
@@ -127,7 +134,8 @@ async fn run_import(state: PlatformState, tenant_id: String, product_id: String,
         if let Err(e) = step.await {
             tracing::error!(tenant = %tenant_id, import = %import_id, error = %e, "key import failed");
             let msg = "导入中途出错，已导入的卡密保留；再次导入同一文件即可补齐。The import stopped on an error; keys imported so far are kept — import the same file again to finish.";
-            let _ = update_key_import_for_tenant(state.db.writer(), &tenant_id, &import_id, "failed", &p, Some(msg)).await;
+            let _ =
+                update_key_import_for_tenant(state.db.writer(), &tenant_id, &import_id, "failed", &p, Some(msg)).await;
             state.bus.stock_changed(&tenant_id);
             return;
         }
@@ -185,7 +193,8 @@ pub async fn import_page(
             invalid => i.invalid, error => i.error, problems,
         },
     };
-    let layout = Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "products", flash: None, title: "导入卡密" };
+    let layout =
+        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "products", flash: None, title: "导入卡密" };
     render("import.html", layout, page)
 }
 

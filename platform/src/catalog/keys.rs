@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use kapu_core::entities::products;
 use kapu_core::store::catalog_admin::{
-    delete_available_keys_of_product_for_tenant, export_available_keys_of_product_for_tenant,
-    find_product_for_tenant, key_counts_by_product_for_tenant, list_masked_keys_of_product_for_tenant,
+    delete_available_keys_of_product_for_tenant, export_available_keys_of_product_for_tenant, find_product_for_tenant,
+    key_counts_by_product_for_tenant, list_masked_keys_of_product_for_tenant,
 };
 use kapu_core::store::key_imports::{effective_status, list_key_imports_of_product_for_tenant};
 use minijinja::{Value, context};
@@ -67,7 +67,8 @@ pub async fn render_keys_page(
         .iter()
         .map(|k| context! { masked => k.masked.clone(), status => k.status.clone(), created_at => k.created_at.format("%Y-%m-%d %H:%M").to_string() })
         .collect();
-    let layout = Layout { account: None, csrf, shop: Some(access), nav: "products", flash: flash_for(flash), title: "卡密" };
+    let layout =
+        Layout { account: None, csrf, shop: Some(access), nav: "products", flash: flash_for(flash), title: "卡密" };
     let page = context! {
         product => context!{ id => product.id.clone(), name => product.name.clone() }, counts => crate::page::ser(counts),
         keys, imports, errors => crate::page::ser(errors), is_owner => access.is_owner(), max_upload_mb => MAX_UPLOAD_BYTES / (1024 * 1024),
@@ -85,7 +86,8 @@ pub async fn delete_unsold_keys(
     let n = delete_available_keys_of_product_for_tenant(state.db.writer(), access.tenant_id(), &product.id).await?;
     state.bus.stock_changed(access.tenant_id());
     tracing::info!(target: "audit", tenant = %access.tenant_id(), account = %access.account.id, product = %product.id, deleted = n, "unsold keys deleted");
-    Ok(Redirect::to(&format!("/shops/{}/products/{}/keys?m=keys_deleted", access.shop.slug, product.id)).into_response())
+    Ok(Redirect::to(&format!("/shops/{}/products/{}/keys?m=keys_deleted", access.shop.slug, product.id))
+        .into_response())
 }
 
 /// Downloads the unsold keys as text, one per line. Owner only; logged.
@@ -96,7 +98,8 @@ pub async fn export_unsold_keys(
 ) -> PageResult<Response> {
     let product = product_of(&state, &access, &product_id).await?;
     let tkeys = state.master.tenant(access.tenant_id());
-    let keys = export_available_keys_of_product_for_tenant(state.db.reader(), &tkeys, access.tenant_id(), &product.id).await?;
+    let keys =
+        export_available_keys_of_product_for_tenant(state.db.reader(), &tkeys, access.tenant_id(), &product.id).await?;
     tracing::info!(target: "audit", tenant = %access.tenant_id(), account = %access.account.id, product = %product.id, count = keys.len(), "unsold keys exported");
     let mut body = keys.join("\n");
     if !body.is_empty() {

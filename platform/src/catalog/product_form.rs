@@ -86,9 +86,7 @@ impl ProductForm {
         }
         let price = parse_major(self.price.trim(), currency);
         match price {
-            None => errors.push(format!(
-                "价格格式不对，例如 9.90。The price must be a number like 9.90 ({currency})."
-            )),
+            None => errors.push(format!("价格格式不对，例如 9.90。The price must be a number like 9.90 ({currency}).")),
             Some(0) => errors.push("价格必须大于 0。The price must be above 0.".into()),
             Some(p) if p > 100_000_000 => errors.push("价格过高。The price is too high.".into()),
             _ => {}
@@ -136,7 +134,8 @@ impl ProductForm {
 pub fn parse_tier_lines(text: &str, currency: &str, base_minor: i64) -> Result<Vec<Tier>, String> {
     let mut tiers: Vec<Tier> = Vec::new();
     for (i, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty()) {
-        let bad = || format!("批发价第 {i} 行应为「数量=单价」，例如 10=8.50。Wholesale line {i} must look like 10=8.50.");
+        let bad =
+            || format!("批发价第 {i} 行应为「数量=单价」，例如 10=8.50。Wholesale line {i} must look like 10=8.50.");
         let (q, p) = line.split_once('=').ok_or_else(bad)?;
         let min_qty: i64 = q.trim().parse().map_err(|_| bad())?;
         let unit = parse_major(p.trim(), currency).ok_or_else(bad)?;
@@ -182,7 +181,8 @@ async fn form_page(
         None => format!("/shops/{slug}/products/new"),
     };
     let layout = Layout { account: None, csrf, shop: Some(access), nav: "products", flash, title: "商品" };
-    let page = context! { form => crate::page::ser(form), categories, errors => crate::page::ser(errors), action, product_id };
+    let page =
+        context! { form => crate::page::ser(form), categories, errors => crate::page::ser(errors), action, product_id };
     let resp = render("product_form.html", layout, page)?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
 }
@@ -229,7 +229,9 @@ pub async fn edit_product_page(
     Path((_, product_id)): Path<(String, String)>,
     axum::extract::Query(q): axum::extract::Query<crate::shops::list::FlashQuery>,
 ) -> PageResult<Response> {
-    let p = find_product_for_tenant(state.db.reader(), access.tenant_id(), &product_id).await?.ok_or(PageError::NotFound)?;
+    let p = find_product_for_tenant(state.db.reader(), access.tenant_id(), &product_id)
+        .await?
+        .ok_or(PageError::NotFound)?;
     let flash = crate::page::flash_for(q.m.as_deref());
     form_page(&state, &access, &csrf, Some(&product_id), &ProductForm::from_model(&p), &[], flash).await
 }
@@ -241,7 +243,9 @@ pub async fn update_product(
     Path((_, product_id)): Path<(String, String)>,
     VerifiedForm(form): VerifiedForm<ProductForm>,
 ) -> PageResult<Response> {
-    let p = find_product_for_tenant(state.db.reader(), access.tenant_id(), &product_id).await?.ok_or(PageError::NotFound)?;
+    let p = find_product_for_tenant(state.db.reader(), access.tenant_id(), &product_id)
+        .await?
+        .ok_or(PageError::NotFound)?;
     let fields = match form.parse(&p.currency) {
         Ok(f) => f,
         Err(errors) => return form_page(&state, &access, &csrf, Some(&product_id), &form, &errors, None).await,
@@ -279,8 +283,16 @@ pub async fn delete_product(
             let msg = format!(
                 "该商品有 {n} 笔订单，不能删除；取消勾选「上架」即可隐藏。This product has {n} order(s) and cannot be deleted; untick \"Visible\" to hide it."
             );
-            let r = form_page(&state, &access, &csrf, Some(&product_id), &ProductForm::from_model(&p), &[], Flash::error(msg))
-                .await?;
+            let r = form_page(
+                &state,
+                &access,
+                &csrf,
+                Some(&product_id),
+                &ProductForm::from_model(&p),
+                &[],
+                Flash::error(msg),
+            )
+            .await?;
             Ok(with_status(StatusCode::CONFLICT, r))
         }
     }

@@ -53,9 +53,15 @@ pub async fn products_page(
             }
         })
         .collect();
-    let cats: Vec<Value> =
-        categories.iter().map(|c| context! { id => c.id.clone(), name => c.name.clone(), sort_order => c.sort_order }).collect();
+    let cats: Vec<Value> = categories
+        .iter()
+        .map(|c| context! { id => c.id.clone(), name => c.name.clone(), sort_order => c.sort_order })
+        .collect();
     let layout =
         Layout { account: None, csrf, shop: Some(access), nav: "products", flash: flash_for(flash), title: "商品" };
-    render("products.html", layout, context! { products => rows, categories => cats, category_errors => crate::page::ser(category_errors) })
+    render(
+        "products.html",
+        layout,
+        context! { products => rows, categories => cats, category_errors => crate::page::ser(category_errors) },
+    )
 }

@@ -57,8 +57,14 @@ pub async fn order_detail(
         delivered_at => o.delivered_at.as_ref().map(when), expires_at => when(&o.expires_at),
         attention_reason => o.attention_reason, can_refund => REFUNDABLE.contains(&o.status.as_str()),
     };
-    let layout =
-        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "orders", flash: flash_for(q.m.as_deref()), title: "订单" };
+    let layout = Layout {
+        account: None,
+        csrf: &csrf,
+        shop: Some(&access),
+        nav: "orders",
+        flash: flash_for(q.m.as_deref()),
+        title: "订单",
+    };
     render("order.html", layout, context! { order, payments, keys, jobs })
 }
 

@@ -30,7 +30,9 @@ pub async fn export_orders(
 ) -> PageResult<Response> {
     let filter = q.filter().map_err(|e| PageError::BadRequest(e.into()))?;
     let rows = all_orders_for_tenant(state.db.reader(), access.tenant_id(), &filter, MAX_ROWS).await?;
-    let mut out = String::from("\u{feff}order_no,created_at_utc,status,product,quantity,unit_price,amount,currency,email,channel,paid_at_utc,delivered_at_utc\n");
+    let mut out = String::from(
+        "\u{feff}order_no,created_at_utc,status,product,quantity,unit_price,amount,currency,email,channel,paid_at_utc,delivered_at_utc\n",
+    );
     for o in &rows {
         let cols = [
             o.order_no.clone(),

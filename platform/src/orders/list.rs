@@ -106,6 +106,7 @@ pub async fn list_orders(
         next_page => (page < pages).then(|| q.with_page(page + 1)),
         query_string => serde_urlencoded::to_string(&export_q).unwrap_or_default(),
     };
-    let layout = Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "orders", flash: None, title: "订单" };
+    let layout =
+        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "orders", flash: None, title: "订单" };
     render("orders.html", layout, page_ctx)
 }

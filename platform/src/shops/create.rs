@@ -45,8 +45,11 @@ pub async fn create_shop(
         }
     };
     if name.is_empty() || name.chars().count() > 100 {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "店铺名称需 1–100 个字符。The shop name must be 1–100 characters.")
-            .await;
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "店铺名称需 1–100 个字符。The shop name must be 1–100 characters.",
+        )
+        .await;
     }
     if let Some(why) = check_slug(&slug) {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, why).await;
@@ -56,7 +59,8 @@ pub async fn create_shop(
     let tenant_id = match create_tenant(&txn, &shop).await {
         Ok(id) => id,
         Err(e) if is_unique_violation(&e) => {
-            return refuse(StatusCode::CONFLICT, "这个地址已被使用，请换一个。This address is taken; choose another.").await;
+            return refuse(StatusCode::CONFLICT, "这个地址已被使用，请换一个。This address is taken; choose another.")
+                .await;
         }
         Err(e) => return Err(e.into()),
     };

@@ -71,9 +71,16 @@ pub async fn dashboard(
             "接入真实支付通道 Connect a real payment channel",
             real_channels > 0,
             None,
-            Some("支付宝、微信支付、Stripe 等通道将随支付通道版本开放。Alipay, WeChat Pay, Stripe and more arrive with the payment channels release."),
+            Some(
+                "支付宝、微信支付、Stripe 等通道将随支付通道版本开放。Alipay, WeChat Pay, Stripe and more arrive with the payment channels release.",
+            ),
         ),
-        item("选择主题 Choose a theme", false, None, Some("目前提供经典主题；更多主题即将推出。The classic theme is in use; more themes are coming.")),
+        item(
+            "选择主题 Choose a theme",
+            false,
+            None,
+            Some("目前提供经典主题；更多主题即将推出。The classic theme is in use; more themes are coming."),
+        ),
         item("上线 Go live", live, Some(format!("/shops/{slug}/settings")), None),
     ];
     let channels_note = if real_channels == 0 {
@@ -85,7 +92,14 @@ pub async fn dashboard(
         periods, top_products, low_stock, checklist, channels_note,
         chart_svg => Value::from_safe_string(revenue_chart(&summary.daily, &currency)),
     };
-    let layout = Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "home", flash: flash_for(q.m.as_deref()), title: "概览" };
+    let layout = Layout {
+        account: None,
+        csrf: &csrf,
+        shop: Some(&access),
+        nav: "home",
+        flash: flash_for(q.m.as_deref()),
+        title: "概览",
+    };
     render("dashboard.html", layout, page)
 }
 
@@ -96,8 +110,9 @@ fn item(label: &str, done: bool, href: Option<String>, note: Option<&str>) -> Va
 /// A bar chart of daily revenue as inline SVG. Only numbers and dates go in,
 /// so nothing in it needs escaping.
 pub fn revenue_chart(daily: &[(chrono::NaiveDate, i64)], currency: &str) -> String {
-    let (w, h, pad) = (600.0_f64, 160.0_f64, 20.0_f64);
-    let max = daily.iter().map(|d| d.1).max().unwrap_or(0).max(1) as f64;
+    let (w, h, pad) = (900.0_f64, 160.0_f64, 30.0_f64);
+    let best = daily.iter().map(|d| d.1).max().unwrap_or(0);
+    let max = best.max(1) as f64;
     let n = daily.len().max(1) as f64;
     let slot = (w - pad) / n;
     let mut svg = format!(
@@ -118,10 +133,10 @@ pub fn revenue_chart(daily: &[(chrono::NaiveDate, i64)], currency: &str) -> Stri
             svg.push_str(&format!("<text x=\"{x:.1}\" y=\"{}\">{}</text>", h + 12.0, day.format("%m-%d")));
         }
     }
-    svg.push_str(&format!(
-        "<text x=\"0\" y=\"10\">{}</text></svg>",
-        format_minor(max as i64, currency)
-    ));
+    if best > 0 {
+        svg.push_str(&format!("<text x=\"0\" y=\"10\">{}</text>", format_minor(best, currency)));
+    }
+    svg.push_str("</svg>");
     svg
 }
 
@@ -136,8 +151,8 @@ mod tests {
         let d = |n| NaiveDate::from_ymd_opt(2026, 11, n).expect("date");
         let svg = revenue_chart(&[(d(1), 0), (d(2), 500), (d(3), 1000)], "CNY");
         assert_eq!(svg.matches("<rect").count(), 3);
-        assert!(svg.contains("height=\"140.0\""), "the best day fills the chart: {svg}");
-        assert!(svg.contains("height=\"70.0\""));
+        assert!(svg.contains("height=\"130.0\""), "the best day fills the chart: {svg}");
+        assert!(svg.contains("height=\"65.0\""));
         assert!(svg.contains("2026-11-03: 10.00 CNY"));
     }
 }

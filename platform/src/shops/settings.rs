@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::entities::{orders, products, tenants};
 use kapu_core::store::channels::list_enabled_channels_for_tenant;
 use minijinja::context;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+};
 
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
 use crate::auth::shop_access::OwnerAccess;
@@ -50,7 +52,9 @@ pub async fn go_live_blocker(state: &PlatformState, tenant_id: &str) -> Result<O
     Ok(if channels.iter().any(|c| c.channel != "sandbox") {
         None
     } else {
-        Some("上线需要至少一个已启用的真实支付通道（支付宝、微信支付、Stripe 等），这些通道将随支付通道版本开放。Going live needs at least one enabled real payment channel (Alipay, WeChat Pay, Stripe…); they arrive with the payment channels release.")
+        Some(
+            "上线需要至少一个已启用的真实支付通道（支付宝、微信支付、Stripe 等），这些通道将随支付通道版本开放。Going live needs at least one enabled real payment channel (Alipay, WeChat Pay, Stripe…); they arrive with the payment channels release.",
+        )
     })
 }
 
@@ -64,12 +68,13 @@ async fn page(
 ) -> PageResult<Response> {
     let locked = currency_locked(state, access.tenant_id()).await?;
     let blocker = go_live_blocker(state, access.tenant_id()).await?;
-    let layout = Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "设置" };
+    let layout =
+        Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "设置" };
     render(
         "settings.html",
         layout,
         context! { form => crate::page::ser(&form), errors => crate::page::ser(errors), currencies => crate::page::ser(CURRENCIES), currency_locked => locked,
-            can_go_live => blocker.is_none(), go_live_blocker => blocker },
+        can_go_live => blocker.is_none(), go_live_blocker => blocker },
     )
 }
 

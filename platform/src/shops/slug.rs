@@ -2,9 +2,44 @@
 
 /// Names that could be mistaken for Kapu itself or a common service host.
 pub const RESERVED: &[&str] = &[
-    "www", "admin", "api", "app", "ops", "dashboard", "platform", "static", "assets", "cdn", "mail", "smtp", "imap",
-    "pop", "ftp", "ns1", "ns2", "dns", "status", "help", "support", "docs", "blog", "kapu", "demo", "test", "shop",
-    "shops", "login", "signup", "account", "billing", "pay", "payment", "internal", "localhost", "root", "system",
+    "www",
+    "admin",
+    "api",
+    "app",
+    "ops",
+    "dashboard",
+    "platform",
+    "static",
+    "assets",
+    "cdn",
+    "mail",
+    "smtp",
+    "imap",
+    "pop",
+    "ftp",
+    "ns1",
+    "ns2",
+    "dns",
+    "status",
+    "help",
+    "support",
+    "docs",
+    "blog",
+    "kapu",
+    "demo",
+    "test",
+    "shop",
+    "shops",
+    "login",
+    "signup",
+    "account",
+    "billing",
+    "pay",
+    "payment",
+    "internal",
+    "localhost",
+    "root",
+    "system",
 ];
 
 /// Why a slug is refused, in words for the form; `None` when it is fine.
@@ -14,7 +49,9 @@ pub fn check_slug(slug: &str) -> Option<&'static str> {
         return Some("店铺地址需 3–32 位。The address must be 3–32 characters long.");
     }
     if !slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-        return Some("店铺地址只能包含小写字母、数字和连字符。The address may only hold lowercase letters, digits and hyphens.");
+        return Some(
+            "店铺地址只能包含小写字母、数字和连字符。The address may only hold lowercase letters, digits and hyphens.",
+        );
     }
     if slug.starts_with('-') || slug.ends_with('-') || slug.contains("--") {
         return Some("连字符不能在开头、结尾或连续出现。Hyphens cannot start or end the address, or repeat.");

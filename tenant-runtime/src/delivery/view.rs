@@ -78,6 +78,10 @@ pub fn status_message(status: &str, lang: Lang) -> String {
             "我们已收到您的付款，但商品在订单过期后已售罄。店主已收到通知，会为您补发或退款；如有疑问请凭订单号联系店主。",
             "We received your payment, but the product sold out after your order expired. The shop has been notified and will deliver or refund you; contact the shop with your order number if you have questions.",
         ),
+        status::REFUNDED => (
+            "本订单已由店主退款。如有疑问请凭订单号联系店主。",
+            "The shop refunded this order. Contact the shop with your order number if you have questions.",
+        ),
         _ => ("订单状态未知，请联系店主。", "Unknown order status; please contact the shop."),
     };
     lang.pick(zh, en).to_string()

@@ -3,7 +3,6 @@
 //! `Sec-Fetch-Site`); a cross-site form gets neither right. Storefront pages
 //! carry no session cookie, and the language cookie is `SameSite=Lax`.
 
-
 pub use kapu_web::same_origin;
 
 /// A storefront form that came from the shop's own origin: checking the
