@@ -29,8 +29,20 @@ async fn click(c: &Client, css: &str) {
         .expect("click");
 }
 
+/// The page's text; retried while a navigation or reload replaces the page.
 async fn body_text(c: &Client) -> String {
-    c.find(Locator::Css("body")).await.expect("body").text().await.expect("text")
+    let mut last = None;
+    for _ in 0..50 {
+        match c.find(Locator::Css("body")).await {
+            Ok(body) => match body.text().await {
+                Ok(t) => return t,
+                Err(e) => last = Some(e),
+            },
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("page text: {last:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
