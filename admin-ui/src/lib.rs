@@ -46,6 +46,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("orders.html", include_str!("../templates/orders.html")),
     ("order.html", include_str!("../templates/order.html")),
     ("settings.html", include_str!("../templates/settings.html")),
+    ("coupons.html", include_str!("../templates/coupons.html")),
 ];
 
 /// The dashboard renderer. Cheap to clone.

@@ -57,6 +57,10 @@ async fn orders_appear_with_search_filters_detail_actions_and_csv() {
 
     let by_email = b.get("/shops/ordershop/orders?q=alice").await;
     assert!(by_email.body.contains(&paid) && !by_email.body.contains(&pending_no));
+    let any_case = b.get("/shops/ordershop/orders?q=ALICE%40Example").await;
+    assert!(any_case.body.contains(&paid), "search ignores case");
+    let wildcard = b.get("/shops/ordershop/orders?q=%25").await;
+    assert!(wildcard.body.contains("0 orders"), "a typed % is not a wildcard");
     let by_no = b.get(&format!("/shops/ordershop/orders?q={}", &pending_no[..12])).await;
     assert!(by_no.body.contains(&pending_no) && !by_no.body.contains(&paid));
     let by_status = b.get("/shops/ordershop/orders?status=delivered").await;
@@ -196,4 +200,108 @@ async fn staff_run_the_shop_but_cannot_export_keys_or_change_settings() {
     assert!(p.body.contains("Only the shop"));
     staff.get("/shops/teamshop/settings").await.expect(403);
     staff.post("/shops/teamshop/mode", &[("mode", "test")]).await.expect(403);
+}
+
+#[tokio::test]
+async fn coupons_apply_at_checkout_within_their_scope_limit_and_dates() {
+    let app = TestApp::spawn().await;
+    let (mut b, product) = shop_with_stock(&app, "coupons@example.com", "coupshop", 6).await;
+    let other = create_product(&mut b, "coupshop", "Other", "10").await;
+
+    // Bad coupons are refused with reasons; nothing is created.
+    let p = b.post("/shops/coupshop/coupons", &[("code", "X"), ("kind", "percent"), ("value", "150")]).await;
+    p.expect(422);
+    assert!(p.body.contains("3–32 letters") && p.body.contains("1 to 99"));
+    b.post("/shops/coupshop/coupons", &[("code", "save10"), ("kind", "percent"), ("value", "10")]).await.expect(303);
+    let p = b.post("/shops/coupshop/coupons", &[("code", "SAVE10"), ("kind", "fixed"), ("value", "1")]).await;
+    p.expect(409);
+    b.post(
+        "/shops/coupshop/coupons",
+        &[("code", "ONCE"), ("kind", "fixed"), ("value", "5.50"), ("product_id", &product), ("usage_limit", "1")],
+    )
+    .await
+    .expect(303);
+    b.post(
+        "/shops/coupshop/coupons",
+        &[("code", "OLD"), ("kind", "percent"), ("value", "50"), ("expires_on", "2020-01-01")],
+    )
+    .await
+    .expect(303);
+
+    let order = |coupon: &str, product: &str| {
+        let body = json!({"product_id": product, "quantity": 1, "email": "c@example.com", "coupon": coupon});
+        let app = &app;
+        async move { app.order("coupshop", body).await }
+    };
+    // 10 % off 30.00, case-insensitive.
+    let (status, o) = order("save10", &product).await;
+    assert_eq!(status, 201, "{o}");
+    assert_eq!((o["amount"].as_str(), o["discount"].as_str()), (Some("27.00"), Some("3.00")));
+    let tenant = app.tenant_id("coupshop").await;
+    let row = app.order_row(&tenant, o["order_no"].as_str().expect("no")).await;
+    assert_eq!((row.coupon_code.as_deref(), row.discount_minor, row.amount_minor), (Some("SAVE10"), 300, 2700));
+    // The payment asks for the discounted amount.
+    assert_eq!(app.payment_of(&tenant, o["order_no"].as_str().expect("no")).await.amount_minor, 2700);
+
+    for (code, prod, expected) in [
+        ("NOPE", &product, "coupon_not_found"),
+        ("OLD", &product, "coupon_expired"),
+        ("ONCE", &other, "coupon_not_for_product"),
+    ] {
+        let (status, o) = order(code, prod).await;
+        assert_eq!((status, o["error"]["code"].as_str()), (422, Some(expected)), "{code}: {o}");
+    }
+    // A limit of one admits exactly one order.
+    let (s1, o1) = order("ONCE", &product).await;
+    assert_eq!(s1, 201, "{o1}");
+    assert_eq!(o1["amount"], "24.50");
+    let (s2, o2) = order("ONCE", &product).await;
+    assert_eq!((s2, o2["error"]["code"].as_str()), (422, Some("coupon_used_up")));
+    assert!(o2["error"]["message"].as_str().is_some_and(|m| m.contains("used up") || m.contains("用完")));
+
+    // The storefront form takes a coupon too, with the error on the page in the buyer's language.
+    let r = app
+        .client
+        .post(app.shop_url("coupshop", "/checkout"))
+        .header("origin", app.shop_url("coupshop", "").trim_end_matches('/'))
+        .header("accept-language", "zh-CN")
+        .form(&[
+            ("product_id", product.as_str()),
+            ("quantity", "1"),
+            ("email", "d@example.com"),
+            ("coupon", "nope"),
+            ("channel", "sandbox"),
+        ])
+        .send()
+        .await
+        .expect("checkout");
+    assert_eq!(r.status().as_u16(), 422);
+    assert!(r.text().await.expect("html").contains("优惠码不存在"));
+
+    // The dashboard lists uses.
+    let list = b.get("/shops/coupshop/coupons").await;
+    assert!(list.body.contains("1 / 1"), "ONCE used once");
+}
+
+#[tokio::test]
+async fn an_expired_unpaid_order_gives_its_coupon_use_back() {
+    let app = TestApp::spawn_with(support::Options { order_ttl_secs: 1, ..Default::default() }).await;
+    let (mut b, product) = shop_with_stock(&app, "expire@example.com", "expshop", 2).await;
+    b.post("/shops/expshop/coupons", &[("code", "ONE"), ("kind", "percent"), ("value", "20"), ("usage_limit", "1")])
+        .await
+        .expect(303);
+    let body = json!({"product_id": product, "quantity": 1, "email": "e@example.com", "coupon": "ONE"});
+    let (status, _) = app.order("expshop", body.clone()).await;
+    assert_eq!(status, 201);
+    let (status, _) = app.order("expshop", body.clone()).await;
+    assert_eq!(status, 422, "the only use is held by the unpaid order");
+    // Once the order expires, the use comes back.
+    assert!(
+        app.eventually(15, || {
+            let (app, body) = (&app, body.clone());
+            async move { app.order("expshop", body).await.0 == 201 }
+        })
+        .await,
+        "the coupon is usable again after the unpaid order expired"
+    );
 }

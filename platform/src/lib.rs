@@ -33,7 +33,7 @@ use crate::page::{Layout, render};
 
 /// Routes served on the platform host.
 pub fn platform_router(state: PlatformState) -> Router {
-    use catalog::{categories, key_import, keys, product_form, products};
+    use catalog::{categories, coupons, key_import, keys, product_form, products};
     use orders::{actions, detail, export, list};
     let shop = Router::new()
         .route("/", get(shops::dashboard::dashboard))
@@ -52,6 +52,8 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/products/{id}/keys/delete-unsold", post(keys::delete_unsold_keys))
         .route("/products/{id}/keys/export", get(keys::export_unsold_keys))
         .route("/imports/{id}", get(key_import::import_page))
+        .route("/coupons", get(coupons::list_coupons).post(coupons::create_coupon))
+        .route("/coupons/{id}/toggle", post(coupons::toggle_coupon))
         .route("/categories", post(categories::create_category))
         .route("/categories/{id}/delete", post(categories::delete_category))
         .route("/orders", get(list::list_orders))

@@ -39,6 +39,8 @@ pub enum StoreError {
     InvalidQuantity { min: i64, max: i64 },
     #[error("invalid lookup password")]
     InvalidLookupPassword,
+    #[error("coupon refused: {0:?}")]
+    Coupon(kapu_core::store::coupons::CouponRejection),
     #[error("channel {0} not offered")]
     ChannelNotOffered(String),
     #[error("no payment channel")]
@@ -76,7 +78,7 @@ impl StoreError {
             LookupFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ShopNotFound | ProductNotFound | OrderNotFound | PaymentNotFound | NotFound => StatusCode::NOT_FOUND,
             OutOfStock { .. } => StatusCode::CONFLICT,
-            InvalidEmail | InvalidQuantity { .. } | InvalidLookupPassword | ChannelNotOffered(_) => {
+            InvalidEmail | InvalidQuantity { .. } | InvalidLookupPassword | Coupon(_) | ChannelNotOffered(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             TooManyUnpaidOrders { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -102,6 +104,15 @@ impl StoreError {
             InvalidEmail => "invalid_email",
             InvalidQuantity { .. } => "invalid_quantity",
             InvalidLookupPassword => "invalid_lookup_password",
+            Coupon(r) => {
+                use kapu_core::store::coupons::CouponRejection::*;
+                match r {
+                    Unknown => "coupon_not_found",
+                    Expired => "coupon_expired",
+                    UsedUp => "coupon_used_up",
+                    WrongProduct => "coupon_not_for_product",
+                }
+            }
             ChannelNotOffered(_) => "channel_not_offered",
             NoPaymentChannel => "no_payment_channel",
             SandboxDisabled => "sandbox_disabled",
@@ -183,6 +194,18 @@ impl StoreError {
             }
             InvalidLookupPassword => {
                 lang.pick("查询密码须为 4 到 64 个字符。", "The lookup password must be 4 to 64 characters.").into()
+            }
+            Coupon(r) => {
+                use kapu_core::store::coupons::CouponRejection::*;
+                match r {
+                    Unknown => lang.pick("优惠码不存在，请检查后重试。", "No such coupon code; please check it."),
+                    Expired => lang.pick("该优惠码已过期。", "This coupon code has expired."),
+                    UsedUp => lang.pick("该优惠码已被用完。", "This coupon code has been used up."),
+                    WrongProduct => {
+                        lang.pick("该优惠码不适用于此商品。", "This coupon code does not apply to this product.")
+                    }
+                }
+                .into()
             }
             ChannelNotOffered(kind) => {
                 if zh {

@@ -5,6 +5,7 @@ use kapu_core::entities::orders;
 use kapu_core::jobs::{ClaimedJob, JobHandler};
 use kapu_core::mail::Mailer;
 use kapu_core::store::card_keys::release_keys_of_order_for_tenant;
+use kapu_core::store::coupons::release_coupon_use_for_tenant;
 use kapu_core::store::orders::{lock_order_for_tenant, status};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
 
@@ -61,6 +62,9 @@ pub async fn expire_order(state: &RuntimeState, tenant_id: &str, order_id: &str)
         return Ok(());
     }
     let released = release_keys_of_order_for_tenant(&txn, tenant_id, order_id).await?;
+    if let Some(code) = &order.coupon_code {
+        release_coupon_use_for_tenant(&txn, tenant_id, code).await?;
+    }
     let order_no = order.order_no.clone();
     let mut o: orders::ActiveModel = order.into_active_model();
     o.status = Set(status::EXPIRED.into());

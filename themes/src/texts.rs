@@ -21,6 +21,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("email_hint", "卡密将发送到此邮箱，请仔细核对。", "Your keys are sent to this address; check it carefully."),
     ("lookup_password", "查询密码", "Lookup password"),
     ("optional", "可选", "optional"),
+    ("coupon", "优惠码", "Coupon code"),
     (
         "lookup_password_hint",
         "用于查询订单：凭订单号和此密码可随时查看卡密。",

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod card_keys;
 pub mod categories;
 pub mod channel_configs;
+pub mod coupons;
 pub mod domains;
 pub mod jobs;
 pub mod key_imports;

@@ -27,6 +27,9 @@ pub struct Model {
     /// `{scheme}://{host}` the order was placed on; links in emails go back there.
     pub base_url: String,
     pub attention_reason: Option<String>,
+    /// The coupon applied at checkout, and what it took off `unit price × quantity`.
+    pub coupon_code: Option<String>,
+    pub discount_minor: i64,
     pub expires_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,
     pub delivered_at: Option<DateTimeUtc>,

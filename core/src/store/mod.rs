@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod card_keys;
 pub mod catalog_admin;
 pub mod channels;
+pub mod coupons;
 pub mod dashboard;
 pub mod key_imports;
 pub mod order_admin;

@@ -1,9 +1,10 @@
 //! The merchant's order list: search, filters and pages.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
 
 use crate::entities::orders;
@@ -27,7 +28,11 @@ fn filtered(tenant_id: &str, f: &OrderFilter) -> Select<orders::Entity> {
         q = if text.bytes().all(|b| b.is_ascii_digit()) {
             q.filter(orders::Column::OrderNo.starts_with(&text))
         } else {
-            q.filter(Condition::any().add(orders::Column::Email.contains(&text)).add(orders::Column::OrderNo.eq(&text)))
+            // Case-insensitive on both databases (PostgreSQL's LIKE is not); LIKE wildcards typed by the merchant are literal.
+            let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let email =
+                Expr::expr(Func::lower(Expr::col(orders::Column::Email))).like(LikeExpr::new(pattern).escape('\\'));
+            q.filter(Condition::any().add(email).add(orders::Column::OrderNo.eq(&text)))
         };
     }
     if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {

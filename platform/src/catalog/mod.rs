@@ -1,6 +1,7 @@
-//! The catalog: products, categories, and card keys (import, list, export).
+//! The catalog: products, categories, coupons, and card keys (import, list, export).
 
 pub mod categories;
+pub mod coupons;
 pub mod key_import;
 pub mod keys;
 pub mod product_form;

@@ -31,7 +31,7 @@ pub async fn export_orders(
     let filter = q.filter().map_err(|e| PageError::BadRequest(e.into()))?;
     let rows = all_orders_for_tenant(state.db.reader(), access.tenant_id(), &filter, MAX_ROWS).await?;
     let mut out = String::from(
-        "\u{feff}order_no,created_at_utc,status,product,quantity,unit_price,amount,currency,email,channel,paid_at_utc,delivered_at_utc\n",
+        "\u{feff}order_no,created_at_utc,status,product,quantity,unit_price,discount,coupon,amount,currency,email,channel,paid_at_utc,delivered_at_utc\n",
     );
     for o in &rows {
         let cols = [
@@ -41,6 +41,8 @@ pub async fn export_orders(
             o.product_name.clone(),
             o.quantity.to_string(),
             format_minor(o.unit_price_minor, &o.currency),
+            format_minor(o.discount_minor, &o.currency),
+            o.coupon_code.clone().unwrap_or_default(),
             format_minor(o.amount_minor, &o.currency),
             o.currency.clone(),
             o.email.clone(),

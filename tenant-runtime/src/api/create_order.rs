@@ -25,6 +25,8 @@ pub struct CreateOrder {
     pub lookup_password: Option<String>,
     /// Payment channel kind (e.g. "sandbox"); the shop's first by default.
     pub channel: Option<String>,
+    /// A coupon code of the shop (case does not matter).
+    pub coupon: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -34,8 +36,12 @@ pub struct OrderCreated {
     pub token: String,
     /// Always "pending".
     pub status: String,
+    /// What the buyer pays, after any coupon.
     pub amount: String,
     pub amount_minor: i64,
+    /// What the coupon took off ("0.00" without one).
+    pub discount: String,
+    pub discount_minor: i64,
     pub currency: String,
     /// Absolute URL where the buyer pays.
     pub pay_url: String,
@@ -47,7 +53,7 @@ pub struct OrderCreated {
 #[utoipa::path(post, path = "/api/v1/orders", tag = "storefront", request_body = CreateOrder,
     responses((status = 201, body = OrderCreated),
         (status = 400, description = "invalid_json"), (status = 404, description = "product_not_found"),
-        (status = 409, description = "out_of_stock"), (status = 422, description = "invalid_email / invalid_quantity"),
+        (status = 409, description = "out_of_stock"), (status = 422, description = "invalid_email / invalid_quantity / coupon_not_found / coupon_expired / coupon_used_up / coupon_not_for_product"),
         (status = 429, description = "rate_limited / too_many_unpaid_orders")))]
 pub async fn create_order(
     State(state): State<RuntimeState>,
@@ -62,12 +68,15 @@ pub async fn create_order(
         email: body.email,
         lookup_password: body.lookup_password,
         channel: body.channel,
+        coupon: body.coupon,
     };
     let placed = place_order(&state, &shop, ip, lang, input).await?;
     Ok((
         StatusCode::CREATED,
         Json(OrderCreated {
             amount: format_minor(placed.amount_minor, &placed.currency),
+            discount: format_minor(placed.discount_minor, &placed.currency),
+            discount_minor: placed.discount_minor,
             order_no: placed.order_no,
             token: placed.token,
             status: "pending".into(),

@@ -15,6 +15,9 @@ use kapu_core::ids::{new_id, new_order_no};
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::card_keys::{Reservation, reserve_keys_for_order_for_tenant};
 use kapu_core::store::channels::list_enabled_channels_for_tenant;
+use kapu_core::store::coupons::{
+    CouponRejection, discount_for, find_applicable_coupon_for_tenant, take_coupon_use_for_tenant,
+};
 use kapu_core::store::orders::{
     pending_orders_by_email_reach_cap_for_tenant, pending_orders_by_ip_reach_cap_for_tenant, status,
 };
@@ -36,6 +39,8 @@ pub struct OrderInput {
     pub email: String,
     pub lookup_password: Option<String>,
     pub channel: Option<String>,
+    /// A coupon code, as typed.
+    pub coupon: Option<String>,
 }
 
 /// An order just placed.
@@ -44,6 +49,8 @@ pub struct PlacedOrder {
     pub order_no: String,
     pub token: String,
     pub amount_minor: i64,
+    /// What the coupon took off (0 without one).
+    pub discount_minor: i64,
     pub currency: String,
     pub pay_url: String,
     pub expires_at: DateTime<Utc>,
@@ -86,7 +93,17 @@ pub async fn place_order(
     let order_no = new_order_no(now);
     let tiers = kapu_core::pricing::parse_tiers(product.wholesale_tiers.as_deref());
     let unit_price = kapu_core::pricing::unit_price(product.price_minor, &tiers, i64::from(quantity));
-    let amount_minor = unit_price * i64::from(quantity);
+    let gross_minor = unit_price * i64::from(quantity);
+    let coupon = match input.coupon.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) => Some(
+            find_applicable_coupon_for_tenant(state.db.reader(), &tenant.id, code, &product.id, now)
+                .await?
+                .map_err(StoreError::Coupon)?,
+        ),
+        None => None,
+    };
+    let discount_minor = coupon.as_ref().map(|c| discount_for(c, gross_minor)).unwrap_or(0);
+    let amount_minor = gross_minor - discount_minor;
     let ip = client_ip.to_string();
     let cap = state.cfg.max_unpaid_orders;
 
@@ -96,6 +113,11 @@ pub async fn place_order(
         || pending_orders_by_email_reach_cap_for_tenant(&txn, &tenant.id, email.as_str(), now, cap_u).await?
     {
         return Err(StoreError::TooManyUnpaidOrders { limit: cap });
+    }
+    if let Some(c) = &coupon
+        && !take_coupon_use_for_tenant(&txn, &tenant.id, &c.id).await?
+    {
+        return Err(StoreError::Coupon(CouponRejection::UsedUp));
     }
     match reserve_keys_for_order_for_tenant(&txn, &tenant.id, &product.id, &order_id, quantity.into(), expires_at)
         .await?
@@ -121,6 +143,8 @@ pub async fn place_order(
         locale: Set(lang.tag().into()),
         base_url: Set(shop.base_url.clone()),
         attention_reason: Set(None),
+        coupon_code: Set(coupon.as_ref().map(|c| c.code.clone())),
+        discount_minor: Set(discount_minor),
         expires_at: Set(expires_at),
         paid_at: Set(None),
         delivered_at: Set(None),
@@ -172,7 +196,15 @@ pub async fn place_order(
         ChannelError::Transient(m) | ChannelError::Business(m) => StoreError::Unavailable(m),
     })?;
     tracing::info!(order_no = %order_no, quantity, amount_minor, channel = channel.kind(), "order placed");
-    Ok(PlacedOrder { order_no, token, amount_minor, currency: product.currency, pay_url: start.pay_url, expires_at })
+    Ok(PlacedOrder {
+        order_no,
+        token,
+        amount_minor,
+        discount_minor,
+        currency: product.currency,
+        pay_url: start.pay_url,
+        expires_at,
+    })
 }
 
 fn hash_password(p: &str) -> Result<String, StoreError> {

@@ -31,6 +31,8 @@ pub struct CheckoutForm {
     pub lookup_password: String,
     #[serde(default)]
     pub channel: String,
+    #[serde(default)]
+    pub coupon: String,
 }
 
 pub async fn show_product(
@@ -100,6 +102,7 @@ pub async fn submit_checkout(
         email: form.email.clone(),
         lookup_password: Some(form.lookup_password.clone()),
         channel: Some(form.channel.clone()),
+        coupon: Some(form.coupon.clone()),
     };
     match place_order(&state, &shop, ip, lang, input).await {
         Ok(placed) => Ok(Redirect::to(&placed.pay_url).into_response()),
