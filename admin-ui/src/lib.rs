@@ -47,6 +47,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("order.html", include_str!("../templates/order.html")),
     ("settings.html", include_str!("../templates/settings.html")),
     ("coupons.html", include_str!("../templates/coupons.html")),
+    ("team.html", include_str!("../templates/team.html")),
 ];
 
 /// The dashboard renderer. Cheap to clone.

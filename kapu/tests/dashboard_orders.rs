@@ -173,22 +173,15 @@ async fn settings_reach_the_storefront_and_going_live_needs_a_real_channel() {
 #[tokio::test]
 async fn staff_run_the_shop_but_cannot_export_keys_or_change_settings() {
     let app = TestApp::spawn().await;
-    let (_owner, product) = shop_with_stock(&app, "boss@example.com", "teamshop", 3).await;
+    let (mut owner, product) = shop_with_stock(&app, "boss@example.com", "teamshop", 3).await;
     let mut staff = support::merchant::verified_merchant(&app, "staff@example.com").await;
-    let tenant = app.tenant_id("teamshop").await;
-    let staff_id = kapu_core::store::accounts::find_account_by_email(app.db.reader(), "staff@example.com")
-        .await
-        .expect("db")
-        .expect("account")
-        .id;
-    kapu_core::store::accounts::add_membership(
-        app.db.writer(),
-        &tenant,
-        &staff_id,
-        kapu_core::store::accounts::Role::Staff,
-    )
-    .await
-    .expect("membership");
+    // Before being added, the shop does not exist for them.
+    staff.get("/shops/teamshop").await.expect(404);
+    let p = owner.post("/shops/teamshop/team", &[("email", "nobody@example.com")]).await;
+    p.expect(422);
+    assert!(p.body.contains("No verified Kapu account"));
+    owner.post("/shops/teamshop/team", &[("email", "Staff@Example.com")]).await.expect(303);
+    owner.post("/shops/teamshop/team", &[("email", "staff@example.com")]).await.expect(409);
 
     staff.get("/shops/teamshop").await.expect(200);
     staff.get("/shops/teamshop/orders").await.expect(200);
@@ -200,6 +193,21 @@ async fn staff_run_the_shop_but_cannot_export_keys_or_change_settings() {
     assert!(p.body.contains("Only the shop"));
     staff.get("/shops/teamshop/settings").await.expect(403);
     staff.post("/shops/teamshop/mode", &[("mode", "test")]).await.expect(403);
+    staff.get("/shops/teamshop/team").await.expect(403);
+
+    // Removed: the shop is gone for them again; the owner cannot be removed.
+    let team = owner.get("/shops/teamshop/team").await;
+    let staff_id = {
+        let at = team.body.find("/team/").expect("remove form");
+        team.body[at + "/team/".len()..].split('/').next().expect("id").to_string()
+    };
+    owner.post(&format!("/shops/teamshop/team/{staff_id}/remove"), &[]).await.expect(303);
+    staff.get("/shops/teamshop").await.expect(404);
+    let tenant = app.tenant_id("teamshop").await;
+    let owner_id = kapu_core::store::accounts::list_members_of_tenant(app.db.reader(), &tenant).await.expect("db")[0]
+        .account_id
+        .clone();
+    owner.post(&format!("/shops/teamshop/team/{owner_id}/remove"), &[]).await.expect(404);
 }
 
 #[tokio::test]

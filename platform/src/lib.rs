@@ -39,6 +39,8 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/", get(shops::dashboard::dashboard))
         .route("/settings", get(shops::settings::settings_page).post(shops::settings::save_settings))
         .route("/mode", post(shops::mode::set_mode))
+        .route("/team", get(shops::team::team_page).post(shops::team::add_member))
+        .route("/team/{account_id}/remove", post(shops::team::remove_member))
         .route("/products", get(products::list_products))
         .route("/products/new", get(product_form::new_product_page).post(product_form::create_product))
         .route("/products/{id}", get(product_form::edit_product_page).post(product_form::update_product))

@@ -308,3 +308,46 @@ pub async fn purge_expired_sessions_and_tokens<C: ConnectionTrait>(conn: &C) -> 
         .await?;
     Ok(a.rows_affected + b.rows_affected)
 }
+
+/// A member of a shop, for the team page.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub account_id: String,
+    pub email: String,
+    pub role: Role,
+}
+
+/// Every member of a shop, owners first.
+pub async fn list_members_of_tenant<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<Vec<Member>, DbErr> {
+    let rows = memberships::Entity::find()
+        .filter(memberships::Column::TenantId.eq(tenant_id))
+        .order_by_asc(memberships::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    let ids: Vec<String> = rows.iter().map(|m| m.account_id.clone()).collect();
+    let accounts = accounts::Entity::find().filter(accounts::Column::Id.is_in(ids)).all(conn).await?;
+    let mut out: Vec<Member> = rows
+        .into_iter()
+        .filter_map(|m| {
+            let a = accounts.iter().find(|a| a.id == m.account_id)?;
+            Some(Member { account_id: m.account_id, email: a.email.clone(), role: Role::parse(&m.role) })
+        })
+        .collect();
+    out.sort_by_key(|m| std::cmp::Reverse(m.role));
+    Ok(out)
+}
+
+/// Removes a staff member; owners cannot be removed this way. `false` if there was no such staff member.
+pub async fn remove_staff_member<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    account_id: &str,
+) -> Result<bool, DbErr> {
+    let r = memberships::Entity::delete_many()
+        .filter(memberships::Column::TenantId.eq(tenant_id))
+        .filter(memberships::Column::AccountId.eq(account_id))
+        .filter(memberships::Column::Role.eq(Role::Staff.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(r.rows_affected == 1)
+}

@@ -7,3 +7,4 @@ pub mod list;
 pub mod mode;
 pub mod settings;
 pub mod slug;
+pub mod team;
