@@ -48,6 +48,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings.html", include_str!("../templates/settings.html")),
     ("coupons.html", include_str!("../templates/coupons.html")),
     ("team.html", include_str!("../templates/team.html")),
+    ("two_factor.html", include_str!("../templates/two_factor.html")),
+    ("login_2fa.html", include_str!("../templates/login_2fa.html")),
 ];
 
 /// The dashboard renderer. Cheap to clone.

@@ -55,6 +55,8 @@ pub enum Purpose {
     SandboxNotify,
     /// HMAC key binding the dashboard's CSRF tokens to their cookie (tenant id `platform`).
     DashboardCsrf,
+    /// HMAC key signing the "password accepted, code pending" login cookie (tenant id `platform`).
+    LoginChallenge,
 }
 
 impl Purpose {
@@ -65,6 +67,7 @@ impl Purpose {
             Purpose::OrderToken => "order-token",
             Purpose::SandboxNotify => "sandbox-notify",
             Purpose::DashboardCsrf => "dashboard-csrf",
+            Purpose::LoginChallenge => "login-challenge",
         }
     }
 }

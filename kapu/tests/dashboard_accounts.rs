@@ -247,3 +247,67 @@ async fn dashboard_paths_do_not_exist_on_shop_hosts() {
         assert_eq!(r.status().as_u16(), 404, "{path} on a shop host");
     }
 }
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let at = html.find(start).unwrap_or_else(|| panic!("{start} not in page")) + start.len();
+    &html[at..at + html[at..].find(end).expect("end")]
+}
+
+fn code_at(secret_b32: &str, unix: u64) -> String {
+    let secret = totp_rs::Secret::Encoded(secret_b32.to_string()).to_bytes().expect("base32");
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret).generate(unix)
+}
+
+#[tokio::test]
+async fn two_factor_sign_in_needs_a_fresh_code_after_the_password() {
+    let app = TestApp::spawn().await;
+    let mut b = verified_merchant(&app, "2fa@example.com").await;
+    let setup = b.get("/account/2fa").await;
+    setup.expect(200);
+    assert!(setup.body.contains("<svg"), "QR code shown");
+    let secret = between(&setup.body, "id=\"totp-secret\">", "<").to_string();
+    let sig = between(&setup.body, "name=\"sig\" value=\"", "\"").to_string();
+    let now = chrono::Utc::now().timestamp() as u64;
+
+    let wrong = b.post("/account/2fa/enable", &[("secret", &secret), ("sig", &sig), ("code", "000000")]).await;
+    wrong.expect(422);
+    // A secret the page did not issue is refused.
+    let forged =
+        b.post("/account/2fa/enable", &[("secret", "MZXW6YTBOIMZXW6YTBOI"), ("sig", &sig), ("code", "123456")]).await;
+    forged.expect(403);
+    b.post("/account/2fa/enable", &[("secret", &secret), ("sig", &sig), ("code", &code_at(&secret, now))])
+        .await
+        .expect(303);
+    assert!(b.get("/account/2fa").await.body.contains("On: signing in asks"));
+
+    // Password alone no longer signs in.
+    b.post("/logout", &[]).await.expect(303);
+    let mut c = Browser::new(&app);
+    let step1 = c
+        .post("/login", &[("email", "2fa@example.com"), ("password", "correct horse battery"), ("next", "/shops")])
+        .await;
+    step1.expect(303);
+    assert_eq!(step1.location.as_deref(), Some("/login/2fa?next=%2Fshops"));
+    c.get("/shops").await.expect(303);
+    c.get("/login/2fa?next=%2Fshops").await.expect(200);
+    c.post("/login/2fa", &[("code", "999999"), ("next", "/shops")]).await.expect(401);
+    // The code used to turn it on is spent; the next step's code works, once.
+    c.post("/login/2fa", &[("code", &code_at(&secret, now)), ("next", "/shops")]).await.expect(401);
+    let next_code = code_at(&secret, now + 30);
+    let ok = c.post("/login/2fa", &[("code", &next_code), ("next", "/shops")]).await;
+    ok.expect(303);
+    assert_eq!(ok.location.as_deref(), Some("/shops"));
+    c.get("/shops").await.expect(200);
+
+    let mut d = Browser::new(&app);
+    d.post("/login", &[("email", "2fa@example.com"), ("password", "correct horse battery")]).await.expect(303);
+    d.post("/login/2fa", &[("code", &next_code)]).await.expect(401);
+    // Without the password step there is nothing to answer.
+    let mut e = Browser::new(&app);
+    let p = e.post("/login/2fa", &[("code", &next_code)]).await;
+    p.expect(303);
+    assert!(p.location.as_deref().is_some_and(|l| l.starts_with("/login")));
+    // Turning it off needs a valid code too.
+    c.post("/account/2fa/disable", &[("code", "000000")]).await.expect(422);
+    assert!(c.get("/account/2fa").await.body.contains("On: signing in asks"));
+}

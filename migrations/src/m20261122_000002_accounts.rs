@@ -14,6 +14,9 @@ enum Accounts {
     Email,
     PasswordHash,
     EmailVerifiedAt,
+    TotpSecret,
+    TotpNonce,
+    TotpLastStep,
     CreatedAt,
 }
 
@@ -102,6 +105,9 @@ impl MigrationTrait for Migration {
                 .col(string_len_uniq(Accounts::Email, 254))
                 .col(text(Accounts::PasswordHash))
                 .col(timestamp_with_time_zone_null(Accounts::EmailVerifiedAt))
+                .col(blob_null(Accounts::TotpSecret))
+                .col(blob_null(Accounts::TotpNonce))
+                .col(big_integer_null(Accounts::TotpLastStep))
                 .col(timestamp_with_time_zone(Accounts::CreatedAt))
                 .to_owned(),
         )

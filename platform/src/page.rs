@@ -56,6 +56,8 @@ pub fn flash_for(code: Option<&str>) -> Option<Flash> {
         "refunded" => ("ok", "订单已标记为已退款。Order marked refunded."),
         "mode_test" => ("ok", "已切回测试模式。The shop is back in test mode."),
         "mode_live" => ("ok", "店铺已上线。The shop is live."),
+        "2fa_on" => ("ok", "两步验证已开启。Two-factor sign-in is on."),
+        "2fa_off" => ("ok", "两步验证已关闭。Two-factor sign-in is off."),
         _ => return None,
     };
     Some(Flash { kind, message: message.into() })

@@ -19,6 +19,7 @@ pub struct Inner {
     pub master: MasterKey,
     pub bus: Bus,
     pub csrf_key: [u8; 32],
+    pub challenge_key: [u8; 32],
     pub throttle: LoginThrottle,
     pub trusted_proxies: Vec<IpNet>,
     /// `KAPU_PLATFORM_DOMAIN`, normalized.
@@ -41,6 +42,7 @@ impl PlatformState {
         let demo_url = format!("{}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, cfg.listen.port());
         Ok(Self(Arc::new(Inner {
             csrf_key: master.derive("platform", Purpose::DashboardCsrf),
+            challenge_key: master.derive("platform", Purpose::LoginChallenge),
             throttle: LoginThrottle::default(),
             platform_host: cfg.platform_host(),
             shop_host: cfg.shop_host(),

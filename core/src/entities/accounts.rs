@@ -10,6 +10,11 @@ pub struct Model {
     /// argon2id PHC string.
     pub password_hash: String,
     pub email_verified_at: Option<DateTimeUtc>,
+    /// TOTP secret sealed with the platform's account key; set when two-factor is on.
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_nonce: Option<Vec<u8>>,
+    /// The last 30-second step whose code was accepted (a code works once).
+    pub totp_last_step: Option<i64>,
     pub created_at: DateTimeUtc,
 }
 

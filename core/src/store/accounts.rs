@@ -42,6 +42,9 @@ pub async fn create_account<C: ConnectionTrait>(conn: &C, email: &str, password_
         email: Set(email.to_string()),
         password_hash: Set(password_hash.to_string()),
         email_verified_at: Set(None),
+        totp_secret: Set(None),
+        totp_nonce: Set(None),
+        totp_last_step: Set(None),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(conn)
@@ -347,6 +350,41 @@ pub async fn remove_staff_member<C: ConnectionTrait>(
         .filter(memberships::Column::TenantId.eq(tenant_id))
         .filter(memberships::Column::AccountId.eq(account_id))
         .filter(memberships::Column::Role.eq(Role::Staff.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Turns two-factor on (sealed secret) or off (`None`).
+pub async fn set_totp_of_account<C: ConnectionTrait>(
+    conn: &C,
+    account_id: &str,
+    sealed: Option<(Vec<u8>, Vec<u8>)>,
+) -> Result<(), DbErr> {
+    let (secret, nonce) = match sealed {
+        Some((c, n)) => (Some(c), Some(n)),
+        None => (None, None),
+    };
+    accounts::Entity::update_many()
+        .col_expr(accounts::Column::TotpSecret, Expr::value(secret))
+        .col_expr(accounts::Column::TotpNonce, Expr::value(nonce))
+        .col_expr(accounts::Column::TotpLastStep, Expr::value(Option::<i64>::None))
+        .filter(accounts::Column::Id.eq(account_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records that the code of `step` was used; `false` if that step (or a later
+/// one) was already used, so a code seen once cannot be replayed.
+pub async fn claim_totp_step<C: ConnectionTrait>(conn: &C, account_id: &str, step: i64) -> Result<bool, DbErr> {
+    use sea_orm::Condition;
+    let r = accounts::Entity::update_many()
+        .col_expr(accounts::Column::TotpLastStep, Expr::value(step))
+        .filter(accounts::Column::Id.eq(account_id))
+        .filter(
+            Condition::any().add(accounts::Column::TotpLastStep.is_null()).add(accounts::Column::TotpLastStep.lt(step)),
+        )
         .exec(conn)
         .await?;
     Ok(r.rows_affected == 1)

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::store::accounts::{create_session, find_account_by_email};
 use minijinja::context;
 
+use crate::accounts::two_factor::challenge_cookie;
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
 use crate::auth::password::verify_password;
 use crate::auth::session::{CurrentAccount, safe_next, session_cookie, session_lifetime};
@@ -65,6 +66,12 @@ pub async fn login(
         let msg = "邮箱或密码错误。Wrong email or password.";
         return Ok(with_status(StatusCode::UNAUTHORIZED, form(&csrf, &email, &f.next, &[msg])?));
     };
+    if account.totp_secret.is_some() {
+        // Password accepted; the session waits for the second factor.
+        let next = serde_urlencoded::to_string([("next", safe_next(&f.next))]).unwrap_or_default();
+        let cookie = challenge_cookie(&state, &account.id);
+        return Ok(([(SET_COOKIE, cookie)], Redirect::to(&format!("/login/2fa?{next}"))).into_response());
+    }
     let token = create_session(state.db.writer(), &account.id, session_lifetime()).await?;
     tracing::info!(account = %account.id, %ip, "merchant logged in");
     Ok(([(SET_COOKIE, session_cookie(&state, &token))], Redirect::to(safe_next(&f.next))).into_response())

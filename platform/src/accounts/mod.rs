@@ -5,6 +5,7 @@ pub mod login;
 pub mod logout;
 pub mod password_reset;
 pub mod signup;
+pub mod two_factor;
 pub mod verify;
 
 /// Lowercases and checks an email address; `None` if it is not one.
