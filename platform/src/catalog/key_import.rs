@@ -18,7 +18,8 @@ use chrono::Utc;
 use kapu_core::store::catalog_admin::find_product_for_tenant;
 use kapu_core::store::key_imports::{
     Delimiter, Entry, ImportProgress, MAX_PROBLEMS, Problem, create_key_import_for_tenant, effective_status,
-    find_key_import_for_tenant, import_chunk_for_tenant, split_entries, update_key_import_for_tenant,
+    find_key_import_for_tenant, import_chunk_for_tenant, refresh_card_key_statistics, split_entries,
+    update_key_import_for_tenant,
 };
 use minijinja::{Value, context};
 
@@ -118,7 +119,14 @@ async fn run_import(
     let keys = state.master.tenant(&tenant_id);
     let mut seen = HashSet::new();
     let mut p = ImportProgress::default();
-    for chunk in entries.chunks(CHUNK) {
+    let mut last_notice = std::time::Instant::now();
+    for (i, chunk) in entries.chunks(CHUNK).enumerate() {
+        // Keep the planner's picture of card_keys current while it grows (PostgreSQL).
+        if i % 20 == 1
+            && let Err(e) = refresh_card_key_statistics(state.db.writer()).await
+        {
+            tracing::warn!(error = %e, "ANALYZE card_keys failed; the import goes on");
+        }
         let step = async {
             let txn = state.db.begin().await?;
             let out = import_chunk_for_tenant(&txn, &keys, &tenant_id, &product_id, chunk, &mut seen).await?;
@@ -139,9 +147,14 @@ async fn run_import(
             state.bus.stock_changed(&tenant_id);
             return;
         }
-        // Let the storefront see new stock as it arrives.
-        state.bus.stock_changed(&tenant_id);
+        // Let the storefront see new stock as it arrives, at most once a second
+        // (each notice makes the storefront count the product's keys again).
+        if last_notice.elapsed() >= std::time::Duration::from_secs(1) {
+            state.bus.stock_changed(&tenant_id);
+            last_notice = std::time::Instant::now();
+        }
     }
+    state.bus.stock_changed(&tenant_id);
     if let Err(e) = update_key_import_for_tenant(state.db.writer(), &tenant_id, &import_id, "done", &p, None).await {
         tracing::error!(import = %import_id, error = %e, "could not record the end of a key import");
     }
