@@ -48,6 +48,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings.html", include_str!("../templates/settings.html")),
     ("coupons.html", include_str!("../templates/coupons.html")),
     ("team.html", include_str!("../templates/team.html")),
+    ("risk.html", include_str!("../templates/risk.html")),
     ("two_factor.html", include_str!("../templates/two_factor.html")),
     ("login_2fa.html", include_str!("../templates/login_2fa.html")),
 ];

@@ -57,6 +57,8 @@ pub enum Purpose {
     DashboardCsrf,
     /// HMAC key signing the "password accepted, code pending" login cookie (tenant id `platform`).
     LoginChallenge,
+    /// HMAC key signing a shop's proof-of-work checkout challenges.
+    CheckoutChallenge,
 }
 
 impl Purpose {
@@ -68,6 +70,7 @@ impl Purpose {
             Purpose::SandboxNotify => "sandbox-notify",
             Purpose::DashboardCsrf => "dashboard-csrf",
             Purpose::LoginChallenge => "login-challenge",
+            Purpose::CheckoutChallenge => "checkout-challenge",
         }
     }
 }

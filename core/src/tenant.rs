@@ -32,6 +32,29 @@ pub struct Tenant {
     pub currency: String,
     pub support_contact: String,
     pub order_ttl_minutes: Option<i32>,
+    pub risk: RiskSettings,
+}
+
+/// The shop's order-velocity rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskSettings {
+    pub velocity_ip_max: i32,
+    pub velocity_email_max: i32,
+    pub velocity_window_minutes: i32,
+    /// `challenge` or `block`.
+    pub velocity_action: String,
+}
+
+impl Default for RiskSettings {
+    /// Over 50 orders from one address (or 20 for one email) in 10 minutes asks for a challenge.
+    fn default() -> Self {
+        Self {
+            velocity_ip_max: 50,
+            velocity_email_max: 20,
+            velocity_window_minutes: 10,
+            velocity_action: "challenge".into(),
+        }
+    }
 }
 
 impl Tenant {
@@ -51,6 +74,12 @@ impl Tenant {
 impl From<tenants::Model> for Tenant {
     fn from(m: tenants::Model) -> Self {
         Self {
+            risk: RiskSettings {
+                velocity_ip_max: m.velocity_ip_max,
+                velocity_email_max: m.velocity_email_max,
+                velocity_window_minutes: m.velocity_window_minutes,
+                velocity_action: m.velocity_action.clone(),
+            },
             status: match m.status.as_str() {
                 "active" => TenantStatus::Active,
                 "suspended" => TenantStatus::Suspended,

@@ -126,6 +126,33 @@ async fn a_merchant_opens_a_shop_and_sells_a_key_in_a_real_browser() {
     c.goto(&format!("{platform}/shops/starlight")).await.expect("home");
     let dash = body_text(&c).await;
     assert!(dash.contains("12.50 CNY"), "{dash}");
+    // The shop tightens its velocity rule; the buyer's next checkout passes the
+    // proof-of-work challenge in the browser without doing anything.
+    c.goto(&format!("{platform}/shops/starlight/risk")).await.expect("risk");
+    fill(&c, "input[name=ip_max]", "1").await;
+    click(&c, "form[action='/shops/starlight/risk/velocity'] button[type=submit]").await;
+    c.wait().for_element(Locator::Css(".notice.ok")).await.expect("saved");
+    c.goto(&format!("{shop}/")).await.expect("storefront");
+    click(&c, "a[href^='/products/']").await;
+    fill(&c, "input[name=email]", "buyer2@example.com").await;
+    click(&c, "form.checkout button[type=submit]").await;
+    // The challenge page solves itself and lands on the sandbox payment page.
+    click(&c, "button[value=paid]").await;
+    let key2 = c.wait().for_element(Locator::Css("code.key")).await.expect("key").text().await.expect("text");
+    assert!(key2.starts_with("STAR-000") && key2 != key, "{key2}");
+    // The rule was in force: an API order from the same address without an answer is challenged.
+    let tenant = app.tenant_id("starlight").await;
+    let products =
+        kapu_core::store::catalog_admin::list_all_products_for_tenant(app.db.reader(), &tenant).await.expect("db");
+    let (status, body) = app
+        .order(
+            "starlight",
+            serde_json::json!({"product_id": products[0].id, "quantity": 1, "email": "api@example.com"}),
+        )
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (428, Some("challenge_required")), "{body}");
+    c.goto(&format!("{platform}/shops/starlight")).await.expect("home");
+
     if std::env::var("KAPU_SCREENSHOT").is_ok_and(|v| v == "1") {
         c.set_window_size(1280, 1100).await.expect("size");
         let png = c.screenshot().await.expect("screenshot");

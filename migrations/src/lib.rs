@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261122_000002_accounts;
 mod m20261122_000003_coupons;
+mod m20261122_000004_risk;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_accounts::Migration),
             Box::new(m20261122_000003_coupons::Migration),
+            Box::new(m20261122_000004_risk::Migration),
         ]
     }
 }

@@ -32,6 +32,10 @@ pub async fn create_tenant<C: ConnectionTrait>(conn: &C, shop: &NewShop<'_>) -> 
         currency: Set(shop.currency.into()),
         support_contact: Set(String::new()),
         order_ttl_minutes: Set(None),
+        velocity_ip_max: Set(50),
+        velocity_email_max: Set(20),
+        velocity_window_minutes: Set(10),
+        velocity_action: Set("challenge".into()),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(conn)

@@ -39,6 +39,12 @@ pub enum StoreError {
     InvalidQuantity { min: i64, max: i64 },
     #[error("invalid lookup password")]
     InvalidLookupPassword,
+    #[error("order refused by the shop's block list ({0})")]
+    OrderRefused(&'static str),
+    #[error("too many orders in {minutes} minutes")]
+    TooManyOrders { minutes: i32 },
+    #[error("proof-of-work challenge required")]
+    ChallengeRequired { challenge: String, difficulty: u32 },
     #[error("coupon refused: {0:?}")]
     Coupon(kapu_core::store::coupons::CouponRejection),
     #[error("channel {0} not offered")]
@@ -74,7 +80,9 @@ impl StoreError {
         use StoreError::*;
         match self {
             InvalidJson(_) | InvalidForm(_) | NotificationRejected(_) => StatusCode::BAD_REQUEST,
-            SandboxDisabled | CrossSiteForm => StatusCode::FORBIDDEN,
+            SandboxDisabled | CrossSiteForm | OrderRefused(_) => StatusCode::FORBIDDEN,
+            TooManyOrders { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ChallengeRequired { .. } => StatusCode::PRECONDITION_REQUIRED,
             LookupFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ShopNotFound | ProductNotFound | OrderNotFound | PaymentNotFound | NotFound => StatusCode::NOT_FOUND,
             OutOfStock { .. } => StatusCode::CONFLICT,
@@ -104,6 +112,9 @@ impl StoreError {
             InvalidEmail => "invalid_email",
             InvalidQuantity { .. } => "invalid_quantity",
             InvalidLookupPassword => "invalid_lookup_password",
+            OrderRefused(_) => "order_refused",
+            TooManyOrders { .. } => "too_many_orders",
+            ChallengeRequired { .. } => "challenge_required",
             Coupon(r) => {
                 use kapu_core::store::coupons::CouponRejection::*;
                 match r {
@@ -195,6 +206,25 @@ impl StoreError {
             InvalidLookupPassword => {
                 lang.pick("查询密码须为 4 到 64 个字符。", "The lookup password must be 4 to 64 characters.").into()
             }
+            OrderRefused(_) => lang
+                .pick(
+                    "此订单无法提交。如有疑问请联系店主。",
+                    "This order cannot be placed. Please contact the shop if you think this is a mistake.",
+                )
+                .into(),
+            TooManyOrders { minutes } => {
+                if zh {
+                    format!("下单过于频繁，请 {minutes} 分钟后再试。")
+                } else {
+                    format!("Too many orders in a short time; please try again in {minutes} minutes.")
+                }
+            }
+            ChallengeRequired { .. } => lang
+                .pick(
+                    "下单较频繁，需要完成一次安全验证：页面会自动完成（需启用 JavaScript），然后请再次提交。",
+                    "Many orders came from here recently, so a quick security check is needed: the page solves it for you (JavaScript required), then submit again.",
+                )
+                .into(),
             Coupon(r) => {
                 use kapu_core::store::coupons::CouponRejection::*;
                 match r {
@@ -268,8 +298,12 @@ impl StoreError {
     /// The JSON error body.
     pub fn to_json_response(&self, lang: Lang) -> Response {
         self.log();
-        let resp = (self.status(), Json(json!({"error": {"code": self.code(), "message": self.message(lang)}})))
-            .into_response();
+        let mut error = json!({"code": self.code(), "message": self.message(lang)});
+        if let StoreError::ChallengeRequired { challenge, difficulty } = self {
+            error["challenge"] = json!(challenge);
+            error["difficulty"] = json!(difficulty);
+        }
+        let resp = (self.status(), Json(json!({ "error": error }))).into_response();
         self.with_headers(resp)
     }
 

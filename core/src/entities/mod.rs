@@ -13,5 +13,6 @@ pub mod memberships;
 pub mod orders;
 pub mod payments;
 pub mod products;
+pub mod risk_entries;
 pub mod sessions;
 pub mod tenants;

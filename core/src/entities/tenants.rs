@@ -18,6 +18,13 @@ pub struct Model {
     pub support_contact: String,
     /// Minutes an unpaid order holds its keys; `None` means the platform default.
     pub order_ttl_minutes: Option<i32>,
+    /// More orders than this from one client address within the window trip the velocity rule.
+    pub velocity_ip_max: i32,
+    /// More orders than this for one email within the window trip the velocity rule.
+    pub velocity_email_max: i32,
+    pub velocity_window_minutes: i32,
+    /// `challenge` (ask for a proof-of-work) or `block`.
+    pub velocity_action: String,
     pub created_at: DateTimeUtc,
 }
 

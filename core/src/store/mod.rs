@@ -13,3 +13,4 @@ pub mod order_search;
 pub mod orders;
 pub mod payments;
 pub mod products;
+pub mod risk;

@@ -5,6 +5,7 @@ pub mod create;
 pub mod dashboard;
 pub mod list;
 pub mod mode;
+pub mod risk;
 pub mod settings;
 pub mod slug;
 pub mod team;

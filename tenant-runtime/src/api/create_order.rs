@@ -27,6 +27,9 @@ pub struct CreateOrder {
     pub channel: Option<String>,
     /// A coupon code of the shop (case does not matter).
     pub coupon: Option<String>,
+    /// `"{challenge}:{counter}"` when a previous attempt answered 428 `challenge_required`:
+    /// a counter such that SHA-256 of that text starts with `difficulty` zero bits.
+    pub pow: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -69,6 +72,7 @@ pub async fn create_order(
         lookup_password: body.lookup_password,
         channel: body.channel,
         coupon: body.coupon,
+        pow: body.pow,
     };
     let placed = place_order(&state, &shop, ip, lang, input).await?;
     Ok((

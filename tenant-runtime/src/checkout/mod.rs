@@ -4,6 +4,7 @@
 //! transaction reserves the keys, writes the order, its first payment attempt
 //! and the job that expires it. Only then is the payment started at the channel.
 
+pub mod challenge;
 pub mod validate;
 
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
@@ -23,6 +24,7 @@ use kapu_core::store::orders::{
 };
 use kapu_core::store::payments::status as pay_status;
 use kapu_core::store::products::find_visible_product_for_tenant;
+use kapu_core::store::risk::{Verdict, assess_order_for_tenant};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
 use crate::error::StoreError;
@@ -41,6 +43,8 @@ pub struct OrderInput {
     pub channel: Option<String>,
     /// A coupon code, as typed.
     pub coupon: Option<String>,
+    /// The answer to a proof-of-work challenge, when the shop asked for one.
+    pub pow: Option<String>,
 }
 
 /// An order just placed.
@@ -71,6 +75,24 @@ pub async fn place_order(
         .await?
         .ok_or(StoreError::ProductNotFound)?;
     let quantity = validate::quantity(input.quantity, product.min_qty, product.max_qty)?;
+
+    match assess_order_for_tenant(state.db.reader(), &tenant.id, &tenant.risk, email.as_str(), client_ip, Utc::now())
+        .await?
+    {
+        Verdict::Allowed | Verdict::Pass => {}
+        Verdict::Blocked(kind) => {
+            tracing::info!(kind, %client_ip, "order refused by the block list");
+            return Err(StoreError::OrderRefused(kind));
+        }
+        Verdict::TooFast => return Err(StoreError::TooManyOrders { minutes: tenant.risk.velocity_window_minutes }),
+        Verdict::Challenge => {
+            let answered = input.pow.as_deref().is_some_and(|a| challenge::verify(state, &tenant.id, client_ip, a));
+            if !answered {
+                let c = challenge::issue(state, &tenant.id, client_ip);
+                return Err(StoreError::ChallengeRequired { challenge: c, difficulty: challenge::DIFFICULTY });
+            }
+        }
+    }
 
     let enabled: Vec<String> =
         list_enabled_channels_for_tenant(state.db.reader(), &tenant.id).await?.into_iter().map(|c| c.channel).collect();

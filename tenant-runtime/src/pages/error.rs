@@ -65,5 +65,6 @@ fn neutral_shop(lang: Lang) -> Tenant {
         currency: "CNY".into(),
         support_contact: String::new(),
         order_ttl_minutes: None,
+        risk: Default::default(),
     }
 }

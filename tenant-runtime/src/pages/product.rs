@@ -33,6 +33,8 @@ pub struct CheckoutForm {
     pub channel: String,
     #[serde(default)]
     pub coupon: String,
+    #[serde(default, skip_serializing)]
+    pub pow: String,
 }
 
 pub async fn show_product(
@@ -82,6 +84,10 @@ async fn product_page(
         channels => channels,
         form => Value::from(minijinja::value::Serde(form)),
         error => error.map(|e| e.message(lang)),
+        challenge => match error {
+            Some(StoreError::ChallengeRequired { challenge, .. }) => Some(challenge.clone()),
+            _ => None,
+        },
         ..base_ctx(&shop.tenant, lang, &format!("/products/{}", product.id))
     };
     Ok(render(status, "product.html", ctx))
@@ -103,6 +109,7 @@ pub async fn submit_checkout(
         lookup_password: Some(form.lookup_password.clone()),
         channel: Some(form.channel.clone()),
         coupon: Some(form.coupon.clone()),
+        pow: Some(form.pow.clone()).filter(|p| !p.is_empty()),
     };
     match place_order(&state, &shop, ip, lang, input).await {
         Ok(placed) => Ok(Redirect::to(&placed.pay_url).into_response()),
