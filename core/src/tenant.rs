@@ -33,6 +33,8 @@ pub struct Tenant {
     pub support_contact: String,
     pub order_ttl_minutes: Option<i32>,
     pub risk: RiskSettings,
+    /// Content hash of the shop's logo, if it has one (`/logo/{hash}`).
+    pub logo_hash: Option<String>,
 }
 
 /// The shop's order-velocity rule.
@@ -93,6 +95,7 @@ impl From<tenants::Model> for Tenant {
             default_locale: m.default_locale,
             currency: m.currency,
             support_contact: m.support_contact,
+            logo_hash: m.logo_hash,
             order_ttl_minutes: m.order_ttl_minutes,
         }
     }

@@ -313,3 +313,42 @@ async fn an_expired_unpaid_order_gives_its_coupon_use_back() {
         "the coupon is usable again after the unpaid order expired"
     );
 }
+
+#[tokio::test]
+async fn a_logo_is_checked_by_its_bytes_and_served_on_the_storefront() {
+    let app = TestApp::spawn().await;
+    let mut b = merchant_with_shop(&app, "logo@example.com", "logoshop").await;
+    // SVG (script-capable) and a fake "PNG" are refused; nothing is stored.
+    let p = b.upload("/shops/logoshop/logo", "logo", "x.svg", b"<svg onload=alert(1)></svg>".to_vec()).await;
+    p.expect(400);
+    assert!(p.body.contains("Only PNG, JPEG, WebP or GIF"));
+    let p = b
+        .upload(
+            "/shops/logoshop/logo",
+            "logo",
+            "big.png",
+            [b"\x89PNG\r\n\x1a\n".to_vec(), vec![0; 300 * 1024]].concat(),
+        )
+        .await;
+    p.expect(400);
+    let home = app.client.get(app.shop_url("logoshop", "/")).send().await.expect("home").text().await.expect("html");
+    assert!(!home.contains("/logo/"));
+
+    let png = [b"\x89PNG\r\n\x1a\n".to_vec(), b"not really pixels".to_vec()].concat();
+    b.upload("/shops/logoshop/logo", "logo", "logo.png", png.clone()).await.expect(303);
+    let home = app.client.get(app.shop_url("logoshop", "/")).send().await.expect("home").text().await.expect("html");
+    let at = home.find("src=\"/logo/").expect("logo on the storefront") + "src=\"".len();
+    let path = &home[at..at + home[at..].find('"').expect("end")];
+    let r = app.client.get(app.shop_url("logoshop", path)).send().await.expect("logo");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert!(r.headers()["cache-control"].to_str().expect("cc").contains("immutable"));
+    assert_eq!(r.bytes().await.expect("bytes").to_vec(), png);
+    // Another shop's host does not serve it.
+    let other = app.client.get(app.shop_url("demo", path)).send().await.expect("other");
+    assert_eq!(other.status().as_u16(), 404);
+    // Removed: gone from the page.
+    b.post("/shops/logoshop/logo/delete", &[]).await.expect(303);
+    let home = app.client.get(app.shop_url("logoshop", "/")).send().await.expect("home").text().await.expect("html");
+    assert!(!home.contains("/logo/"));
+}

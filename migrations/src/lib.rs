@@ -8,6 +8,7 @@ mod m20261122_000001_initial;
 mod m20261122_000002_accounts;
 mod m20261122_000003_coupons;
 mod m20261122_000004_risk;
+mod m20261122_000005_shop_logo;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_accounts::Migration),
             Box::new(m20261122_000003_coupons::Migration),
             Box::new(m20261122_000004_risk::Migration),
+            Box::new(m20261122_000005_shop_logo::Migration),
         ]
     }
 }

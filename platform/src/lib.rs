@@ -39,6 +39,12 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/", get(shops::dashboard::dashboard))
         .route("/settings", get(shops::settings::settings_page).post(shops::settings::save_settings))
         .route("/mode", post(shops::mode::set_mode))
+        .route(
+            "/logo",
+            post(shops::logo::upload_logo)
+                .layer(DefaultBodyLimit::max(kapu_core::store::shop_logo::MAX_LOGO_BYTES + 16 * 1024)),
+        )
+        .route("/logo/delete", post(shops::logo::delete_logo))
         .route("/team", get(shops::team::team_page).post(shops::team::add_member))
         .route("/risk", get(shops::risk::risk_page).post(shops::risk::add_entry))
         .route("/risk/velocity", post(shops::risk::save_velocity))

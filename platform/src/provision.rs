@@ -36,6 +36,9 @@ pub async fn create_tenant<C: ConnectionTrait>(conn: &C, shop: &NewShop<'_>) -> 
         velocity_email_max: Set(20),
         velocity_window_minutes: Set(10),
         velocity_action: Set("challenge".into()),
+        logo: Set(None),
+        logo_content_type: Set(None),
+        logo_hash: Set(None),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(conn)

@@ -58,6 +58,7 @@ pub fn storefront_router(state: RuntimeState) -> Router {
             get(pages::sandbox_pay::show_sandbox).post(pages::sandbox_pay::submit_sandbox),
         )
         .route("/assets/{file}", get(pages::assets::get_asset))
+        .route("/logo/{hash}", get(pages::assets::get_logo))
         .fallback(not_found)
         .layer(GovernorLayer::new(limits).error_handler(http::rate_limit::on_error))
         .layer(from_fn_with_state(state.clone(), http::context::storefront_context));

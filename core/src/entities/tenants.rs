@@ -25,6 +25,11 @@ pub struct Model {
     pub velocity_window_minutes: i32,
     /// `challenge` (ask for a proof-of-work) or `block`.
     pub velocity_action: String,
+    /// PNG, JPEG, WebP or GIF bytes (at most 256 KB), checked by their magic bytes.
+    pub logo: Option<Vec<u8>>,
+    pub logo_content_type: Option<String>,
+    /// First 16 hex digits of the logo's SHA-256: its URL, so it can be cached for good.
+    pub logo_hash: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -14,3 +14,4 @@ pub mod orders;
 pub mod payments;
 pub mod products;
 pub mod risk;
+pub mod shop_logo;

@@ -104,6 +104,18 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Posts a multipart form with one file field.
+    pub async fn upload(&mut self, path: &str, field: &str, name: &str, bytes: Vec<u8>) -> Page {
+        let token = self.csrf().await;
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", token)
+            .part(field.to_string(), reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()));
+        let req = self.client.post(format!("{}{path}", self.base)).header("origin", &self.base).multipart(form);
+        Self::page(req.send().await.expect("upload")).await
+    }
+}
+
 /// A link in the outbox for `to` whose path is `path` (`/verify`, `/reset`).
 pub fn link_in_outbox(app: &TestApp, to: &str, path: &str) -> Option<String> {
     let needle = format!("{path}?token=");

@@ -4,6 +4,7 @@
 pub mod create;
 pub mod dashboard;
 pub mod list;
+pub mod logo;
 pub mod mode;
 pub mod risk;
 pub mod settings;

@@ -73,7 +73,7 @@ async fn page(
     render(
         "settings.html",
         layout,
-        context! { form => crate::page::ser(&form), errors => crate::page::ser(errors), currencies => crate::page::ser(CURRENCIES), currency_locked => locked,
+        context! { logo_url => access.shop.logo_hash.as_ref().map(|h| format!("{}logo/{h}", access.shop_url)), form => crate::page::ser(&form), errors => crate::page::ser(errors), currencies => crate::page::ser(CURRENCIES), currency_locked => locked,
         can_go_live => blocker.is_none(), go_live_blocker => blocker },
     )
 }

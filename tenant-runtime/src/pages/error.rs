@@ -66,5 +66,6 @@ fn neutral_shop(lang: Lang) -> Tenant {
         support_contact: String::new(),
         order_ttl_minutes: None,
         risk: Default::default(),
+        logo_hash: None,
     }
 }
