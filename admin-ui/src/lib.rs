@@ -8,25 +8,9 @@
 
 use std::sync::Arc;
 
+pub use kapu_themes::{Asset, RenderError};
+use kapu_themes::{hashed_asset, html_environment, render_with_assets};
 use minijinja::{Environment, Value};
-use sha2::{Digest, Sha256};
-
-/// A rendering failure (a bug in a template or its data).
-#[derive(Debug, thiserror::Error)]
-#[error("template {name}: {source}")]
-pub struct RenderError {
-    pub name: String,
-    #[source]
-    pub source: minijinja::Error,
-}
-
-/// One static asset.
-#[derive(Debug, Clone)]
-pub struct Asset {
-    pub path: String,
-    pub content_type: &'static str,
-    pub body: &'static str,
-}
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
@@ -68,9 +52,7 @@ impl std::fmt::Debug for AdminUi {
 }
 
 fn hashed(ext: &str, body: &'static str, content_type: &'static str) -> Asset {
-    let digest = Sha256::digest(body.as_bytes());
-    let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
-    Asset { path: format!("/static/admin.{short}.{ext}"), content_type, body }
+    hashed_asset("/static", "admin", ext, body, content_type)
 }
 
 impl Default for AdminUi {
@@ -87,16 +69,8 @@ impl AdminUi {
     }
 
     pub fn new() -> Self {
-        let mut env = Environment::new();
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".html") { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None }
-        });
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
-        for (name, src) in TEMPLATES {
-            env.add_template(name, src).expect("built-in templates compile");
-        }
         Self {
-            env: Arc::new(env),
+            env: Arc::new(html_environment(TEMPLATES)),
             css: hashed("css", include_str!("../static/admin.css"), "text/css; charset=utf-8"),
             js: hashed("js", include_str!("../static/admin.js"), "text/javascript; charset=utf-8"),
         }
@@ -104,13 +78,7 @@ impl AdminUi {
 
     /// Renders `name` with `ctx`; asset URLs are added as `assets`.
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, RenderError> {
-        let tmpl = self.env.get_template(name).map_err(|source| RenderError { name: name.into(), source })?;
-        let assets = minijinja::context! {
-            css => Value::from_safe_string(self.css.path.clone()),
-            js => Value::from_safe_string(self.js.path.clone()),
-        };
-        tmpl.render(minijinja::context! { assets => assets, ..ctx })
-            .map_err(|source| RenderError { name: name.into(), source })
+        render_with_assets(&self.env, name, ctx, &self.css, &self.js)
     }
 
     /// The asset served at `path`, if it is one of the dashboard's.
@@ -140,7 +108,7 @@ mod tests {
                         shop => context!{ slug => "s", name => "<script>x</script>", mode => "test" },
                         product => context!{ id => "p", name => "<script>x</script>" },
                         import => context!{ id => "i", status => "done" }, order => context!{ order_no => "1" },
-                        counts => context!{ available => 0 }, filter => context!{ q => "<b>@x" }, form => context!{ name => "<b>@x" },
+                        counts => context!{ available => 0 }, filter => context!{ q => "<b>@x" }, form => context!{ name => "<b>@x" }, velocity => context!{ ip_max => 1 },
                     },
                 )
                 .unwrap_or_else(|e| panic!("{name}: {e}"));

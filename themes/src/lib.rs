@@ -58,25 +58,54 @@ const CLASSIC_TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../classic/templates/error.html")),
 ];
 
-fn hashed(name: &str, ext: &str, body: &'static str, content_type: &'static str) -> Asset {
+/// An asset served at `{dir}/{name}.{hash}.{ext}`, the hash being the first
+/// 10 hex digits of its SHA-256, so it can be cached for a year.
+pub fn hashed_asset(dir: &str, name: &str, ext: &str, body: &'static str, content_type: &'static str) -> Asset {
     let digest = Sha256::digest(body.as_bytes());
     let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
-    Asset { path: format!("/assets/{name}.{short}.{ext}"), content_type, body }
+    Asset { path: format!("{dir}/{name}.{short}.{ext}"), content_type, body }
+}
+
+fn hashed(name: &str, ext: &str, body: &'static str, content_type: &'static str) -> Asset {
+    hashed_asset("/assets", name, ext, body, content_type)
+}
+
+/// A template environment for built-in templates: HTML autoescaping for
+/// every `.html` name, lenient undefined values, all templates compiled now.
+pub fn html_environment(templates: &[(&'static str, &'static str)]) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None }
+    });
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+    for (name, src) in templates {
+        env.add_template(name, src).expect("built-in templates compile");
+    }
+    env
+}
+
+/// Renders `name` with `ctx`, adding the stylesheet's and script's URLs as `assets`.
+pub fn render_with_assets(
+    env: &Environment<'static>,
+    name: &str,
+    ctx: Value,
+    css: &Asset,
+    js: &Asset,
+) -> Result<String, RenderError> {
+    let tmpl = env.get_template(name).map_err(|source| RenderError { name: name.into(), source })?;
+    let assets = minijinja::context! {
+        css => Value::from_safe_string(css.path.clone()),
+        js => Value::from_safe_string(js.path.clone()),
+    };
+    tmpl.render(minijinja::context! { assets => assets, ..ctx })
+        .map_err(|source| RenderError { name: name.into(), source })
 }
 
 impl Theme {
     /// The default theme.
     pub fn classic() -> Self {
-        let mut env = Environment::new();
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".html") { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None }
-        });
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
-        for (name, src) in CLASSIC_TEMPLATES {
-            env.add_template(name, src).expect("built-in templates compile");
-        }
         Self {
-            env: Arc::new(env),
+            env: Arc::new(html_environment(CLASSIC_TEMPLATES)),
             name: "classic",
             css: hashed("classic", "css", include_str!("../classic/style.css"), "text/css; charset=utf-8"),
             js: hashed("classic", "js", include_str!("../classic/app.js"), "text/javascript; charset=utf-8"),
@@ -85,13 +114,7 @@ impl Theme {
 
     /// Renders `name` with `ctx` (asset URLs are added as `assets`).
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, RenderError> {
-        let tmpl = self.env.get_template(name).map_err(|source| RenderError { name: name.into(), source })?;
-        let assets = minijinja::context! {
-            css => Value::from_safe_string(self.css.path.clone()),
-            js => Value::from_safe_string(self.js.path.clone()),
-        };
-        tmpl.render(minijinja::context! { assets => assets, ..ctx })
-            .map_err(|source| RenderError { name: name.into(), source })
+        render_with_assets(&self.env, name, ctx, &self.css, &self.js)
     }
 
     /// The asset served at `path`, if it is one of this theme's.

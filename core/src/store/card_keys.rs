@@ -9,14 +9,13 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use std::collections::HashSet;
 
 use crate::crypto::{CryptoError, TenantKeys};
-use crate::db::is_unique_violation;
 use crate::entities::card_keys;
-use crate::ids::new_id;
+use crate::store::key_imports::{Entry, import_chunk_for_tenant};
 
 /// Result of trying to reserve keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,8 +143,10 @@ pub struct ImportCounts {
     pub invalid: u64,
 }
 
-/// Adds keys to a product: trims, skips blanks, dedupes within the batch and
-/// against the product's existing keys by fingerprint, encrypts the rest.
+/// Adds keys to a product in one go (provisioning, tests): trims, skips
+/// blanks, dedupes within the batch and against the product's existing keys,
+/// encrypts the rest. The dashboard's imports go chunk by chunk through
+/// `key_imports::import_chunk_for_tenant`, which this calls.
 pub async fn import_keys_for_tenant<C: ConnectionTrait>(
     conn: &C,
     keys: &TenantKeys,
@@ -153,65 +154,12 @@ pub async fn import_keys_for_tenant<C: ConnectionTrait>(
     product_id: &str,
     lines: impl IntoIterator<Item = &str>,
 ) -> Result<ImportCounts, DbErr> {
-    let mut counts = ImportCounts::default();
-    let mut seen = std::collections::HashSet::new();
-    let now = Utc::now();
-    let mut batch = Vec::new();
-    for line in lines {
-        let text = line.trim();
-        if text.is_empty() {
-            continue;
-        }
-        if text.len() > 1024 || text.chars().any(char::is_control) {
-            counts.invalid += 1;
-            continue;
-        }
-        let fp = keys.fingerprint(text);
-        if !seen.insert(fp.clone()) {
-            counts.duplicate += 1;
-            continue;
-        }
-        let sealed = keys.seal(text.as_bytes());
-        batch.push(card_keys::ActiveModel {
-            tenant_id: Set(tenant_id.to_string()),
-            id: Set(new_id()),
-            product_id: Set(product_id.to_string()),
-            ciphertext: Set(sealed.ciphertext),
-            nonce: Set(sealed.nonce),
-            fingerprint: Set(fp),
-            status: Set("available".into()),
-            order_id: Set(None),
-            reserved_until: Set(None),
-            sold_at: Set(None),
-            created_at: Set(now),
-        });
-    }
-    // Drop those already on the product.
-    let fps: Vec<String> = batch.iter().map(|m| m.fingerprint.clone().unwrap()).collect();
-    let mut existing = std::collections::HashSet::new();
-    for chunk in fps.chunks(500) {
-        let found: Vec<String> = card_keys::Entity::find()
-            .select_only()
-            .column(card_keys::Column::Fingerprint)
-            .filter(card_keys::Column::TenantId.eq(tenant_id))
-            .filter(card_keys::Column::ProductId.eq(product_id))
-            .filter(card_keys::Column::Fingerprint.is_in(chunk.to_vec()))
-            .into_tuple()
-            .all(conn)
-            .await?;
-        existing.extend(found);
-    }
-    let fresh: Vec<_> = batch.into_iter().filter(|m| !existing.contains(m.fingerprint.as_ref())).collect();
-    counts.duplicate += existing.len() as u64;
-    // 11 columns per row; stay well under SQLite's 32766 bound-parameter limit.
-    for chunk in fresh.chunks(1000) {
-        match card_keys::Entity::insert_many(chunk.to_vec()).exec_without_returning(conn).await {
-            Ok(n) => counts.imported += n,
-            Err(e) if is_unique_violation(&e) => {
-                return Err(DbErr::Custom("a key was imported concurrently; retry the import".into()));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(counts)
+    let entries: Vec<Entry> = lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| Entry { line: u32::try_from(i + 1).unwrap_or(u32::MAX), text: l.trim().to_string() })
+        .filter(|e| !e.text.is_empty())
+        .collect();
+    let out = import_chunk_for_tenant(conn, keys, tenant_id, product_id, &entries, &mut HashSet::new()).await?;
+    Ok(ImportCounts { imported: out.imported, duplicate: out.duplicate, invalid: out.invalid })
 }
