@@ -19,6 +19,7 @@ use kapu_core::jobs::{ClaimedJob, JobHandler, Worker};
 use kapu_core::mail::Mailer;
 use kapu_core::{Config, Db};
 use kapu_platform::PlatformState;
+use kapu_platform::auth::session_store::SessionStore;
 use kapu_platform::jobs::PlatformJobs;
 use kapu_runtime::RuntimeState;
 use kapu_runtime::http::context::request_host;
@@ -63,7 +64,13 @@ impl App {
         };
         let state = RuntimeState::new(cfg.clone(), db.clone(), master.clone())?;
         let bus = Bus::new();
-        let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone())?;
+        let sessions = match &redis {
+            Some(client) => SessionStore::Redis(
+                client.get_connection_manager().await.context("connecting to KAPU_REDIS_URL for dashboard sessions")?,
+            ),
+            None => SessionStore::Database,
+        };
+        let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions)?;
         Ok(Self { cfg, db, state, platform, bus, mailer, redis })
     }
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+use sea_orm::{EntityTrait, PaginatorTrait};
 use support::TestApp;
 use support::merchant::{Browser, link_in_outbox, merchant_with_shop, verified_merchant};
 
@@ -310,4 +311,33 @@ async fn two_factor_sign_in_needs_a_fresh_code_after_the_password() {
     // Turning it off needs a valid code too.
     c.post("/account/2fa/disable", &[("code", "000000")]).await.expect(422);
     assert!(c.get("/account/2fa").await.body.contains("On: signing in asks"));
+}
+
+#[tokio::test]
+async fn sessions_live_in_redis_when_configured_and_in_the_database_otherwise() {
+    let app = TestApp::spawn().await;
+    let mut b = verified_merchant(&app, "where@example.com").await;
+    b.get("/shops").await.expect(200);
+    let rows = kapu_core::entities::sessions::Entity::find().count(app.db.reader()).await.expect("count");
+    match std::env::var("KAPU_REDIS_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => {
+            assert_eq!(rows, 0, "no session rows when Redis holds them");
+            let client = redis::Client::open(url).expect("redis url");
+            let mut c = client.get_multiplexed_async_connection().await.expect("redis");
+            let account = kapu_core::store::accounts::find_account_by_email(app.db.reader(), "where@example.com")
+                .await
+                .expect("db")
+                .expect("account");
+            let n: u64 = redis::cmd("SCARD")
+                .arg(format!("kapu:account-sessions:{}", account.id))
+                .query_async(&mut c)
+                .await
+                .expect("scard");
+            assert_eq!(n, 1, "one session for the account");
+        }
+        None => assert_eq!(rows, 1, "one session row"),
+    }
+    // Logging out ends it wherever it lives.
+    b.post("/logout", &[]).await.expect(303);
+    b.get("/shops").await.expect(303);
 }

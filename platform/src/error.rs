@@ -27,6 +27,9 @@ pub enum PageError {
     BadRequest(String),
     #[error("too many attempts; retry in {0} s")]
     Throttled(u64),
+    /// A backing service (the session store) is unreachable.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("internal: {0}")]
@@ -54,6 +57,7 @@ impl PageError {
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             PageError::Db(e) if kapu_core::db::is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Db(_) | PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,6 +86,10 @@ impl PageError {
                 "尝试次数过多 Too many attempts",
                 format!("请 {secs} 秒后再试。Try again in {secs} seconds."),
             ),
+            PageError::Unavailable(_) => (
+                "服务暂时不可用 Temporarily unavailable",
+                "登录服务暂时不可用，请稍后重试。Signing in is briefly unavailable; try again shortly.".into(),
+            ),
             PageError::Db(e) if kapu_core::db::is_unavailable(e) => (
                 "服务暂时不可用 Temporarily unavailable",
                 "数据库暂时不可用，请稍后重试。The database is unavailable; try again shortly.".into(),
@@ -108,6 +116,7 @@ impl IntoResponse for PageError {
         match &self {
             PageError::Db(e) => tracing::error!(error = %e, "dashboard database error"),
             PageError::Internal(e) => tracing::error!(error = %e, "dashboard internal error"),
+            PageError::Unavailable(e) => tracing::warn!(error = %e, "dashboard dependency unavailable"),
             _ => {}
         }
         let status = self.status();

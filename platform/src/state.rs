@@ -7,6 +7,7 @@ use kapu_core::bus::Bus;
 use kapu_core::crypto::{MasterKey, Purpose};
 use kapu_core::{Config, Db};
 
+use crate::auth::session_store::SessionStore;
 use crate::auth::throttle::LoginThrottle;
 
 /// Cheap to clone; everything inside is shared.
@@ -21,6 +22,7 @@ pub struct Inner {
     pub csrf_key: [u8; 32],
     pub challenge_key: [u8; 32],
     pub throttle: LoginThrottle,
+    pub sessions: SessionStore,
     pub trusted_proxies: Vec<IpNet>,
     /// `KAPU_PLATFORM_DOMAIN`, normalized.
     pub platform_host: String,
@@ -37,13 +39,20 @@ impl std::ops::Deref for PlatformState {
 }
 
 impl PlatformState {
-    pub fn new(cfg: Config, db: Db, master: MasterKey, bus: Bus) -> Result<Self, kapu_core::config::ConfigError> {
+    pub fn new(
+        cfg: Config,
+        db: Db,
+        master: MasterKey,
+        bus: Bus,
+        sessions: SessionStore,
+    ) -> Result<Self, kapu_core::config::ConfigError> {
         let trusted_proxies = cfg.trusted_proxy_nets()?;
         let demo_url = format!("{}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, cfg.listen.port());
         Ok(Self(Arc::new(Inner {
             csrf_key: master.derive("platform", Purpose::DashboardCsrf),
             challenge_key: master.derive("platform", Purpose::LoginChallenge),
             throttle: LoginThrottle::default(),
+            sessions,
             platform_host: cfg.platform_host(),
             shop_host: cfg.shop_host(),
             trusted_proxies,

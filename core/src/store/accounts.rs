@@ -101,18 +101,12 @@ pub async fn create_session<C: ConnectionTrait>(
     Ok(token)
 }
 
-/// The account behind a session cookie, if the session exists and has not expired.
-pub async fn find_account_by_session<C: ConnectionTrait>(
-    conn: &C,
-    cookie: &str,
-) -> Result<Option<accounts::Model>, DbErr> {
+/// The account id behind a session cookie, if the session exists and has not expired.
+pub async fn find_account_id_by_session<C: ConnectionTrait>(conn: &C, cookie: &str) -> Result<Option<String>, DbErr> {
     let Some(session) = sessions::Entity::find_by_id(token_hash(cookie)).one(conn).await? else {
         return Ok(None);
     };
-    if session.expires_at <= Utc::now() {
-        return Ok(None);
-    }
-    find_account(conn, &session.account_id).await
+    Ok((session.expires_at > Utc::now()).then_some(session.account_id))
 }
 
 pub async fn delete_session<C: ConnectionTrait>(conn: &C, cookie: &str) -> Result<(), DbErr> {

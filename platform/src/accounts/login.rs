@@ -6,7 +6,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect, Response};
-use kapu_core::store::accounts::{create_session, find_account_by_email};
+use kapu_core::store::accounts::find_account_by_email;
 use minijinja::context;
 
 use crate::accounts::two_factor::challenge_cookie;
@@ -72,7 +72,7 @@ pub async fn login(
         let cookie = challenge_cookie(&state, &account.id);
         return Ok(([(SET_COOKIE, cookie)], Redirect::to(&format!("/login/2fa?{next}"))).into_response());
     }
-    let token = create_session(state.db.writer(), &account.id, session_lifetime()).await?;
+    let token = state.sessions.create(&state.db, &account.id, session_lifetime()).await?;
     tracing::info!(account = %account.id, %ip, "merchant logged in");
     Ok(([(SET_COOKIE, session_cookie(&state, &token))], Redirect::to(safe_next(&f.next))).into_response())
 }

@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect, Response};
-use kapu_core::store::accounts::delete_session;
 
 use crate::auth::csrf::VerifiedForm;
 use crate::auth::session::{SESSION_COOKIE, clear_session_cookie, cookie};
@@ -17,7 +16,7 @@ pub async fn logout(
     VerifiedForm(_): VerifiedForm<serde_json::Value>,
 ) -> PageResult<Response> {
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        delete_session(state.db.writer(), token).await?;
+        state.sessions.delete(&state.db, token).await?;
     }
     Ok(([(SET_COOKIE, clear_session_cookie(&state))], Redirect::to("/")).into_response())
 }

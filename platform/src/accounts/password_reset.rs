@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use kapu_core::store::accounts::{
-    TokenPurpose, consume_account_token, count_recent_tokens_of_account, create_session, delete_sessions_of_account,
-    find_account, find_account_by_email, mark_email_verified, peek_account_token, set_password_of_account,
+    TokenPurpose, consume_account_token, count_recent_tokens_of_account, find_account, find_account_by_email,
+    mark_email_verified, peek_account_token, set_password_of_account,
 };
 use minijinja::context;
 
@@ -105,9 +105,9 @@ pub async fn reset(
     set_password_of_account(&txn, &account_id, &hash).await?;
     // The link reached the inbox, which proves the address too.
     mark_email_verified(&txn, &account_id).await?;
-    let signed_out = delete_sessions_of_account(&txn, &account_id).await?;
-    let token = create_session(&txn, &account_id, session_lifetime()).await?;
     txn.commit().await?;
+    let signed_out = state.sessions.delete_all_of_account(&state.db, &account_id).await?;
+    let token = state.sessions.create(&state.db, &account_id, session_lifetime()).await?;
     tracing::info!(account = %account_id, signed_out, "password reset");
     Ok(([(SET_COOKIE, session_cookie(&state, &token))], Redirect::to("/shops?m=password_changed")).into_response())
 }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::db::is_unique_violation;
-use kapu_core::store::accounts::{create_account, create_session};
+use kapu_core::store::accounts::create_account;
 use minijinja::context;
 
 use crate::accounts::email::queue_account_email;
@@ -61,9 +61,9 @@ pub async fn signup(
         }
         Err(e) => return Err(e.into()),
     };
-    let token = create_session(&txn, &account_id, session_lifetime()).await?;
     queue_account_email(&txn, &state, &headers, &account_id, TokenPurpose::VerifyEmail).await?;
     txn.commit().await?;
+    let token = state.sessions.create(&state.db, &account_id, session_lifetime()).await?;
     tracing::info!(account = %account_id, "merchant signed up");
     Ok(([(SET_COOKIE, session_cookie(&state, &token))], Redirect::to("/shops?m=verify_sent")).into_response())
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use kapu_core::crypto::{TenantKeys, constant_time_eq, hmac_sha256_hex};
 use kapu_core::entities::accounts;
-use kapu_core::store::accounts::{claim_totp_step, create_session, find_account, set_totp_of_account};
+use kapu_core::store::accounts::{claim_totp_step, find_account, set_totp_of_account};
 use minijinja::{Value, context};
 use totp_rs::{Algorithm, TOTP};
 
@@ -265,7 +265,7 @@ pub async fn submit_code(
         let msg = "验证码不正确或已使用过。That code is wrong or was already used.";
         return Ok(with_status(StatusCode::UNAUTHORIZED, code_form(&csrf, &f.next, &[msg])?));
     }
-    let token = create_session(state.db.writer(), &account.id, session_lifetime()).await?;
+    let token = state.sessions.create(&state.db, &account.id, session_lifetime()).await?;
     tracing::info!(account = %account.id, "merchant logged in with two-factor");
     let mut resp = Redirect::to(safe_next(&f.next)).into_response();
     for c in [session_cookie(&state, &token), clear_challenge_cookie(&state)] {

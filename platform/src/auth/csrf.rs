@@ -1,7 +1,7 @@
 //! CSRF protection for every dashboard form, two checks deep:
 //!
 //! 1. a signed double-submit token: each browser holds a random
-//!    `kapu_csrf` cookie (`HttpOnly`, `SameSite=Strict`); forms carry
+//!    `kapu_csrf` cookie (`HttpOnly`, `SameSite=Lax`, so a cross-site POST never carries it); forms carry
 //!    `HMAC(key, cookie)` in a hidden `csrf` field. Another site can neither
 //!    read the cookie nor compute the token.
 //! 2. the origin check shared with the storefront (`Origin`, else
@@ -42,7 +42,7 @@ pub async fn ensure_csrf_cookie(
     let mut resp = next.run(req).await;
     if fresh {
         let secure = if state.secure_cookies() { "; Secure" } else { "" };
-        let c = format!("{CSRF_COOKIE}={seed}; Path=/; HttpOnly; SameSite=Strict{secure}");
+        let c = format!("{CSRF_COOKIE}={seed}; Path=/; HttpOnly; SameSite=Lax{secure}");
         if let Ok(v) = HeaderValue::from_str(&c) {
             resp.headers_mut().append(header::SET_COOKIE, v);
         }

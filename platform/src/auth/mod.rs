@@ -5,5 +5,6 @@
 pub mod csrf;
 pub mod password;
 pub mod session;
+pub mod session_store;
 pub mod shop_access;
 pub mod throttle;

@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use chrono::Duration;
-use kapu_core::store::accounts::find_account_by_session;
+use kapu_core::store::accounts::find_account;
 
 use crate::error::PageError;
 use crate::state::PlatformState;
@@ -63,11 +63,14 @@ impl FromRequestParts<PlatformState> for CurrentAccount {
             return Ok(hit.clone());
         }
         let account = match cookie(&parts.headers, SESSION_COOKIE) {
-            Some(token) => find_account_by_session(state.db.reader(), token).await?.map(|a| Account {
-                verified: a.email_verified_at.is_some(),
-                id: a.id,
-                email: a.email,
-            }),
+            Some(token) => match state.sessions.account_of(&state.db, token).await? {
+                Some(id) => find_account(state.db.reader(), &id).await?.map(|a| Account {
+                    verified: a.email_verified_at.is_some(),
+                    id: a.id,
+                    email: a.email,
+                }),
+                None => None,
+            },
             None => None,
         };
         let current = CurrentAccount(account);
