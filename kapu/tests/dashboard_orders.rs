@@ -352,3 +352,132 @@ async fn a_logo_is_checked_by_its_bytes_and_served_on_the_storefront() {
     let home = app.client.get(app.shop_url("logoshop", "/")).send().await.expect("home").text().await.expect("html");
     assert!(!home.contains("/logo/"));
 }
+
+#[tokio::test]
+async fn manual_delivery_collects_buyer_details_then_the_merchant_fulfils() {
+    let app = TestApp::spawn().await;
+    let mut b = merchant_with_shop(&app, "manual@example.com", "manshop").await;
+    // Bad field definitions are refused.
+    let p = b
+        .post(
+            "/shops/manshop/products/new",
+            &[
+                ("name", "代充"),
+                ("price", "10"),
+                ("kind", "manual"),
+                ("fields", "QQ号 | required | [0-9"),
+                ("min_qty", "1"),
+                ("max_qty", "1"),
+                ("sort_order", "0"),
+                ("low_stock_threshold", "0"),
+                ("visible", "1"),
+            ],
+        )
+        .await;
+    p.expect(422);
+    assert!(p.body.contains("not a valid regular expression"));
+    let p = b
+        .post(
+            "/shops/manshop/products/new",
+            &[
+                ("name", "代充"),
+                ("price", "10"),
+                ("kind", "manual"),
+                ("fields", "QQ号 | required | [0-9]{5,11}\n备注 | optional"),
+                ("min_qty", "1"),
+                ("max_qty", "1"),
+                ("sort_order", "0"),
+                ("low_stock_threshold", "0"),
+                ("visible", "1"),
+            ],
+        )
+        .await;
+    p.expect(303);
+    let product = p.location.clone().expect("loc").split('/').nth(4).expect("id").to_string();
+
+    // The storefront asks for the fields; no keys are needed.
+    let html = app
+        .client
+        .get(app.shop_url("manshop", &format!("/products/{product}")))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("QQ号") && html.contains("name=\"field_0\""), "fields on the product page");
+    let order = |fields: serde_json::Value| {
+        let body = json!({"product_id": product, "quantity": 1, "email": "fan@example.com", "fields": fields});
+        let app = &app;
+        async move { app.order("manshop", body).await }
+    };
+    let (status, body) = order(json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("field_missing")), "{body}");
+    let (status, body) = order(json!({"QQ号": "12ab"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("field_invalid")), "{body}");
+    let (status, placed) = order(json!({"QQ号": " 1234567 ", "备注": "<b>快点</b>"})).await;
+    assert_eq!(status, 201, "{placed}");
+    let order_no = placed["order_no"].as_str().expect("no").to_string();
+    let token = placed["token"].as_str().expect("token").to_string();
+
+    // Paid: waiting for the shop, listed in the to-fulfil queue.
+    let tenant = app.tenant_id("manshop").await;
+    let payment = app.payment_of(&tenant, &order_no).await;
+    let fields =
+        sandbox_fields(&app.keys_of("manshop").await, &payment.id, "paid", payment.amount_minor, &payment.currency);
+    assert_eq!(app.notify("manshop", &payment.id, &fields).await.0, 200);
+    let (_, view) = app.order_view("manshop", &order_no, &token).await;
+    assert_eq!(view["status"], "paid");
+    assert!(view.get("keys").is_none_or(|k| k.is_null()));
+    assert!(b.get("/shops/manshop").await.body.contains("1 order(s) to fulfil"));
+    let queue = b.get("/shops/manshop/orders?status=paid").await;
+    assert!(queue.body.contains(&order_no));
+    let detail = b.get(&format!("/shops/manshop/orders/{order_no}")).await;
+    assert!(
+        detail.body.contains("1234567") && detail.body.contains("&lt;b&gt;快点&lt;&#x2f;b&gt;"),
+        "buyer details shown, escaped"
+    );
+
+    // Fulfil: the buyer's page and email show the content; a second fulfil is refused.
+    b.post(&format!("/shops/manshop/orders/{order_no}/fulfil"), &[("content", "已充值到 QQ 1234567，卡号 MAN-777")])
+        .await
+        .expect(303);
+    let (_, view) = app.order_view("manshop", &order_no, &token).await;
+    assert_eq!(view["status"], "delivered");
+    assert_eq!(view["keys"][0], "已充值到 QQ 1234567，卡号 MAN-777");
+    assert!(
+        app.eventually(10, || async {
+            read_outbox(&app.outbox()).iter().any(|(to, _, body)| to == "fan@example.com" && body.contains("MAN-777"))
+        })
+        .await,
+        "delivery email carries the content"
+    );
+    b.post(&format!("/shops/manshop/orders/{order_no}/fulfil"), &[("content", "again")]).await.expect(400);
+    // The storefront form sends the same fields.
+    let form = |qq: &'static str| {
+        let (app, product) = (&app, product.clone());
+        async move {
+            app.client
+                .post(app.shop_url("manshop", "/checkout"))
+                .header("origin", app.shop_url("manshop", "").trim_end_matches('/'))
+                .header("accept-language", "zh-CN")
+                .form(&[
+                    ("product_id", product.as_str()),
+                    ("quantity", "1"),
+                    ("email", "f2@example.com"),
+                    ("channel", "sandbox"),
+                    ("field_0", qq),
+                ])
+                .send()
+                .await
+                .expect("checkout")
+        }
+    };
+    let r = form("").await;
+    assert_eq!(r.status().as_u16(), 422);
+    assert!(r.text().await.expect("html").contains("请填写「QQ号」"));
+    assert_eq!(form("7654321").await.status().as_u16(), 303);
+    // The merchant's content is sealed at rest.
+    let row = app.order_row(&tenant, &order_no).await;
+    assert!(row.delivery_ciphertext.is_some_and(|c| !String::from_utf8_lossy(&c).contains("MAN-777")));
+}

@@ -9,6 +9,7 @@ mod m20261122_000002_accounts;
 mod m20261122_000003_coupons;
 mod m20261122_000004_risk;
 mod m20261122_000005_shop_logo;
+mod m20261122_000006_manual_delivery;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_coupons::Migration),
             Box::new(m20261122_000004_risk::Migration),
             Box::new(m20261122_000005_shop_logo::Migration),
+            Box::new(m20261122_000006_manual_delivery::Migration),
         ]
     }
 }

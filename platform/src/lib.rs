@@ -70,7 +70,8 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/orders", get(list::list_orders))
         .route("/orders/{no}", get(detail::order_detail))
         .route("/orders/{no}/resend", post(actions::resend_delivery_email))
-        .route("/orders/{no}/refunded", post(actions::mark_refunded));
+        .route("/orders/{no}/refunded", post(actions::mark_refunded))
+        .route("/orders/{no}/fulfil", post(actions::fulfil_order));
     Router::new()
         .route("/", get(landing))
         .route("/signup", get(accounts::signup::signup_page).post(accounts::signup::signup))

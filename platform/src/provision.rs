@@ -119,6 +119,7 @@ pub async fn add_product<C: ConnectionTrait>(conn: &C, tenant_id: &str, p: &NewP
         visible: Set(true),
         sort_order: Set(p.sort_order),
         low_stock_threshold: Set(5),
+        input_fields: Set(None),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(conn)

@@ -29,8 +29,13 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Keys available now; a manual-delivery product is never out of stock
+    /// (its limit is what one order may take).
     pub fn stock_of(&self, product_id: &str) -> u64 {
-        self.stock.get(product_id).copied().unwrap_or(0)
+        match self.product(product_id) {
+            Some(p) if p.kind == "manual" => p.max_qty.max(1) as u64,
+            _ => self.stock.get(product_id).copied().unwrap_or(0),
+        }
     }
 
     pub fn product(&self, product_id: &str) -> Option<&products::Model> {

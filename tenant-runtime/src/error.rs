@@ -39,6 +39,10 @@ pub enum StoreError {
     InvalidQuantity { min: i64, max: i64 },
     #[error("invalid lookup password")]
     InvalidLookupPassword,
+    #[error("required field {0:?} missing")]
+    FieldMissing(String),
+    #[error("field {0:?} invalid")]
+    FieldInvalid(String),
     #[error("order refused by the shop's block list ({0})")]
     OrderRefused(&'static str),
     #[error("too many orders in {minutes} minutes")]
@@ -86,9 +90,13 @@ impl StoreError {
             LookupFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ShopNotFound | ProductNotFound | OrderNotFound | PaymentNotFound | NotFound => StatusCode::NOT_FOUND,
             OutOfStock { .. } => StatusCode::CONFLICT,
-            InvalidEmail | InvalidQuantity { .. } | InvalidLookupPassword | Coupon(_) | ChannelNotOffered(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            InvalidEmail
+            | InvalidQuantity { .. }
+            | InvalidLookupPassword
+            | Coupon(_)
+            | ChannelNotOffered(_)
+            | FieldMissing(_)
+            | FieldInvalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             TooManyUnpaidOrders { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ShopClosed | NoPaymentChannel | Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -113,6 +121,8 @@ impl StoreError {
             InvalidQuantity { .. } => "invalid_quantity",
             InvalidLookupPassword => "invalid_lookup_password",
             OrderRefused(_) => "order_refused",
+            FieldMissing(_) => "field_missing",
+            FieldInvalid(_) => "field_invalid",
             TooManyOrders { .. } => "too_many_orders",
             ChallengeRequired { .. } => "challenge_required",
             Coupon(r) => {
@@ -205,6 +215,20 @@ impl StoreError {
             }
             InvalidLookupPassword => {
                 lang.pick("查询密码须为 4 到 64 个字符。", "The lookup password must be 4 to 64 characters.").into()
+            }
+            FieldMissing(label) => {
+                if zh {
+                    format!("请填写「{label}」。")
+                } else {
+                    format!("Please fill in \"{label}\".")
+                }
+            }
+            FieldInvalid(label) => {
+                if zh {
+                    format!("「{label}」的格式不正确，请检查后重试。")
+                } else {
+                    format!("\"{label}\" is not in the expected format; please check it.")
+                }
             }
             OrderRefused(_) => lang
                 .pick(

@@ -22,6 +22,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("lookup_password", "查询密码", "Lookup password"),
     ("optional", "可选", "optional"),
     ("coupon", "优惠码", "Coupon code"),
+    ("manual_delivery", "人工发货：付款后由店主处理", "Delivered by the shop after payment"),
     (
         "lookup_password_hint",
         "用于查询订单：凭订单号和此密码可随时查看卡密。",
@@ -43,6 +44,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("status_expired", "已过期", "Expired"),
     ("status_needs_attention", "待店主处理", "Needs the shop's attention"),
     ("status_refunded", "已退款", "Refunded"),
+    ("status_paid", "已付款，待发货", "Paid, awaiting delivery"),
     ("lookup_title", "查询订单", "Find my order"),
     ("lookup_by_password", "订单号 + 查询密码", "Order number + lookup password"),
     ("order_no", "订单号", "Order number"),

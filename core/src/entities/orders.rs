@@ -30,6 +30,11 @@ pub struct Model {
     /// The coupon applied at checkout, and what it took off `unit price × quantity`.
     pub coupon_code: Option<String>,
     pub discount_minor: i64,
+    /// Manual products: JSON object of what the buyer entered, by field label.
+    pub buyer_input: Option<String>,
+    /// Manual products: what the merchant delivered, sealed with the shop's key.
+    pub delivery_ciphertext: Option<Vec<u8>>,
+    pub delivery_nonce: Option<Vec<u8>>,
     pub expires_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,
     pub delivered_at: Option<DateTimeUtc>,

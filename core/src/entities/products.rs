@@ -10,7 +10,7 @@ pub struct Model {
     pub category_id: Option<String>,
     pub name: String,
     pub description: String,
-    /// `auto_key` (instant delivery of card keys) for now.
+    /// `auto_key` (instant delivery of card keys) or `manual` (the merchant delivers after payment).
     pub kind: String,
     pub price_minor: i64,
     pub currency: String,
@@ -22,6 +22,8 @@ pub struct Model {
     pub sort_order: i32,
     /// The dashboard warns when available keys fall to this many or fewer.
     pub low_stock_threshold: i32,
+    /// Manual products: JSON array of `{"label", "required", "pattern"}` the buyer fills in.
+    pub input_fields: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -50,9 +50,13 @@ pub struct ProductFields {
     pub visible: bool,
     pub sort_order: i32,
     pub low_stock_threshold: i32,
+    /// `auto_key` or `manual`.
+    pub kind: &'static str,
+    /// Manual products: the fields' JSON.
+    pub input_fields: Option<String>,
 }
 
-/// Creates an auto-delivery product; returns its id.
+/// Creates a product; returns its id.
 pub async fn create_product_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
@@ -66,7 +70,7 @@ pub async fn create_product_for_tenant<C: ConnectionTrait>(
         category_id: Set(f.category_id.clone()),
         name: Set(f.name.clone()),
         description: Set(f.description.clone()),
-        kind: Set("auto_key".into()),
+        kind: Set(f.kind.into()),
         price_minor: Set(f.price_minor),
         currency: Set(currency.into()),
         wholesale_tiers: Set(f.wholesale_tiers.clone()),
@@ -75,6 +79,7 @@ pub async fn create_product_for_tenant<C: ConnectionTrait>(
         visible: Set(f.visible),
         sort_order: Set(f.sort_order),
         low_stock_threshold: Set(f.low_stock_threshold),
+        input_fields: Set(f.input_fields.clone()),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(conn)
@@ -103,6 +108,8 @@ pub async fn update_product_for_tenant<C: ConnectionTrait>(
     m.visible = Set(f.visible);
     m.sort_order = Set(f.sort_order);
     m.low_stock_threshold = Set(f.low_stock_threshold);
+    m.kind = Set(f.kind.into());
+    m.input_fields = Set(f.input_fields.clone());
     m.update(conn).await?;
     Ok(true)
 }

@@ -8,6 +8,7 @@ pub mod channels;
 pub mod coupons;
 pub mod dashboard;
 pub mod key_imports;
+pub mod manual_delivery;
 pub mod order_admin;
 pub mod order_search;
 pub mod orders;

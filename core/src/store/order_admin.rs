@@ -42,7 +42,7 @@ pub async fn resend_delivery_email_for_tenant<C: ConnectionTrait>(
 }
 
 /// States from which the merchant may record a refund (money was received).
-pub const REFUNDABLE: [&str; 2] = [status::DELIVERED, status::NEEDS_ATTENTION];
+pub const REFUNDABLE: [&str; 3] = [status::DELIVERED, status::NEEDS_ATTENTION, status::PAID];
 
 /// Marks a paid order refunded (the merchant refunded it at the provider).
 /// Keys stay sold: they were shown to the buyer. `false` if the order was

@@ -10,8 +10,10 @@ pub mod status {
     pub const EXPIRED: &str = "expired";
     pub const NEEDS_ATTENTION: &str = "needs_attention";
     pub const REFUNDED: &str = "refunded";
+    /// Manual products: paid, waiting for the merchant to deliver.
+    pub const PAID: &str = "paid";
     /// Every state, in the order the dashboard lists them.
-    pub const ALL: [&str; 5] = [PENDING, DELIVERED, NEEDS_ATTENTION, EXPIRED, REFUNDED];
+    pub const ALL: [&str; 6] = [PENDING, PAID, DELIVERED, NEEDS_ATTENTION, EXPIRED, REFUNDED];
 }
 
 /// An order of a tenant by its public number.

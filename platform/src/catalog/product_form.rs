@@ -11,6 +11,7 @@ use kapu_core::store::catalog_admin::{
     DeleteProduct, ProductFields, category_exists_for_tenant, create_product_for_tenant, delete_product_for_tenant,
     find_product_for_tenant, update_product_for_tenant,
 };
+use kapu_core::store::manual_delivery::{InputField, parse_input_fields};
 use kapu_core::store::products::list_categories_for_tenant;
 use minijinja::{Value, context};
 
@@ -43,6 +44,12 @@ pub struct ProductForm {
     low_stock_threshold: String,
     #[serde(default)]
     visible: Option<String>,
+    /// `auto_key` or `manual`.
+    #[serde(default)]
+    kind: String,
+    /// Manual products: one field per line, `label | required | pattern`.
+    #[serde(default)]
+    fields: String,
 }
 
 impl ProductForm {
@@ -53,6 +60,7 @@ impl ProductForm {
             sort_order: "0".into(),
             low_stock_threshold: "5".into(),
             visible: Some("1".into()),
+            kind: "auto_key".into(),
             ..Self::default()
         }
     }
@@ -74,6 +82,18 @@ impl ProductForm {
             sort_order: p.sort_order.to_string(),
             low_stock_threshold: p.low_stock_threshold.to_string(),
             visible: p.visible.then(|| "1".into()),
+            kind: p.kind.clone(),
+            fields: parse_input_fields(p.input_fields.as_deref())
+                .iter()
+                .map(|f| {
+                    let flag = if f.required { "required" } else { "optional" };
+                    match &f.pattern {
+                        Some(pat) => format!("{} | {flag} | {pat}", f.label),
+                        None => format!("{} | {flag}", f.label),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     }
 
@@ -112,10 +132,25 @@ impl ProductForm {
             errors.push(e);
             Vec::new()
         });
+        let kind = match self.kind.as_str() {
+            "" | "auto_key" => "auto_key",
+            "manual" => "manual",
+            _ => {
+                errors.push("未知的商品类型。Unknown product kind.".into());
+                "auto_key"
+            }
+        };
+        let fields = parse_field_lines(&self.fields).unwrap_or_else(|e| {
+            errors.push(e);
+            Vec::new()
+        });
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(ProductFields {
+            kind,
+            input_fields: (kind == "manual" && !fields.is_empty())
+                .then(|| serde_json::to_string(&fields).unwrap_or_default()),
             category_id: Some(self.category_id.trim().to_string()).filter(|c| !c.is_empty()),
             name,
             description: self.description.replace("\r\n", "\n").trim().to_string(),
@@ -128,6 +163,42 @@ impl ProductForm {
             low_stock_threshold: low,
         })
     }
+}
+
+/// Parses `label | required | pattern` lines into buyer input fields (at most 10).
+pub fn parse_field_lines(text: &str) -> Result<Vec<InputField>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty()) {
+        let mut parts = line.splitn(3, '|').map(str::trim);
+        let label = parts.next().unwrap_or("").to_string();
+        if label.is_empty() || label.chars().count() > 50 {
+            return Err(format!(
+                "填写项第 {i} 行：名称需 1–50 个字符。Field line {i}: the label must be 1–50 characters."
+            ));
+        }
+        let required = match parts.next().unwrap_or("").to_lowercase().as_str() {
+            "" | "optional" | "选填" | "no" => false,
+            "required" | "必填" | "yes" | "*" => true,
+            _ => {
+                return Err(format!(
+                    "填写项第 {i} 行：第二项应为 required 或 optional。Field line {i}: the second part must be required or optional."
+                ));
+            }
+        };
+        let pattern = parts.next().filter(|p| !p.is_empty()).map(str::to_string);
+        if let Some(p) = &pattern
+            && regex::Regex::new(p).is_err()
+        {
+            return Err(format!(
+                "填写项第 {i} 行：正则表达式无效。Field line {i}: the pattern is not a valid regular expression."
+            ));
+        }
+        out.push(InputField { label, required, pattern });
+    }
+    if out.len() > 10 {
+        return Err("最多 10 个填写项。At most 10 fields.".into());
+    }
+    Ok(out)
 }
 
 /// Parses `qty=price` lines into tiers; each tier must be cheaper than the base price and than the tier before.

@@ -3,6 +3,9 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use kapu_core::jobs::kinds::SEND_DELIVERY_EMAIL;
+use kapu_core::jobs::{NewJob, enqueue};
+use kapu_core::store::manual_delivery::fulfil_order_for_tenant;
 use kapu_core::store::order_admin::{mark_order_refunded_for_tenant, resend_delivery_email_for_tenant};
 use kapu_core::store::orders::find_order_by_no_for_tenant;
 
@@ -50,4 +53,39 @@ pub async fn mark_refunded(
     }
     tracing::info!(target: "audit", tenant = %access.tenant_id(), order = %o.order_no, account = %access.account.id, "order marked refunded");
     Ok(Redirect::to(&format!("/shops/{}/orders/{}?m=refunded", access.shop.slug, o.order_no)).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct FulfilForm {
+    #[serde(default)]
+    content: String,
+}
+
+/// `POST /shops/{slug}/orders/{no}/fulfil`: delivers a paid manual order with
+/// what the merchant typed; the buyer's page shows it and an email goes out.
+pub async fn fulfil_order(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    Path((_, order_no)): Path<(String, String)>,
+    VerifiedForm(f): VerifiedForm<FulfilForm>,
+) -> PageResult<Response> {
+    let o = order_of(&state, &access, &order_no).await?;
+    let content = f.content.trim();
+    if content.is_empty() || content.chars().count() > 10_000 {
+        return Err(PageError::BadRequest(
+            "请填写发货内容（最多 10000 字）。Type what you deliver (at most 10,000 characters).".into(),
+        ));
+    }
+    let keys = state.master.tenant(access.tenant_id());
+    let txn = state.db.begin().await?;
+    if !fulfil_order_for_tenant(&txn, &keys, access.tenant_id(), &o.id, content, chrono::Utc::now()).await? {
+        return Err(PageError::BadRequest(
+            "只有已付款、待发货的订单可以发货。Only paid orders waiting for delivery can be fulfilled.".into(),
+        ));
+    }
+    let payload = serde_json::json!({ "order_id": o.id });
+    enqueue(&txn, NewJob::now(SEND_DELIVERY_EMAIL, Some(access.tenant_id().to_string()), payload)).await?;
+    txn.commit().await?;
+    tracing::info!(target: "audit", tenant = %access.tenant_id(), order = %o.order_no, account = %access.account.id, "manual order fulfilled");
+    Ok(Redirect::to(&format!("/shops/{}/orders/{}?m=fulfilled", access.shop.slug, o.order_no)).into_response())
 }

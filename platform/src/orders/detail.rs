@@ -4,8 +4,8 @@
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use kapu_core::money::format_minor;
-use kapu_core::store::card_keys::sold_keys_of_order_for_tenant;
 use kapu_core::store::catalog_admin::mask_key;
+use kapu_core::store::manual_delivery::delivered_contents_of_order_for_tenant;
 use kapu_core::store::order_admin::{REFUNDABLE, list_jobs_of_order_for_tenant};
 use kapu_core::store::orders::find_order_by_no_for_tenant;
 use kapu_core::store::payments::list_payments_of_order_for_tenant;
@@ -31,7 +31,7 @@ pub async fn order_detail(
     let o = find_order_by_no_for_tenant(r, tenant, &order_no).await?.ok_or(PageError::NotFound)?;
     let tkeys = state.master.tenant(tenant);
     let keys: Vec<String> =
-        sold_keys_of_order_for_tenant(r, &tkeys, tenant, &o.id).await?.iter().map(|k| mask_key(k)).collect();
+        delivered_contents_of_order_for_tenant(r, &tkeys, &o).await?.iter().map(|k| mask_key(k)).collect();
     let money = |m: i64| format!("{} {}", format_minor(m, &o.currency), o.currency);
     let payments: Vec<Value> = list_payments_of_order_for_tenant(r, tenant, &o.id)
         .await?
@@ -56,6 +56,10 @@ pub async fn order_detail(
         created_at => when(&o.created_at), paid_at => o.paid_at.as_ref().map(when),
         delivered_at => o.delivered_at.as_ref().map(when), expires_at => when(&o.expires_at),
         attention_reason => o.attention_reason, can_refund => REFUNDABLE.contains(&o.status.as_str()),
+        to_fulfil => o.status == kapu_core::store::orders::status::PAID,
+        buyer_input => o.buyer_input.as_deref()
+            .and_then(|j| serde_json::from_str::<std::collections::BTreeMap<String, String>>(j).ok())
+            .map(|m| m.into_iter().map(|(label, value)| context! { label, value }).collect::<Vec<_>>()),
     };
     let layout = Layout {
         account: None,

@@ -11,6 +11,7 @@ use kapu_core::store::orders::status;
 pub fn status_label(s: &str) -> &'static str {
     match s {
         status::PENDING => "待支付 Pending",
+        status::PAID => "待发货 To fulfil",
         status::DELIVERED => "已发货 Delivered",
         status::NEEDS_ATTENTION => "需处理 Needs attention",
         status::EXPIRED => "已过期 Expired",

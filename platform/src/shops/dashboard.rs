@@ -88,7 +88,16 @@ pub async fn dashboard(
     } else {
         format!("已启用 {real_channels} 个真实通道。{real_channels} real channel(s) enabled.")
     };
+    let to_fulfil = {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        kapu_core::entities::orders::Entity::find()
+            .filter(kapu_core::entities::orders::Column::TenantId.eq(tenant_id))
+            .filter(kapu_core::entities::orders::Column::Status.eq(kapu_core::store::orders::status::PAID))
+            .count(r)
+            .await?
+    };
     let page = context! {
+        to_fulfil,
         periods, top_products, low_stock, checklist, channels_note,
         chart_svg => Value::from_safe_string(revenue_chart(&summary.daily, &currency)),
     };

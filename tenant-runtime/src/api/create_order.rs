@@ -30,6 +30,8 @@ pub struct CreateOrder {
     /// `"{challenge}:{counter}"` when a previous attempt answered 428 `challenge_required`:
     /// a counter such that SHA-256 of that text starts with `difficulty` zero bits.
     pub pow: Option<String>,
+    /// Manual-delivery products: the buyer's answers, keyed by field label.
+    pub fields: Option<std::collections::HashMap<String, String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -73,6 +75,7 @@ pub async fn create_order(
         channel: body.channel,
         coupon: body.coupon,
         pow: body.pow,
+        fields: body.fields.unwrap_or_default(),
     };
     let placed = place_order(&state, &shop, ip, lang, input).await?;
     Ok((

@@ -19,6 +19,7 @@ use kapu_core::store::channels::list_enabled_channels_for_tenant;
 use kapu_core::store::coupons::{
     CouponRejection, discount_for, find_applicable_coupon_for_tenant, take_coupon_use_for_tenant,
 };
+use kapu_core::store::manual_delivery::{AnswerError, check_answers, parse_input_fields};
 use kapu_core::store::orders::{
     pending_orders_by_email_reach_cap_for_tenant, pending_orders_by_ip_reach_cap_for_tenant, status,
 };
@@ -45,6 +46,8 @@ pub struct OrderInput {
     pub coupon: Option<String>,
     /// The answer to a proof-of-work challenge, when the shop asked for one.
     pub pow: Option<String>,
+    /// Manual products: the buyer's answers, by field label or by `field_{index}`.
+    pub fields: std::collections::HashMap<String, String>,
 }
 
 /// An order just placed.
@@ -75,6 +78,23 @@ pub async fn place_order(
         .await?
         .ok_or(StoreError::ProductNotFound)?;
     let quantity = validate::quantity(input.quantity, product.min_qty, product.max_qty)?;
+    let manual = product.kind == "manual";
+    let buyer_input = if manual {
+        let fields = parse_input_fields(product.input_fields.as_deref());
+        let answers = check_answers(&fields, |i, f| {
+            input.fields.get(&f.label).or_else(|| input.fields.get(&format!("field_{i}"))).cloned()
+        })
+        .map_err(|e| match e {
+            AnswerError::Missing(label) => StoreError::FieldMissing(label),
+            AnswerError::Invalid(label) => StoreError::FieldInvalid(label),
+        })?;
+        Some(
+            serde_json::to_string(&answers.into_iter().collect::<std::collections::BTreeMap<_, _>>())
+                .unwrap_or_default(),
+        )
+    } else {
+        None
+    };
 
     match assess_order_for_tenant(state.db.reader(), &tenant.id, &tenant.risk, email.as_str(), client_ip, Utc::now())
         .await?
@@ -141,11 +161,14 @@ pub async fn place_order(
     {
         return Err(StoreError::Coupon(CouponRejection::UsedUp));
     }
-    match reserve_keys_for_order_for_tenant(&txn, &tenant.id, &product.id, &order_id, quantity.into(), expires_at)
-        .await?
-    {
-        Reservation::Reserved => {}
-        Reservation::Short { available } => return Err(StoreError::OutOfStock { available }),
+    // Manual products have no keys: the merchant delivers after payment.
+    if !manual {
+        match reserve_keys_for_order_for_tenant(&txn, &tenant.id, &product.id, &order_id, quantity.into(), expires_at)
+            .await?
+        {
+            Reservation::Reserved => {}
+            Reservation::Short { available } => return Err(StoreError::OutOfStock { available }),
+        }
     }
     orders::Entity::insert(orders::ActiveModel {
         tenant_id: Set(tenant.id.clone()),
@@ -167,6 +190,9 @@ pub async fn place_order(
         attention_reason: Set(None),
         coupon_code: Set(coupon.as_ref().map(|c| c.code.clone())),
         discount_minor: Set(discount_minor),
+        buyer_input: Set(buyer_input),
+        delivery_ciphertext: Set(None),
+        delivery_nonce: Set(None),
         expires_at: Set(expires_at),
         paid_at: Set(None),
         delivered_at: Set(None),

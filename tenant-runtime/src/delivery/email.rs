@@ -6,7 +6,7 @@ use anyhow::Context;
 use kapu_core::entities::{orders, tenants};
 use kapu_core::mail::{Mailer, OutgoingMail};
 use kapu_core::money::format_minor;
-use kapu_core::store::card_keys::sold_keys_of_order_for_tenant;
+use kapu_core::store::manual_delivery::delivered_contents_of_order_for_tenant;
 use kapu_core::store::orders::status;
 use sea_orm::EntityTrait;
 
@@ -28,12 +28,7 @@ pub async fn send_order_email(
         .await?
         .context("order not found")?;
     let shop = tenants::Entity::find_by_id(tenant_id.to_string()).one(db).await?.context("tenant not found")?;
-    let keys = if order.status == status::DELIVERED {
-        let tk = state.master.tenant(tenant_id);
-        sold_keys_of_order_for_tenant(db, &tk, tenant_id, order_id).await?
-    } else {
-        Vec::new()
-    };
+    let keys = delivered_contents_of_order_for_tenant(db, &state.master.tenant(tenant_id), &order).await?;
     let token = state.master.tenant(tenant_id).order_token(&order.id);
     let mail = compose(&shop.name, &order, &keys, &token);
     mailer.send(&mail).await?;

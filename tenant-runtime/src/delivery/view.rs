@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use kapu_core::entities::orders;
 use kapu_core::money::format_minor;
-use kapu_core::store::card_keys::sold_keys_of_order_for_tenant;
+use kapu_core::store::manual_delivery::delivered_contents_of_order_for_tenant;
 use kapu_core::store::orders::status;
 
 use crate::error::StoreError;
@@ -35,7 +35,7 @@ impl OrderView {
         let keys = if order.status == status::DELIVERED {
             let tk = state.master.tenant(&order.tenant_id);
             Some(
-                sold_keys_of_order_for_tenant(state.db.reader(), &tk, &order.tenant_id, &order.id)
+                delivered_contents_of_order_for_tenant(state.db.reader(), &tk, order)
                     .await
                     .map_err(|e| StoreError::Internal(format!("reading keys of order {}: {e}", order.order_no)))?,
             )
@@ -77,6 +77,10 @@ pub fn status_message(status: &str, lang: Lang) -> String {
         status::NEEDS_ATTENTION => (
             "我们已收到您的付款，但商品在订单过期后已售罄。店主已收到通知，会为您补发或退款；如有疑问请凭订单号联系店主。",
             "We received your payment, but the product sold out after your order expired. The shop has been notified and will deliver or refund you; contact the shop with your order number if you have questions.",
+        ),
+        status::PAID => (
+            "已付款，店主将尽快为您发货；发货后本页会显示内容，并发送到您的邮箱。",
+            "Paid. The shop will deliver shortly; what they deliver will appear here and be emailed to you.",
         ),
         status::REFUNDED => (
             "本订单已由店主退款。如有疑问请凭订单号联系店主。",

@@ -35,6 +35,9 @@ pub struct CheckoutForm {
     pub coupon: String,
     #[serde(default, skip_serializing)]
     pub pow: String,
+    /// Manual products' fields (`field_0`, `field_1`, …).
+    #[serde(flatten)]
+    pub extra: std::collections::HashMap<String, String>,
 }
 
 pub async fn show_product(
@@ -80,6 +83,17 @@ async fn product_page(
             id => product.id.clone(), name => product.name.clone(), description => minijinja::Value::from_safe_string(crate::markdown::render_description(&product.description)),
             price => format_minor(product.price_minor, &product.currency), stock => stock,
             min_qty => product.min_qty.max(1), max_allowed => max_allowed, tiers => tiers,
+            manual => product.kind == "manual",
+            fields => Value::from(minijinja::value::Serde(
+                kapu_core::store::manual_delivery::parse_input_fields(product.input_fields.as_deref())
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, f)| serde_json::json!({
+                        "name": format!("field_{i}"), "label": f.label, "required": f.required,
+                        "value": form.extra.get(&format!("field_{i}")).cloned().unwrap_or_default(),
+                    }))
+                    .collect::<Vec<_>>(),
+            )),
         },
         channels => channels,
         form => Value::from(minijinja::value::Serde(form)),
@@ -110,6 +124,12 @@ pub async fn submit_checkout(
         channel: Some(form.channel.clone()),
         coupon: Some(form.coupon.clone()),
         pow: Some(form.pow.clone()).filter(|p| !p.is_empty()),
+        fields: form
+            .extra
+            .iter()
+            .filter(|(k, _)| k.starts_with("field_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     };
     match place_order(&state, &shop, ip, lang, input).await {
         Ok(placed) => Ok(Redirect::to(&placed.pay_url).into_response()),

@@ -10,7 +10,7 @@
 use chrono::Utc;
 use kapu_billing::channels::channel_by_kind;
 use kapu_billing::{ChannelContext, Notification, PaymentOutcome, VerifiedNotification};
-use kapu_core::entities::{orders, payments};
+use kapu_core::entities::{orders, payments, products};
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::card_keys::{
     Reservation, reserve_keys_for_order_for_tenant, sell_reserved_keys_of_order_for_tenant,
@@ -133,18 +133,29 @@ pub async fn record_verified(
     o.status = Set(new_status.into());
     o.paid_at = Set(Some(now));
     o.updated_at = Set(now);
-    if new_status == status::DELIVERED {
-        o.delivered_at = Set(Some(now));
-    } else {
-        o.attention_reason = Set(Some("sold_out_after_late_payment".into()));
-    }
+    let job = match new_status {
+        status::DELIVERED => {
+            o.delivered_at = Set(Some(now));
+            Some(SEND_DELIVERY_EMAIL)
+        }
+        status::NEEDS_ATTENTION => {
+            o.attention_reason = Set(Some("sold_out_after_late_payment".into()));
+            Some(NOTIFY_ATTENTION)
+        }
+        // Manual delivery: the merchant's fulfilment sends the email.
+        _ => None,
+    };
     o.update(&txn).await?;
-    let job = if new_status == status::DELIVERED { SEND_DELIVERY_EMAIL } else { NOTIFY_ATTENTION };
-    enqueue(&txn, NewJob::now(job, Some(tenant_id.to_string()), serde_json::json!({ "order_id": order.id }))).await?;
+    if let Some(job) = job {
+        enqueue(&txn, NewJob::now(job, Some(tenant_id.to_string()), serde_json::json!({ "order_id": order.id })))
+            .await?;
+    }
     txn.commit().await?;
     state.stock_changed(tenant_id).await;
     if new_status == status::DELIVERED {
         tracing::info!(order_no = %order.order_no, late = order.status == status::EXPIRED, "order paid and delivered");
+    } else if new_status == status::PAID {
+        tracing::info!(order_no = %order.order_no, "manual order paid; waiting for the shop to deliver");
     } else {
         tracing::warn!(order_no = %order.order_no, "late payment but sold out: order needs attention");
     }
@@ -159,6 +170,14 @@ async fn deliver(
     order: &orders::Model,
     now: chrono::DateTime<Utc>,
 ) -> Result<&'static str, StoreError> {
+    let manual =
+        <products::Entity as sea_orm::EntityTrait>::find_by_id((tenant_id.to_string(), order.product_id.clone()))
+            .one(txn)
+            .await?
+            .is_some_and(|p| p.kind == "manual");
+    if manual {
+        return Ok(status::PAID);
+    }
     let wanted = order.quantity as u64;
     let mut sold = sell_reserved_keys_of_order_for_tenant(txn, tenant_id, &order.id, now).await?;
     if sold < wanted {
