@@ -75,9 +75,13 @@ async fn block_and_allow_lists_decide_before_anything_else() {
     // The allow list beats the block list.
     let (status, _) = order(&app, "lists", &product, "vip@spam.example", "203.0.113.5", None).await;
     assert_eq!(status, 201);
-    // Staff cannot change the rules.
+    // The merchant sees each stopped attempt with the rule that fired; the buyer saw none of it.
     let page = b.get("/shops/lists/risk").await;
     assert!(page.body.contains("spam.example") && page.body.contains("203.0.113.0/24"));
+    let events = &page.body[page.body.find("id=\"risk-events\"").expect("events table")..];
+    for needle in ["Block list: domain", "x@mail.spam.example", "Block list: IP", "203.0.113.77", "Block list: email"] {
+        assert!(events.contains(needle), "{needle}");
+    }
 }
 
 #[tokio::test]
@@ -125,4 +129,6 @@ async fn past_the_velocity_limit_buyers_solve_a_one_time_challenge_or_are_refuse
     let (status, body) = order(&app, "fast", &product, "b6@example.com", "198.51.100.9", None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (429, Some("too_many_orders")));
     assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("10 minutes")));
+    let page = b.get("/shops/fast/risk").await;
+    assert!(page.body.contains("Velocity: refused") && page.body.contains("Velocity: challenged"));
 }

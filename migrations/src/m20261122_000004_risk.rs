@@ -19,6 +19,17 @@ enum RiskEntries {
 }
 
 #[derive(DeriveIden)]
+enum RiskEvents {
+    Table,
+    TenantId,
+    Id,
+    Rule,
+    Email,
+    ClientIp,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
 enum Tenants {
     Table,
     VelocityIpMax,
@@ -61,6 +72,19 @@ impl MigrationTrait for Migration {
                 .col(RiskEntries::Kind)
                 .col(RiskEntries::Value)
                 .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(RiskEvents::Table)
+                .col(string_len(RiskEvents::TenantId, 32))
+                .col(string_len(RiskEvents::Id, 32))
+                .col(string_len(RiskEvents::Rule, 32))
+                .col(string_len(RiskEvents::Email, 254))
+                .col(string_len(RiskEvents::ClientIp, 45))
+                .col(timestamp_with_time_zone(RiskEvents::CreatedAt))
+                .primary_key(Index::create().col(RiskEvents::TenantId).col(RiskEvents::Id))
                 .to_owned(),
         )
         .await?;

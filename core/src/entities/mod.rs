@@ -14,5 +14,6 @@ pub mod orders;
 pub mod payments;
 pub mod products;
 pub mod risk_entries;
+pub mod risk_events;
 pub mod sessions;
 pub mod tenants;

@@ -11,7 +11,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 
-use crate::entities::{orders, risk_entries};
+use crate::entities::{orders, risk_entries, risk_events};
 use crate::ids::new_id;
 use crate::tenant::RiskSettings;
 
@@ -142,6 +142,42 @@ pub async fn delete_risk_entry_for_tenant<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     let r = risk_entries::Entity::delete_by_id((tenant_id.to_string(), id.to_string())).exec(conn).await?;
     Ok(r.rows_affected == 1)
+}
+
+/// Records an attempt a rule stopped.
+pub async fn record_risk_event_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    rule: &str,
+    email: &str,
+    ip: IpAddr,
+) -> Result<(), DbErr> {
+    risk_events::Entity::insert(risk_events::ActiveModel {
+        tenant_id: Set(tenant_id.into()),
+        id: Set(new_id()),
+        rule: Set(rule.into()),
+        email: Set(email.chars().take(254).collect()),
+        client_ip: Set(ip.to_string()),
+        created_at: Set(Utc::now()),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// The newest stopped attempts of a shop.
+pub async fn list_recent_risk_events_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    limit: u64,
+) -> Result<Vec<risk_events::Model>, DbErr> {
+    use sea_orm::QuerySelect;
+    risk_events::Entity::find()
+        .filter(risk_events::Column::TenantId.eq(tenant_id))
+        .order_by_desc(risk_events::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
 }
 
 #[cfg(test)]

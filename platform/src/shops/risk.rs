@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::db::is_unique_violation;
 use kapu_core::entities::tenants;
 use kapu_core::store::risk::{
-    add_risk_entry_for_tenant, delete_risk_entry_for_tenant, list_risk_entries_for_tenant, normalize_entry,
+    add_risk_entry_for_tenant, delete_risk_entry_for_tenant, list_recent_risk_events_for_tenant,
+    list_risk_entries_for_tenant, normalize_entry,
 };
 use minijinja::{Value, context};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
@@ -42,9 +43,24 @@ async fn page(
     let s = &access.shop;
     let velocity = context! { ip_max => s.velocity_ip_max, email_max => s.velocity_email_max,
     window_minutes => s.velocity_window_minutes, action => s.velocity_action.clone() };
+    let events: Vec<Value> = list_recent_risk_events_for_tenant(state.db.reader(), access.tenant_id(), 50)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let rule = match e.rule.as_str() {
+                "block_email" => "拒绝名单：邮箱 Block list: email",
+                "block_domain" => "拒绝名单：域名 Block list: domain",
+                "block_ip" => "拒绝名单：IP Block list: IP",
+                "velocity_refused" => "频率：已拒绝 Velocity: refused",
+                "velocity_challenge" => "频率：要求验证 Velocity: challenged",
+                _ => "其他 Other",
+            };
+            context! { at => e.created_at.format("%Y-%m-%d %H:%M:%S").to_string(), rule, email => e.email, ip => e.client_ip }
+        })
+        .collect();
     let layout =
         Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "风控" };
-    let resp = render("risk.html", layout, context! { lists, velocity, errors => ser(errors) })?;
+    let resp = render("risk.html", layout, context! { lists, velocity, events, errors => ser(errors) })?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
 }
 

@@ -25,7 +25,7 @@ use kapu_core::store::orders::{
 };
 use kapu_core::store::payments::status as pay_status;
 use kapu_core::store::products::find_visible_product_for_tenant;
-use kapu_core::store::risk::{Verdict, assess_order_for_tenant};
+use kapu_core::store::risk::{Verdict, assess_order_for_tenant, record_risk_event_for_tenant};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
 use crate::error::StoreError;
@@ -102,12 +102,17 @@ pub async fn place_order(
         Verdict::Allowed | Verdict::Pass => {}
         Verdict::Blocked(kind) => {
             tracing::info!(kind, %client_ip, "order refused by the block list");
+            record_stopped(state, &tenant.id, &format!("block_{kind}"), email.as_str(), client_ip).await;
             return Err(StoreError::OrderRefused(kind));
         }
-        Verdict::TooFast => return Err(StoreError::TooManyOrders { minutes: tenant.risk.velocity_window_minutes }),
+        Verdict::TooFast => {
+            record_stopped(state, &tenant.id, "velocity_refused", email.as_str(), client_ip).await;
+            return Err(StoreError::TooManyOrders { minutes: tenant.risk.velocity_window_minutes });
+        }
         Verdict::Challenge => {
             let answered = input.pow.as_deref().is_some_and(|a| challenge::verify(state, &tenant.id, client_ip, a));
             if !answered {
+                record_stopped(state, &tenant.id, "velocity_challenge", email.as_str(), client_ip).await;
                 let c = challenge::issue(state, &tenant.id, client_ip);
                 return Err(StoreError::ChallengeRequired { challenge: c, difficulty: challenge::DIFFICULTY });
             }
@@ -253,6 +258,13 @@ pub async fn place_order(
         pay_url: start.pay_url,
         expires_at,
     })
+}
+
+/// Keeps a stopped attempt for the merchant's risk page; failing to record it never fails the request.
+async fn record_stopped(state: &RuntimeState, tenant_id: &str, rule: &str, email: &str, ip: std::net::IpAddr) {
+    if let Err(e) = record_risk_event_for_tenant(state.db.writer(), tenant_id, rule, email, ip).await {
+        tracing::warn!(error = %e, rule, "could not record a risk event");
+    }
 }
 
 fn hash_password(p: &str) -> Result<String, StoreError> {
