@@ -299,8 +299,9 @@ async fn an_expired_unpaid_order_gives_its_coupon_use_back() {
         .await
         .expect(303);
     let body = json!({"product_id": product, "quantity": 1, "email": "e@example.com", "coupon": "ONE"});
-    let (status, _) = app.order("expshop", body.clone()).await;
+    let (status, first) = app.order("expshop", body.clone()).await;
     assert_eq!(status, 201);
+    let first_no = first["order_no"].as_str().expect("no").to_string();
     let (status, _) = app.order("expshop", body.clone()).await;
     assert_eq!(status, 422, "the only use is held by the unpaid order");
     // Once the order expires, the use comes back.
@@ -312,6 +313,15 @@ async fn an_expired_unpaid_order_gives_its_coupon_use_back() {
         .await,
         "the coupon is usable again after the unpaid order expired"
     );
+    // The first order is then paid late (and delivered from stock): its use counts again.
+    let tenant = app.tenant_id("expshop").await;
+    let payment = app.payment_of(&tenant, &first_no).await;
+    let fields =
+        sandbox_fields(&app.keys_of("expshop").await, &payment.id, "paid", payment.amount_minor, &payment.currency);
+    assert_eq!(app.notify("expshop", &payment.id, &fields).await.0, 200);
+    assert_eq!(app.order_row(&tenant, &first_no).await.status, "delivered");
+    let coupons = kapu_core::store::coupons::list_coupons_for_tenant(app.db.reader(), &tenant).await.expect("db");
+    assert_eq!(coupons[0].used_count, 2, "the re-used coupon's order and the late-paid one");
 }
 
 #[tokio::test]

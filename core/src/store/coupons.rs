@@ -99,6 +99,23 @@ pub async fn release_coupon_use_for_tenant<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Takes a use back for an order paid after it expired (its use had been
+/// given back): the buyer paid the discounted price, so the use counts, even
+/// past the limit.
+pub async fn retake_coupon_use_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    code: &str,
+) -> Result<(), DbErr> {
+    coupons::Entity::update_many()
+        .col_expr(coupons::Column::UsedCount, Expr::col(coupons::Column::UsedCount).add(1))
+        .filter(coupons::Column::TenantId.eq(tenant_id))
+        .filter(coupons::Column::Code.eq(code))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// A new coupon as the merchant fills it in.
 #[derive(Debug, Clone)]
 pub struct NewCoupon {

@@ -15,6 +15,7 @@ use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::card_keys::{
     Reservation, reserve_keys_for_order_for_tenant, sell_reserved_keys_of_order_for_tenant,
 };
+use kapu_core::store::coupons::retake_coupon_use_for_tenant;
 use kapu_core::store::orders::{lock_order_for_tenant, status};
 use kapu_core::store::payments::{find_payment_for_tenant, lock_payment_for_tenant, status as pay_status};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, IntoActiveModel};
@@ -129,6 +130,11 @@ pub async fn record_verified(
         }
     };
 
+    if order.status == status::EXPIRED
+        && let Some(code) = &order.coupon_code
+    {
+        retake_coupon_use_for_tenant(&txn, tenant_id, code).await?;
+    }
     let mut o = order.clone().into_active_model();
     o.status = Set(new_status.into());
     o.paid_at = Set(Some(now));
