@@ -6,11 +6,8 @@
 //! may cache them for a year. Pages work without JavaScript; the script only
 //! adds conveniences (import progress, confirmations, copy buttons).
 
-use std::sync::Arc;
-
-pub use kapu_themes::{Asset, RenderError};
-use kapu_themes::{hashed_asset, html_environment, render_with_assets};
-use minijinja::{Environment, Value};
+use kapu_themes::hashed_asset;
+pub use kapu_themes::{Asset, RenderError, TemplateSet};
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
@@ -39,10 +36,13 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 /// The dashboard renderer. Cheap to clone.
 #[derive(Clone)]
-pub struct AdminUi {
-    env: Arc<Environment<'static>>,
-    pub css: Asset,
-    pub js: Asset,
+pub struct AdminUi(TemplateSet);
+
+impl std::ops::Deref for AdminUi {
+    type Target = TemplateSet;
+    fn deref(&self) -> &TemplateSet {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for AdminUi {
@@ -69,21 +69,11 @@ impl AdminUi {
     }
 
     pub fn new() -> Self {
-        Self {
-            env: Arc::new(html_environment(TEMPLATES)),
-            css: hashed("css", include_str!("../static/admin.css"), "text/css; charset=utf-8"),
-            js: hashed("js", include_str!("../static/admin.js"), "text/javascript; charset=utf-8"),
-        }
-    }
-
-    /// Renders `name` with `ctx`; asset URLs are added as `assets`.
-    pub fn render(&self, name: &str, ctx: Value) -> Result<String, RenderError> {
-        render_with_assets(&self.env, name, ctx, &self.css, &self.js)
-    }
-
-    /// The asset served at `path`, if it is one of the dashboard's.
-    pub fn asset(&self, path: &str) -> Option<&Asset> {
-        [&self.css, &self.js].into_iter().find(|a| a.path == path)
+        Self(TemplateSet::new(
+            TEMPLATES,
+            hashed("css", include_str!("../static/admin.css"), "text/css; charset=utf-8"),
+            hashed("js", include_str!("../static/admin.js"), "text/javascript; charset=utf-8"),
+        ))
     }
 }
 

@@ -36,10 +36,40 @@ pub struct Asset {
 /// A built-in theme, ready to render.
 #[derive(Clone)]
 pub struct Theme {
-    env: Arc<Environment<'static>>,
     pub name: &'static str,
+    templates: TemplateSet,
+}
+
+impl std::ops::Deref for Theme {
+    type Target = TemplateSet;
+    fn deref(&self) -> &TemplateSet {
+        &self.templates
+    }
+}
+
+/// Compiled templates with the one stylesheet and one script they link to:
+/// a storefront theme, or the merchant dashboard.
+#[derive(Clone)]
+pub struct TemplateSet {
+    env: Arc<Environment<'static>>,
     pub css: Asset,
     pub js: Asset,
+}
+
+impl TemplateSet {
+    pub fn new(templates: &[(&'static str, &'static str)], css: Asset, js: Asset) -> Self {
+        Self { env: Arc::new(html_environment(templates)), css, js }
+    }
+
+    /// Renders `name` with `ctx`; the asset URLs are added as `assets`.
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, RenderError> {
+        render_with_assets(&self.env, name, ctx, &self.css, &self.js)
+    }
+
+    /// The asset served at `path`, if it is one of this set's.
+    pub fn asset(&self, path: &str) -> Option<&Asset> {
+        [&self.css, &self.js].into_iter().find(|a| a.path == path)
+    }
 }
 
 impl std::fmt::Debug for Theme {
@@ -105,21 +135,13 @@ impl Theme {
     /// The default theme.
     pub fn classic() -> Self {
         Self {
-            env: Arc::new(html_environment(CLASSIC_TEMPLATES)),
             name: "classic",
-            css: hashed("classic", "css", include_str!("../classic/style.css"), "text/css; charset=utf-8"),
-            js: hashed("classic", "js", include_str!("../classic/app.js"), "text/javascript; charset=utf-8"),
+            templates: TemplateSet::new(
+                CLASSIC_TEMPLATES,
+                hashed("classic", "css", include_str!("../classic/style.css"), "text/css; charset=utf-8"),
+                hashed("classic", "js", include_str!("../classic/app.js"), "text/javascript; charset=utf-8"),
+            ),
         }
-    }
-
-    /// Renders `name` with `ctx` (asset URLs are added as `assets`).
-    pub fn render(&self, name: &str, ctx: Value) -> Result<String, RenderError> {
-        render_with_assets(&self.env, name, ctx, &self.css, &self.js)
-    }
-
-    /// The asset served at `path`, if it is one of this theme's.
-    pub fn asset(&self, path: &str) -> Option<&Asset> {
-        [&self.css, &self.js].into_iter().find(|a| a.path == path)
     }
 }
 
