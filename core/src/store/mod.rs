@@ -16,3 +16,4 @@ pub mod payments;
 pub mod products;
 pub mod risk;
 pub mod shop_logo;
+pub mod shop_settings;

@@ -9,6 +9,7 @@ use kapu_core::money::format_minor;
 use kapu_core::store::catalog_admin::{key_counts_by_product_for_tenant, list_all_products_for_tenant};
 use kapu_core::store::channels::list_enabled_channels_for_tenant;
 use kapu_core::store::dashboard::{PeriodFigures, sales_summary_for_tenant};
+use kapu_core::store::shop_settings::count_orders_to_fulfil_for_tenant;
 use minijinja::{Value, context};
 
 use crate::auth::csrf::CsrfToken;
@@ -27,11 +28,12 @@ pub async fn dashboard(
     let tenant_id = access.tenant_id();
     let currency = access.shop.currency.clone();
     let r = state.db.reader();
-    let (summary, products, counts, channels) = tokio::try_join!(
+    let (summary, products, counts, channels, to_fulfil) = tokio::try_join!(
         sales_summary_for_tenant(r, tenant_id, &currency, Utc::now()),
         list_all_products_for_tenant(r, tenant_id),
         key_counts_by_product_for_tenant(r, tenant_id),
         list_enabled_channels_for_tenant(r, tenant_id),
+        count_orders_to_fulfil_for_tenant(r, tenant_id),
     )?;
     let money = |m: i64| format!("{} {}", format_minor(m, &currency), currency);
     let period = |label: &str, f: &PeriodFigures| {
@@ -87,14 +89,6 @@ pub async fn dashboard(
         "当前仅启用沙箱测试通道（测试模式）。真实通道及其健康状况将随支付通道版本显示。Only the sandbox test channel is enabled; real channels and their health appear with the payment channels release.".to_string()
     } else {
         format!("已启用 {real_channels} 个真实通道。{real_channels} real channel(s) enabled.")
-    };
-    let to_fulfil = {
-        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-        kapu_core::entities::orders::Entity::find()
-            .filter(kapu_core::entities::orders::Column::TenantId.eq(tenant_id))
-            .filter(kapu_core::entities::orders::Column::Status.eq(kapu_core::store::orders::status::PAID))
-            .count(r)
-            .await?
     };
     let page = context! {
         to_fulfil,

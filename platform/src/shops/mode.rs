@@ -3,8 +3,7 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use kapu_core::entities::tenants;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use kapu_core::store::shop_settings::set_mode_for_tenant;
 
 use crate::auth::csrf::VerifiedForm;
 use crate::auth::shop_access::OwnerAccess;
@@ -33,11 +32,7 @@ pub async fn set_mode(
         "test" => "test",
         _ => return Err(PageError::BadRequest("未知模式。Unknown mode.".into())),
     };
-    tenants::Entity::update_many()
-        .col_expr(tenants::Column::Mode, Expr::value(mode))
-        .filter(tenants::Column::Id.eq(access.tenant_id()))
-        .exec(state.db.writer())
-        .await?;
+    set_mode_for_tenant(state.db.writer(), access.tenant_id(), mode).await?;
     state.bus.shop_changed(access.tenant_id());
     tracing::info!(tenant = %access.tenant_id(), account = %access.account.id, mode, "shop mode changed");
     Ok(Redirect::to(&format!("/shops/{}/settings?m=mode_{mode}", access.shop.slug)).into_response())

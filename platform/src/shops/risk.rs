@@ -6,13 +6,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::db::is_unique_violation;
-use kapu_core::entities::tenants;
 use kapu_core::store::risk::{
     add_risk_entry_for_tenant, delete_risk_entry_for_tenant, list_recent_risk_events_for_tenant,
     list_risk_entries_for_tenant, normalize_entry,
 };
+use kapu_core::store::shop_settings::set_velocity_rule_for_tenant;
+use kapu_core::tenant::RiskSettings;
 use minijinja::{Value, context};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
 use crate::auth::shop_access::{OwnerAccess, ShopAccess};
@@ -160,14 +160,13 @@ pub async fn save_velocity(
         return page(&state, &access, &csrf, &[msg], None).await;
     };
     let action = if f.action == "block" { "block" } else { "challenge" };
-    tenants::Entity::update_many()
-        .col_expr(tenants::Column::VelocityIpMax, Expr::value(ip_max))
-        .col_expr(tenants::Column::VelocityEmailMax, Expr::value(email_max))
-        .col_expr(tenants::Column::VelocityWindowMinutes, Expr::value(window))
-        .col_expr(tenants::Column::VelocityAction, Expr::value(action))
-        .filter(tenants::Column::Id.eq(access.tenant_id()))
-        .exec(state.db.writer())
-        .await?;
+    let rule = RiskSettings {
+        velocity_ip_max: ip_max,
+        velocity_email_max: email_max,
+        velocity_window_minutes: window,
+        velocity_action: action.into(),
+    };
+    set_velocity_rule_for_tenant(state.db.writer(), access.tenant_id(), &rule).await?;
     state.bus.shop_changed(access.tenant_id());
     Ok(Redirect::to(&format!("/shops/{}/risk?m=saved", access.shop.slug)).into_response())
 }

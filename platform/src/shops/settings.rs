@@ -5,12 +5,11 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use kapu_core::entities::{orders, products, tenants};
 use kapu_core::store::channels::list_enabled_channels_for_tenant;
-use minijinja::context;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+use kapu_core::store::shop_settings::{
+    ShopProfile, shop_has_products_or_orders_for_tenant, update_shop_profile_for_tenant,
 };
+use minijinja::context;
 
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
 use crate::auth::shop_access::OwnerAccess;
@@ -40,10 +39,7 @@ pub struct SettingsForm {
 }
 
 async fn currency_locked(state: &PlatformState, tenant_id: &str) -> Result<bool, sea_orm::DbErr> {
-    let r = state.db.reader();
-    let p = products::Entity::find().filter(products::Column::TenantId.eq(tenant_id)).count(r).await?;
-    let o = orders::Entity::find().filter(orders::Column::TenantId.eq(tenant_id)).count(r).await?;
-    Ok(p + o > 0)
+    shop_has_products_or_orders_for_tenant(state.db.reader(), tenant_id).await
 }
 
 /// Whether the shop may go live, and if not, why.
@@ -137,19 +133,15 @@ pub async fn save_settings(
         let r = page(&state, &access, &csrf, f, &errors, None).await?;
         return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, r));
     }
-    let Some(row) = tenants::Entity::find_by_id(access.tenant_id().to_string()).one(state.db.writer()).await? else {
-        return Err(crate::error::PageError::NotFound);
+    let profile = ShopProfile {
+        name,
+        announcement: f.announcement.trim().to_string(),
+        support_contact: f.support_contact.trim().to_string(),
+        default_locale: f.default_locale.clone(),
+        currency,
+        order_ttl_minutes: ttl,
     };
-    let mut m = row.into_active_model();
-    m.name = Set(name);
-    m.announcement = Set(f.announcement.trim().to_string());
-    m.support_contact = Set(f.support_contact.trim().to_string());
-    m.default_locale = Set(f.default_locale.clone());
-    if let Some(c) = currency {
-        m.currency = Set(c);
-    }
-    m.order_ttl_minutes = Set(ttl);
-    m.update(state.db.writer()).await?;
+    update_shop_profile_for_tenant(state.db.writer(), access.tenant_id(), &profile).await?;
     state.bus.shop_changed(access.tenant_id());
     Ok(Redirect::to(&format!("/shops/{}/settings?m=saved", access.shop.slug)).into_response())
 }
