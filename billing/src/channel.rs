@@ -1,33 +1,46 @@
 //! What a payment channel is to the rest of Kapu.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use kapu_core::crypto::TenantKeys;
 
-/// The tenant a channel call acts for.
-#[derive(Debug, Clone, Copy)]
+use crate::endpoints::ProviderEndpoints;
+
+/// The tenant a channel call acts for, with the merchant's credentials for
+/// this channel (decrypted JSON; `{}` for the sandbox).
+#[derive(Clone, Copy)]
 pub struct ChannelContext<'a> {
     pub tenant_id: &'a str,
     pub keys: &'a TenantKeys,
     pub test_mode: bool,
+    pub credentials: &'a str,
+    pub http: &'a reqwest::Client,
+    pub endpoints: &'a ProviderEndpoints,
+    /// Upper bound for one HTTP call to the provider.
+    pub timeout: Duration,
 }
 
 /// A payment attempt to start at the provider.
 #[derive(Debug, Clone)]
 pub struct PaymentRequest {
-    /// Our payment attempt id; notifications name it.
+    /// Our payment attempt id; it is the provider's `out_trade_no` and notifications name it.
     pub payment_id: String,
     pub order_no: String,
     pub amount_minor: i64,
     pub currency: String,
     /// What the buyer sees at the provider (product name).
     pub subject: String,
+    /// The method the buyer picked (`alipay`, `wxpay`, …), if any.
+    pub method: Option<String>,
     /// `{scheme}://{shop host}`: base of every absolute link.
     pub base_url: String,
     /// Where the buyer returns after paying.
     pub return_url: String,
     /// Where the provider sends its notification.
     pub notify_url: String,
+    /// The buyer's address, which some providers want.
+    pub client_ip: String,
 }
 
 /// How the buyer pays.
@@ -37,17 +50,31 @@ pub struct PaymentStart {
     pub pay_url: String,
     /// QR payload, for channels that pay by scanning.
     pub qr_payload: Option<String>,
+    /// The provider's id for this attempt, when it gives one at creation.
+    pub provider_ref: Option<String>,
 }
 
-/// A notification as the provider sent it: its fields, unverified.
+/// A notification as the provider sent it, unverified: the form, query or
+/// top-level JSON fields, the headers (lower-case names) and the raw body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notification {
     pub fields: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
 }
 
 impl Notification {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields.get(name).map(String::as_str)
+    }
+
+    /// A required field, or why the notification is malformed.
+    pub fn require(&self, name: &str) -> Result<&str, VerifyError> {
+        self.get(name).filter(|v| !v.is_empty()).ok_or_else(|| VerifyError::Malformed(format!("missing {name}")))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
     }
 }
 
@@ -58,14 +85,38 @@ pub enum PaymentOutcome {
     Failed,
 }
 
-/// A notification whose signature checked out.
+/// A notification whose signature, merchant and status checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedNotification {
     pub payment_id: String,
     pub outcome: PaymentOutcome,
     pub amount_minor: i64,
     pub currency: String,
+    /// The provider's transaction id; at most one payment may carry it.
     pub provider_ref: Option<String>,
+}
+
+/// The attempt a query, a verification or a refund is about, as Kapu recorded it.
+#[derive(Debug, Clone)]
+pub struct KnownPayment {
+    pub payment_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// Set at creation by channels that return an id (Stripe session, epusdt trade).
+    pub provider_ref: Option<String>,
+}
+
+/// What a status query found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryOutcome {
+    /// Paid: the same facts a notification would carry.
+    Paid(VerifiedNotification),
+    /// Not paid (yet).
+    Pending,
+    /// Closed, expired or failed at the provider.
+    Closed,
+    /// The provider does not know the attempt.
+    NotFound,
 }
 
 /// Why a notification is not believed.
@@ -75,6 +126,15 @@ pub enum VerifyError {
     BadSignature,
     #[error("malformed notification: {0}")]
     Malformed(String),
+    /// Signed, but for another merchant or app than this shop's.
+    #[error("notification is for another merchant: {0}")]
+    WrongMerchant(String),
+    /// The provider, asked directly, does not confirm the payment.
+    #[error("provider does not confirm the payment: {0}")]
+    NotConfirmed(String),
+    /// The shop's credentials for this channel are missing or invalid.
+    #[error("channel not configured: {0}")]
+    NotConfigured(String),
 }
 
 /// A channel call that failed.
@@ -89,6 +149,45 @@ pub enum ChannelError {
     /// Bad credentials, amount limits: do not retry on this channel.
     #[error("provider refused: {0}")]
     Business(String),
+    /// The provider offers no such operation (e.g. refunds on epay gateways).
+    #[error("not supported by this channel: {0}")]
+    Unsupported(String),
+}
+
+impl ChannelError {
+    /// Classifies a failed HTTP exchange: anything that never produced an answer is transient.
+    pub fn from_http(e: &reqwest::Error) -> Self {
+        if e.is_status() && e.status().is_some_and(|s| s.is_client_error()) {
+            Self::Business(format!("provider answered {}", e.status().map(|s| s.as_u16()).unwrap_or(0)))
+        } else if e.is_timeout() {
+            Self::Transient("provider timed out".into())
+        } else if e.is_connect() {
+            Self::Transient("provider unreachable".into())
+        } else if e.is_decode() {
+            Self::Transient("provider answered something unreadable".into())
+        } else {
+            Self::Transient(format!("provider exchange failed: {}", without_url(e)))
+        }
+    }
+
+    /// A non-success HTTP status: 5xx and 429 are transient, other statuses are refusals.
+    pub fn from_status(status: reqwest::StatusCode, body: &str) -> Self {
+        let snippet: String = body.chars().take(200).collect();
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            Self::Transient(format!("provider answered {status}: {snippet}"))
+        } else {
+            Self::Business(format!("provider answered {status}: {snippet}"))
+        }
+    }
+}
+
+/// Provider URLs may carry keys in their query (epay's `api.php`): never log them.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(url) = e.url() {
+        s = s.replace(url.as_str(), "<provider url>");
+    }
+    s
 }
 
 /// One way of taking money. Implementations keep the provider's wire format
@@ -98,16 +197,32 @@ pub trait PaymentChannel: Send + Sync {
     /// Stable kind name stored in `channel_configs.channel` and `payments.channel`.
     fn kind(&self) -> &'static str;
     /// True for channels that must never take real money.
-    fn test_only(&self) -> bool;
+    fn test_only(&self) -> bool {
+        false
+    }
+    /// The payment methods (`alipay`, `wxpay`, `usdt`, `card`, `sandbox`) this
+    /// channel offers with these credentials.
+    fn methods(&self, credentials: &str) -> Vec<&'static str>;
+    /// Checks credentials a merchant entered; the error names the bad field.
+    fn check_credentials(&self, credentials: &str) -> Result<(), String>;
     /// Starts a payment at the provider.
     async fn create_payment(&self, ctx: ChannelContext<'_>, req: &PaymentRequest)
     -> Result<PaymentStart, ChannelError>;
-    /// Checks a notification's signature and reads it.
-    fn verify_notification(
+    /// Checks a notification (signature, merchant, status; some channels also
+    /// confirm with the provider) and reads it.
+    async fn verify_notification(
         &self,
         ctx: ChannelContext<'_>,
         notification: &Notification,
+        known: &KnownPayment,
     ) -> Result<VerifiedNotification, VerifyError>;
+    /// Asks the provider what became of an attempt (reconciliation).
+    async fn query_payment(&self, ctx: ChannelContext<'_>, known: &KnownPayment)
+    -> Result<QueryOutcome, ChannelError>;
+    /// Refunds a paid attempt in full.
+    async fn refund(&self, _ctx: ChannelContext<'_>, _known: &KnownPayment) -> Result<(), ChannelError> {
+        Err(ChannelError::Unsupported(format!("{} has no refund API", self.kind())))
+    }
     /// The body the provider expects once a notification is processed.
     fn notify_ack(&self) -> &'static str;
 }

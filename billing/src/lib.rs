@@ -1,12 +1,19 @@
 //! Kapu billing: the [`PaymentChannel`] trait every channel implements, the
-//! channels themselves (one module each under `channels/`), and the router
-//! that picks a tenant's channel for a payment.
+//! channels themselves (one module each under `channels/`), the router that
+//! orders a shop's channels and retries them, and channel health with its
+//! circuit breakers.
 
 pub mod channel;
 pub mod channels;
+pub mod credentials;
+pub mod endpoints;
+pub mod health;
+pub mod money;
 pub mod router;
+pub mod signing;
 
 pub use channel::{
-    ChannelContext, ChannelError, Notification, PaymentChannel, PaymentOutcome, PaymentRequest, PaymentStart,
-    VerifiedNotification, VerifyError,
+    ChannelContext, ChannelError, KnownPayment, Notification, PaymentChannel, PaymentOutcome, PaymentRequest,
+    PaymentStart, QueryOutcome, VerifiedNotification, VerifyError,
 };
+pub use endpoints::ProviderEndpoints;

@@ -1,15 +1,22 @@
 //! Payment channels, one module each.
 
+pub mod epay;
+pub mod epusdt;
 pub mod sandbox;
 
 use std::sync::Arc;
 
 use crate::channel::PaymentChannel;
 
+/// Every channel kind Kapu has, in the order the dashboard offers them.
+pub const KINDS: [&str; 3] = [epay::KIND, epusdt::KIND, sandbox::KIND];
+
 /// The channel implementing `kind`, if Kapu has one.
 pub fn channel_by_kind(kind: &str) -> Option<Arc<dyn PaymentChannel>> {
     match kind {
         sandbox::KIND => Some(Arc::new(sandbox::SandboxChannel)),
+        epay::KIND => Some(Arc::new(epay::EpayChannel)),
+        epusdt::KIND => Some(Arc::new(epusdt::EpusdtChannel)),
         _ => None,
     }
 }

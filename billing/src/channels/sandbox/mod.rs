@@ -11,8 +11,8 @@ mod wire;
 pub use wire::{sign_notification, signing_text};
 
 use crate::channel::{
-    ChannelContext, ChannelError, Notification, PaymentChannel, PaymentOutcome, PaymentRequest, PaymentStart,
-    VerifiedNotification, VerifyError,
+    ChannelContext, ChannelError, KnownPayment, Notification, PaymentChannel, PaymentOutcome, PaymentRequest,
+    PaymentStart, QueryOutcome, VerifiedNotification, VerifyError,
 };
 
 /// Kind name of the sandbox.
@@ -32,6 +32,14 @@ impl PaymentChannel for SandboxChannel {
         true
     }
 
+    fn methods(&self, _credentials: &str) -> Vec<&'static str> {
+        vec!["sandbox"]
+    }
+
+    fn check_credentials(&self, _credentials: &str) -> Result<(), String> {
+        Ok(())
+    }
+
     async fn create_payment(
         &self,
         ctx: ChannelContext<'_>,
@@ -40,13 +48,18 @@ impl PaymentChannel for SandboxChannel {
         if !ctx.test_mode {
             return Err(ChannelError::NotAllowed("the sandbox only works for shops in test mode".into()));
         }
-        Ok(PaymentStart { pay_url: format!("{}/pay/sandbox/{}", req.base_url, req.payment_id), qr_payload: None })
+        Ok(PaymentStart {
+            pay_url: format!("{}/pay/sandbox/{}", req.base_url, req.payment_id),
+            qr_payload: None,
+            provider_ref: None,
+        })
     }
 
-    fn verify_notification(
+    async fn verify_notification(
         &self,
         ctx: ChannelContext<'_>,
         n: &Notification,
+        _known: &KnownPayment,
     ) -> Result<VerifiedNotification, VerifyError> {
         let field = |name: &str| n.get(name).ok_or_else(|| VerifyError::Malformed(format!("missing {name}")));
         let payment_id = field("payment_id")?;
@@ -73,6 +86,15 @@ impl PaymentChannel for SandboxChannel {
         })
     }
 
+    /// The sandbox only knows what its pay page sent; reconciliation has nothing to ask.
+    async fn query_payment(
+        &self,
+        _ctx: ChannelContext<'_>,
+        _known: &KnownPayment,
+    ) -> Result<QueryOutcome, ChannelError> {
+        Ok(QueryOutcome::Pending)
+    }
+
     fn notify_ack(&self) -> &'static str {
         "success"
     }
@@ -80,47 +102,79 @@ impl PaymentChannel for SandboxChannel {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use kapu_core::crypto::MasterKey;
 
     use super::*;
+    use crate::endpoints::ProviderEndpoints;
 
-    #[test]
-    fn signed_notifications_verify_and_tampering_fails() {
+    fn known() -> KnownPayment {
+        KnownPayment { payment_id: "p1".into(), amount_minor: 990, currency: "CNY".into(), provider_ref: None }
+    }
+
+    #[tokio::test]
+    async fn signed_notifications_verify_and_tampering_fails() {
         let mk = MasterKey::generate();
         let keys = mk.tenant("t1");
-        let ctx = ChannelContext { tenant_id: "t1", keys: &keys, test_mode: true };
+        let http = reqwest::Client::new();
+        let endpoints = ProviderEndpoints::default();
+        let ctx = ChannelContext {
+            tenant_id: "t1",
+            keys: &keys,
+            test_mode: true,
+            credentials: "{}",
+            http: &http,
+            endpoints: &endpoints,
+            timeout: Duration::from_secs(1),
+        };
         let n = sign_notification(&keys, "p1", PaymentOutcome::Paid, 990, "CNY");
-        let v = SandboxChannel.verify_notification(ctx, &n).expect("verifies");
+        let v = SandboxChannel.verify_notification(ctx, &n, &known()).await.expect("verifies");
         assert_eq!(v.amount_minor, 990);
         assert_eq!(v.outcome, PaymentOutcome::Paid);
 
         let mut tampered = n.clone();
         tampered.fields.insert("amount_minor".into(), "1".into());
-        assert_eq!(SandboxChannel.verify_notification(ctx, &tampered), Err(VerifyError::BadSignature));
+        assert_eq!(SandboxChannel.verify_notification(ctx, &tampered, &known()).await, Err(VerifyError::BadSignature));
 
         let other = mk.tenant("t2");
-        let ctx2 = ChannelContext { tenant_id: "t2", keys: &other, test_mode: true };
-        assert_eq!(SandboxChannel.verify_notification(ctx2, &n), Err(VerifyError::BadSignature));
+        let ctx2 = ChannelContext { tenant_id: "t2", keys: &other, ..ctx };
+        assert_eq!(SandboxChannel.verify_notification(ctx2, &n, &known()).await, Err(VerifyError::BadSignature));
 
         let mut missing = n;
         missing.fields.remove("sign");
-        assert!(matches!(SandboxChannel.verify_notification(ctx, &missing), Err(VerifyError::Malformed(_))));
+        assert!(matches!(
+            SandboxChannel.verify_notification(ctx, &missing, &known()).await,
+            Err(VerifyError::Malformed(_))
+        ));
     }
 
     #[tokio::test]
     async fn live_shops_cannot_use_the_sandbox() {
         let keys = MasterKey::generate().tenant("t1");
+        let http = reqwest::Client::new();
+        let endpoints = ProviderEndpoints::default();
         let req = PaymentRequest {
             payment_id: "p1".into(),
             order_no: "1".into(),
             amount_minor: 1,
             currency: "CNY".into(),
             subject: "x".into(),
+            method: None,
             base_url: "http://demo.localhost".into(),
             return_url: String::new(),
             notify_url: String::new(),
+            client_ip: "127.0.0.1".into(),
         };
-        let live = ChannelContext { tenant_id: "t1", keys: &keys, test_mode: false };
+        let live = ChannelContext {
+            tenant_id: "t1",
+            keys: &keys,
+            test_mode: false,
+            credentials: "{}",
+            http: &http,
+            endpoints: &endpoints,
+            timeout: Duration::from_secs(1),
+        };
         assert!(matches!(SandboxChannel.create_payment(live, &req).await, Err(ChannelError::NotAllowed(_))));
         let test = ChannelContext { test_mode: true, ..live };
         let start = SandboxChannel.create_payment(test, &req).await.expect("test mode works");
