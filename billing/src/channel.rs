@@ -217,8 +217,7 @@ pub trait PaymentChannel: Send + Sync {
         known: &KnownPayment,
     ) -> Result<VerifiedNotification, VerifyError>;
     /// Asks the provider what became of an attempt (reconciliation).
-    async fn query_payment(&self, ctx: ChannelContext<'_>, known: &KnownPayment)
-    -> Result<QueryOutcome, ChannelError>;
+    async fn query_payment(&self, ctx: ChannelContext<'_>, known: &KnownPayment) -> Result<QueryOutcome, ChannelError>;
     /// Refunds a paid attempt in full.
     async fn refund(&self, _ctx: ChannelContext<'_>, _known: &KnownPayment) -> Result<(), ChannelError> {
         Err(ChannelError::Unsupported(format!("{} has no refund API", self.kind())))

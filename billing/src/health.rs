@@ -208,11 +208,21 @@ impl ChannelHealth {
         let mut keys: Vec<_> = map.keys().cloned().collect();
         keys.sort();
         let mut out = String::new();
-        out.push_str("# HELP kapu_channel_calls_total Provider calls by outcome.\n# TYPE kapu_channel_calls_total counter\n");
+        out.push_str(
+            "# HELP kapu_channel_calls_total Provider calls by outcome.\n# TYPE kapu_channel_calls_total counter\n",
+        );
         for k in &keys {
             let e = &map[k];
-            let _ = writeln!(out, "kapu_channel_calls_total{{tenant=\"{}\",channel=\"{}\",outcome=\"success\"}} {}", k.0, k.1, e.successes);
-            let _ = writeln!(out, "kapu_channel_calls_total{{tenant=\"{}\",channel=\"{}\",outcome=\"failure\"}} {}", k.0, k.1, e.failures);
+            let _ = writeln!(
+                out,
+                "kapu_channel_calls_total{{tenant=\"{}\",channel=\"{}\",outcome=\"success\"}} {}",
+                k.0, k.1, e.successes
+            );
+            let _ = writeln!(
+                out,
+                "kapu_channel_calls_total{{tenant=\"{}\",channel=\"{}\",outcome=\"failure\"}} {}",
+                k.0, k.1, e.failures
+            );
         }
         out.push_str("# HELP kapu_channel_breaker_open 1 when the channel's circuit breaker is open or half-open.\n# TYPE kapu_channel_breaker_open gauge\n");
         for k in &keys {
@@ -259,6 +269,8 @@ mod tests {
         assert_eq!(h.admit("t", "epay"), Admission::Allowed);
         let v = h.view("t", "epay");
         assert_eq!((v.successes, v.failures, v.state), (1, 4, BreakerState::Closed));
-        assert!(h.metrics_text().contains("kapu_channel_calls_total{tenant=\"t\",channel=\"epay\",outcome=\"failure\"} 4"));
+        assert!(
+            h.metrics_text().contains("kapu_channel_calls_total{tenant=\"t\",channel=\"epay\",outcome=\"failure\"} 4")
+        );
     }
 }

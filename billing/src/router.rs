@@ -35,7 +35,11 @@ pub struct Configured {
 /// The shop's usable channels in priority order, restricted to those offering
 /// `method` when the buyer picked one (a method such as `alipay`, or a channel
 /// kind). Test-only channels are dropped for live shops.
-pub fn candidates(configured: Vec<Configured>, method: Option<&str>, test_mode: bool) -> Result<Vec<Candidate>, RouteError> {
+pub fn candidates(
+    configured: Vec<Configured>,
+    method: Option<&str>,
+    test_mode: bool,
+) -> Result<Vec<Candidate>, RouteError> {
     let usable: Vec<Candidate> = configured
         .into_iter()
         .filter_map(|c| channel_by_kind(&c.kind).map(|channel| Candidate { channel, credentials: c.credentials }))
@@ -148,12 +152,8 @@ mod tests {
             conf("unknown", "{}"),
         ];
         let kinds = |m| {
-            candidates(
-                shop.iter().map(|c| conf(&c.kind, &c.credentials)).collect(),
-                m,
-                false,
-            )
-            .map(|v| v.iter().map(|c| c.channel.kind()).collect::<Vec<_>>())
+            candidates(shop.iter().map(|c| conf(&c.kind, &c.credentials)).collect(), m, false)
+                .map(|v| v.iter().map(|c| c.channel.kind()).collect::<Vec<_>>())
         };
         assert_eq!(kinds(None), Ok(vec!["epay", "epusdt"]));
         assert_eq!(kinds(Some("usdt")), Ok(vec!["epusdt"]));

@@ -27,11 +27,10 @@ mod tests {
 
     #[test]
     fn sorted_text_skips_empty_values_and_named_keys() {
-        let f: BTreeMap<String, String> =
-            [("b", "2"), ("a", "1"), ("sign", "x"), ("sign_type", "MD5"), ("c", "")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
+        let f: BTreeMap<String, String> = [("b", "2"), ("a", "1"), ("sign", "x"), ("sign_type", "MD5"), ("c", "")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert_eq!(sorted_params_text(&f, &["sign", "sign_type"]), "a=1&b=2");
         assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
     }

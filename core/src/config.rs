@@ -51,6 +51,24 @@ pub struct Config {
     pub job_poll_ms: u64,
     /// Connections in the database pool (PostgreSQL; SQLite readers).
     pub db_max_connections: u32,
+    /// Upper bound of one call to a payment provider, in milliseconds.
+    pub channel_timeout_ms: u64,
+    /// Extra tries of a provider call after a transient failure, before failing over.
+    pub channel_retries: u32,
+    /// Wait before the first retry, in milliseconds; doubles each retry.
+    pub channel_backoff_ms: u64,
+    /// Consecutive transient failures that open a channel's circuit breaker.
+    pub breaker_failures: u32,
+    /// Seconds an open breaker waits before letting one trial call through.
+    pub breaker_cooldown_secs: u64,
+    /// A payment attempt still unpaid after this many seconds is asked about at its provider.
+    pub reconcile_after_secs: u64,
+    /// Seconds between two reconciliation checks of the same attempt (and between sweeps).
+    pub reconcile_every_secs: u64,
+    /// Alipay OpenAPI gateway override (tests point it at a local fake).
+    pub alipay_gateway: Option<String>,
+    /// WeChat Pay API v3 base URL override.
+    pub wechatpay_base: Option<String>,
 }
 
 impl Default for Config {
@@ -74,6 +92,15 @@ impl Default for Config {
             rate_limit_burst: 200,
             job_poll_ms: 500,
             db_max_connections: 16,
+            channel_timeout_ms: 8_000,
+            channel_retries: 2,
+            channel_backoff_ms: 200,
+            breaker_failures: 3,
+            breaker_cooldown_secs: 30,
+            reconcile_after_secs: 120,
+            reconcile_every_secs: 60,
+            alipay_gateway: None,
+            wechatpay_base: None,
         }
     }
 }

@@ -162,3 +162,8 @@ mod tests {
         assert_eq!(classify_host("evillocalhost", "x", "localhost"), HostKind::Custom("evillocalhost".into()));
     }
 }
+
+/// The tenant with id `tenant_id`.
+pub async fn find_tenant_by_id<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<Option<Tenant>, DbErr> {
+    Ok(tenants::Entity::find_by_id(tenant_id.to_string()).one(conn).await?.map(Tenant::from))
+}

@@ -62,7 +62,8 @@ impl App {
             Some(url) if !url.is_empty() => Some(redis::Client::open(url.as_str()).context("KAPU_REDIS_URL")?),
             _ => None,
         };
-        let state = RuntimeState::new(cfg.clone(), db.clone(), master.clone())?;
+        let health = kapu_runtime::state::channel_health(&cfg);
+        let state = RuntimeState::new(cfg.clone(), db.clone(), master.clone(), health.clone())?;
         let bus = Bus::new();
         let sessions = match &redis {
             Some(client) => SessionStore::Redis(
@@ -70,7 +71,7 @@ impl App {
             ),
             None => SessionStore::Database,
         };
-        let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions)?;
+        let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions, health)?;
         Ok(Self { cfg, db, state, platform, bus, mailer, redis })
     }
 
@@ -119,11 +120,13 @@ impl App {
         let worker = tokio::spawn(self.worker().run(worker_stop.clone()));
         let follower = self.state.follow(&self.bus);
         let housekeeping = kapu_platform::spawn_housekeeping(self.platform.clone());
+        let reconciler = kapu_runtime::payments::reconcile::spawn_reconciler(self.state.clone(), worker_stop.clone());
         let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
         axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
         worker_stop.cancel();
         let _ = worker.await;
+        let _ = reconciler.await;
         follower.abort();
         housekeeping.abort();
         self.db.close().await;

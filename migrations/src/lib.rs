@@ -10,6 +10,7 @@ mod m20261122_000003_coupons;
 mod m20261122_000004_risk;
 mod m20261122_000005_shop_logo;
 mod m20261122_000006_manual_delivery;
+mod m20261129_000007_payment_channels;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_risk::Migration),
             Box::new(m20261122_000005_shop_logo::Migration),
             Box::new(m20261122_000006_manual_delivery::Migration),
+            Box::new(m20261129_000007_payment_channels::Migration),
         ]
     }
 }

@@ -62,6 +62,7 @@ pub async fn enable_channel<C: ConnectionTrait>(
         credentials_ciphertext: Set(None),
         credentials_nonce: Set(None),
         created_at: Set(Utc::now()),
+        updated_at: Set(None),
     })
     .exec_without_returning(conn)
     .await?;

@@ -29,6 +29,8 @@ pub struct Inner {
     /// `KAPU_SHOP_DOMAIN`, normalized: shops live at `{slug}.{shop_host}`.
     pub shop_host: String,
     pub demo_url: String,
+    /// Payment channel health, shared with the storefront runtime that records it.
+    pub health: Arc<kapu_billing::health::ChannelHealth>,
 }
 
 impl std::ops::Deref for PlatformState {
@@ -45,6 +47,7 @@ impl PlatformState {
         master: MasterKey,
         bus: Bus,
         sessions: SessionStore,
+        health: Arc<kapu_billing::health::ChannelHealth>,
     ) -> Result<Self, kapu_core::config::ConfigError> {
         let trusted_proxies = cfg.trusted_proxy_nets()?;
         let demo_url = format!("{}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, cfg.listen.port());
@@ -57,6 +60,7 @@ impl PlatformState {
             shop_host: cfg.shop_host(),
             trusted_proxies,
             demo_url,
+            health,
             cfg,
             db,
             master,

@@ -55,6 +55,9 @@ pub enum StoreError {
     ChannelNotOffered(String),
     #[error("no payment channel")]
     NoPaymentChannel,
+    /// Every channel that could take this payment failed; the order was released.
+    #[error("all payment channels failed: {0}")]
+    PaymentChannelsDown(String),
     #[error("sandbox disabled in live mode")]
     SandboxDisabled,
     #[error("notification rejected: {0}")]
@@ -98,7 +101,7 @@ impl StoreError {
             | FieldMissing(_)
             | FieldInvalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             TooManyUnpaidOrders { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ShopClosed | NoPaymentChannel | Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ShopClosed | NoPaymentChannel | PaymentChannelsDown(_) | Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -136,6 +139,7 @@ impl StoreError {
             }
             ChannelNotOffered(_) => "channel_not_offered",
             NoPaymentChannel => "no_payment_channel",
+            PaymentChannelsDown(_) => "payment_channels_unavailable",
             SandboxDisabled => "sandbox_disabled",
             NotificationRejected(_) => "notification_rejected",
             TooManyUnpaidOrders { .. } => "too_many_unpaid_orders",
@@ -274,6 +278,12 @@ impl StoreError {
                     "This shop cannot take payments right now. Try again later or contact the shop.",
                 )
                 .into(),
+            PaymentChannelsDown(_) => lang
+                .pick(
+                    "支付通道暂时不可用，请稍后重试或更换支付方式。",
+                    "Payment is temporarily unavailable. Please try again later or choose another payment method.",
+                )
+                .into(),
             SandboxDisabled => lang
                 .pick("本店已正式营业，测试支付不可用。", "This shop is live; sandbox payments are disabled.")
                 .into(),
@@ -311,7 +321,9 @@ impl StoreError {
     pub(crate) fn log(&self) {
         match self {
             StoreError::Internal(detail) => tracing::error!(code = self.code(), %detail, "request failed"),
-            StoreError::Unavailable(detail) => tracing::warn!(code = self.code(), %detail, "request failed"),
+            StoreError::Unavailable(detail) | StoreError::PaymentChannelsDown(detail) => {
+                tracing::warn!(code = self.code(), %detail, "request failed")
+            }
             StoreError::NotificationRejected(detail) => {
                 tracing::warn!(code = self.code(), %detail, "payment notification rejected")
             }

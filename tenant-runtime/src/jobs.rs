@@ -53,12 +53,21 @@ impl JobHandler for RuntimeJobs {
 
 /// Expires an order if it is still unpaid and due; otherwise does nothing.
 pub async fn expire_order(state: &RuntimeState, tenant_id: &str, order_id: &str) -> anyhow::Result<()> {
+    expire(state, tenant_id, order_id, false).await
+}
+
+/// Expires a still-unpaid order now, before its time: no channel could take its payment.
+pub async fn release_unpayable_order(state: &RuntimeState, tenant_id: &str, order_id: &str) -> anyhow::Result<()> {
+    expire(state, tenant_id, order_id, true).await
+}
+
+async fn expire(state: &RuntimeState, tenant_id: &str, order_id: &str, now_anyway: bool) -> anyhow::Result<()> {
     let now = Utc::now();
     let txn = state.db.begin().await?;
     let Some(order) = lock_order_for_tenant(&txn, tenant_id, order_id).await? else {
         return Ok(());
     };
-    if order.status != status::PENDING || order.expires_at > now {
+    if order.status != status::PENDING || (order.expires_at > now && !now_anyway) {
         return Ok(());
     }
     let released = release_keys_of_order_for_tenant(&txn, tenant_id, order_id).await?;
@@ -68,6 +77,9 @@ pub async fn expire_order(state: &RuntimeState, tenant_id: &str, order_id: &str)
     let order_no = order.order_no.clone();
     let mut o: orders::ActiveModel = order.into_active_model();
     o.status = Set(status::EXPIRED.into());
+    if now_anyway {
+        o.expires_at = Set(now);
+    }
     o.updated_at = Set(now);
     o.update(&txn).await?;
     txn.commit().await?;

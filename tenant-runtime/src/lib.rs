@@ -44,7 +44,10 @@ pub fn storefront_router(state: RuntimeState) -> Router {
         .route("/api/v1/products", get(api::list_products::list_products))
         .route("/api/v1/orders", post(api::create_order::create_order))
         .route("/api/v1/orders/{order_no}", get(api::get_order::get_order))
-        .route("/api/v1/payments/{payment_id}/notify", post(api::notify_payment::notify_payment))
+        .route(
+            "/api/v1/payments/{payment_id}/notify",
+            post(api::notify_payment::notify_payment).get(api::notify_payment::notify_payment_get),
+        )
         .route("/api/v1/openapi.json", get(api::openapi::openapi_json))
         .route("/", get(pages::home::show_home))
         .route("/products/{product_id}", get(pages::product::show_product))
@@ -53,6 +56,7 @@ pub fn storefront_router(state: RuntimeState) -> Router {
         .route("/lookup/email", post(pages::lookup::submit_email_lookup))
         .route("/lang/{tag}", get(pages::lang::switch_lang))
         .route("/orders/{order_no}", get(pages::order_page::show_order))
+        .route("/pay/qr/{payment_id}", get(pages::pay_qr::show_qr))
         .route(
             "/pay/sandbox/{payment_id}",
             get(pages::sandbox_pay::show_sandbox).post(pages::sandbox_pay::submit_sandbox),

@@ -8,6 +8,10 @@ use kapu_core::crypto::MasterKey;
 use kapu_core::{Config, Db};
 use tokio::sync::broadcast;
 
+use kapu_billing::ProviderEndpoints;
+use kapu_billing::health::{BreakerPolicy, ChannelHealth};
+use kapu_billing::router::RetryPolicy;
+
 use crate::catalog::CatalogCache;
 use crate::http::host::TenantCache;
 use crate::http::lookup_limits::LookupLimits;
@@ -27,6 +31,12 @@ pub struct Inner {
     pub trusted_proxies: Vec<IpNet>,
     pub platform_host: String,
     pub shop_host: String,
+    /// Client for every payment provider call.
+    pub http: reqwest::Client,
+    pub endpoints: ProviderEndpoints,
+    /// Channel health and circuit breakers, shared with the dashboard.
+    pub health: Arc<ChannelHealth>,
+    pub retry: RetryPolicy,
 }
 
 impl std::ops::Deref for RuntimeState {
@@ -73,8 +83,31 @@ impl RuntimeState {
         self.catalog.invalidate_all().await;
     }
 
-    pub fn new(cfg: Config, db: Db, master: MasterKey) -> Result<Self, kapu_core::config::ConfigError> {
+    pub fn new(
+        cfg: Config,
+        db: Db,
+        master: MasterKey,
+        health: Arc<ChannelHealth>,
+    ) -> Result<Self, kapu_core::config::ConfigError> {
         let trusted_proxies = cfg.trusted_proxy_nets()?;
+        let mut endpoints = ProviderEndpoints::from_env();
+        if let Some(g) = cfg.alipay_gateway.clone() {
+            endpoints.alipay_gateway = g.clone();
+            endpoints.alipay_sandbox_gateway = g;
+        }
+        if let Some(b) = cfg.wechatpay_base.clone() {
+            endpoints.wechatpay_base = b.trim_end_matches('/').to_string();
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("Kapu/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_millis(cfg.channel_timeout_ms.min(5_000)))
+            .build()
+            .map_err(|e| kapu_core::config::ConfigError(format!("HTTP client: {e}")))?;
+        let retry = RetryPolicy {
+            timeout: std::time::Duration::from_millis(cfg.channel_timeout_ms.max(1)),
+            retries: cfg.channel_retries,
+            backoff: std::time::Duration::from_millis(cfg.channel_backoff_ms),
+        };
         Ok(Self(Arc::new(Inner {
             platform_host: cfg.platform_host(),
             shop_host: cfg.shop_host(),
@@ -83,9 +116,21 @@ impl RuntimeState {
             lookup_limits: LookupLimits::default(),
             spent_challenges: Default::default(),
             trusted_proxies,
+            http,
+            endpoints,
+            health,
+            retry,
             cfg,
             db,
             master,
         })))
     }
+}
+
+/// The health registry a configuration asks for.
+pub fn channel_health(cfg: &Config) -> Arc<ChannelHealth> {
+    Arc::new(ChannelHealth::new(BreakerPolicy {
+        failure_threshold: cfg.breaker_failures,
+        cool_down: std::time::Duration::from_secs(cfg.breaker_cooldown_secs),
+    }))
 }

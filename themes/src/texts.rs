@@ -66,7 +66,19 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("sandbox_fail", "模拟支付失败", "Simulate a failed payment"),
     ("sandbox_already_paid", "该笔支付已完成。", "This payment is already complete."),
     ("view_order", "查看订单", "View order"),
+    ("pay_qr_title", "扫码支付", "Scan to pay"),
+    ("pay_qr_alt", "付款二维码", "Payment QR code"),
+    (
+        "pay_qr_explain",
+        "请用支付应用扫描二维码完成付款，付款后卡密会显示在订单页并发送到您的邮箱。",
+        "Scan the code with your payment app. Once paid, your keys appear on the order page and in your email.",
+    ),
     ("sandbox_label", "模拟支付（测试）", "Sandbox (test)"),
+    ("alipay_label", "支付宝", "Alipay"),
+    ("wxpay_label", "微信支付", "WeChat Pay"),
+    ("qqpay_label", "QQ 钱包", "QQ Wallet"),
+    ("usdt_label", "USDT", "USDT"),
+    ("card_label", "银行卡 / Card", "Card"),
 ];
 
 /// The texts of a language (`zh-CN` or `en`) as a template value.

@@ -16,6 +16,7 @@ pub struct Model {
     pub credentials_ciphertext: Option<Vec<u8>>,
     pub credentials_nonce: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod key_imports;
 pub mod memberships;
 pub mod orders;
+pub mod payment_checks;
 pub mod payments;
 pub mod products;
 pub mod risk_entries;

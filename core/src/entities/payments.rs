@@ -10,13 +10,22 @@ pub struct Model {
     pub id: String,
     pub order_id: String,
     pub channel: String,
-    /// `created`, `succeeded` or `failed`.
+    /// `created`, `succeeded` or `failed` (`failed` also for a channel that could not start the payment).
     pub status: String,
     pub amount_minor: i64,
     pub currency: String,
     pub provider_ref: Option<String>,
     pub error: Option<String>,
     pub paid_at: Option<DateTimeUtc>,
+    /// Where the buyer was sent to pay, and the QR payload for scan-to-pay channels.
+    pub pay_url: Option<String>,
+    pub qr_payload: Option<String>,
+    /// Provider calls made to create the attempt, and how long they took in all.
+    pub calls: i32,
+    pub latency_ms: Option<i32>,
+    /// When reconciliation last asked the provider, and how often it has.
+    pub checked_at: Option<DateTimeUtc>,
+    pub checks: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -12,6 +12,7 @@ pub mod manual_delivery;
 pub mod order_admin;
 pub mod order_search;
 pub mod orders;
+pub mod payment_checks;
 pub mod payments;
 pub mod products;
 pub mod risk;

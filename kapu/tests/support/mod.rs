@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod chromium;
+pub mod fakes;
 pub mod merchant;
 
 use std::net::SocketAddr;
@@ -30,6 +31,13 @@ pub struct Options {
     pub rate_limit_burst: u32,
     pub demo: bool,
     pub trusted_proxies: String,
+    /// Provider calls: timeout, extra tries, first backoff.
+    pub channel_timeout_ms: u64,
+    pub channel_retries: u32,
+    pub breaker_failures: u32,
+    pub breaker_cooldown_secs: u64,
+    /// Reconciliation asks after this many seconds, and again every this many.
+    pub reconcile_secs: u64,
 }
 
 impl Default for Options {
@@ -41,6 +49,11 @@ impl Default for Options {
             rate_limit_burst: 10_000,
             demo: true,
             trusted_proxies: String::new(),
+            channel_timeout_ms: 1_500,
+            channel_retries: 1,
+            breaker_failures: 3,
+            breaker_cooldown_secs: 2,
+            reconcile_secs: 1,
         }
     }
 }
@@ -115,6 +128,13 @@ impl TestApp {
             job_poll_ms: 50,
             trusted_proxies: opts.trusted_proxies.clone(),
             db_max_connections: 10,
+            channel_timeout_ms: opts.channel_timeout_ms,
+            channel_retries: opts.channel_retries,
+            channel_backoff_ms: 20,
+            breaker_failures: opts.breaker_failures,
+            breaker_cooldown_secs: opts.breaker_cooldown_secs,
+            reconcile_after_secs: opts.reconcile_secs,
+            reconcile_every_secs: opts.reconcile_secs,
             ..Config::default()
         };
         let app = App::build(cfg.clone(), opts.demo).await.expect("app builds");
@@ -274,6 +294,36 @@ impl TestApp {
             .await
             .expect("query")
             .expect("payment exists")
+    }
+
+    /// Every payment attempt of an order, oldest first.
+    pub async fn payments_of(&self, tenant_id: &str, order_no: &str) -> Vec<payments::Model> {
+        use sea_orm::QueryOrder;
+        let order = self.order_row(tenant_id, order_no).await;
+        payments::Entity::find()
+            .filter(payments::Column::TenantId.eq(tenant_id))
+            .filter(payments::Column::OrderId.eq(order.id))
+            .order_by_asc(payments::Column::CreatedAt)
+            .order_by_asc(payments::Column::Id)
+            .all(self.db.reader())
+            .await
+            .expect("query")
+    }
+
+    /// Saves a shop's channel as the dashboard does (credentials sealed).
+    pub async fn configure_channel(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        priority: i32,
+        enabled: bool,
+        credentials: &str,
+    ) {
+        use kapu_core::store::channels::{ChannelSettings, save_channel_for_tenant};
+        let keys = self.master.tenant(tenant_id);
+        let settings =
+            ChannelSettings { kind: kind.into(), enabled, priority, credentials_json: Some(credentials.into()) };
+        save_channel_for_tenant(self.db.writer(), &keys, tenant_id, &settings).await.expect("save channel");
     }
 
     pub async fn order_row(&self, tenant_id: &str, order_no: &str) -> orders::Model {

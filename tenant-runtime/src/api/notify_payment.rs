@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use kapu_billing::Notification;
@@ -24,9 +24,40 @@ pub async fn notify_payment(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<&'static str, StoreError> {
-    let notification = parse_body(&headers, &body)?;
+    let mut notification = parse_body(&headers, &body)?;
+    notification.headers = header_map(&headers);
+    notification.body = String::from_utf8_lossy(&body).into_owned();
     let (_, ack) = apply_notification(&state, &shop, &payment_id, &notification).await?;
     Ok(ack)
+}
+
+/// The same notification sent as a GET with its fields in the query string,
+/// as 易支付 gateways do.
+#[utoipa::path(get, path = "/api/v1/payments/{payment_id}/notify", tag = "payments",
+    responses((status = 200, description = "acknowledged, e.g. `success`"),
+        (status = 400, description = "notification_rejected"), (status = 404, description = "payment_not_found")))]
+pub async fn notify_payment_get(
+    State(state): State<RuntimeState>,
+    shop: TenantCtx,
+    Path(payment_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<&'static str, StoreError> {
+    let query = query.unwrap_or_default();
+    let notification = Notification {
+        fields: form_urlencoded_pairs(query.as_bytes())?,
+        headers: header_map(&headers),
+        body: String::new(),
+    };
+    let (_, ack) = apply_notification(&state, &shop, &payment_id, &notification).await?;
+    Ok(ack)
+}
+
+fn header_map(headers: &HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+        .collect()
 }
 
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Notification, StoreError> {
@@ -44,11 +75,22 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Notification, StoreErr
             })
             .collect()
     } else {
-        form_urlencoded_pairs(body)
+        form_urlencoded_pairs(body)?
     };
-    Ok(Notification { fields })
+    Ok(Notification { fields, ..Notification::default() })
 }
 
-fn form_urlencoded_pairs(body: &[u8]) -> BTreeMap<String, String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default().into_iter().collect()
+/// Form or query fields; a field given twice makes the notification malformed
+/// (which copy would the signature have covered?).
+fn form_urlencoded_pairs(body: &[u8]) -> Result<BTreeMap<String, String>, StoreError> {
+    let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .map_err(|e| StoreError::NotificationRejected(format!("unreadable form: {e}")))?;
+    let mut fields = BTreeMap::new();
+    for (k, v) in pairs {
+        if fields.contains_key(&k) {
+            return Err(StoreError::NotificationRejected(format!("field {k:?} given more than once")));
+        }
+        fields.insert(k, v);
+    }
+    Ok(fields)
 }

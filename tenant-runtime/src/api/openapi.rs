@@ -15,7 +15,8 @@ use super::{create_order, get_order, list_products, notify_payment};
         list_products::list_products,
         create_order::create_order,
         get_order::get_order,
-        notify_payment::notify_payment
+        notify_payment::notify_payment,
+        notify_payment::notify_payment_get
     ),
     components(schemas(
         list_products::ProductList,

@@ -1,21 +1,20 @@
 //! Storefront checkout: one domain path shared by the JSON API and the pages.
 //!
-//! Placing an order validates the input, picks a payment channel, and in one
-//! transaction reserves the keys, writes the order, its first payment attempt
-//! and the job that expires it. Only then is the payment started at the channel.
+//! Placing an order validates the input, lists the shop's channels for the
+//! buyer's payment method, and in one transaction reserves the keys, writes
+//! the order and the job that expires it. Only then is the payment started,
+//! with failover across the channels (`payments::start`); when none can take
+//! it, the order is released at once.
 
 pub mod challenge;
 pub mod validate;
 
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use chrono::{DateTime, Duration, Utc};
-use kapu_billing::router::{RouteError, choose_channel};
-use kapu_billing::{ChannelContext, ChannelError, PaymentRequest};
-use kapu_core::entities::{orders, payments};
+use kapu_core::entities::orders;
 use kapu_core::ids::{new_id, new_order_no};
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::card_keys::{Reservation, reserve_keys_for_order_for_tenant};
-use kapu_core::store::channels::list_enabled_channels_for_tenant;
 use kapu_core::store::coupons::{
     CouponRejection, discount_for, find_applicable_coupon_for_tenant, take_coupon_use_for_tenant,
 };
@@ -23,7 +22,6 @@ use kapu_core::store::manual_delivery::{AnswerError, check_answers, parse_input_
 use kapu_core::store::orders::{
     pending_orders_by_email_reach_cap_for_tenant, pending_orders_by_ip_reach_cap_for_tenant, status,
 };
-use kapu_core::store::payments::status as pay_status;
 use kapu_core::store::products::find_visible_product_for_tenant;
 use kapu_core::store::risk::{Verdict, assess_order_for_tenant, record_risk_event_for_tenant};
 use sea_orm::{ActiveValue::Set, EntityTrait};
@@ -32,6 +30,7 @@ use crate::error::StoreError;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
 use crate::jobs::EXPIRE_ORDER;
+use crate::payments::start::{Payable, channel_candidates, start_payment};
 use crate::state::RuntimeState;
 
 /// What the buyer asked for.
@@ -119,13 +118,10 @@ pub async fn place_order(
         }
     }
 
-    let enabled: Vec<String> =
-        list_enabled_channels_for_tenant(state.db.reader(), &tenant.id).await?.into_iter().map(|c| c.channel).collect();
-    let channel = choose_channel(&enabled, input.channel.as_deref().filter(|c| !c.is_empty()), tenant.is_test_mode())
-        .map_err(|e| match e {
-        RouteError::NotOffered(kind) => StoreError::ChannelNotOffered(kind),
-        RouteError::NoneAvailable => StoreError::NoPaymentChannel,
-    })?;
+    let keys = state.master.tenant(&tenant.id);
+    let method = input.channel.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let candidates = channel_candidates(state, tenant, &keys, method).await?;
+    let first_kind = candidates.first().map(|c| c.channel.kind()).unwrap_or_default();
 
     // Slow hashing happens before the write transaction, never inside it.
     let lookup_hash = match lookup_password {
@@ -136,7 +132,6 @@ pub async fn place_order(
     let now = Utc::now();
     let expires_at = now + Duration::seconds(tenant.order_ttl_secs(state.cfg.order_ttl_secs));
     let order_id = new_id();
-    let payment_id = new_id();
     let order_no = new_order_no(now);
     let tiers = kapu_core::pricing::parse_tiers(product.wholesale_tiers.as_deref());
     let unit_price = kapu_core::pricing::unit_price(product.price_minor, &tiers, i64::from(quantity));
@@ -188,8 +183,8 @@ pub async fn place_order(
         email: Set(email.as_str().to_string()),
         lookup_hash: Set(lookup_hash),
         status: Set(status::PENDING.into()),
-        channel: Set(channel.kind().into()),
-        client_ip: Set(ip),
+        channel: Set(first_kind.into()),
+        client_ip: Set(ip.clone()),
         locale: Set(lang.tag().into()),
         base_url: Set(shop.base_url.clone()),
         attention_reason: Set(None),
@@ -206,22 +201,6 @@ pub async fn place_order(
     })
     .exec_without_returning(&txn)
     .await?;
-    payments::Entity::insert(payments::ActiveModel {
-        tenant_id: Set(tenant.id.clone()),
-        id: Set(payment_id.clone()),
-        order_id: Set(order_id.clone()),
-        channel: Set(channel.kind().into()),
-        status: Set(pay_status::CREATED.into()),
-        amount_minor: Set(amount_minor),
-        currency: Set(product.currency.clone()),
-        provider_ref: Set(None),
-        error: Set(None),
-        paid_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    })
-    .exec_without_returning(&txn)
-    .await?;
     enqueue(
         &txn,
         NewJob::now(EXPIRE_ORDER, Some(tenant.id.clone()), serde_json::json!({ "order_id": order_id })).at(expires_at),
@@ -230,25 +209,30 @@ pub async fn place_order(
     txn.commit().await?;
     state.stock_changed(&tenant.id).await;
 
-    let keys = state.master.tenant(&tenant.id);
     let token = keys.order_token(&order_id);
-    let notify_url = format!("{}/api/v1/payments/{payment_id}/notify", shop.base_url);
-    let req = PaymentRequest {
-        payment_id,
-        order_no: order_no.clone(),
+    let return_url = format!("{}/orders/{order_no}?token={token}", shop.base_url);
+    let payable = Payable {
+        order_id: &order_id,
+        order_no: &order_no,
         amount_minor,
-        currency: product.currency.clone(),
-        subject: product.name.clone(),
-        base_url: shop.base_url.clone(),
-        return_url: format!("{}/orders/{order_no}?token={token}", shop.base_url),
-        notify_url,
+        currency: &product.currency,
+        subject: &product.name,
+        method,
+        base_url: &shop.base_url,
+        return_url: &return_url,
+        client_ip: &ip,
     };
-    let ctx = ChannelContext { tenant_id: &tenant.id, keys: &keys, test_mode: tenant.is_test_mode() };
-    let start = channel.create_payment(ctx, &req).await.map_err(|e| match e {
-        ChannelError::NotAllowed(_) => StoreError::SandboxDisabled,
-        ChannelError::Transient(m) | ChannelError::Business(m) => StoreError::Unavailable(m),
-    })?;
-    tracing::info!(order_no = %order_no, quantity, amount_minor, channel = channel.kind(), "order placed");
+    let (start, channel_kind) = match start_payment(state, tenant, &keys, &candidates, &payable).await {
+        Ok(started) => started,
+        Err(e) => {
+            // Nothing can take the money: give the keys and the coupon back now.
+            if let Err(release) = crate::jobs::release_unpayable_order(state, &tenant.id, &order_id).await {
+                tracing::error!(%order_no, error = %release, "could not release an order no channel could take");
+            }
+            return Err(e);
+        }
+    };
+    tracing::info!(order_no = %order_no, quantity, amount_minor, channel = channel_kind, "order placed");
     Ok(PlacedOrder {
         order_no,
         token,

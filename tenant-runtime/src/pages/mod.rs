@@ -7,6 +7,7 @@ pub mod home;
 pub mod lang;
 pub mod lookup;
 pub mod order_page;
+pub mod pay_qr;
 pub mod product;
 pub mod sandbox_pay;
 

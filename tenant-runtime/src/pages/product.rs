@@ -4,9 +4,10 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use kapu_billing::router::{Configured, offered_methods};
 use kapu_core::money::format_minor;
 use kapu_core::pricing::parse_tiers;
-use kapu_core::store::channels::list_enabled_channels_for_tenant;
+use kapu_core::store::channels::{credentials_of, list_enabled_channels_for_tenant};
 use minijinja::{Value, context};
 
 use super::{PageError, base_ctx, render};
@@ -64,13 +65,16 @@ async fn product_page(
     let catalog = state.catalog.catalog(&state.db, shop.id()).await.map_err(fail)?;
     let product = catalog.product(product_id).ok_or_else(|| fail(StoreError::ProductNotFound))?;
     let stock = catalog.stock_of(product_id);
-    let channels: Vec<Value> = list_enabled_channels_for_tenant(db, shop.id())
+    let keys = state.master.tenant(shop.id());
+    let configured: Vec<Configured> = list_enabled_channels_for_tenant(db, shop.id())
         .await
         .map_err(|e| fail(e.into()))?
         .into_iter()
-        .filter_map(|c| kapu_billing::channels::channel_by_kind(&c.channel))
-        .filter(|c| shop.tenant.is_test_mode() || !c.test_only())
-        .map(|c| context! { kind => c.kind(), label => kapu_themes::text(lang.tag(), &format!("{}_label", c.kind())) })
+        .map(|c| Configured { credentials: credentials_of(&keys, &c), kind: c.channel })
+        .collect();
+    let channels: Vec<Value> = offered_methods(&configured, shop.tenant.is_test_mode())
+        .into_iter()
+        .map(|m| context! { kind => m, label => kapu_themes::text(lang.tag(), &format!("{m}_label")) })
         .collect();
     let tiers: Vec<Value> = parse_tiers(product.wholesale_tiers.as_deref())
         .into_iter()

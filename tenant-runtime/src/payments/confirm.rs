@@ -9,15 +9,18 @@
 
 use chrono::Utc;
 use kapu_billing::channels::channel_by_kind;
-use kapu_billing::{ChannelContext, Notification, PaymentOutcome, VerifiedNotification};
+use kapu_billing::{ChannelContext, KnownPayment, Notification, PaymentOutcome, VerifiedNotification};
 use kapu_core::entities::{orders, payments, products};
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::card_keys::{
     Reservation, reserve_keys_for_order_for_tenant, sell_reserved_keys_of_order_for_tenant,
 };
+use kapu_core::store::channels::{credentials_of, find_channel_for_tenant};
 use kapu_core::store::coupons::retake_coupon_use_for_tenant;
 use kapu_core::store::orders::{lock_order_for_tenant, status};
-use kapu_core::store::payments::{find_payment_for_tenant, lock_payment_for_tenant, status as pay_status};
+use kapu_core::store::payments::{
+    find_payment_by_provider_ref_for_tenant, find_payment_for_tenant, lock_payment_for_tenant, status as pay_status,
+};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, IntoActiveModel};
 
 use crate::error::StoreError;
@@ -48,16 +51,36 @@ pub async fn apply_notification(
     let tenant = &shop.tenant;
     let payment =
         find_payment_for_tenant(state.db.reader(), &tenant.id, payment_id).await?.ok_or(StoreError::PaymentNotFound)?;
-    let channel = channel_by_kind(&payment.channel)
-        .ok_or_else(|| StoreError::Internal(format!("payment {payment_id} names unknown channel")))?;
-    let keys = state.master.tenant(&tenant.id);
-    let ctx = ChannelContext { tenant_id: &tenant.id, keys: &keys, test_mode: tenant.is_test_mode() };
+    let channel = channel_by_kind(&payment.channel).ok_or_else(|| {
+        StoreError::NotificationRejected(format!("payment {payment_id} names unknown channel {:?}", payment.channel))
+    })?;
     if channel.test_only() && !tenant.is_test_mode() {
         return Err(StoreError::SandboxDisabled);
     }
+    let keys = state.master.tenant(&tenant.id);
+    let credentials = match find_channel_for_tenant(state.db.reader(), &tenant.id, &payment.channel).await? {
+        Some(c) => credentials_of(&keys, &c),
+        None => "{}".to_string(),
+    };
+    let ctx = ChannelContext {
+        tenant_id: &tenant.id,
+        keys: &keys,
+        test_mode: tenant.is_test_mode(),
+        credentials: &credentials,
+        http: &state.http,
+        endpoints: &state.endpoints,
+        timeout: state.retry.timeout,
+    };
+    let known = KnownPayment {
+        payment_id: payment.id.clone(),
+        amount_minor: payment.amount_minor,
+        currency: payment.currency.clone(),
+        provider_ref: payment.provider_ref.clone(),
+    };
     let verified = channel
-        .verify_notification(ctx, notification)
-        .map_err(|e| StoreError::NotificationRejected(format!("payment {payment_id}: {e}")))?;
+        .verify_notification(ctx, notification, &known)
+        .await
+        .map_err(|e| StoreError::NotificationRejected(format!("payment {payment_id} ({}): {e}", payment.channel)))?;
     if verified.payment_id != payment_id {
         return Err(StoreError::NotificationRejected(format!(
             "notification for payment {} arrived on the URL of payment {payment_id}",
@@ -107,6 +130,18 @@ pub async fn record_verified(
             tracing::info!(order_no = %order.order_no, "payment attempt failed; order stays as it was");
         }
         return Ok(unchanged(&order));
+    }
+
+    // One provider transaction pays one attempt: a notification replayed onto
+    // another attempt is refused (the unique index is the backstop).
+    if let Some(r) = &v.provider_ref
+        && let Some(other) = find_payment_by_provider_ref_for_tenant(&txn, tenant_id, &payment.channel, r).await?
+        && other.id != payment.id
+    {
+        return Err(StoreError::NotificationRejected(format!(
+            "transaction {r} already paid payment {} of order {}; refusing it for payment {}",
+            other.id, other.order_id, payment.id
+        )));
     }
 
     // A verified payment: record it first, whatever happens to the order.

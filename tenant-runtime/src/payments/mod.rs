@@ -1,4 +1,7 @@
-//! Payment notifications: verify with the channel, then record the verified
-//! payment and deliver, exactly once.
+//! Payments: starting them with failover, turning verified notifications into
+//! delivered orders exactly once, and reconciling attempts whose notification
+//! never came.
 
 pub mod confirm;
+pub mod reconcile;
+pub mod start;

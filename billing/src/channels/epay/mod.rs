@@ -114,7 +114,11 @@ impl PaymentChannel for EpayChannel {
         if c.mode.as_deref() == Some("submit") {
             let signed = wire::signed(params, &c.key);
             let query = serde_urlencoded::to_string(&signed).map_err(|e| ChannelError::Business(e.to_string()))?;
-            return Ok(PaymentStart { pay_url: format!("{base}/submit.php?{query}"), qr_payload: None, provider_ref: None });
+            return Ok(PaymentStart {
+                pay_url: format!("{base}/submit.php?{query}"),
+                qr_payload: None,
+                provider_ref: None,
+            });
         }
         params.insert("clientip".into(), req.client_ip.clone());
         params.insert("device".into(), "pc".into());
@@ -173,12 +177,13 @@ impl PaymentChannel for EpayChannel {
         if trade_status != "TRADE_SUCCESS" {
             return Err(VerifyError::Malformed(format!("trade_status {trade_status} is not a payment")));
         }
-        let amount_minor = parse_decimal_minor(n.require("money")?).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let amount_minor =
+            parse_decimal_minor(n.require("money")?).map_err(|e| VerifyError::Malformed(e.to_string()))?;
         let trade_no = n.require("trade_no")?.to_string();
         // The signature proves the key; the gateway itself must confirm the payment.
         match query_order(ctx, &c, &base, &known.payment_id).await {
-            Ok(Some(o)) if o.paid && o.amount_minor == Some(amount_minor) && o.trade_no.as_deref() == Some(&trade_no) => {
-            }
+            Ok(Some(o))
+                if o.paid && o.amount_minor == Some(amount_minor) && o.trade_no.as_deref() == Some(&trade_no) => {}
             Ok(Some(o)) => {
                 return Err(VerifyError::NotConfirmed(format!(
                     "gateway reports paid={} money={:?} trade_no={:?}",
@@ -197,11 +202,7 @@ impl PaymentChannel for EpayChannel {
         })
     }
 
-    async fn query_payment(
-        &self,
-        ctx: ChannelContext<'_>,
-        known: &KnownPayment,
-    ) -> Result<QueryOutcome, ChannelError> {
+    async fn query_payment(&self, ctx: ChannelContext<'_>, known: &KnownPayment) -> Result<QueryOutcome, ChannelError> {
         let (c, base) = EpayCredentials::load(ctx.credentials).map_err(ChannelError::Business)?;
         Ok(match query_order(ctx, &c, &base, &known.payment_id).await? {
             None => QueryOutcome::NotFound,

@@ -100,14 +100,13 @@ impl PaymentChannel for EpusdtChannel {
         if status.is_server_error() {
             return Err(ChannelError::from_status(status, &text));
         }
-        let r: wire::CreateResponse = serde_json::from_str(&text)
-            .map_err(|_| ChannelError::Transient(format!("epusdt answered {status} with something that is not JSON")))?;
+        let r: wire::CreateResponse = serde_json::from_str(&text).map_err(|_| {
+            ChannelError::Transient(format!("epusdt answered {status} with something that is not JSON"))
+        })?;
         match r.data {
-            Some(t) if r.status_code == 200 && t.order_id == req.payment_id => Ok(PaymentStart {
-                pay_url: t.payment_url,
-                qr_payload: None,
-                provider_ref: Some(t.trade_id),
-            }),
+            Some(t) if r.status_code == 200 && t.order_id == req.payment_id => {
+                Ok(PaymentStart { pay_url: t.payment_url, qr_payload: None, provider_ref: Some(t.trade_id) })
+            }
             _ => Err(ChannelError::Business(format!(
                 "epusdt refused ({}): {}",
                 r.status_code,
@@ -133,13 +132,16 @@ impl PaymentChannel for EpusdtChannel {
         }
         let trade_id = n.require("trade_id")?;
         if known.provider_ref.as_deref().is_some_and(|r| r != trade_id) {
-            return Err(VerifyError::Malformed(format!("trade_id {trade_id} is not the trade created for this payment")));
+            return Err(VerifyError::Malformed(format!(
+                "trade_id {trade_id} is not the trade created for this payment"
+            )));
         }
         let status = n.require("status")?;
         if status != "2" {
             return Err(VerifyError::Malformed(format!("status {status} is not paid")));
         }
-        let amount_minor = parse_decimal_minor(n.require("amount")?).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let amount_minor =
+            parse_decimal_minor(n.require("amount")?).map_err(|e| VerifyError::Malformed(e.to_string()))?;
         Ok(VerifiedNotification {
             payment_id: known.payment_id.clone(),
             outcome: PaymentOutcome::Paid,
@@ -149,11 +151,7 @@ impl PaymentChannel for EpusdtChannel {
         })
     }
 
-    async fn query_payment(
-        &self,
-        ctx: ChannelContext<'_>,
-        known: &KnownPayment,
-    ) -> Result<QueryOutcome, ChannelError> {
+    async fn query_payment(&self, ctx: ChannelContext<'_>, known: &KnownPayment) -> Result<QueryOutcome, ChannelError> {
         let (_, base) = EpusdtCredentials::load(ctx.credentials).map_err(ChannelError::Business)?;
         let Some(trade_id) = known.provider_ref.as_deref() else {
             return Ok(QueryOutcome::NotFound);

@@ -1,0 +1,57 @@
+//! Scan-to-pay page (`/pay/qr/{payment_id}`): for channels that answer with a
+//! QR payload (WeChat Native, Alipay precreate, some epay gateways) the buyer
+//! is sent here to scan it; the page links back to the order, which shows the
+//! keys once the payment is confirmed.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use base64::Engine as _;
+use kapu_core::entities::orders;
+use kapu_core::store::payments::{find_payment_for_tenant, status as pay_status};
+use minijinja::{Value, context};
+use sea_orm::EntityTrait;
+
+use super::{PageError, base_ctx, no_referrer, render};
+use crate::delivery::view::OrderView;
+use crate::error::StoreError;
+use crate::http::host::TenantCtx;
+use crate::i18n::Lang;
+use crate::state::RuntimeState;
+
+/// The payload drawn as an SVG `data:` URL.
+fn qr_data_url(payload: &str) -> Result<String, StoreError> {
+    let code = qrcode::QrCode::new(payload.as_bytes()).map_err(|e| StoreError::Internal(format!("QR code: {e}")))?;
+    let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(240, 240).build();
+    Ok(format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg)))
+}
+
+pub async fn show_qr(
+    State(state): State<RuntimeState>,
+    shop: TenantCtx,
+    lang: Lang,
+    Path(payment_id): Path<String>,
+) -> Result<Response, PageError> {
+    let fail = |e| PageError(e, lang, Some(shop.tenant.clone()));
+    let payment = find_payment_for_tenant(state.db.reader(), shop.id(), &payment_id)
+        .await
+        .map_err(|e| fail(e.into()))?
+        .filter(|p| p.qr_payload.is_some())
+        .ok_or_else(|| fail(StoreError::PaymentNotFound))?;
+    let order = orders::Entity::find_by_id((shop.id().to_string(), payment.order_id.clone()))
+        .one(state.db.reader())
+        .await
+        .map_err(|e| fail(e.into()))?
+        .ok_or_else(|| fail(StoreError::PaymentNotFound))?;
+    let view = OrderView::load(&state, &order, lang).await.map_err(fail)?;
+    let token = state.master.tenant(shop.id()).order_token(&order.id);
+    let qr = qr_data_url(payment.qr_payload.as_deref().unwrap_or_default()).map_err(fail)?;
+    let ctx = context! {
+        order => Value::from(minijinja::value::Serde(&view)),
+        paid => payment.status == pay_status::SUCCEEDED,
+        qr => qr,
+        return_url => format!("/orders/{}?token={token}", order.order_no),
+        ..base_ctx(&shop.tenant, lang, &format!("/pay/qr/{payment_id}"))
+    };
+    Ok(no_referrer(render(StatusCode::OK, "pay_qr.html", ctx)))
+}
