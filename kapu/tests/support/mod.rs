@@ -38,6 +38,9 @@ pub struct Options {
     pub breaker_cooldown_secs: u64,
     /// Reconciliation asks after this many seconds, and again every this many.
     pub reconcile_secs: u64,
+    /// Where Alipay and WeChat Pay calls go (local fakes).
+    pub alipay_gateway: Option<String>,
+    pub wechatpay_base: Option<String>,
 }
 
 impl Default for Options {
@@ -54,6 +57,8 @@ impl Default for Options {
             breaker_failures: 3,
             breaker_cooldown_secs: 2,
             reconcile_secs: 1,
+            alipay_gateway: None,
+            wechatpay_base: None,
         }
     }
 }
@@ -135,6 +140,8 @@ impl TestApp {
             breaker_cooldown_secs: opts.breaker_cooldown_secs,
             reconcile_after_secs: opts.reconcile_secs,
             reconcile_every_secs: opts.reconcile_secs,
+            alipay_gateway: opts.alipay_gateway.clone(),
+            wechatpay_base: opts.wechatpay_base.clone(),
             ..Config::default()
         };
         let app = App::build(cfg.clone(), opts.demo).await.expect("app builds");

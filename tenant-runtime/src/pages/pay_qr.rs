@@ -49,7 +49,8 @@ pub async fn show_qr(
     let ctx = context! {
         order => Value::from(minijinja::value::Serde(&view)),
         paid => payment.status == pay_status::SUCCEEDED,
-        qr => qr,
+        // Base64 and a fixed prefix only: nothing to escape.
+        qr => Value::from_safe_string(qr),
         return_url => format!("/orders/{}?token={token}", order.order_no),
         ..base_ctx(&shop.tenant, lang, &format!("/pay/qr/{payment_id}"))
     };

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod alipay;
 pub mod epay;
 pub mod epusdt;
 
