@@ -4,13 +4,14 @@ pub mod alipay;
 pub mod epay;
 pub mod epusdt;
 pub mod sandbox;
+pub mod wechat;
 
 use std::sync::Arc;
 
 use crate::channel::PaymentChannel;
 
 /// Every channel kind Kapu has, in the order the dashboard offers them.
-pub const KINDS: [&str; 4] = [alipay::KIND, epay::KIND, epusdt::KIND, sandbox::KIND];
+pub const KINDS: [&str; 5] = [alipay::KIND, wechat::KIND, epay::KIND, epusdt::KIND, sandbox::KIND];
 
 /// The channel implementing `kind`, if Kapu has one.
 pub fn channel_by_kind(kind: &str) -> Option<Arc<dyn PaymentChannel>> {
@@ -19,6 +20,7 @@ pub fn channel_by_kind(kind: &str) -> Option<Arc<dyn PaymentChannel>> {
         alipay::KIND => Some(Arc::new(alipay::AlipayChannel)),
         epay::KIND => Some(Arc::new(epay::EpayChannel)),
         epusdt::KIND => Some(Arc::new(epusdt::EpusdtChannel)),
+        wechat::KIND => Some(Arc::new(wechat::WechatChannel)),
         _ => None,
     }
 }

@@ -8,6 +8,7 @@
 pub mod alipay;
 pub mod epay;
 pub mod epusdt;
+pub mod wechat;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
