@@ -30,6 +30,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("coupons.html", include_str!("../templates/coupons.html")),
     ("team.html", include_str!("../templates/team.html")),
     ("risk.html", include_str!("../templates/risk.html")),
+    ("channels.html", include_str!("../templates/channels.html")),
     ("two_factor.html", include_str!("../templates/two_factor.html")),
     ("login_2fa.html", include_str!("../templates/login_2fa.html")),
 ];

@@ -7,6 +7,7 @@ pub mod channel;
 pub mod channels;
 pub mod credentials;
 pub mod endpoints;
+pub mod forms;
 pub mod health;
 pub mod money;
 pub mod router;

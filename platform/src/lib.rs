@@ -47,6 +47,8 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/logo/delete", post(shops::logo::delete_logo))
         .route("/team", get(shops::team::team_page).post(shops::team::add_member))
         .route("/risk", get(shops::risk::risk_page).post(shops::risk::add_entry))
+        .route("/channels", get(shops::channels::channels_page))
+        .route("/channels/{kind}", post(shops::channels::save_channel))
         .route("/risk/velocity", post(shops::risk::save_velocity))
         .route("/risk/{id}/delete", post(shops::risk::delete_entry))
         .route("/team/{account_id}/remove", post(shops::team::remove_member))

@@ -70,12 +70,10 @@ pub async fn dashboard(
         item("添加商品 Add a product", has_product, Some(format!("/shops/{slug}/products/new")), None),
         item("导入卡密 Import keys", has_keys, Some(format!("/shops/{slug}/products")), None),
         item(
-            "接入真实支付通道 Connect a real payment channel",
+            "接入真实收款渠道 Connect a real payment channel",
             real_channels > 0,
-            None,
-            Some(
-                "支付宝、微信支付、Stripe 等通道将随支付通道版本开放。Alipay, WeChat Pay, Stripe and more arrive with the payment channels release.",
-            ),
+            Some(format!("/shops/{slug}/channels")),
+            Some("支付宝、微信支付、易支付、USDT。Alipay, WeChat Pay, epay, USDT."),
         ),
         item(
             "选择主题 Choose a theme",
@@ -86,13 +84,22 @@ pub async fn dashboard(
         item("上线 Go live", live, Some(format!("/shops/{slug}/settings")), None),
     ];
     let channels_note = if real_channels == 0 {
-        "当前仅启用沙箱测试通道（测试模式）。真实通道及其健康状况将随支付通道版本显示。Only the sandbox test channel is enabled; real channels and their health appear with the payment channels release.".to_string()
+        "当前仅启用沙箱测试通道（测试模式）。Only the sandbox test channel is enabled.".to_string()
     } else {
-        format!("已启用 {real_channels} 个真实通道。{real_channels} real channel(s) enabled.")
+        format!("已启用 {real_channels} 个真实渠道。{real_channels} real channel(s) enabled.")
     };
+    let channel_health: Vec<Value> = channels
+        .iter()
+        .filter(|c| c.channel != "sandbox")
+        .map(|c| {
+            let h = state.health.view(tenant_id, &c.channel);
+            context! { label => kapu_billing::forms::label_of(&c.channel), state => h.state.as_str(),
+            success_rate => h.success_rate.map(|r| format!("{:.1}%", r * 100.0)), median_ms => h.median_latency_ms }
+        })
+        .collect();
     let page = context! {
         to_fulfil,
-        periods, top_products, low_stock, checklist, channels_note,
+        periods, top_products, low_stock, checklist, channels_note, channel_health,
         chart_svg => Value::from_safe_string(revenue_chart(&summary.daily, &currency)),
     };
     let layout = Layout {

@@ -49,7 +49,7 @@ pub async fn go_live_blocker(state: &PlatformState, tenant_id: &str) -> Result<O
         None
     } else {
         Some(
-            "上线需要至少一个已启用的真实支付通道（支付宝、微信支付、Stripe 等），这些通道将随支付通道版本开放。Going live needs at least one enabled real payment channel (Alipay, WeChat Pay, Stripe…); they arrive with the payment channels release.",
+            "上线需要至少一个已启用的真实收款渠道（支付宝、微信支付、易支付、USDT），请先在“收款”页面配置。Going live needs at least one enabled real payment channel (Alipay, WeChat Pay, epay, USDT); set one up on the Payments page.",
         )
     })
 }

@@ -26,7 +26,8 @@ use crate::rsa_keys;
 pub const KIND: &str = "alipay";
 
 /// A merchant's Alipay app.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct AlipayCredentials {
     pub app_id: String,
     /// The app's private key (PKCS#8 or PKCS#1; PEM or bare base64).

@@ -25,7 +25,8 @@ use crate::money::{format_decimal, parse_decimal_minor};
 pub const KIND: &str = "epay";
 
 /// A merchant's epay account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct EpayCredentials {
     /// Gateway base, e.g. `https://pay.example.com`.
     pub gateway: String,

@@ -23,7 +23,8 @@ use crate::money::parse_decimal_minor;
 pub const KIND: &str = "epusdt";
 
 /// A merchant's epusdt gateway.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct EpusdtCredentials {
     pub gateway: String,
     /// The gateway's API authentication token.

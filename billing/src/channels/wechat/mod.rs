@@ -30,7 +30,8 @@ pub const KIND: &str = "wechat";
 const CLOCK_TOLERANCE_SECS: i64 = 300;
 
 /// A merchant's WeChat Pay account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct WechatCredentials {
     pub mchid: String,
     pub appid: String,

@@ -1,0 +1,174 @@
+//! Payment channels (owner only): which channels take the shop's payments,
+//! in what order, with the merchant's credentials (sealed at rest, secrets
+//! never shown back), each channel's health as this process sees it, and the
+//! reconciliation log. `GET /shops/{slug}/channels`, `POST …/channels/{kind}`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use kapu_billing::channels::{KINDS, channel_by_kind, sandbox};
+use kapu_billing::forms::{FieldKind, fields_of, label_of, merge_credentials};
+use kapu_core::store::channels::{ChannelSettings, credentials_of, list_channels_for_tenant, save_channel_for_tenant};
+use kapu_core::store::payment_checks::recent_checks_for_tenant;
+use minijinja::{Value, context};
+
+use crate::auth::csrf::{CsrfToken, VerifiedForm};
+use crate::auth::shop_access::{OwnerAccess, ShopAccess};
+use crate::error::{PageError, PageResult};
+use crate::page::{Layout, flash_for, render, ser, with_status};
+use crate::shops::list::FlashQuery;
+use crate::state::PlatformState;
+
+fn outcome_label(outcome: &str) -> &'static str {
+    match outcome {
+        "delivered" => "已补单发货 Found paid, delivered",
+        "closed" => "渠道已关闭订单 Closed at the provider",
+        "not_found" => "渠道查无此单 Unknown to the provider",
+        "unpaid" => "订单结束仍未支付 Unpaid when the order ended",
+        "rejected" => "结果不符，已拒绝 Did not match; refused",
+        "error" => "查询失败 Could not ask",
+        _ => "其他 Other",
+    }
+}
+
+async fn page(
+    state: &PlatformState,
+    access: &ShopAccess,
+    csrf: &str,
+    error: Option<(&str, &str)>,
+    flash: Option<&str>,
+) -> PageResult<Response> {
+    let tenant_id = access.tenant_id();
+    let keys = state.master.tenant(tenant_id);
+    let configured = list_channels_for_tenant(state.db.reader(), tenant_id).await?;
+    let test_mode = access.shop.mode != "live";
+    let channels: Vec<Value> = KINDS
+        .iter()
+        .map(|kind| {
+            let row = configured.iter().find(|c| c.channel == *kind);
+            let stored: serde_json::Value =
+                row.map(|c| serde_json::from_str(&credentials_of(&keys, c)).unwrap_or_default()).unwrap_or_default();
+            let fields: Vec<Value> = fields_of(kind)
+                .iter()
+                .map(|spec| {
+                    let raw = &stored[spec.name];
+                    let (input, options): (&str, Vec<Value>) = match spec.kind {
+                        FieldKind::Text => ("text", vec![]),
+                        FieldKind::Secret => ("secret", vec![]),
+                        FieldKind::SecretBlock => ("secret_block", vec![]),
+                        FieldKind::Block => ("block", vec![]),
+                        FieldKind::Select(opts) => (
+                            "select",
+                            opts.iter()
+                                .map(|(v, l)| context! { value => *v, label => *l, on => raw.as_str() == Some(*v) })
+                                .collect(),
+                        ),
+                        FieldKind::Methods(all) => (
+                            "methods",
+                            all.iter()
+                                .map(|m| {
+                                    let on = raw.as_array().is_some_and(|a| a.iter().any(|x| x.as_str() == Some(*m)));
+                                    context! { value => *m, label => *m, on }
+                                })
+                                .collect(),
+                        ),
+                    };
+                    let secret = matches!(spec.kind, FieldKind::Secret | FieldKind::SecretBlock);
+                    context! {
+                        name => spec.name, label => spec.label, help => spec.help, input, options,
+                        value => if secret { String::new() } else { raw.as_str().unwrap_or_default().to_string() },
+                        saved => secret && raw.as_str().is_some_and(|s| !s.is_empty()),
+                    }
+                })
+                .collect();
+            let methods = row
+                .and_then(|c| channel_by_kind(&c.channel).map(|ch| ch.methods(&credentials_of(&keys, c))))
+                .unwrap_or_default();
+            let h = state.health.view(tenant_id, kind);
+            context! {
+                kind => *kind, label => label_of(kind), configured => row.is_some(),
+                enabled => row.is_some_and(|c| c.enabled), priority => row.map(|c| c.priority).unwrap_or(10),
+                usable => row.is_some_and(|c| c.enabled) && (test_mode || *kind != sandbox::KIND),
+                test_only => *kind == sandbox::KIND, methods, fields,
+                health => context! {
+                    state => h.state.as_str(), calls => h.successes + h.failures,
+                    success_rate => h.success_rate.map(|r| format!("{:.1}%", r * 100.0)),
+                    median_ms => h.median_latency_ms,
+                    last_error => h.last_error.map(|(e, at)| format!("{} · {e}", at.format("%Y-%m-%d %H:%M:%S"))),
+                },
+            }
+        })
+        .collect();
+    let checks: Vec<Value> = recent_checks_for_tenant(state.db.reader(), tenant_id, 50)
+        .await?
+        .into_iter()
+        .map(|c| {
+            context! { at => c.created_at.format("%Y-%m-%d %H:%M:%S").to_string(), order_no => c.order_no,
+            channel => label_of(&c.channel), outcome => c.outcome.clone(), label => outcome_label(&c.outcome), detail => c.detail }
+        })
+        .collect();
+    let layout =
+        Layout {
+            account: None, csrf, shop: Some(access), nav: "channels", flash: flash_for(flash), title: "收款渠道"
+        };
+    let errors: Vec<String> = error.map(|(k, e)| format!("{}：{e}", label_of(k))).into_iter().collect();
+    let resp = render(
+        "channels.html",
+        layout,
+        context! { channels, checks, test_mode, errors => ser(&errors), error_kind => error.map(|(k, _)| k) },
+    )?;
+    Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
+}
+
+pub async fn channels_page(
+    State(state): State<PlatformState>,
+    OwnerAccess(access): OwnerAccess,
+    CsrfToken(csrf): CsrfToken,
+    Query(q): Query<FlashQuery>,
+) -> PageResult<Response> {
+    page(&state, &access, &csrf, None, q.m.as_deref()).await
+}
+
+/// Saves one channel: enabled, priority and (for real channels) credentials.
+pub async fn save_channel(
+    State(state): State<PlatformState>,
+    OwnerAccess(access): OwnerAccess,
+    CsrfToken(csrf): CsrfToken,
+    Path((_, kind)): Path<(String, String)>,
+    VerifiedForm(form): VerifiedForm<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let Some(kind) = KINDS.iter().copied().find(|k| *k == kind) else {
+        return Err(PageError::NotFound);
+    };
+    let tenant_id = access.tenant_id();
+    let keys = state.master.tenant(tenant_id);
+    let priority = match form.get("priority").map(|p| p.trim().parse::<i32>()) {
+        Some(Ok(p)) if (0..=99).contains(&p) => p,
+        _ => {
+            let e = "优先级需为 0–99 的整数，数字小的先用。Priority must be a whole number 0–99; lower goes first.";
+            return page(&state, &access, &csrf, Some((kind, e)), None).await;
+        }
+    };
+    let enabled = form.get("enabled").is_some_and(|v| !v.is_empty());
+    let credentials_json = if fields_of(kind).is_empty() {
+        None
+    } else {
+        let stored = list_channels_for_tenant(state.db.reader(), tenant_id)
+            .await?
+            .into_iter()
+            .find(|c| c.channel == kind)
+            .map(|c| credentials_of(&keys, &c))
+            .unwrap_or_else(|| "{}".into());
+        match merge_credentials(kind, &stored, &form) {
+            Ok(json) => Some(json),
+            Err(e) => return page(&state, &access, &csrf, Some((kind, &e)), None).await,
+        }
+    };
+    let settings = ChannelSettings { kind: kind.into(), enabled, priority, credentials_json };
+    save_channel_for_tenant(state.db.writer(), &keys, tenant_id, &settings).await?;
+    tracing::info!(target: "audit", tenant = %tenant_id, account = %access.account.id, channel = kind, enabled, priority,
+        credentials_changed = settings.credentials_json.is_some(), "payment channel saved");
+    Ok(Redirect::to(&format!("/shops/{}/channels?m=saved", access.shop.slug)).into_response())
+}
