@@ -218,6 +218,10 @@ pub trait PaymentChannel: Send + Sync {
     ) -> Result<VerifiedNotification, VerifyError>;
     /// Asks the provider what became of an attempt (reconciliation).
     async fn query_payment(&self, ctx: ChannelContext<'_>, known: &KnownPayment) -> Result<QueryOutcome, ChannelError>;
+    /// Whether [`refund`](Self::refund) can work (the dashboard offers a refund button).
+    fn supports_refund(&self) -> bool {
+        false
+    }
     /// Refunds a paid attempt in full.
     async fn refund(&self, _ctx: ChannelContext<'_>, _known: &KnownPayment) -> Result<(), ChannelError> {
         Err(ChannelError::Unsupported(format!("{} has no refund API", self.kind())))

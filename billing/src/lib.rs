@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod forms;
 pub mod health;
 pub mod money;
+pub mod providers;
 pub mod router;
 pub mod rsa_keys;
 pub mod signing;

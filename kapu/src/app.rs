@@ -63,7 +63,8 @@ impl App {
             _ => None,
         };
         let health = kapu_runtime::state::channel_health(&cfg);
-        let state = RuntimeState::new(cfg.clone(), db.clone(), master.clone(), health.clone())?;
+        let providers = kapu_runtime::state::providers(&cfg)?;
+        let state = RuntimeState::new(cfg.clone(), db.clone(), master.clone(), health.clone(), providers.clone())?;
         let bus = Bus::new();
         let sessions = match &redis {
             Some(client) => SessionStore::Redis(
@@ -71,7 +72,7 @@ impl App {
             ),
             None => SessionStore::Database,
         };
-        let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions, health)?;
+        let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions, health, providers)?;
         Ok(Self { cfg, db, state, platform, bus, mailer, redis })
     }
 

@@ -140,3 +140,46 @@ async fn alipay_refusing_our_signature_is_a_refusal_not_an_outage() {
     assert!(health.last_error.expect("kept").0.contains("isv.invalid-signature"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_late_payment_for_a_sold_out_product_is_refunded_in_one_click() {
+    let fake = FakeAlipay::start("2021000117650002").await;
+    let opts = Options { alipay_gateway: Some(fake.gateway.clone()), order_ttl_secs: 2, ..Options::default() };
+    let app = TestApp::spawn_with(opts).await;
+    let mut owner = support::merchant::merchant_with_shop(&app, "late@example.com", "alilate").await;
+    let tenant = app.tenant_id("alilate").await;
+    app.configure_channel(&tenant, "alipay", 1, true, &fake.credentials()).await;
+    let product = app.add_product(&tenant, "Last key", 1000, 1).await;
+
+    // A reserves the only key, expires unpaid; B buys it; then A's buyer pays anyway.
+    let a = place(&app, "alilate", &product).await;
+    let pa = app.payments_of(&tenant, a["order_no"].as_str().expect("no")).await.remove(0);
+    assert!(app.eventually(15, || async { status_of(&app, "alilate", &a).await == "expired" }).await);
+    let b = place(&app, "alilate", &product).await;
+    let pb = app.payments_of(&tenant, b["order_no"].as_str().expect("no")).await.remove(0);
+    fake.pay(&pb.id).await.expect("notified");
+    assert_eq!(status_of(&app, "alilate", &b).await, "delivered");
+    let (code, ack) = fake.pay(&pa.id).await.expect("notified");
+    assert_eq!((code, ack.as_str()), (200, "success"), "the late payment is acknowledged, not lost");
+    assert_eq!(status_of(&app, "alilate", &a).await, "needs_attention");
+
+    // The owner sees a refund button on the order and uses it.
+    let a_no = a["order_no"].as_str().expect("no");
+    let page = owner.get(&format!("/shops/alilate/orders/{a_no}")).await;
+    let refund_path = format!("/shops/alilate/orders/{a_no}/payments/{}/refund", pa.id);
+    assert!(
+        page.body.contains(&refund_path.replace('/', "&#x2f;")) || page.body.contains(&refund_path),
+        "{}",
+        page.body
+    );
+    owner.post(&refund_path, &[]).await.expect(303);
+    assert!(fake.trade(&pa.id).expect("trade").refunded, "refunded at Alipay");
+    assert_eq!(status_of(&app, "alilate", &a).await, "refunded");
+    let again = owner.post(&refund_path, &[]).await;
+    again.expect(400);
+    // A repeated notification for the refunded attempt changes nothing.
+    let (code, _) = fake.send(&pa.id, &fake.notification(&pa.id, &fake.inner.alipay_private.clone())).await;
+    assert_eq!(code, 200);
+    assert_eq!(status_of(&app, "alilate", &a).await, "refunded");
+    app.stop().await;
+}

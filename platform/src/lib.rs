@@ -69,6 +69,7 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/coupons/{id}/toggle", post(coupons::toggle_coupon))
         .route("/categories", post(categories::create_category))
         .route("/categories/{id}/delete", post(categories::delete_category))
+        .route("/orders/{order_no}/payments/{payment_id}/refund", post(orders::refund::refund_payment))
         .route("/orders", get(list::list_orders))
         .route("/orders/{no}", get(detail::order_detail))
         .route("/orders/{no}/resend", post(actions::resend_delivery_email))

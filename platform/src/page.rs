@@ -54,6 +54,7 @@ pub fn flash_for(code: Option<&str>) -> Option<Flash> {
         "keys_deleted" => ("ok", "未售卡密已删除。Unsold keys deleted."),
         "email_queued" => ("ok", "发货邮件已重新发送。The delivery email was queued again."),
         "refunded" => ("ok", "订单已标记为已退款。Order marked refunded."),
+        "refunded_provider" => ("ok", "已通过支付渠道退款。Refunded through the payment provider."),
         "fulfilled" => ("ok", "已发货，买家将收到邮件。Delivered; the buyer is being emailed."),
         "mode_test" => ("ok", "已切回测试模式。The shop is back in test mode."),
         "mode_live" => ("ok", "店铺已上线。The shop is live."),

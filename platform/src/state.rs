@@ -31,6 +31,8 @@ pub struct Inner {
     pub demo_url: String,
     /// Payment channel health, shared with the storefront runtime that records it.
     pub health: Arc<kapu_billing::health::ChannelHealth>,
+    /// Provider client, for refunds made from the dashboard.
+    pub providers: Arc<kapu_billing::providers::Providers>,
 }
 
 impl std::ops::Deref for PlatformState {
@@ -48,6 +50,7 @@ impl PlatformState {
         bus: Bus,
         sessions: SessionStore,
         health: Arc<kapu_billing::health::ChannelHealth>,
+        providers: Arc<kapu_billing::providers::Providers>,
     ) -> Result<Self, kapu_core::config::ConfigError> {
         let trusted_proxies = cfg.trusted_proxy_nets()?;
         let demo_url = format!("{}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, cfg.listen.port());
@@ -61,6 +64,7 @@ impl PlatformState {
             trusted_proxies,
             demo_url,
             health,
+            providers,
             cfg,
             db,
             master,

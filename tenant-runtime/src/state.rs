@@ -8,8 +8,8 @@ use kapu_core::crypto::MasterKey;
 use kapu_core::{Config, Db};
 use tokio::sync::broadcast;
 
-use kapu_billing::ProviderEndpoints;
 use kapu_billing::health::{BreakerPolicy, ChannelHealth};
+use kapu_billing::providers::Providers;
 use kapu_billing::router::RetryPolicy;
 
 use crate::catalog::CatalogCache;
@@ -31,9 +31,8 @@ pub struct Inner {
     pub trusted_proxies: Vec<IpNet>,
     pub platform_host: String,
     pub shop_host: String,
-    /// Client for every payment provider call.
-    pub http: reqwest::Client,
-    pub endpoints: ProviderEndpoints,
+    /// HTTP client and addresses for every payment provider call.
+    pub providers: Arc<Providers>,
     /// Channel health and circuit breakers, shared with the dashboard.
     pub health: Arc<ChannelHealth>,
     pub retry: RetryPolicy,
@@ -88,21 +87,9 @@ impl RuntimeState {
         db: Db,
         master: MasterKey,
         health: Arc<ChannelHealth>,
+        providers: Arc<Providers>,
     ) -> Result<Self, kapu_core::config::ConfigError> {
         let trusted_proxies = cfg.trusted_proxy_nets()?;
-        let mut endpoints = ProviderEndpoints::from_env();
-        if let Some(g) = cfg.alipay_gateway.clone() {
-            endpoints.alipay_gateway = g.clone();
-            endpoints.alipay_sandbox_gateway = g;
-        }
-        if let Some(b) = cfg.wechatpay_base.clone() {
-            endpoints.wechatpay_base = b.trim_end_matches('/').to_string();
-        }
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("Kapu/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_millis(cfg.channel_timeout_ms.min(5_000)))
-            .build()
-            .map_err(|e| kapu_core::config::ConfigError(format!("HTTP client: {e}")))?;
         let retry = RetryPolicy {
             timeout: std::time::Duration::from_millis(cfg.channel_timeout_ms.max(1)),
             retries: cfg.channel_retries,
@@ -116,8 +103,7 @@ impl RuntimeState {
             lookup_limits: LookupLimits::default(),
             spent_challenges: Default::default(),
             trusted_proxies,
-            http,
-            endpoints,
+            providers,
             health,
             retry,
             cfg,
@@ -133,4 +119,15 @@ pub fn channel_health(cfg: &Config) -> Arc<ChannelHealth> {
         failure_threshold: cfg.breaker_failures,
         cool_down: std::time::Duration::from_secs(cfg.breaker_cooldown_secs),
     }))
+}
+
+/// The provider client a configuration asks for.
+pub fn providers(cfg: &Config) -> Result<Arc<Providers>, kapu_core::config::ConfigError> {
+    Providers::new(
+        std::time::Duration::from_millis(cfg.channel_timeout_ms.max(1)),
+        cfg.alipay_gateway.clone(),
+        cfg.wechatpay_base.clone(),
+    )
+    .map(Arc::new)
+    .map_err(kapu_core::config::ConfigError)
 }

@@ -7,6 +7,8 @@ pub mod status {
     pub const CREATED: &str = "created";
     pub const SUCCEEDED: &str = "succeeded";
     pub const FAILED: &str = "failed";
+    /// Paid, then refunded through the provider.
+    pub const REFUNDED: &str = "refunded";
 }
 
 /// A payment attempt of a tenant, row-locked until the transaction ends.
@@ -189,4 +191,22 @@ pub async fn find_payment_by_provider_ref_for_tenant<C: ConnectionTrait>(
         .filter(payments::Column::ProviderRef.eq(provider_ref))
         .one(conn)
         .await
+}
+
+/// Marks a succeeded attempt refunded; false when it was not `succeeded`.
+pub async fn mark_payment_refunded_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    payment_id: &str,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let r = payments::Entity::update_many()
+        .col_expr(payments::Column::Status, Expr::value(status::REFUNDED))
+        .col_expr(payments::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+        .filter(payments::Column::TenantId.eq(tenant_id))
+        .filter(payments::Column::Id.eq(payment_id))
+        .filter(payments::Column::Status.eq(status::SUCCEEDED))
+        .exec(conn)
+        .await?;
+    Ok(r.rows_affected == 1)
 }

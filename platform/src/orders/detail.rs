@@ -37,8 +37,11 @@ pub async fn order_detail(
         .await?
         .iter()
         .map(|p| {
-            context! { created_at => when(&p.created_at), channel => p.channel.clone(), status => p.status.clone(),
-            amount => money(p.amount_minor), provider_ref => p.provider_ref.clone(), error => p.error.clone() }
+            let refundable = p.status == kapu_core::store::payments::status::SUCCEEDED
+                && kapu_billing::channels::channel_by_kind(&p.channel).is_some_and(|c| c.supports_refund())
+                && access.role == kapu_core::store::accounts::Role::Owner;
+            context! { id => p.id.clone(), created_at => when(&p.created_at), channel => kapu_billing::forms::label_of(&p.channel), status => p.status.clone(),
+            amount => money(p.amount_minor), provider_ref => p.provider_ref.clone(), error => p.error.clone(), refundable }
         })
         .collect();
     let jobs: Vec<Value> = list_jobs_of_order_for_tenant(r, tenant, &o)

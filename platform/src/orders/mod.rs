@@ -4,6 +4,7 @@ pub mod actions;
 pub mod detail;
 pub mod export;
 pub mod list;
+pub mod refund;
 
 use kapu_core::store::orders::status;
 

@@ -9,7 +9,7 @@
 
 use chrono::Utc;
 use kapu_billing::channels::channel_by_kind;
-use kapu_billing::{ChannelContext, KnownPayment, Notification, PaymentOutcome, VerifiedNotification};
+use kapu_billing::{KnownPayment, Notification, PaymentOutcome, VerifiedNotification};
 use kapu_core::entities::{orders, payments, products};
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::card_keys::{
@@ -62,15 +62,7 @@ pub async fn apply_notification(
         Some(c) => credentials_of(&keys, &c),
         None => "{}".to_string(),
     };
-    let ctx = ChannelContext {
-        tenant_id: &tenant.id,
-        keys: &keys,
-        test_mode: tenant.is_test_mode(),
-        credentials: &credentials,
-        http: &state.http,
-        endpoints: &state.endpoints,
-        timeout: state.retry.timeout,
-    };
+    let ctx = state.providers.context(&tenant.id, &keys, tenant.is_test_mode(), &credentials);
     let known = KnownPayment {
         payment_id: payment.id.clone(),
         amount_minor: payment.amount_minor,
@@ -116,7 +108,8 @@ pub async fn record_verified(
         changed: false,
     };
 
-    if payment.status == pay_status::SUCCEEDED {
+    // Already applied (and possibly refunded since): a repeat changes nothing.
+    if payment.status == pay_status::SUCCEEDED || payment.status == pay_status::REFUNDED {
         return Ok(unchanged(&order));
     }
     if v.outcome == PaymentOutcome::Failed {

@@ -8,7 +8,7 @@
 
 use chrono::{Duration, Utc};
 use kapu_billing::channels::channel_by_kind;
-use kapu_billing::{ChannelContext, KnownPayment, QueryOutcome};
+use kapu_billing::{KnownPayment, QueryOutcome};
 use kapu_core::entities::{orders, payments};
 use kapu_core::store::channels::{credentials_of, find_channel_for_tenant};
 use kapu_core::store::orders::status;
@@ -97,15 +97,7 @@ async fn check_one(state: &RuntimeState, p: &payments::Model) -> Result<bool, St
         Some(c) => credentials_of(&keys, &c),
         None => "{}".into(),
     };
-    let ctx = ChannelContext {
-        tenant_id: &tenant.id,
-        keys: &keys,
-        test_mode: tenant.is_test_mode(),
-        credentials: &credentials,
-        http: &state.http,
-        endpoints: &state.endpoints,
-        timeout: state.retry.timeout,
-    };
+    let ctx = state.providers.context(&tenant.id, &keys, tenant.is_test_mode(), &credentials);
     let known = KnownPayment {
         payment_id: p.id.clone(),
         amount_minor: p.amount_minor,

@@ -9,7 +9,7 @@
 
 use kapu_billing::health::Admission;
 use kapu_billing::router::{Candidate, Configured, RouteError, candidates, create_with_retries};
-use kapu_billing::{ChannelContext, ChannelError, PaymentRequest, PaymentStart};
+use kapu_billing::{ChannelError, PaymentRequest, PaymentStart};
 use kapu_core::crypto::TenantKeys;
 use kapu_core::entities::orders;
 use kapu_core::ids::new_id;
@@ -94,15 +94,7 @@ pub async fn start_payment(
             return_url: order.return_url.to_string(),
             client_ip: order.client_ip.to_string(),
         };
-        let ctx = ChannelContext {
-            tenant_id: &tenant.id,
-            keys,
-            test_mode: tenant.is_test_mode(),
-            credentials: &cand.credentials,
-            http: &state.http,
-            endpoints: &state.endpoints,
-            timeout: state.retry.timeout,
-        };
+        let ctx = state.providers.context(&tenant.id, keys, tenant.is_test_mode(), &cand.credentials);
         let attempted = create_with_retries(cand.channel.as_ref(), ctx, &req, state.retry).await;
         let latency_ms = u64::try_from(attempted.elapsed.as_millis()).unwrap_or(u64::MAX);
         match attempted.result {

@@ -237,6 +237,10 @@ impl PaymentChannel for AlipayChannel {
         })
     }
 
+    fn supports_refund(&self) -> bool {
+        true
+    }
+
     async fn refund(&self, ctx: ChannelContext<'_>, known: &KnownPayment) -> Result<(), ChannelError> {
         let l = load(ctx.credentials).map_err(ChannelError::Business)?;
         let biz = json!({

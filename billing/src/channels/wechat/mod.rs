@@ -276,6 +276,10 @@ impl PaymentChannel for WechatChannel {
         }
     }
 
+    fn supports_refund(&self) -> bool {
+        true
+    }
+
     async fn refund(&self, ctx: ChannelContext<'_>, known: &KnownPayment) -> Result<(), ChannelError> {
         let l = load(ctx.credentials).map_err(ChannelError::Business)?;
         let body = json!({

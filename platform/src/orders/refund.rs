@@ -1,0 +1,78 @@
+//! `POST /shops/{slug}/orders/{no}/payments/{payment_id}/refund` (owner
+//! only): refunds one paid attempt through its provider (Alipay, WeChat Pay)
+//! in one click — for a late payment that found the product sold out, or a
+//! second payment of an already-paid order. When no other paid attempt is
+//! left, the order becomes `refunded`.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use kapu_billing::KnownPayment;
+use kapu_billing::channels::channel_by_kind;
+use kapu_core::store::channels::{credentials_of, find_channel_for_tenant};
+use kapu_core::store::order_admin::mark_order_refunded_for_tenant;
+use kapu_core::store::orders::find_order_by_no_for_tenant;
+use kapu_core::store::payments::{
+    find_payment_for_tenant, list_payments_of_order_for_tenant, mark_payment_refunded_for_tenant, status as pay_status,
+};
+
+use crate::auth::csrf::VerifiedForm;
+use crate::auth::shop_access::OwnerAccess;
+use crate::error::{PageError, PageResult};
+use crate::state::PlatformState;
+
+pub async fn refund_payment(
+    State(state): State<PlatformState>,
+    OwnerAccess(access): OwnerAccess,
+    Path((_, order_no, payment_id)): Path<(String, String, String)>,
+    VerifiedForm(_): VerifiedForm<serde_json::Value>,
+) -> PageResult<Response> {
+    let tenant_id = access.tenant_id();
+    let r = state.db.reader();
+    let order = find_order_by_no_for_tenant(r, tenant_id, &order_no).await?.ok_or(PageError::NotFound)?;
+    let payment = find_payment_for_tenant(r, tenant_id, &payment_id)
+        .await?
+        .filter(|p| p.order_id == order.id)
+        .ok_or(PageError::NotFound)?;
+    if payment.status != pay_status::SUCCEEDED {
+        return Err(PageError::BadRequest("只有已付款的支付记录可以退款。Only a paid attempt can be refunded.".into()));
+    }
+    let channel = channel_by_kind(&payment.channel)
+        .filter(|c| c.supports_refund())
+        .ok_or_else(|| {
+            PageError::BadRequest(
+                "该渠道不支持在线退款，请在渠道后台退款后点击“标记已退款”。This channel has no refund API: refund in its own console, then use “Mark refunded”.".into(),
+            )
+        })?;
+    let keys = state.master.tenant(tenant_id);
+    let credentials = match find_channel_for_tenant(r, tenant_id, &payment.channel).await? {
+        Some(c) => credentials_of(&keys, &c),
+        None => "{}".into(),
+    };
+    let ctx = state.providers.context(tenant_id, &keys, access.shop.mode != "live", &credentials);
+    let known = KnownPayment {
+        payment_id: payment.id.clone(),
+        amount_minor: payment.amount_minor,
+        currency: payment.currency.clone(),
+        provider_ref: payment.provider_ref.clone(),
+    };
+    if let Err(e) = channel.refund(ctx, &known).await {
+        tracing::warn!(tenant = %tenant_id, order = %order.order_no, payment = %payment.id, error = %e, "refund refused");
+        return Err(PageError::BadRequest(format!(
+            "退款未成功，款项未退回：{e}。The refund did not go through; nothing was refunded: {e}."
+        )));
+    }
+    let txn = state.db.begin().await?;
+    mark_payment_refunded_for_tenant(&txn, tenant_id, &payment.id).await?;
+    let still_paid = list_payments_of_order_for_tenant(&txn, tenant_id, &order.id)
+        .await?
+        .iter()
+        .any(|p| p.status == pay_status::SUCCEEDED);
+    if !still_paid {
+        mark_order_refunded_for_tenant(&txn, tenant_id, &order.id).await?;
+    }
+    txn.commit().await?;
+    tracing::info!(target: "audit", tenant = %tenant_id, account = %access.account.id, order = %order.order_no,
+        payment = %payment.id, channel = %payment.channel, amount_minor = payment.amount_minor, "payment refunded through the provider");
+    Ok(Redirect::to(&format!("/shops/{}/orders/{}?m=refunded_provider", access.shop.slug, order.order_no))
+        .into_response())
+}
