@@ -82,10 +82,16 @@ impl App {
         let shops = kapu_runtime::storefront_router(self.state.clone());
         let platform = kapu_platform::platform_router(self.platform.clone());
         let platform_host = self.cfg.platform_host();
-        let health = HealthState { db: self.db.clone(), redis: self.redis.clone() };
+        let health = HealthState {
+            db: self.db.clone(),
+            redis: self.redis.clone(),
+            channels: self.state.health.clone(),
+            metrics_token: self.cfg.metrics_token.as_ref().map(|t| t.expose().to_string()).filter(|t| !t.is_empty()),
+        };
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
+            .route("/internal/metrics", get(metrics))
             .with_state(health)
             .fallback(move |req: Request| {
                 let host = request_host(req.headers(), req.uri()).map(|h| normalize_host(&h));
@@ -152,6 +158,24 @@ impl JobHandler for AllJobs {
 struct HealthState {
     db: Db,
     redis: Option<redis::Client>,
+    channels: Arc<kapu_billing::health::ChannelHealth>,
+    metrics_token: Option<String>,
+}
+
+/// Payment channel health as Prometheus text, for a scraper holding `KAPU_METRICS_TOKEN`.
+async fn metrics(State(h): State<HealthState>, headers: axum::http::HeaderMap) -> Response {
+    let Some(token) = h.metrics_token.as_deref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !kapu_core::crypto::constant_time_eq(given, token) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.channels.metrics_text()).into_response()
 }
 
 async fn readyz(State(h): State<HealthState>) -> Response {

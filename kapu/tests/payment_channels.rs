@@ -265,7 +265,12 @@ async fn a_lost_notification_is_found_by_reconciliation() {
 
 #[tokio::test]
 async fn primary_down_fails_over_opens_the_breaker_and_recovers() {
-    let opts = Options { breaker_failures: 2, breaker_cooldown_secs: 2, ..Options::default() };
+    let opts = Options {
+        breaker_failures: 2,
+        breaker_cooldown_secs: 2,
+        metrics_token: Some("scrape-token".into()),
+        ..Options::default()
+    };
     let app = TestApp::spawn_with(opts).await;
     let (epay, usdt) = (FakeEpay::start("1001", "k-fo").await, FakeEpusdt::start("t-fo").await);
     let (tenant, product) = live_shop(&app, "fo", &epay, &usdt).await;
@@ -292,6 +297,18 @@ async fn primary_down_fails_over_opens_the_breaker_and_recovers() {
     assert_eq!(epay.inner.create_calls.load(std::sync::atomic::Ordering::SeqCst), 4);
     let health = app.state.health.view(&tenant, "epay");
     assert_eq!(health.state.as_str(), "open");
+    // …and exported as metrics, to a scraper with the token only.
+    let metrics = app.url("/internal/metrics");
+    assert_eq!(app.client.get(&metrics).send().await.expect("get").status().as_u16(), 401);
+    let text =
+        app.client.get(&metrics).bearer_auth("scrape-token").send().await.expect("get").text().await.expect("text");
+    assert!(text.contains(&format!("kapu_channel_breaker_open{{tenant=\"{tenant}\",channel=\"epay\"}} 1")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "kapu_channel_calls_total{{tenant=\"{tenant}\",channel=\"epusdt\",outcome=\"success\"}} 3"
+        )),
+        "{text}"
+    );
 
     // The gateway recovers; after the cool-down one trial goes through and closes the breaker.
     epay.faults().set(|f| f.create_status = None);
