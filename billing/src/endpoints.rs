@@ -11,6 +11,8 @@ pub struct ProviderEndpoints {
     pub alipay_sandbox_gateway: String,
     /// WeChat Pay API v3 base.
     pub wechatpay_base: String,
+    /// Stripe API base.
+    pub stripe_base: String,
 }
 
 impl Default for ProviderEndpoints {
@@ -19,13 +21,14 @@ impl Default for ProviderEndpoints {
             alipay_gateway: "https://openapi.alipay.com/gateway.do".into(),
             alipay_sandbox_gateway: "https://openapi-sandbox.dl.alipaydev.com/gateway.do".into(),
             wechatpay_base: "https://api.mch.weixin.qq.com".into(),
+            stripe_base: "https://api.stripe.com".into(),
         }
     }
 }
 
 impl ProviderEndpoints {
-    /// The defaults, with any of `KAPU_ALIPAY_GATEWAY`, `KAPU_ALIPAY_SANDBOX_GATEWAY`
-    /// and `KAPU_WECHATPAY_BASE` that are set.
+    /// The defaults, with any of `KAPU_ALIPAY_GATEWAY`, `KAPU_ALIPAY_SANDBOX_GATEWAY`,
+    /// `KAPU_WECHATPAY_BASE` and `KAPU_STRIPE_API_BASE` that are set.
     pub fn from_env() -> Self {
         let mut e = Self::default();
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -38,6 +41,9 @@ impl ProviderEndpoints {
         if let Some(v) = var("KAPU_WECHATPAY_BASE") {
             e.wechatpay_base = v.trim_end_matches('/').to_string();
         }
+        if let Some(v) = var("KAPU_STRIPE_API_BASE") {
+            e.stripe_base = v.trim_end_matches('/').to_string();
+        }
         e
     }
 
@@ -48,6 +54,7 @@ impl ProviderEndpoints {
             alipay_gateway: format!("{base}/alipay/gateway.do"),
             alipay_sandbox_gateway: format!("{base}/alipay/gateway.do"),
             wechatpay_base: format!("{base}/wechatpay"),
+            stripe_base: format!("{base}/stripe"),
         }
     }
 }

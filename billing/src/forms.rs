@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::channels::{alipay, channel_by_kind, epay, epusdt, sandbox, wechat};
+use crate::channels::{alipay, channel_by_kind, epay, epusdt, sandbox, stripe, wechat};
 
 /// How a field is entered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +94,11 @@ const WECHAT: &[FieldSpec] = &[
     f("platform_serial", "微信支付公钥 ID Public key ID", FieldKind::Text, "PUB_KEY_ID_…"),
 ];
 
+const STRIPE: &[FieldSpec] = &[
+    f("secret_key", "密钥 Secret key", FieldKind::Secret, "sk_live_…（测试模式用 sk_test_… test mode uses sk_test_…）"),
+    f("webhook_secret", "Webhook 签名密钥 Signing secret", FieldKind::Secret, "whsec_…"),
+];
+
 /// The form of a channel kind.
 pub fn fields_of(kind: &str) -> &'static [FieldSpec] {
     match kind {
@@ -101,6 +106,7 @@ pub fn fields_of(kind: &str) -> &'static [FieldSpec] {
         epusdt::KIND => EPUSDT,
         alipay::KIND => ALIPAY,
         wechat::KIND => WECHAT,
+        stripe::KIND => STRIPE,
         _ => &[],
     }
 }
@@ -112,6 +118,7 @@ pub fn label_of(kind: &str) -> &'static str {
         epusdt::KIND => "USDT（epusdt）",
         alipay::KIND => "支付宝 Alipay",
         wechat::KIND => "微信支付 WeChat Pay",
+        stripe::KIND => "Stripe（银行卡 Cards）",
         sandbox::KIND => "模拟支付 Sandbox (test mode only)",
         _ => "?",
     }

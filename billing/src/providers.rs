@@ -17,12 +17,13 @@ pub struct Providers {
 }
 
 impl Providers {
-    /// `alipay_gateway` / `wechatpay_base` override the defaults (and the
+    /// `alipay_gateway` / `wechatpay_base` / `stripe_base` override the defaults (and the
     /// `KAPU_*` variables of [`ProviderEndpoints::from_env`]).
     pub fn new(
         timeout: Duration,
         alipay_gateway: Option<String>,
         wechatpay_base: Option<String>,
+        stripe_base: Option<String>,
     ) -> Result<Self, String> {
         let mut endpoints = ProviderEndpoints::from_env();
         if let Some(g) = alipay_gateway {
@@ -31,6 +32,9 @@ impl Providers {
         }
         if let Some(b) = wechatpay_base {
             endpoints.wechatpay_base = b.trim_end_matches('/').to_string();
+        }
+        if let Some(b) = stripe_base {
+            endpoints.stripe_base = b.trim_end_matches('/').to_string();
         }
         let http = reqwest::Client::builder()
             .user_agent(concat!("Kapu/", env!("CARGO_PKG_VERSION")))

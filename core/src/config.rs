@@ -69,6 +69,8 @@ pub struct Config {
     pub alipay_gateway: Option<String>,
     /// WeChat Pay API v3 base URL override.
     pub wechatpay_base: Option<String>,
+    /// Stripe API base URL override.
+    pub stripe_api_base: Option<String>,
     /// Bearer token of `GET /internal/metrics` (Prometheus text); the route answers 404 without one.
     pub metrics_token: Option<Secret<String>>,
 }
@@ -103,6 +105,7 @@ impl Default for Config {
             reconcile_every_secs: 60,
             alipay_gateway: None,
             wechatpay_base: None,
+            stripe_api_base: None,
             metrics_token: None,
         }
     }

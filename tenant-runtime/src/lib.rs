@@ -44,6 +44,7 @@ pub fn storefront_router(state: RuntimeState) -> Router {
         .route("/api/v1/products", get(api::list_products::list_products))
         .route("/api/v1/orders", post(api::create_order::create_order))
         .route("/api/v1/orders/{order_no}", get(api::get_order::get_order))
+        .route("/api/v1/channels/stripe/webhook", post(api::stripe_webhook::stripe_webhook))
         .route(
             "/api/v1/payments/{payment_id}/notify",
             post(api::notify_payment::notify_payment).get(api::notify_payment::notify_payment_get),

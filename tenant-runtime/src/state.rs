@@ -127,6 +127,7 @@ pub fn providers(cfg: &Config) -> Result<Arc<Providers>, kapu_core::config::Conf
         std::time::Duration::from_millis(cfg.channel_timeout_ms.max(1)),
         cfg.alipay_gateway.clone(),
         cfg.wechatpay_base.clone(),
+        cfg.stripe_api_base.clone(),
     )
     .map(Arc::new)
     .map_err(kapu_core::config::ConfigError)

@@ -41,6 +41,8 @@ pub struct Options {
     /// Where Alipay and WeChat Pay calls go (local fakes).
     pub alipay_gateway: Option<String>,
     pub wechatpay_base: Option<String>,
+    /// Where Stripe calls go (a local fake).
+    pub stripe_api_base: Option<String>,
     /// Bearer token of `/internal/metrics`.
     pub metrics_token: Option<String>,
 }
@@ -61,6 +63,7 @@ impl Default for Options {
             reconcile_secs: 1,
             alipay_gateway: None,
             wechatpay_base: None,
+            stripe_api_base: None,
             metrics_token: None,
         }
     }
@@ -145,6 +148,7 @@ impl TestApp {
             reconcile_every_secs: opts.reconcile_secs,
             alipay_gateway: opts.alipay_gateway.clone(),
             wechatpay_base: opts.wechatpay_base.clone(),
+            stripe_api_base: opts.stripe_api_base.clone(),
             metrics_token: opts.metrics_token.clone().map(kapu_core::secret::Secret::new),
             ..Config::default()
         };

@@ -92,6 +92,8 @@ async fn page(
                 enabled => row.is_some_and(|c| c.enabled), priority => row.map(|c| c.priority).unwrap_or(10),
                 usable => row.is_some_and(|c| c.enabled) && (test_mode || *kind != sandbox::KIND),
                 test_only => *kind == sandbox::KIND, methods, fields,
+                webhook_url => (*kind == kapu_billing::channels::stripe::KIND)
+                    .then(|| format!("{}api/v1/channels/stripe/webhook", access.shop_url)),
                 health => context! {
                     state => h.state.as_str(), calls => h.successes + h.failures,
                     success_rate => h.success_rate.map(|r| format!("{:.1}%", r * 100.0)),

@@ -6,6 +6,7 @@ pub mod get_order;
 pub mod list_products;
 pub mod notify_payment;
 pub mod openapi;
+pub mod stripe_webhook;
 
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;

@@ -53,7 +53,8 @@ pub async fn notify_payment_get(
     Ok(ack)
 }
 
-fn header_map(headers: &HeaderMap) -> BTreeMap<String, String> {
+/// Headers with lower-case names, as channels read them.
+pub(crate) fn header_map(headers: &HeaderMap) -> BTreeMap<String, String> {
     headers
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))

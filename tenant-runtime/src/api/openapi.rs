@@ -1,7 +1,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{create_order, get_order, list_products, notify_payment};
+use super::{create_order, get_order, list_products, notify_payment, stripe_webhook};
 
 /// The storefront API's OpenAPI document.
 #[derive(OpenApi)]
@@ -16,7 +16,8 @@ use super::{create_order, get_order, list_products, notify_payment};
         create_order::create_order,
         get_order::get_order,
         notify_payment::notify_payment,
-        notify_payment::notify_payment_get
+        notify_payment::notify_payment_get,
+        stripe_webhook::stripe_webhook
     ),
     components(schemas(
         list_products::ProductList,

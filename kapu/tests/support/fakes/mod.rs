@@ -8,6 +8,7 @@
 pub mod alipay;
 pub mod epay;
 pub mod epusdt;
+pub mod stripe;
 pub mod wechat;
 
 use std::collections::BTreeMap;
