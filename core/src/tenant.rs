@@ -106,6 +106,11 @@ pub async fn find_tenant_by_slug<C: ConnectionTrait>(conn: &C, slug: &str) -> Re
     Ok(tenants::Entity::find().filter(tenants::Column::Slug.eq(slug)).one(conn).await?.map(Tenant::from))
 }
 
+/// The tenant with id `tenant_id`.
+pub async fn find_tenant_by_id<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<Option<Tenant>, DbErr> {
+    Ok(tenants::Entity::find_by_id(tenant_id.to_string()).one(conn).await?.map(Tenant::from))
+}
+
 /// The tenant that owns the verified custom domain `hostname` (already normalized).
 pub async fn find_tenant_by_verified_domain<C: ConnectionTrait>(
     conn: &C,
@@ -161,9 +166,4 @@ mod tests {
         );
         assert_eq!(classify_host("evillocalhost", "x", "localhost"), HostKind::Custom("evillocalhost".into()));
     }
-}
-
-/// The tenant with id `tenant_id`.
-pub async fn find_tenant_by_id<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<Option<Tenant>, DbErr> {
-    Ok(tenants::Entity::find_by_id(tenant_id.to_string()).one(conn).await?.map(Tenant::from))
 }

@@ -139,6 +139,23 @@ async fn epay_forgeries_and_replays_are_rejected_and_change_nothing() {
         .expect("cross-tenant");
     assert_eq!(r.status().as_u16(), 404);
 
+    // An attempt whose channel Kapu does not know (say, a channel removed from the code).
+    kapu_core::entities::payments::Entity::update_many()
+        .col_expr(kapu_core::entities::payments::Column::Channel, sea_orm::sea_query::Expr::value("bogus"))
+        .filter(kapu_core::entities::payments::Column::Id.eq(&pb.id))
+        .exec(app.db.writer())
+        .await
+        .expect("update");
+    let r =
+        app.client.get(&notify_b).query(&epay.notification(&pa.id, "epay-merchant-key")).send().await.expect("unknown");
+    assert_eq!(r.status().as_u16(), 400, "unknown channel");
+    kapu_core::entities::payments::Entity::update_many()
+        .col_expr(kapu_core::entities::payments::Column::Channel, sea_orm::sea_query::Expr::value("epay"))
+        .filter(kapu_core::entities::payments::Column::Id.eq(&pb.id))
+        .exec(app.db.writer())
+        .await
+        .expect("update");
+
     for o in [&a, &b] {
         assert_eq!(status_of(&app, "forge", o).await, "pending");
     }
@@ -369,5 +386,37 @@ async fn all_channels_down_gives_a_clear_error_and_releases_the_order() {
     let (status, body) = place(&app, "down", &product, Some("qqpay")).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "channel_not_offered");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reconciliation_takes_one_last_look_after_expiry_then_stops() {
+    let app = TestApp::spawn_with(Options { order_ttl_secs: 2, ..Options::default() }).await;
+    let (epay, usdt) = (FakeEpay::start("1001", "k-last").await, FakeEpusdt::start("t-last").await);
+    let (tenant, product) = live_shop(&app, "last", &epay, &usdt).await;
+    let (_, order) = place(&app, "last", &product, Some("alipay")).await;
+    let (no, _) = no_and_token(&order);
+    let closed = app.eventually(20, || async { app.payments_of(&tenant, &no).await[0].status == "failed" }).await;
+    assert!(closed, "the attempt stops waiting after the order expired");
+    let p = app.payments_of(&tenant, &no).await.remove(0);
+    assert!(p.error.as_deref().unwrap_or_default().contains("still unpaid"), "{:?}", p.error);
+    assert!(
+        p.checked_at.expect("checked") >= app.order_row(&tenant, &no).await.expires_at,
+        "the last look came after expiry"
+    );
+    let log = payment_checks::Entity::find()
+        .filter(payment_checks::Column::TenantId.eq(&tenant))
+        .all(app.db.reader())
+        .await
+        .expect("checks");
+    assert_eq!(log.iter().filter(|c| c.outcome == "unpaid").count(), 1, "{log:?}");
+    let checks = p.checks;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(app.payments_of(&tenant, &no).await[0].checks, checks, "no more checks");
+
+    // The buyer pays anyway, later: the notification still delivers (stock remains).
+    let (code, _) = epay.pay(&p.id).await.expect("notified");
+    assert_eq!(code, 200);
+    assert_eq!(status_of(&app, "last", &order).await, "delivered");
     app.stop().await;
 }

@@ -8,6 +8,9 @@ use support::fakes::alipay::test_keys;
 use support::fakes::wechat::{APIV3_KEY, FakeWechat};
 use support::{Options, TestApp};
 
+/// Notification headers as (name, value) pairs.
+type Headers = Vec<(String, String)>;
+
 async fn setup(slug: &str) -> (TestApp, FakeWechat, String, String) {
     let fake = FakeWechat::start("1900009191", "wxd678efh567hg6787").await;
     let app = TestApp::spawn_with(Options { wechatpay_base: Some(fake.base.clone()), ..Options::default() }).await;
@@ -65,7 +68,7 @@ async fn wechat_forged_notifications_are_rejected() {
         t
     };
 
-    let mut cases: Vec<(&str, Vec<(String, String)>, String)> = Vec::new();
+    let mut cases: Vec<(&str, Headers, String)> = Vec::new();
     let (h, body) = fake.notification(&tx, APIV3_KEY, &test_keys().2, now);
     cases.push(("signed by another key", h, body));
     let (h, body) = fake.notification(&tx, APIV3_KEY, &platform, now);

@@ -260,3 +260,58 @@ impl PaymentChannel for AlipayChannel {
         "success"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use kapu_core::crypto::MasterKey;
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+
+    use super::*;
+    use crate::providers::Providers;
+    use crate::signing::sorted_params_text;
+
+    #[tokio::test]
+    async fn page_pay_redirects_with_an_rsa2_signed_query() {
+        let app_key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("keygen");
+        let creds = json!({
+            "app_id": "2021000000000001",
+            "private_key": app_key.to_pkcs8_pem(LineEnding::LF).expect("pem").to_string(),
+            "alipay_public_key": app_key.to_public_key().to_public_key_pem(LineEnding::LF).expect("spki"),
+            "product": "page",
+        })
+        .to_string();
+        let keys = MasterKey::generate().tenant("t");
+        let providers = Providers::new(Duration::from_secs(1), None, None, None).expect("providers");
+        let ctx = providers.context("t", &keys, false, &creds);
+        let req = PaymentRequest {
+            payment_id: "019abc".into(),
+            order_no: "1".into(),
+            amount_minor: 990,
+            currency: "CNY".into(),
+            subject: "点卡".into(),
+            method: None,
+            base_url: "http://s.localhost".into(),
+            return_url: "http://s.localhost/orders/1".into(),
+            notify_url: "http://s.localhost/api/v1/payments/019abc/notify".into(),
+            client_ip: "203.0.113.9".into(),
+        };
+        let start = AlipayChannel.create_payment(ctx, &req).await.expect("redirect");
+        let (base, query) = start.pay_url.split_once('?').expect("query");
+        assert_eq!(base, "https://openapi.alipay.com/gateway.do", "live shops use the live gateway");
+        let fields: BTreeMap<String, String> = serde_urlencoded::from_str(query).expect("form");
+        assert_eq!(fields["method"], "alipay.trade.page.pay");
+        let biz: serde_json::Value = serde_json::from_str(&fields["biz_content"]).expect("biz");
+        assert_eq!((biz["total_amount"].as_str(), biz["out_trade_no"].as_str()), (Some("9.90"), Some("019abc")));
+        let text = sorted_params_text(&fields, &["sign"]);
+        assert!(rsa_keys::verify(&app_key.to_public_key(), &text, &fields["sign"]));
+        let test_ctx = providers.context("t", &keys, true, &creds);
+        let start = AlipayChannel.create_payment(test_ctx, &req).await.expect("redirect");
+        assert!(
+            start.pay_url.starts_with("https://openapi-sandbox.dl.alipaydev.com/gateway.do?"),
+            "test mode uses Alipay's sandbox"
+        );
+    }
+}

@@ -267,3 +267,48 @@ async fn query_order(
         trade_no: r.trade_no,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kapu_core::crypto::MasterKey;
+
+    use super::*;
+    use crate::providers::Providers;
+
+    fn request() -> PaymentRequest {
+        PaymentRequest {
+            payment_id: "019abc".into(),
+            order_no: "20261129000001".into(),
+            amount_minor: 1230,
+            currency: "CNY".into(),
+            subject: "月卡 & more".into(),
+            method: Some("wxpay".into()),
+            base_url: "http://shop.localhost".into(),
+            return_url: "http://shop.localhost/orders/1?token=t".into(),
+            notify_url: "http://shop.localhost/api/v1/payments/019abc/notify".into(),
+            client_ip: "203.0.113.9".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn submit_mode_redirects_with_a_signed_query_and_never_calls_the_gateway() {
+        let keys = MasterKey::generate().tenant("t");
+        let providers = Providers::new(Duration::from_secs(1), None, None, None).expect("providers");
+        let creds = r#"{"gateway":"https://pay.example.com/","pid":"1001","key":"K","methods":["alipay","wxpay"],"mode":"submit"}"#;
+        let ctx = providers.context("t", &keys, false, creds);
+        let start = EpayChannel.create_payment(ctx, &request()).await.expect("redirect");
+        let (base, query) = start.pay_url.split_once('?').expect("query");
+        assert_eq!(base, "https://pay.example.com/submit.php");
+        let fields: BTreeMap<String, String> = serde_urlencoded::from_str(query).expect("form");
+        assert_eq!(
+            (fields["money"].as_str(), fields["type"].as_str(), fields["name"].as_str()),
+            ("12.30", "wxpay", "月卡 & more")
+        );
+        assert_eq!(wire::sign(&fields, "K"), fields["sign"]);
+        let mut other = request();
+        other.currency = "USD".into();
+        assert!(matches!(EpayChannel.create_payment(ctx, &other).await, Err(ChannelError::Business(_))));
+    }
+}

@@ -96,16 +96,15 @@ async fn call(
         None => parsed.path().to_string(),
     };
     let body_text = body.unwrap_or_default();
-    let auth = wire::authorization(
-        &l.key,
-        &l.c.mchid,
-        &l.c.serial_no,
-        method.as_str(),
-        &signed_path,
-        &body_text,
-        Utc::now().timestamp(),
-        &nonce(),
-    );
+    let nonce = nonce();
+    let request = wire::SignedRequest {
+        method: method.as_str(),
+        path_and_query: &signed_path,
+        body: &body_text,
+        timestamp: Utc::now().timestamp(),
+        nonce: &nonce,
+    };
+    let auth = wire::authorization(&l.key, &l.c.mchid, &l.c.serial_no, &request);
     let mut rb = ctx
         .http
         .request(method, parsed)

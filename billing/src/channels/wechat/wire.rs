@@ -16,21 +16,23 @@ use serde::Deserialize;
 
 use crate::rsa_keys;
 
-/// The `Authorization` header of a request.
-pub fn authorization(
-    key: &RsaPrivateKey,
-    mchid: &str,
-    serial_no: &str,
-    method: &str,
-    path_and_query: &str,
-    body: &str,
-    timestamp: i64,
-    nonce: &str,
-) -> String {
-    let message = format!("{method}\n{path_and_query}\n{timestamp}\n{nonce}\n{body}\n");
+/// One request to sign.
+pub struct SignedRequest<'a> {
+    pub method: &'a str,
+    /// Path and query exactly as sent, e.g. `/v3/pay/transactions/native`.
+    pub path_and_query: &'a str,
+    pub body: &'a str,
+    pub timestamp: i64,
+    pub nonce: &'a str,
+}
+
+/// The `Authorization` header of a request by merchant `mchid` with the key of certificate `serial_no`.
+pub fn authorization(key: &RsaPrivateKey, mchid: &str, serial_no: &str, r: &SignedRequest<'_>) -> String {
+    let message = format!("{}\n{}\n{}\n{}\n{}\n", r.method, r.path_and_query, r.timestamp, r.nonce, r.body);
     let signature = rsa_keys::sign(key, &message);
     format!(
-        "WECHATPAY2-SHA256-RSA2048 mchid=\"{mchid}\",nonce_str=\"{nonce}\",signature=\"{signature}\",timestamp=\"{timestamp}\",serial_no=\"{serial_no}\""
+        "WECHATPAY2-SHA256-RSA2048 mchid=\"{mchid}\",nonce_str=\"{}\",signature=\"{signature}\",timestamp=\"{}\",serial_no=\"{serial_no}\"",
+        r.nonce, r.timestamp
     )
 }
 
