@@ -229,3 +229,36 @@ pub trait PaymentChannel: Send + Sync {
     /// The body the provider expects once a notification is processed.
     fn notify_ack(&self) -> &'static str;
 }
+
+/// A provider's answer, whatever its status.
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    /// The body of a 2xx answer; any other status is an error (5xx/429 transient).
+    pub fn success_body(self) -> Result<String, ChannelError> {
+        if self.status.is_success() { Ok(self.body) } else { Err(ChannelError::from_status(self.status, &self.body)) }
+    }
+}
+
+/// Sends a request to a provider and reads the answer; an exchange that
+/// produced no answer (timeout, refused connection, broken body) is an error.
+pub async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, ChannelError> {
+    let resp = request.send().await.map_err(|e| ChannelError::from_http(&e))?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.text().await.map_err(|e| ChannelError::from_http(&e))?;
+    Ok(Answer { status, headers, body })
+}
+
+/// Refuses a currency other than CNY for channels that take nothing else.
+pub fn cny_only(channel: &str, currency: &str) -> Result<(), ChannelError> {
+    if currency == "CNY" {
+        Ok(())
+    } else {
+        Err(ChannelError::Business(format!("{channel} takes CNY only, not {currency}")))
+    }
+}

@@ -274,8 +274,10 @@ async fn a_lost_notification_is_found_by_reconciliation() {
         .expect("checks");
     let delivered_log: Vec<_> = log.iter().filter(|c| c.outcome == "delivered").collect();
     assert_eq!(delivered_log.len(), 2, "{log:?}");
-    let unpaid_attempt = app.payments_of(&tenant, &no_and_token(&unpaid).0).await.remove(0);
-    assert!(unpaid_attempt.checks >= 1, "the unpaid attempt was asked about too");
+    let unpaid_no = no_and_token(&unpaid).0;
+    let asked = app.eventually(10, || async { app.payments_of(&tenant, &unpaid_no).await[0].checks >= 1 }).await;
+    assert!(asked, "the unpaid attempt is asked about too");
+    let unpaid_attempt = app.payments_of(&tenant, &unpaid_no).await.remove(0);
     assert_eq!(unpaid_attempt.status, "created", "and still waits while its order does");
     app.stop().await;
 }
@@ -284,7 +286,7 @@ async fn a_lost_notification_is_found_by_reconciliation() {
 async fn primary_down_fails_over_opens_the_breaker_and_recovers() {
     let opts = Options {
         breaker_failures: 2,
-        breaker_cooldown_secs: 2,
+        breaker_cooldown_secs: 5,
         metrics_token: Some("scrape-token".into()),
         ..Options::default()
     };
@@ -329,7 +331,7 @@ async fn primary_down_fails_over_opens_the_breaker_and_recovers() {
 
     // The gateway recovers; after the cool-down one trial goes through and closes the breaker.
     epay.faults().set(|f| f.create_status = None);
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    tokio::time::sleep(Duration::from_millis(5_100)).await;
     let (_, order) = place(&app, "fo", &product, None).await;
     let attempts = app.payments_of(&tenant, &no_and_token(&order).0).await;
     assert_eq!(attempts.iter().map(|p| p.channel.as_str()).collect::<Vec<_>>(), vec!["epay"]);

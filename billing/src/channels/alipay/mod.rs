@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::channel::{
     ChannelContext, ChannelError, KnownPayment, Notification, PaymentChannel, PaymentOutcome, PaymentRequest,
-    PaymentStart, QueryOutcome, VerifiedNotification, VerifyError,
+    PaymentStart, QueryOutcome, VerifiedNotification, VerifyError, cny_only, exchange,
 };
 use crate::credentials::{non_empty, parse};
 use crate::money::{format_decimal, parse_decimal_minor};
@@ -79,19 +79,8 @@ impl AlipayChannel {
         extra: &[(&str, &str)],
     ) -> Result<wire::ResponseNode, ChannelError> {
         let params = wire::signed_request(&l.key, &l.app_id, method, biz, extra, Utc::now());
-        let resp = ctx
-            .http
-            .post(Self::gateway(&ctx))
-            .timeout(ctx.timeout)
-            .form(&params)
-            .send()
-            .await
-            .map_err(|e| ChannelError::from_http(&e))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| ChannelError::from_http(&e))?;
-        if !status.is_success() {
-            return Err(ChannelError::from_status(status, &text));
-        }
+        let text =
+            exchange(ctx.http.post(Self::gateway(&ctx)).timeout(ctx.timeout).form(&params)).await?.success_body()?;
         let (node, signed) = wire::response_node(&l.alipay_key, method, &text).map_err(ChannelError::Transient)?;
         if node.code == "10000" && !signed {
             return Err(ChannelError::Business("Alipay's answer is not signed by Alipay's key".into()));
@@ -120,9 +109,7 @@ impl PaymentChannel for AlipayChannel {
         req: &PaymentRequest,
     ) -> Result<PaymentStart, ChannelError> {
         let l = load(ctx.credentials).map_err(ChannelError::Business)?;
-        if req.currency != "CNY" {
-            return Err(ChannelError::Business(format!("Alipay takes CNY only, not {}", req.currency)));
-        }
+        cny_only("Alipay", &req.currency)?;
         let amount = format_decimal(req.amount_minor);
         let subject: String = req.subject.chars().take(128).collect();
         if l.product != "precreate" {

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::channel::{
     ChannelContext, ChannelError, KnownPayment, Notification, PaymentChannel, PaymentOutcome, PaymentRequest,
-    PaymentStart, QueryOutcome, VerifiedNotification, VerifyError,
+    PaymentStart, QueryOutcome, VerifiedNotification, VerifyError, cny_only, exchange,
 };
 use crate::credentials::{gateway_base, non_empty, parse};
 use crate::money::{format_decimal, parse_decimal_minor};
@@ -92,9 +92,7 @@ impl PaymentChannel for EpayChannel {
         req: &PaymentRequest,
     ) -> Result<PaymentStart, ChannelError> {
         let (c, base) = EpayCredentials::load(ctx.credentials).map_err(ChannelError::Business)?;
-        if req.currency != "CNY" {
-            return Err(ChannelError::Business(format!("epay takes CNY only, not {}", req.currency)));
-        }
+        cny_only("epay", &req.currency)?;
         let method = req
             .method
             .as_deref()
@@ -124,19 +122,9 @@ impl PaymentChannel for EpayChannel {
         params.insert("clientip".into(), req.client_ip.clone());
         params.insert("device".into(), "pc".into());
         let signed = wire::signed(params, &c.key);
-        let resp = ctx
-            .http
-            .post(format!("{base}/mapi.php"))
-            .timeout(ctx.timeout)
-            .form(&signed)
-            .send()
-            .await
-            .map_err(|e| ChannelError::from_http(&e))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| ChannelError::from_http(&e))?;
-        if !status.is_success() {
-            return Err(ChannelError::from_status(status, &text));
-        }
+        let text = exchange(ctx.http.post(format!("{base}/mapi.php")).timeout(ctx.timeout).form(&signed))
+            .await?
+            .success_body()?;
         let r: wire::MapiResponse = serde_json::from_str(&text)
             .map_err(|_| ChannelError::Transient("epay answered something that is not JSON".into()))?;
         if wire::loose_str(&r.code) != "1" {
@@ -239,19 +227,9 @@ async fn query_order(
     base: &str,
     out_trade_no: &str,
 ) -> Result<Option<GatewayOrder>, ChannelError> {
-    let resp = ctx
-        .http
-        .get(format!("{base}/api.php"))
-        .query(&[("act", "order"), ("pid", &c.pid), ("key", &c.key), ("out_trade_no", out_trade_no)])
-        .timeout(ctx.timeout)
-        .send()
-        .await
-        .map_err(|e| ChannelError::from_http(&e))?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| ChannelError::from_http(&e))?;
-    if !status.is_success() {
-        return Err(ChannelError::from_status(status, &text));
-    }
+    let query = [("act", "order"), ("pid", c.pid.as_str()), ("key", c.key.as_str()), ("out_trade_no", out_trade_no)];
+    let text =
+        exchange(ctx.http.get(format!("{base}/api.php")).query(&query).timeout(ctx.timeout)).await?.success_body()?;
     let r: wire::OrderResponse = serde_json::from_str(&text)
         .map_err(|_| ChannelError::Transient("epay answered something that is not JSON".into()))?;
     if wire::loose_str(&r.code) != "1" {

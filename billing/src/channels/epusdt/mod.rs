@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::channel::{
     ChannelContext, ChannelError, KnownPayment, Notification, PaymentChannel, PaymentOutcome, PaymentRequest,
-    PaymentStart, QueryOutcome, VerifiedNotification, VerifyError,
+    PaymentStart, QueryOutcome, VerifiedNotification, VerifyError, cny_only, exchange,
 };
 use crate::credentials::{gateway_base, non_empty, parse};
 use crate::money::parse_decimal_minor;
@@ -64,9 +64,7 @@ impl PaymentChannel for EpusdtChannel {
         req: &PaymentRequest,
     ) -> Result<PaymentStart, ChannelError> {
         let (c, base) = EpusdtCredentials::load(ctx.credentials).map_err(ChannelError::Business)?;
-        if req.currency != "CNY" {
-            return Err(ChannelError::Business(format!("epusdt prices in CNY only, not {}", req.currency)));
-        }
+        cny_only("epusdt", &req.currency)?;
         let amount = wire::amount_number(req.amount_minor);
         let fields: BTreeMap<String, String> = [
             ("order_id", req.payment_id.as_str()),
@@ -87,17 +85,15 @@ impl PaymentChannel for EpusdtChannel {
             js(&req.return_url),
             js(&signature)
         );
-        let resp = ctx
-            .http
-            .post(format!("{base}/api/v1/order/create-transaction"))
-            .timeout(ctx.timeout)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| ChannelError::from_http(&e))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| ChannelError::from_http(&e))?;
+        let answer = exchange(
+            ctx.http
+                .post(format!("{base}/api/v1/order/create-transaction"))
+                .timeout(ctx.timeout)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body),
+        )
+        .await?;
+        let (status, text) = (answer.status, answer.body);
         if status.is_server_error() {
             return Err(ChannelError::from_status(status, &text));
         }
@@ -157,21 +153,11 @@ impl PaymentChannel for EpusdtChannel {
         let Some(trade_id) = known.provider_ref.as_deref() else {
             return Ok(QueryOutcome::NotFound);
         };
-        let resp = ctx
-            .http
-            .get(format!("{base}/pay/check-status/{trade_id}"))
-            .timeout(ctx.timeout)
-            .send()
-            .await
-            .map_err(|e| ChannelError::from_http(&e))?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| ChannelError::from_http(&e))?;
-        if status == reqwest::StatusCode::NOT_FOUND {
+        let answer = exchange(ctx.http.get(format!("{base}/pay/check-status/{trade_id}")).timeout(ctx.timeout)).await?;
+        if answer.status == reqwest::StatusCode::NOT_FOUND {
             return Ok(QueryOutcome::NotFound);
         }
-        if !status.is_success() {
-            return Err(ChannelError::from_status(status, &text));
-        }
+        let text = answer.success_body()?;
         let r: wire::StatusResponse = serde_json::from_str(&text)
             .map_err(|_| ChannelError::Transient("epusdt answered something that is not JSON".into()))?;
         Ok(match r.data {

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::channel::{
     ChannelContext, ChannelError, KnownPayment, Notification, PaymentChannel, PaymentOutcome, PaymentRequest,
-    PaymentStart, QueryOutcome, VerifiedNotification, VerifyError,
+    PaymentStart, QueryOutcome, VerifiedNotification, VerifyError, cny_only, exchange,
 };
 use crate::credentials::{non_empty, parse};
 use crate::rsa_keys;
@@ -76,8 +76,8 @@ fn nonce() -> String {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WechatChannel;
 
-/// An answer whose signature checked out: status and body.
-struct Answer {
+/// An answer whose signature checked out (when it is a success): status and body.
+struct Checked {
     status: reqwest::StatusCode,
     body: String,
 }
@@ -88,7 +88,7 @@ async fn call(
     method: reqwest::Method,
     path_and_query: &str,
     body: Option<String>,
-) -> Result<Answer, ChannelError> {
+) -> Result<Checked, ChannelError> {
     let url = format!("{}{path_and_query}", ctx.endpoints.wechatpay_base);
     let parsed = reqwest::Url::parse(&url).map_err(|e| ChannelError::Business(format!("bad WeChat Pay URL: {e}")))?;
     let signed_path = match parsed.query() {
@@ -114,21 +114,20 @@ async fn call(
     if !body_text.is_empty() {
         rb = rb.header(reqwest::header::CONTENT_TYPE, "application/json").body(body_text);
     }
-    let resp = rb.send().await.map_err(|e| ChannelError::from_http(&e))?;
-    let status = resp.status();
-    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let answer = exchange(rb).await?;
+    let header = |name: &str| answer.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let (ts, nonce, sig) = (header("wechatpay-timestamp"), header("wechatpay-nonce"), header("wechatpay-signature"));
-    let body = resp.text().await.map_err(|e| ChannelError::from_http(&e))?;
+    let (status, body) = (answer.status, answer.body);
     if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
         return Err(ChannelError::from_status(status, &body));
     }
     if status.is_success() && !wire::signed_by_wechatpay(&l.platform, &ts, &nonce, &body, &sig) {
         return Err(ChannelError::Business("WeChat Pay's answer is not signed by the configured platform key".into()));
     }
-    Ok(Answer { status, body })
+    Ok(Checked { status, body })
 }
 
-fn refusal(a: &Answer) -> ChannelError {
+fn refusal(a: &Checked) -> ChannelError {
     let e: Option<wire::ErrorBody> = serde_json::from_str(&a.body).ok();
     let text = match e {
         Some(e) => format!("WeChat Pay refused ({}): {} {}", a.status.as_u16(), e.code, e.message.unwrap_or_default()),
@@ -184,9 +183,7 @@ impl PaymentChannel for WechatChannel {
         req: &PaymentRequest,
     ) -> Result<PaymentStart, ChannelError> {
         let l = load(ctx.credentials).map_err(ChannelError::Business)?;
-        if req.currency != "CNY" {
-            return Err(ChannelError::Business(format!("WeChat Pay Native takes CNY only, not {}", req.currency)));
-        }
+        cny_only("WeChat Pay Native", &req.currency)?;
         let body = json!({
             "appid": l.c.appid, "mchid": l.c.mchid,
             "description": req.subject.chars().take(127).collect::<String>(),
