@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use support::fakes::alipay::{FakeAlipay, test_keys};
-use support::{Options, TestApp};
+use support::{Options, TestApp, order_no, placed, status_of};
 
 async fn setup(slug: &str) -> (TestApp, FakeAlipay, String, String) {
     let fake = FakeAlipay::start("2021000117650001").await;
@@ -17,24 +17,11 @@ async fn setup(slug: &str) -> (TestApp, FakeAlipay, String, String) {
     (app, fake, tenant, product)
 }
 
-async fn place(app: &TestApp, slug: &str, product: &str) -> Value {
-    let (status, order) = app
-        .order(slug, json!({"product_id": product, "quantity": 1, "email": "a@example.com", "channel": "alipay"}))
-        .await;
-    assert_eq!(status, 201, "{order}");
-    order
-}
-
-async fn status_of(app: &TestApp, slug: &str, order: &Value) -> String {
-    let (no, token) = (order["order_no"].as_str().expect("no"), order["token"].as_str().expect("token"));
-    app.order_view(slug, no, token).await.1["status"].as_str().unwrap_or_default().to_string()
-}
-
 #[tokio::test]
 async fn alipay_precreate_shows_a_qr_code_and_a_signed_notification_delivers() {
     let (app, fake, tenant, product) = setup("ali").await;
-    let order = place(&app, "ali", &product).await;
-    let p = app.payments_of(&tenant, order["order_no"].as_str().expect("no")).await.remove(0);
+    let order = placed(&app, "ali", &product, "alipay").await;
+    let p = app.payments_of(&tenant, order_no(&order)).await.remove(0);
     let pay_url = order["pay_url"].as_str().expect("pay_url");
     assert!(pay_url.ends_with(&format!("/pay/qr/{}", p.id)), "{pay_url}");
     assert_eq!(p.qr_payload.as_deref(), Some(format!("https://qr.alipay.com/bax0{}", p.id).as_str()));
@@ -54,10 +41,10 @@ async fn alipay_precreate_shows_a_qr_code_and_a_signed_notification_delivers() {
 #[tokio::test]
 async fn alipay_forged_notifications_are_rejected() {
     let (app, fake, tenant, product) = setup("aliforge").await;
-    let a = place(&app, "aliforge", &product).await;
-    let b = place(&app, "aliforge", &product).await;
-    let pa = app.payments_of(&tenant, a["order_no"].as_str().expect("no")).await.remove(0);
-    let pb = app.payments_of(&tenant, b["order_no"].as_str().expect("no")).await.remove(0);
+    let a = placed(&app, "aliforge", &product, "alipay").await;
+    let b = placed(&app, "aliforge", &product, "alipay").await;
+    let pa = app.payments_of(&tenant, order_no(&a)).await.remove(0);
+    let pb = app.payments_of(&tenant, order_no(&b)).await.remove(0);
     let alipay_key = fake.inner.alipay_private.clone();
     let attacker = test_keys().2.clone();
     let valid = fake.notification(&pa.id, &alipay_key);
@@ -109,12 +96,12 @@ async fn alipay_forged_notifications_are_rejected() {
 async fn alipay_lost_notification_is_reconciled_with_trade_query() {
     let (app, fake, tenant, product) = setup("alirec").await;
     fake.faults().set(|f| f.drop_notifications = true);
-    let order = place(&app, "alirec", &product).await;
-    let p = app.payments_of(&tenant, order["order_no"].as_str().expect("no")).await.remove(0);
+    let order = placed(&app, "alirec", &product, "alipay").await;
+    let p = app.payments_of(&tenant, order_no(&order)).await.remove(0);
     assert!(fake.pay(&p.id).await.is_none());
     let delivered = app.eventually(15, || async { status_of(&app, "alirec", &order).await == "delivered" }).await;
     assert!(delivered, "trade query found the payment");
-    let paid = app.payments_of(&tenant, order["order_no"].as_str().expect("no")).await.remove(0);
+    let paid = app.payments_of(&tenant, order_no(&order)).await.remove(0);
     assert_eq!(paid.provider_ref, fake.trade(&p.id).map(|t| t.trade_no));
     app.stop().await;
 }
@@ -152,11 +139,11 @@ async fn a_late_payment_for_a_sold_out_product_is_refunded_in_one_click() {
     let product = app.add_product(&tenant, "Last key", 1000, 1).await;
 
     // A reserves the only key, expires unpaid; B buys it; then A's buyer pays anyway.
-    let a = place(&app, "alilate", &product).await;
-    let pa = app.payments_of(&tenant, a["order_no"].as_str().expect("no")).await.remove(0);
+    let a = placed(&app, "alilate", &product, "alipay").await;
+    let pa = app.payments_of(&tenant, order_no(&a)).await.remove(0);
     assert!(app.eventually(15, || async { status_of(&app, "alilate", &a).await == "expired" }).await);
-    let b = place(&app, "alilate", &product).await;
-    let pb = app.payments_of(&tenant, b["order_no"].as_str().expect("no")).await.remove(0);
+    let b = placed(&app, "alilate", &product, "alipay").await;
+    let pb = app.payments_of(&tenant, order_no(&b)).await.remove(0);
     fake.pay(&pb.id).await.expect("notified");
     assert_eq!(status_of(&app, "alilate", &b).await, "delivered");
     let (code, ack) = fake.pay(&pa.id).await.expect("notified");
@@ -164,7 +151,7 @@ async fn a_late_payment_for_a_sold_out_product_is_refunded_in_one_click() {
     assert_eq!(status_of(&app, "alilate", &a).await, "needs_attention");
 
     // The owner sees a refund button on the order and uses it.
-    let a_no = a["order_no"].as_str().expect("no");
+    let a_no = order_no(&a);
     let page = owner.get(&format!("/shops/alilate/orders/{a_no}")).await;
     let refund_path = format!("/shops/alilate/orders/{a_no}/payments/{}/refund", pa.id);
     assert!(

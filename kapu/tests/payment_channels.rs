@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use support::fakes::epay::FakeEpay;
 use support::fakes::epusdt::FakeEpusdt;
-use support::{Options, TestApp};
+use support::{Options, TestApp, order_no, place_order, status_of};
 
 /// A live shop with epay first and epusdt second; returns (tenant, product).
 async fn live_shop(app: &TestApp, slug: &str, epay: &FakeEpay, usdt: &FakeEpusdt) -> (String, String) {
@@ -22,22 +22,8 @@ async fn live_shop(app: &TestApp, slug: &str, epay: &FakeEpay, usdt: &FakeEpusdt
     (tenant, product)
 }
 
-async fn place(app: &TestApp, slug: &str, product: &str, method: Option<&str>) -> (u16, Value) {
-    let mut body = json!({"product_id": product, "quantity": 1, "email": "buyer@example.com"});
-    if let Some(m) = method {
-        body["channel"] = json!(m);
-    }
-    app.order(slug, body).await
-}
-
 fn no_and_token(order: &Value) -> (String, String) {
-    (order["order_no"].as_str().expect("order_no").into(), order["token"].as_str().expect("token").into())
-}
-
-async fn status_of(app: &TestApp, slug: &str, order: &Value) -> String {
-    let (no, token) = no_and_token(order);
-    let (_, view) = app.order_view(slug, &no, &token).await;
-    view["status"].as_str().unwrap_or_default().to_string()
+    (order_no(order).into(), order["token"].as_str().expect("token").into())
 }
 
 #[tokio::test]
@@ -52,7 +38,7 @@ async fn epay_happy_path_confirms_with_the_gateway_before_delivering() {
     assert!(html.contains("value=\"alipay\"") && html.contains("value=\"usdt\""), "{html}");
     assert!(!html.contains("value=\"sandbox\""));
 
-    let (status, order) = place(&app, "ep", &product, Some("alipay")).await;
+    let (status, order) = place_order(&app, "ep", &product, Some("alipay")).await;
     assert_eq!(status, 201, "{order}");
     assert!(order["pay_url"].as_str().expect("pay_url").starts_with("https://fake-epay.invalid/pay/"));
     let (no, _) = no_and_token(&order);
@@ -84,8 +70,8 @@ async fn epay_forgeries_and_replays_are_rejected_and_change_nothing() {
     let app = TestApp::spawn().await;
     let (epay, usdt) = (FakeEpay::start("1001", "epay-merchant-key").await, FakeEpusdt::start("usdt-token").await);
     let (tenant, product) = live_shop(&app, "forge", &epay, &usdt).await;
-    let (_, a) = place(&app, "forge", &product, Some("alipay")).await;
-    let (_, b) = place(&app, "forge", &product, Some("wxpay")).await;
+    let (_, a) = place_order(&app, "forge", &product, Some("alipay")).await;
+    let (_, b) = place_order(&app, "forge", &product, Some("wxpay")).await;
     let pa = app.payments_of(&tenant, &no_and_token(&a).0).await.remove(0);
     let pb = app.payments_of(&tenant, &no_and_token(&b).0).await.remove(0);
     let valid = epay.notification(&pa.id, "epay-merchant-key");
@@ -179,7 +165,7 @@ async fn twenty_concurrent_copies_of_one_notification_deliver_once() {
     let app = TestApp::spawn().await;
     let (epay, usdt) = (FakeEpay::start("1001", "k-dup").await, FakeEpusdt::start("t-dup").await);
     let (tenant, product) = live_shop(&app, "dup", &epay, &usdt).await;
-    let (_, order) = place(&app, "dup", &product, None).await;
+    let (_, order) = place_order(&app, "dup", &product, None).await;
     let p = app.payments_of(&tenant, &no_and_token(&order).0).await.remove(0);
     epay.faults().set(|f| f.drop_notifications = true);
     assert!(epay.pay(&p.id).await.is_none());
@@ -206,7 +192,7 @@ async fn epusdt_pays_and_rejects_forged_notifications() {
     let app = TestApp::spawn().await;
     let (epay, usdt) = (FakeEpay::start("1001", "k").await, FakeEpusdt::start("usdt-secret").await);
     let (tenant, product) = live_shop(&app, "usdt", &epay, &usdt).await;
-    let (status, order) = place(&app, "usdt", &product, Some("usdt")).await;
+    let (status, order) = place_order(&app, "usdt", &product, Some("usdt")).await;
     assert_eq!(status, 201, "{order}");
     assert!(order["pay_url"].as_str().expect("url").starts_with("https://fake-epusdt.invalid/pay/checkout-counter/"));
     let p = app.payments_of(&tenant, &no_and_token(&order).0).await.remove(0);
@@ -251,9 +237,9 @@ async fn a_lost_notification_is_found_by_reconciliation() {
     let (tenant, product) = live_shop(&app, "rec", &epay, &usdt).await;
     epay.faults().set(|f| f.drop_notifications = true);
     usdt.faults().set(|f| f.drop_notifications = true);
-    let (_, by_epay) = place(&app, "rec", &product, Some("alipay")).await;
-    let (_, by_usdt) = place(&app, "rec", &product, Some("usdt")).await;
-    let (_, unpaid) = place(&app, "rec", &product, Some("alipay")).await;
+    let (_, by_epay) = place_order(&app, "rec", &product, Some("alipay")).await;
+    let (_, by_usdt) = place_order(&app, "rec", &product, Some("usdt")).await;
+    let (_, unpaid) = place_order(&app, "rec", &product, Some("alipay")).await;
     for o in [&by_epay, &by_usdt] {
         let p = app.payments_of(&tenant, &no_and_token(o).0).await.remove(0);
         let sent = if p.channel == "epay" { epay.pay(&p.id).await } else { usdt.pay(&p.id).await };
@@ -297,7 +283,7 @@ async fn primary_down_fails_over_opens_the_breaker_and_recovers() {
 
     // Two orders: epay is tried (with one retry each), fails, and epusdt takes the payment.
     for _ in 0..2 {
-        let (status, order) = place(&app, "fo", &product, None).await;
+        let (status, order) = place_order(&app, "fo", &product, None).await;
         assert_eq!(status, 201, "{order}");
         let attempts = app.payments_of(&tenant, &no_and_token(&order).0).await;
         let summary: Vec<_> = attempts.iter().map(|p| (p.channel.as_str(), p.status.as_str(), p.calls)).collect();
@@ -310,7 +296,7 @@ async fn primary_down_fails_over_opens_the_breaker_and_recovers() {
     assert_eq!(epay.inner.create_calls.load(std::sync::atomic::Ordering::SeqCst), 4);
 
     // The breaker is open: the next order goes straight to epusdt, epay is not called.
-    let (_, order) = place(&app, "fo", &product, None).await;
+    let (_, order) = place_order(&app, "fo", &product, None).await;
     let attempts = app.payments_of(&tenant, &no_and_token(&order).0).await;
     assert_eq!(attempts.iter().map(|p| p.channel.as_str()).collect::<Vec<_>>(), vec!["epusdt"]);
     assert_eq!(epay.inner.create_calls.load(std::sync::atomic::Ordering::SeqCst), 4);
@@ -332,7 +318,7 @@ async fn primary_down_fails_over_opens_the_breaker_and_recovers() {
     // The gateway recovers; after the cool-down one trial goes through and closes the breaker.
     epay.faults().set(|f| f.create_status = None);
     tokio::time::sleep(Duration::from_millis(5_100)).await;
-    let (_, order) = place(&app, "fo", &product, None).await;
+    let (_, order) = place_order(&app, "fo", &product, None).await;
     let attempts = app.payments_of(&tenant, &no_and_token(&order).0).await;
     assert_eq!(attempts.iter().map(|p| p.channel.as_str()).collect::<Vec<_>>(), vec!["epay"]);
     assert_eq!(app.state.health.view(&tenant, "epay").state.as_str(), "closed");
@@ -346,7 +332,7 @@ async fn a_slow_primary_times_out_and_the_secondary_takes_the_payment() {
     let (epay, usdt) = (FakeEpay::start("1001", "k-slow").await, FakeEpusdt::start("t-slow").await);
     let (tenant, product) = live_shop(&app, "slow", &epay, &usdt).await;
     epay.faults().set(|f| f.create_delay = Some(Duration::from_secs(3)));
-    let (status, order) = place(&app, "slow", &product, None).await;
+    let (status, order) = place_order(&app, "slow", &product, None).await;
     assert_eq!(status, 201, "{order}");
     let attempts = app.payments_of(&tenant, &no_and_token(&order).0).await;
     assert_eq!(attempts[0].channel, "epay");
@@ -385,7 +371,7 @@ async fn all_channels_down_gives_a_clear_error_and_releases_the_order() {
     assert_eq!(app.count_keys(&tenant, "reserved").await, 0);
 
     // A method nobody offers is a different, precise error.
-    let (status, body) = place(&app, "down", &product, Some("qqpay")).await;
+    let (status, body) = place_order(&app, "down", &product, Some("qqpay")).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "channel_not_offered");
     app.stop().await;
@@ -396,7 +382,7 @@ async fn reconciliation_takes_one_last_look_after_expiry_then_stops() {
     let app = TestApp::spawn_with(Options { order_ttl_secs: 2, ..Options::default() }).await;
     let (epay, usdt) = (FakeEpay::start("1001", "k-last").await, FakeEpusdt::start("t-last").await);
     let (tenant, product) = live_shop(&app, "last", &epay, &usdt).await;
-    let (_, order) = place(&app, "last", &product, Some("alipay")).await;
+    let (_, order) = place_order(&app, "last", &product, Some("alipay")).await;
     let (no, _) = no_and_token(&order);
     let closed = app.eventually(20, || async { app.payments_of(&tenant, &no).await[0].status == "failed" }).await;
     assert!(closed, "the attempt stops waiting after the order expired");

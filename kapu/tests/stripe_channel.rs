@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::{Value, json};
 use support::fakes::stripe::{FakeStripe, stripe_signature};
-use support::{Options, TestApp};
+use support::{Options, TestApp, order_no, placed, status_of};
 
 async fn setup(slug: &str) -> (TestApp, FakeStripe, String, String) {
     let fake = FakeStripe::start("sk_test_51KapuFakeKey", "whsec_kapu_test_secret").await;
@@ -18,24 +18,11 @@ async fn setup(slug: &str) -> (TestApp, FakeStripe, String, String) {
     (app, fake, tenant, product)
 }
 
-async fn place(app: &TestApp, slug: &str, product: &str) -> Value {
-    let (status, order) = app
-        .order(slug, json!({"product_id": product, "quantity": 1, "email": "s@example.com", "channel": "card"}))
-        .await;
-    assert_eq!(status, 201, "{order}");
-    order
-}
-
-async fn status_of(app: &TestApp, slug: &str, order: &Value) -> String {
-    let (no, token) = (order["order_no"].as_str().expect("no"), order["token"].as_str().expect("token"));
-    app.order_view(slug, no, token).await.1["status"].as_str().unwrap_or_default().to_string()
-}
-
 #[tokio::test]
 async fn stripe_checkout_pays_through_a_signed_webhook_once() {
     let (app, fake, tenant, product) = setup("st").await;
-    let order = place(&app, "st", &product).await;
-    let p = app.payments_of(&tenant, order["order_no"].as_str().expect("no")).await.remove(0);
+    let order = placed(&app, "st", &product, "card").await;
+    let p = app.payments_of(&tenant, order_no(&order)).await.remove(0);
     let session_id = p.provider_ref.clone().expect("session id recorded");
     assert!(order["pay_url"].as_str().expect("url").ends_with(&session_id));
     let s = fake.session(&session_id).expect("session");
@@ -65,10 +52,10 @@ async fn stripe_checkout_pays_through_a_signed_webhook_once() {
 #[tokio::test]
 async fn stripe_forged_events_are_rejected() {
     let (app, fake, tenant, product) = setup("stforge").await;
-    let a = place(&app, "stforge", &product).await;
-    let b = place(&app, "stforge", &product).await;
-    let pa = app.payments_of(&tenant, a["order_no"].as_str().expect("no")).await.remove(0);
-    let pb = app.payments_of(&tenant, b["order_no"].as_str().expect("no")).await.remove(0);
+    let a = placed(&app, "stforge", &product, "card").await;
+    let b = placed(&app, "stforge", &product, "card").await;
+    let pa = app.payments_of(&tenant, order_no(&a)).await.remove(0);
+    let pb = app.payments_of(&tenant, order_no(&b)).await.remove(0);
     let (sa, sb) = (pa.provider_ref.clone().expect("a"), pb.provider_ref.clone().expect("b"));
     let secret = "whsec_kapu_test_secret";
     let now = chrono::Utc::now().timestamp();
@@ -132,13 +119,13 @@ async fn stripe_lost_webhook_is_reconciled_and_a_payment_can_be_refunded() {
     let tenant2 = app.tenant_id("strec2").await;
     app.configure_channel(&tenant2, "stripe", 1, true, &fake.credentials()).await;
     let product2 = app.add_product(&tenant2, "Card", 1500, 3).await;
-    let order = place(&app, "strec2", &product2).await;
-    let p = app.payments_of(&tenant2, order["order_no"].as_str().expect("no")).await.remove(0);
+    let order = placed(&app, "strec2", &product2, "card").await;
+    let p = app.payments_of(&tenant2, order_no(&order)).await.remove(0);
     let session_id = p.provider_ref.clone().expect("session");
     assert!(fake.pay(&session_id).await.is_none(), "webhook dropped");
     assert!(app.eventually(15, || async { status_of(&app, "strec2", &order).await == "delivered" }).await);
 
-    let no = order["order_no"].as_str().expect("no");
+    let no = order_no(&order);
     owner.post(&format!("/shops/strec2/orders/{no}/payments/{}/refund", p.id), &[]).await.expect(303);
     assert!(fake.session(&session_id).expect("session").refunded);
     assert_eq!(status_of(&app, "strec2", &order).await, "refunded");

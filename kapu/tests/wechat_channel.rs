@@ -6,7 +6,7 @@ mod support;
 use serde_json::{Value, json};
 use support::fakes::alipay::test_keys;
 use support::fakes::wechat::{APIV3_KEY, FakeWechat};
-use support::{Options, TestApp};
+use support::{Options, TestApp, order_no, placed, status_of};
 
 /// Notification headers as (name, value) pairs.
 type Headers = Vec<(String, String)>;
@@ -19,30 +19,17 @@ async fn setup(slug: &str) -> (TestApp, FakeWechat, String, String) {
     (app, fake, tenant, product)
 }
 
-async fn place(app: &TestApp, slug: &str, product: &str) -> Value {
-    let (status, order) = app
-        .order(slug, json!({"product_id": product, "quantity": 1, "email": "w@example.com", "channel": "wxpay"}))
-        .await;
-    assert_eq!(status, 201, "{order}");
-    order
-}
-
-async fn status_of(app: &TestApp, slug: &str, order: &Value) -> String {
-    let (no, token) = (order["order_no"].as_str().expect("no"), order["token"].as_str().expect("token"));
-    app.order_view(slug, no, token).await.1["status"].as_str().unwrap_or_default().to_string()
-}
-
 #[tokio::test]
 async fn wechat_native_pays_through_an_encrypted_signed_notification() {
     let (app, fake, tenant, product) = setup("wx").await;
-    let order = place(&app, "wx", &product).await;
-    let p = app.payments_of(&tenant, order["order_no"].as_str().expect("no")).await.remove(0);
+    let order = placed(&app, "wx", &product, "wxpay").await;
+    let p = app.payments_of(&tenant, order_no(&order)).await.remove(0);
     assert!(p.qr_payload.as_deref().expect("qr").starts_with("weixin://wxpay/bizpayurl?pr="));
     assert_eq!(fake.order(&p.id).expect("order").total, 1000, "amount in fen");
     let (code, _) = fake.pay(&p.id).await.expect("notified");
     assert_eq!(code, 200);
     assert_eq!(status_of(&app, "wx", &order).await, "delivered");
-    let paid = app.payments_of(&tenant, order["order_no"].as_str().expect("no")).await.remove(0);
+    let paid = app.payments_of(&tenant, order_no(&order)).await.remove(0);
     assert_eq!(paid.provider_ref, fake.order(&p.id).map(|o| o.transaction_id));
     app.stop().await;
 }
@@ -50,10 +37,10 @@ async fn wechat_native_pays_through_an_encrypted_signed_notification() {
 #[tokio::test]
 async fn wechat_forged_notifications_are_rejected() {
     let (app, fake, tenant, product) = setup("wxforge").await;
-    let a = place(&app, "wxforge", &product).await;
-    let b = place(&app, "wxforge", &product).await;
-    let pa = app.payments_of(&tenant, a["order_no"].as_str().expect("no")).await.remove(0);
-    let pb = app.payments_of(&tenant, b["order_no"].as_str().expect("no")).await.remove(0);
+    let a = placed(&app, "wxforge", &product, "wxpay").await;
+    let b = placed(&app, "wxforge", &product, "wxpay").await;
+    let pa = app.payments_of(&tenant, order_no(&a)).await.remove(0);
+    let pb = app.payments_of(&tenant, order_no(&b)).await.remove(0);
     fake.inner.orders.lock().expect("orders").get_mut(&pa.id).expect("order").paid = true;
     let platform = fake.inner.platform_private.clone();
     let now = chrono::Utc::now().timestamp();
@@ -122,8 +109,8 @@ async fn wechat_forged_notifications_are_rejected() {
 async fn wechat_lost_notification_is_reconciled_with_order_query() {
     let (app, fake, tenant, product) = setup("wxrec").await;
     fake.faults().set(|f| f.drop_notifications = true);
-    let order = place(&app, "wxrec", &product).await;
-    let p = app.payments_of(&tenant, order["order_no"].as_str().expect("no")).await.remove(0);
+    let order = placed(&app, "wxrec", &product, "wxpay").await;
+    let p = app.payments_of(&tenant, order_no(&order)).await.remove(0);
     assert!(fake.pay(&p.id).await.is_none());
     assert!(app.eventually(15, || async { status_of(&app, "wxrec", &order).await == "delivered" }).await);
     app.stop().await;

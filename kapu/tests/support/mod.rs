@@ -453,3 +453,30 @@ pub async fn drop_database(pg: Option<(String, String)>) {
         admin.close().await;
     }
 }
+
+/// Places an order for one unit of `product` on `slug`, paying by `method` if given.
+pub async fn place_order(app: &TestApp, slug: &str, product: &str, method: Option<&str>) -> (u16, Value) {
+    let mut body = serde_json::json!({"product_id": product, "quantity": 1, "email": "buyer@example.com"});
+    if let Some(m) = method {
+        body["channel"] = serde_json::json!(m);
+    }
+    app.order(slug, body).await
+}
+
+/// Places an order that must be accepted; returns its JSON.
+pub async fn placed(app: &TestApp, slug: &str, product: &str, method: &str) -> Value {
+    let (status, order) = place_order(app, slug, product, Some(method)).await;
+    assert_eq!(status, 201, "{order}");
+    order
+}
+
+/// The order number of a placed order's JSON.
+pub fn order_no(order: &Value) -> &str {
+    order["order_no"].as_str().expect("order_no")
+}
+
+/// An order's status as its buyer sees it.
+pub async fn status_of(app: &TestApp, slug: &str, order: &Value) -> String {
+    let token = order["token"].as_str().expect("token");
+    app.order_view(slug, order_no(order), token).await.1["status"].as_str().unwrap_or_default().to_string()
+}
