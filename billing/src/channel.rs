@@ -203,6 +203,10 @@ pub trait PaymentChannel: Send + Sync {
     /// The payment methods (`alipay`, `wxpay`, `usdt`, `card`, `sandbox`) this
     /// channel offers with these credentials.
     fn methods(&self, credentials: &str) -> Vec<&'static str>;
+    /// Whether this channel can take payments in `currency` (ISO code, upper case).
+    fn takes_currency(&self, currency: &str) -> bool {
+        currency == "CNY"
+    }
     /// Checks credentials a merchant entered; the error names the bad field.
     fn check_credentials(&self, credentials: &str) -> Result<(), String>;
     /// Starts a payment at the provider.

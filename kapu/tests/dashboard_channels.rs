@@ -106,8 +106,15 @@ async fn the_owner_sets_up_channels_and_buyers_pay_through_them() {
     owner.post("/shops/chanshop/team", &[("email", "chanstaff@example.com")]).await.expect(303);
     staff.get("/shops/chanshop/channels").await.expect(403);
 
+    // A USD shop cannot go live on CNY-only channels; priced in CNY it can.
+    app.set_tenant("chanshop", kapu_core::entities::tenants::Column::Currency, "USD").await;
+    let p = owner.post("/shops/chanshop/mode", &[("mode", "live")]).await;
+    p.expect(400);
+    assert!(p.body.contains("take CNY only"), "{}", p.body);
+    app.set_tenant("chanshop", kapu_core::entities::tenants::Column::Currency, "CNY").await;
+
     // Go live: buyers see Alipay and USDT (wxpay was unticked), pay through epay with the kept key.
-    owner.post("/shops/chanshop/mode", &[("mode", "live")]).await;
+    owner.post("/shops/chanshop/mode", &[("mode", "live")]).await.expect(303);
     let product = create_product(&mut owner, "chanshop", "Game card", "10").await;
     owner.import_keys(&format!("/shops/chanshop/products/{product}/keys"), "GC-1\nGC-2\n", None, "newline").await;
     assert!(app.eventually(20, || async { app.stock("chanshop", &product).await == 2 }).await);

@@ -24,7 +24,7 @@ pub async fn set_mode(
 ) -> PageResult<Response> {
     let mode = match f.mode.as_str() {
         "live" => {
-            if let Some(why) = go_live_blocker(&state, access.tenant_id()).await? {
+            if let Some(why) = go_live_blocker(&state, access.tenant_id(), &access.shop.currency).await? {
                 return Err(PageError::BadRequest(why.into()));
             }
             "live"

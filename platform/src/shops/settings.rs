@@ -43,14 +43,27 @@ async fn currency_locked(state: &PlatformState, tenant_id: &str) -> Result<bool,
 }
 
 /// Whether the shop may go live, and if not, why.
-pub async fn go_live_blocker(state: &PlatformState, tenant_id: &str) -> Result<Option<&'static str>, sea_orm::DbErr> {
+pub async fn go_live_blocker(
+    state: &PlatformState,
+    tenant_id: &str,
+    currency: &str,
+) -> Result<Option<&'static str>, sea_orm::DbErr> {
     let channels = list_enabled_channels_for_tenant(state.db.reader(), tenant_id).await?;
-    Ok(if channels.iter().any(|c| c.channel != "sandbox") {
-        None
-    } else {
+    let real: Vec<_> = channels
+        .iter()
+        .filter_map(|c| kapu_billing::channels::channel_by_kind(&c.channel))
+        .filter(|c| !c.test_only())
+        .collect();
+    Ok(if real.is_empty() {
         Some(
-            "上线需要至少一个已启用的真实收款渠道（支付宝、微信支付、易支付、USDT），请先在“收款”页面配置。Going live needs at least one enabled real payment channel (Alipay, WeChat Pay, epay, USDT); set one up on the Payments page.",
+            "上线需要至少一个已启用的真实收款渠道（支付宝、微信支付、Stripe、易支付、USDT），请先在“收款”页面配置。Going live needs at least one enabled real payment channel (Alipay, WeChat Pay, Stripe, epay, USDT); set one up on the Payments page.",
         )
+    } else if !real.iter().any(|c| c.takes_currency(currency)) {
+        Some(
+            "已启用的收款渠道都不支持本店币种（支付宝、微信支付、易支付、USDT 仅支持人民币），请启用 Stripe 或将币种改为 CNY。None of the enabled channels takes this shop's currency (Alipay, WeChat Pay, epay and USDT take CNY only): enable Stripe or price in CNY.",
+        )
+    } else {
+        None
     })
 }
 
@@ -63,7 +76,7 @@ async fn page(
     flash: Option<&str>,
 ) -> PageResult<Response> {
     let locked = currency_locked(state, access.tenant_id()).await?;
-    let blocker = go_live_blocker(state, access.tenant_id()).await?;
+    let blocker = go_live_blocker(state, access.tenant_id(), &access.shop.currency).await?;
     let layout =
         Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "设置" };
     render(

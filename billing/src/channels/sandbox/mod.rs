@@ -36,6 +36,10 @@ impl PaymentChannel for SandboxChannel {
         vec!["sandbox"]
     }
 
+    fn takes_currency(&self, _currency: &str) -> bool {
+        true
+    }
+
     fn check_credentials(&self, _credentials: &str) -> Result<(), String> {
         Ok(())
     }

@@ -142,6 +142,10 @@ impl PaymentChannel for StripeChannel {
         vec!["card"]
     }
 
+    fn takes_currency(&self, _currency: &str) -> bool {
+        true
+    }
+
     fn check_credentials(&self, credentials: &str) -> Result<(), String> {
         load(credentials).map(|_| ())
     }
