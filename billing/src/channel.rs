@@ -19,6 +19,10 @@ pub struct ChannelContext<'a> {
     pub endpoints: &'a ProviderEndpoints,
     /// Upper bound for one HTTP call to the provider.
     pub timeout: Duration,
+    /// Whether merchant-chosen gateways may be loopback or private addresses
+    /// (tests, private deployments). Off in production: a merchant must not
+    /// make Kapu call into its own network.
+    pub allow_private_hosts: bool,
 }
 
 /// A payment attempt to start at the provider.
@@ -250,8 +254,25 @@ impl Answer {
 
 /// Sends a request to a provider and reads the answer; an exchange that
 /// produced no answer (timeout, refused connection, broken body) is an error.
-pub async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, ChannelError> {
-    let resp = request.send().await.map_err(|e| ChannelError::from_http(&e))?;
+/// Unless private hosts are allowed, an address literal that is not public
+/// is refused before anything is sent (names are filtered by the client's
+/// resolver, see `providers`).
+pub async fn exchange(request: reqwest::RequestBuilder, allow_private_hosts: bool) -> Result<Answer, ChannelError> {
+    let (client, request) = request.build_split();
+    let request = request.map_err(|e| ChannelError::Business(format!("bad provider request: {}", without_url(&e))))?;
+    if !allow_private_hosts {
+        let host = request.url().host();
+        let private = match host {
+            Some(url::Host::Ipv4(ip)) => !is_public_ip(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => !is_public_ip(std::net::IpAddr::V6(ip)),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost"),
+            None => true,
+        };
+        if private {
+            return Err(ChannelError::Business("the gateway address is not a public internet address".into()));
+        }
+    }
+    let resp = client.execute(request).await.map_err(|e| ChannelError::from_http(&e))?;
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = resp.text().await.map_err(|e| ChannelError::from_http(&e))?;
@@ -264,5 +285,75 @@ pub fn cny_only(channel: &str, currency: &str) -> Result<(), ChannelError> {
         Ok(())
     } else {
         Err(ChannelError::Business(format!("{channel} takes CNY only, not {currency}")))
+    }
+}
+
+/// True for addresses on the public internet: not loopback, private,
+/// link-local, shared (CGNAT), unspecified, broadcast or documentation ranges.
+pub fn is_public_ip(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1])))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_ip(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback() || v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public_ip(private.parse().expect("ip")), "{private}");
+        }
+        for public in ["1.1.1.1", "110.75.0.1", "2400:3200::1"] {
+            assert!(is_public_ip(public.parse().expect("ip")), "{public}");
+        }
+    }
+
+    #[tokio::test]
+    async fn private_gateways_are_refused_before_anything_is_sent() {
+        let http = reqwest::Client::new();
+        for url in
+            ["http://127.0.0.1:9/x", "http://[::1]:9/x", "http://169.254.169.254/latest", "http://pay.localhost/x"]
+        {
+            let r = exchange(http.get(url), false).await;
+            assert!(
+                matches!(r, Err(ChannelError::Business(ref m)) if m.contains("not a public")),
+                "{url}: {:?}",
+                r.err()
+            );
+        }
+        // Allowed, the same call goes out (and finds nothing listening).
+        assert!(matches!(exchange(http.get("http://127.0.0.1:9/x"), true).await, Err(ChannelError::Transient(_))));
     }
 }

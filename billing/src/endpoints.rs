@@ -46,15 +46,4 @@ impl ProviderEndpoints {
         }
         e
     }
-
-    /// Every provider pointed at one local fake (tests).
-    pub fn all_at(base: &str) -> Self {
-        let base = base.trim_end_matches('/');
-        Self {
-            alipay_gateway: format!("{base}/alipay/gateway.do"),
-            alipay_sandbox_gateway: format!("{base}/alipay/gateway.do"),
-            wechatpay_base: format!("{base}/wechatpay"),
-            stripe_base: format!("{base}/stripe"),
-        }
-    }
 }

@@ -14,6 +14,29 @@ pub struct Providers {
     pub http: reqwest::Client,
     pub endpoints: ProviderEndpoints,
     pub timeout: Duration,
+    /// See [`ChannelContext::allow_private_hosts`].
+    pub allow_private_hosts: bool,
+}
+
+/// Resolves names like the system does, keeping only public addresses: a
+/// gateway name that points into a private network is not called.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| crate::channel::is_public_ip(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} has no public address").into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
 }
 
 impl Providers {
@@ -24,6 +47,7 @@ impl Providers {
         alipay_gateway: Option<String>,
         wechatpay_base: Option<String>,
         stripe_base: Option<String>,
+        allow_private_hosts: bool,
     ) -> Result<Self, String> {
         let mut endpoints = ProviderEndpoints::from_env();
         if let Some(g) = alipay_gateway {
@@ -36,12 +60,16 @@ impl Providers {
         if let Some(b) = stripe_base {
             endpoints.stripe_base = b.trim_end_matches('/').to_string();
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("Kapu/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(Self { http, endpoints, timeout })
+            // A provider answering with a redirect into a private network is not followed there.
+            .redirect(reqwest::redirect::Policy::none());
+        if !allow_private_hosts {
+            builder = builder.dns_resolver(std::sync::Arc::new(PublicOnly));
+        }
+        let http = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Self { http, endpoints, timeout, allow_private_hosts })
     }
 
     /// The context of one call for one shop.
@@ -60,6 +88,7 @@ impl Providers {
             http: &self.http,
             endpoints: &self.endpoints,
             timeout: self.timeout,
+            allow_private_hosts: self.allow_private_hosts,
         }
     }
 }

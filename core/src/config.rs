@@ -71,6 +71,10 @@ pub struct Config {
     pub wechatpay_base: Option<String>,
     /// Stripe API base URL override.
     pub stripe_api_base: Option<String>,
+    /// Let merchant-chosen payment gateways (epay, epusdt) be loopback or
+    /// private-network addresses. Off by default: a merchant must not make
+    /// Kapu call into the network it runs in.
+    pub allow_private_gateways: bool,
     /// Bearer token of `GET /internal/metrics` (Prometheus text); the route answers 404 without one.
     pub metrics_token: Option<Secret<String>>,
 }
@@ -106,6 +110,7 @@ impl Default for Config {
             alipay_gateway: None,
             wechatpay_base: None,
             stripe_api_base: None,
+            allow_private_gateways: false,
             metrics_token: None,
         }
     }

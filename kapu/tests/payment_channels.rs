@@ -408,3 +408,16 @@ async fn reconciliation_takes_one_last_look_after_expiry_then_stops() {
     assert_eq!(status_of(&app, "last", &order).await, "delivered");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_merchant_gateway_inside_the_platform_network_is_never_called() {
+    // Production setting: merchant-chosen gateways must be public addresses.
+    let app = TestApp::spawn_with(Options { allow_private_gateways: false, ..Options::default() }).await;
+    let (epay, usdt) = (FakeEpay::start("1001", "k-ssrf").await, FakeEpusdt::start("t-ssrf").await);
+    let (_, product) = live_shop(&app, "ssrf", &epay, &usdt).await;
+    let (status, body) = place_order(&app, "ssrf", &product, None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(epay.inner.create_calls.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was sent to 127.0.0.1");
+    assert_eq!(usdt.inner.create_calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+    app.stop().await;
+}

@@ -128,6 +128,7 @@ pub fn providers(cfg: &Config) -> Result<Arc<Providers>, kapu_core::config::Conf
         cfg.alipay_gateway.clone(),
         cfg.wechatpay_base.clone(),
         cfg.stripe_api_base.clone(),
+        cfg.allow_private_gateways,
     )
     .map(Arc::new)
     .map_err(kapu_core::config::ConfigError)

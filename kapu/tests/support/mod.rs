@@ -43,6 +43,8 @@ pub struct Options {
     pub wechatpay_base: Option<String>,
     /// Where Stripe calls go (a local fake).
     pub stripe_api_base: Option<String>,
+    /// Whether merchant gateways may be loopback addresses (the fakes are).
+    pub allow_private_gateways: bool,
     /// Bearer token of `/internal/metrics`.
     pub metrics_token: Option<String>,
 }
@@ -64,6 +66,7 @@ impl Default for Options {
             alipay_gateway: None,
             wechatpay_base: None,
             stripe_api_base: None,
+            allow_private_gateways: true,
             metrics_token: None,
         }
     }
@@ -149,6 +152,8 @@ impl TestApp {
             alipay_gateway: opts.alipay_gateway.clone(),
             wechatpay_base: opts.wechatpay_base.clone(),
             stripe_api_base: opts.stripe_api_base.clone(),
+            // The fake gateways listen on loopback.
+            allow_private_gateways: opts.allow_private_gateways,
             metrics_token: opts.metrics_token.clone().map(kapu_core::secret::Secret::new),
             ..Config::default()
         };

@@ -80,7 +80,9 @@ impl AlipayChannel {
     ) -> Result<wire::ResponseNode, ChannelError> {
         let params = wire::signed_request(&l.key, &l.app_id, method, biz, extra, Utc::now());
         let text =
-            exchange(ctx.http.post(Self::gateway(&ctx)).timeout(ctx.timeout).form(&params)).await?.success_body()?;
+            exchange(ctx.http.post(Self::gateway(&ctx)).timeout(ctx.timeout).form(&params), ctx.allow_private_hosts)
+                .await?
+                .success_body()?;
         let (node, signed) = wire::response_node(&l.alipay_key, method, &text).map_err(ChannelError::Transient)?;
         if node.code == "10000" && !signed {
             return Err(ChannelError::Business("Alipay's answer is not signed by Alipay's key".into()));
@@ -271,7 +273,7 @@ mod tests {
         })
         .to_string();
         let keys = MasterKey::generate().tenant("t");
-        let providers = Providers::new(Duration::from_secs(1), None, None, None).expect("providers");
+        let providers = Providers::new(Duration::from_secs(1), None, None, None, false).expect("providers");
         let ctx = providers.context("t", &keys, false, &creds);
         let req = PaymentRequest {
             payment_id: "019abc".into(),

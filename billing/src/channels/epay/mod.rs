@@ -122,9 +122,12 @@ impl PaymentChannel for EpayChannel {
         params.insert("clientip".into(), req.client_ip.clone());
         params.insert("device".into(), "pc".into());
         let signed = wire::signed(params, &c.key);
-        let text = exchange(ctx.http.post(format!("{base}/mapi.php")).timeout(ctx.timeout).form(&signed))
-            .await?
-            .success_body()?;
+        let text = exchange(
+            ctx.http.post(format!("{base}/mapi.php")).timeout(ctx.timeout).form(&signed),
+            ctx.allow_private_hosts,
+        )
+        .await?
+        .success_body()?;
         let r: wire::MapiResponse = serde_json::from_str(&text)
             .map_err(|_| ChannelError::Transient("epay answered something that is not JSON".into()))?;
         if wire::loose_str(&r.code) != "1" {
@@ -229,7 +232,9 @@ async fn query_order(
 ) -> Result<Option<GatewayOrder>, ChannelError> {
     let query = [("act", "order"), ("pid", c.pid.as_str()), ("key", c.key.as_str()), ("out_trade_no", out_trade_no)];
     let text =
-        exchange(ctx.http.get(format!("{base}/api.php")).query(&query).timeout(ctx.timeout)).await?.success_body()?;
+        exchange(ctx.http.get(format!("{base}/api.php")).query(&query).timeout(ctx.timeout), ctx.allow_private_hosts)
+            .await?
+            .success_body()?;
     let r: wire::OrderResponse = serde_json::from_str(&text)
         .map_err(|_| ChannelError::Transient("epay answered something that is not JSON".into()))?;
     if wire::loose_str(&r.code) != "1" {
@@ -273,7 +278,7 @@ mod tests {
     #[tokio::test]
     async fn submit_mode_redirects_with_a_signed_query_and_never_calls_the_gateway() {
         let keys = MasterKey::generate().tenant("t");
-        let providers = Providers::new(Duration::from_secs(1), None, None, None).expect("providers");
+        let providers = Providers::new(Duration::from_secs(1), None, None, None, false).expect("providers");
         let creds = r#"{"gateway":"https://pay.example.com/","pid":"1001","key":"K","methods":["alipay","wxpay"],"mode":"submit"}"#;
         let ctx = providers.context("t", &keys, false, creds);
         let start = EpayChannel.create_payment(ctx, &request()).await.expect("redirect");

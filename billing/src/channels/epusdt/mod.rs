@@ -91,6 +91,7 @@ impl PaymentChannel for EpusdtChannel {
                 .timeout(ctx.timeout)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body),
+            ctx.allow_private_hosts,
         )
         .await?;
         let (status, text) = (answer.status, answer.body);
@@ -153,7 +154,11 @@ impl PaymentChannel for EpusdtChannel {
         let Some(trade_id) = known.provider_ref.as_deref() else {
             return Ok(QueryOutcome::NotFound);
         };
-        let answer = exchange(ctx.http.get(format!("{base}/pay/check-status/{trade_id}")).timeout(ctx.timeout)).await?;
+        let answer = exchange(
+            ctx.http.get(format!("{base}/pay/check-status/{trade_id}")).timeout(ctx.timeout),
+            ctx.allow_private_hosts,
+        )
+        .await?;
         if answer.status == reqwest::StatusCode::NOT_FOUND {
             return Ok(QueryOutcome::NotFound);
         }

@@ -131,6 +131,7 @@ mod tests {
             http: &http,
             endpoints: &endpoints,
             timeout: Duration::from_secs(1),
+            allow_private_hosts: false,
         };
         let n = sign_notification(&keys, "p1", PaymentOutcome::Paid, 990, "CNY");
         let v = SandboxChannel.verify_notification(ctx, &n, &known()).await.expect("verifies");
@@ -178,6 +179,7 @@ mod tests {
             http: &http,
             endpoints: &endpoints,
             timeout: Duration::from_secs(1),
+            allow_private_hosts: false,
         };
         assert!(matches!(SandboxChannel.create_payment(live, &req).await, Err(ChannelError::NotAllowed(_))));
         let test = ChannelContext { test_mode: true, ..live };
