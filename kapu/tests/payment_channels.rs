@@ -22,6 +22,17 @@ async fn live_shop(app: &TestApp, slug: &str, epay: &FakeEpay, usdt: &FakeEpusdt
     (tenant, product)
 }
 
+/// Reconciliation log lines of a shop with `outcome`.
+async fn checks_of(app: &TestApp, tenant: &str, outcome: &str) -> usize {
+    payment_checks::Entity::find()
+        .filter(payment_checks::Column::TenantId.eq(tenant))
+        .filter(payment_checks::Column::Outcome.eq(outcome))
+        .all(app.db.reader())
+        .await
+        .expect("checks")
+        .len()
+}
+
 fn no_and_token(order: &Value) -> (String, String) {
     (order_no(order).into(), order["token"].as_str().expect("token").into())
 }
@@ -253,13 +264,9 @@ async fn a_lost_notification_is_found_by_reconciliation() {
         .await;
     assert!(delivered, "reconciliation delivered both orders");
     assert_eq!(status_of(&app, "rec", &unpaid).await, "pending");
-    let log = payment_checks::Entity::find()
-        .filter(payment_checks::Column::TenantId.eq(&tenant))
-        .all(app.db.reader())
-        .await
-        .expect("checks");
-    let delivered_log: Vec<_> = log.iter().filter(|c| c.outcome == "delivered").collect();
-    assert_eq!(delivered_log.len(), 2, "{log:?}");
+    // The log line is written just after the delivery commits.
+    let logged = app.eventually(10, || async { checks_of(&app, &tenant, "delivered").await == 2 }).await;
+    assert!(logged, "both deliveries are in the reconciliation log");
     let unpaid_no = no_and_token(&unpaid).0;
     let asked = app.eventually(10, || async { app.payments_of(&tenant, &unpaid_no).await[0].checks >= 1 }).await;
     assert!(asked, "the unpaid attempt is asked about too");
@@ -392,12 +399,7 @@ async fn reconciliation_takes_one_last_look_after_expiry_then_stops() {
         p.checked_at.expect("checked") >= app.order_row(&tenant, &no).await.expires_at,
         "the last look came after expiry"
     );
-    let log = payment_checks::Entity::find()
-        .filter(payment_checks::Column::TenantId.eq(&tenant))
-        .all(app.db.reader())
-        .await
-        .expect("checks");
-    assert_eq!(log.iter().filter(|c| c.outcome == "unpaid").count(), 1, "{log:?}");
+    assert!(app.eventually(10, || async { checks_of(&app, &tenant, "unpaid").await == 1 }).await, "one 'unpaid' line");
     let checks = p.checks;
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(app.payments_of(&tenant, &no).await[0].checks, checks, "no more checks");
