@@ -161,9 +161,8 @@ pub enum ChannelError {
 impl ChannelError {
     /// Classifies a failed HTTP exchange: anything that never produced an answer is transient.
     pub fn from_http(e: &reqwest::Error) -> Self {
-        if e.is_status() && e.status().is_some_and(|s| s.is_client_error()) {
-            Self::Business(format!("provider answered {}", e.status().map(|s| s.as_u16()).unwrap_or(0)))
-        } else if e.is_timeout() {
+        // Statuses are judged by `from_status`: an error here never carries an answer.
+        if e.is_timeout() {
             Self::Transient("provider timed out".into())
         } else if e.is_connect() {
             Self::Transient("provider unreachable".into())

@@ -66,6 +66,20 @@ pub fn credentials_of(keys: &TenantKeys, c: &channel_configs::Model) -> String {
     }
 }
 
+/// The decrypted credentials of a tenant's channel of `kind` (`{}` when the
+/// channel is not configured), as every provider call needs them.
+pub async fn channel_credentials_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    keys: &TenantKeys,
+    tenant_id: &str,
+    kind: &str,
+) -> Result<String, DbErr> {
+    Ok(match find_channel_for_tenant(conn, tenant_id, kind).await? {
+        Some(c) => credentials_of(keys, &c),
+        None => "{}".into(),
+    })
+}
+
 /// What a merchant saves for one channel.
 #[derive(Debug, Clone)]
 pub struct ChannelSettings {

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use kapu_billing::KnownPayment;
 use kapu_billing::channels::channel_by_kind;
-use kapu_core::store::channels::{credentials_of, find_channel_for_tenant};
+use kapu_core::store::channels::channel_credentials_for_tenant;
 use kapu_core::store::order_admin::mark_order_refunded_for_tenant;
 use kapu_core::store::orders::find_order_by_no_for_tenant;
 use kapu_core::store::payments::{
@@ -44,10 +44,7 @@ pub async fn refund_payment(
             )
         })?;
     let keys = state.master.tenant(tenant_id);
-    let credentials = match find_channel_for_tenant(r, tenant_id, &payment.channel).await? {
-        Some(c) => credentials_of(&keys, &c),
-        None => "{}".into(),
-    };
+    let credentials = channel_credentials_for_tenant(r, &keys, tenant_id, &payment.channel).await?;
     let ctx = state.providers.context(tenant_id, &keys, access.shop.mode != "live", &credentials);
     let known = KnownPayment {
         payment_id: payment.id.clone(),

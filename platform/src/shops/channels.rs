@@ -10,7 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use kapu_billing::channels::{KINDS, channel_by_kind, sandbox};
 use kapu_billing::forms::{FieldKind, fields_of, label_of, merge_credentials};
-use kapu_core::store::channels::{ChannelSettings, credentials_of, list_channels_for_tenant, save_channel_for_tenant};
+use kapu_core::store::channels::{
+    ChannelSettings, channel_credentials_for_tenant, credentials_of, list_channels_for_tenant, save_channel_for_tenant,
+};
 use kapu_core::store::payment_checks::recent_checks_for_tenant;
 use minijinja::{Value, context};
 
@@ -157,12 +159,7 @@ pub async fn save_channel(
     let credentials_json = if fields_of(kind).is_empty() {
         None
     } else {
-        let stored = list_channels_for_tenant(state.db.reader(), tenant_id)
-            .await?
-            .into_iter()
-            .find(|c| c.channel == kind)
-            .map(|c| credentials_of(&keys, &c))
-            .unwrap_or_else(|| "{}".into());
+        let stored = channel_credentials_for_tenant(state.db.reader(), &keys, tenant_id, kind).await?;
         match merge_credentials(kind, &stored, &form) {
             Ok(json) => Some(json),
             Err(e) => return page(&state, &access, &csrf, Some((kind, &e)), None).await,

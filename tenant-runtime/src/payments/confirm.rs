@@ -15,7 +15,7 @@ use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::card_keys::{
     Reservation, reserve_keys_for_order_for_tenant, sell_reserved_keys_of_order_for_tenant,
 };
-use kapu_core::store::channels::{credentials_of, find_channel_for_tenant};
+use kapu_core::store::channels::channel_credentials_for_tenant;
 use kapu_core::store::coupons::retake_coupon_use_for_tenant;
 use kapu_core::store::orders::{lock_order_for_tenant, status};
 use kapu_core::store::payments::{
@@ -58,10 +58,7 @@ pub async fn apply_notification(
         return Err(StoreError::SandboxDisabled);
     }
     let keys = state.master.tenant(&tenant.id);
-    let credentials = match find_channel_for_tenant(state.db.reader(), &tenant.id, &payment.channel).await? {
-        Some(c) => credentials_of(&keys, &c),
-        None => "{}".to_string(),
-    };
+    let credentials = channel_credentials_for_tenant(state.db.reader(), &keys, &tenant.id, &payment.channel).await?;
     let ctx = state.providers.context(&tenant.id, &keys, tenant.is_test_mode(), &credentials);
     let known = KnownPayment {
         payment_id: payment.id.clone(),

@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use kapu_billing::channels::channel_by_kind;
 use kapu_billing::{KnownPayment, QueryOutcome};
 use kapu_core::entities::{orders, payments};
-use kapu_core::store::channels::{credentials_of, find_channel_for_tenant};
+use kapu_core::store::channels::channel_credentials_for_tenant;
 use kapu_core::store::orders::status;
 use kapu_core::store::payment_checks::{CheckRecord, record_check};
 use kapu_core::store::payments::{attempts_to_reconcile, mark_checked};
@@ -93,10 +93,7 @@ async fn check_one(state: &RuntimeState, p: &payments::Model) -> Result<bool, St
         }
     };
     let keys = state.master.tenant(&tenant.id);
-    let credentials = match find_channel_for_tenant(db, &tenant.id, &p.channel).await? {
-        Some(c) => credentials_of(&keys, &c),
-        None => "{}".into(),
-    };
+    let credentials = channel_credentials_for_tenant(db, &keys, &tenant.id, &p.channel).await?;
     let ctx = state.providers.context(&tenant.id, &keys, tenant.is_test_mode(), &credentials);
     let known = KnownPayment {
         payment_id: p.id.clone(),
