@@ -33,6 +33,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("channels.html", include_str!("../templates/channels.html")),
     ("two_factor.html", include_str!("../templates/two_factor.html")),
     ("login_2fa.html", include_str!("../templates/login_2fa.html")),
+    ("plan.html", include_str!("../templates/plan.html")),
+    ("shop_audit.html", include_str!("../templates/shop_audit.html")),
+    ("ops_base.html", include_str!("../templates/ops_base.html")),
+    ("ops_login.html", include_str!("../templates/ops_login.html")),
+    ("ops_overview.html", include_str!("../templates/ops_overview.html")),
+    ("ops_tenants.html", include_str!("../templates/ops_tenants.html")),
+    ("ops_tenant.html", include_str!("../templates/ops_tenant.html")),
+    ("ops_plan_fields.html", include_str!("../templates/ops_plan_fields.html")),
+    ("ops_plans.html", include_str!("../templates/ops_plans.html")),
+    ("ops_plan.html", include_str!("../templates/ops_plan.html")),
+    ("ops_ledger.html", include_str!("../templates/ops_ledger.html")),
+    ("ops_audit.html", include_str!("../templates/ops_audit.html")),
 ];
 
 /// The dashboard renderer. Cheap to clone.

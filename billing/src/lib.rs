@@ -14,6 +14,7 @@ pub mod providers;
 pub mod router;
 pub mod rsa_keys;
 pub mod signing;
+pub mod subscriptions;
 
 pub use channel::{
     ChannelContext, ChannelError, KnownPayment, Notification, PaymentChannel, PaymentOutcome, PaymentRequest,

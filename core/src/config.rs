@@ -77,6 +77,16 @@ pub struct Config {
     pub allow_private_gateways: bool,
     /// Bearer token of `GET /internal/metrics` (Prometheus text); the route answers 404 without one.
     pub metrics_token: Option<Secret<String>>,
+    /// The platform's own Stripe account (merchant subscriptions): secret API key.
+    pub billing_stripe_secret_key: Option<Secret<String>>,
+    /// Signing secret of the platform's Stripe webhook endpoint (`whsec_…`).
+    pub billing_stripe_webhook_secret: Option<Secret<String>>,
+    /// Days a shop keeps its paid plan after a failed subscription payment.
+    pub dunning_grace_days: i64,
+    /// Days a closed shop's data is kept before it is purged.
+    pub closed_retention_days: i64,
+    /// Seconds between two passes of the billing sweep (grace periods, purges).
+    pub billing_sweep_secs: u64,
 }
 
 impl Default for Config {
@@ -112,6 +122,11 @@ impl Default for Config {
             stripe_api_base: None,
             allow_private_gateways: false,
             metrics_token: None,
+            billing_stripe_secret_key: None,
+            billing_stripe_webhook_secret: None,
+            dunning_grace_days: 7,
+            closed_retention_days: 90,
+            billing_sweep_secs: 300,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod readiness;
 pub mod secret;
 pub mod store;
 pub mod tenant;
+pub mod traffic;
 
 pub use config::Config;
 pub use db::Db;

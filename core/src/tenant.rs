@@ -35,6 +35,10 @@ pub struct Tenant {
     pub risk: RiskSettings,
     /// Content hash of the shop's logo, if it has one (`/logo/{hash}`).
     pub logo_hash: Option<String>,
+    /// The plan whose limits apply.
+    pub plan_id: String,
+    /// The plan's storefront requests per second for the whole shop (`None`: no shop-wide cap).
+    pub storefront_rps: Option<u32>,
 }
 
 /// The shop's order-velocity rule.
@@ -97,18 +101,29 @@ impl From<tenants::Model> for Tenant {
             support_contact: m.support_contact,
             logo_hash: m.logo_hash,
             order_ttl_minutes: m.order_ttl_minutes,
+            plan_id: m.plan_id,
+            storefront_rps: None,
         }
     }
 }
 
+/// A tenant with its plan's storefront limit filled in.
+async fn with_plan<C: ConnectionTrait>(conn: &C, m: Option<tenants::Model>) -> Result<Option<Tenant>, DbErr> {
+    let Some(m) = m else { return Ok(None) };
+    let mut t = Tenant::from(m);
+    let plan = crate::store::plans::plan_of_tenant(conn, &t.id).await?;
+    t.storefront_rps = plan.storefront_rps.and_then(|r| u32::try_from(r).ok()).filter(|r| *r > 0);
+    Ok(Some(t))
+}
+
 /// The tenant whose slug is `slug`.
 pub async fn find_tenant_by_slug<C: ConnectionTrait>(conn: &C, slug: &str) -> Result<Option<Tenant>, DbErr> {
-    Ok(tenants::Entity::find().filter(tenants::Column::Slug.eq(slug)).one(conn).await?.map(Tenant::from))
+    with_plan(conn, tenants::Entity::find().filter(tenants::Column::Slug.eq(slug)).one(conn).await?).await
 }
 
 /// The tenant with id `tenant_id`.
 pub async fn find_tenant_by_id<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<Option<Tenant>, DbErr> {
-    Ok(tenants::Entity::find_by_id(tenant_id.to_string()).one(conn).await?.map(Tenant::from))
+    with_plan(conn, tenants::Entity::find_by_id(tenant_id.to_string()).one(conn).await?).await
 }
 
 /// The tenant that owns the verified custom domain `hostname` (already normalized).
@@ -123,7 +138,7 @@ pub async fn find_tenant_by_verified_domain<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
-    Ok(tenants::Entity::find_by_id(domain.tenant_id).one(conn).await?.map(Tenant::from))
+    with_plan(conn, tenants::Entity::find_by_id(domain.tenant_id).one(conn).await?).await
 }
 
 /// How a request's host maps to a shop.

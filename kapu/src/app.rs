@@ -51,6 +51,7 @@ impl App {
         let db = Db::connect(&url, cfg.db_max_connections).await?;
         let master = load_master_key(&cfg, db.engine())?;
         crate::migrate::run(&db).await.context("migrating the database")?;
+        kapu_core::store::plans::ensure_builtin_plans(db.writer()).await.context("creating the built-in plans")?;
         if demo && kapu_platform::demo::ensure_demo_shop(&db, &master).await? {
             tracing::info!("demo shop created");
         }
@@ -64,7 +65,15 @@ impl App {
         };
         let health = kapu_runtime::state::channel_health(&cfg);
         let providers = kapu_runtime::state::providers(&cfg)?;
-        let state = RuntimeState::new(cfg.clone(), db.clone(), master.clone(), health.clone(), providers.clone())?;
+        let traffic = Arc::new(kapu_core::traffic::TenantTraffic::default());
+        let state = RuntimeState::new(
+            cfg.clone(),
+            db.clone(),
+            master.clone(),
+            health.clone(),
+            providers.clone(),
+            traffic.clone(),
+        )?;
         let bus = Bus::new();
         let sessions = match &redis {
             Some(client) => SessionStore::Redis(
@@ -72,7 +81,7 @@ impl App {
             ),
             None => SessionStore::Database,
         };
-        let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions, health, providers)?;
+        let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions, health, providers, traffic)?;
         Ok(Self { cfg, db, state, platform, bus, mailer, redis })
     }
 
@@ -127,6 +136,7 @@ impl App {
         let worker = tokio::spawn(self.worker().run(worker_stop.clone()));
         let follower = self.state.follow(&self.bus);
         let housekeeping = kapu_platform::spawn_housekeeping(self.platform.clone());
+        let billing_sweep = kapu_platform::subscriptions::sweep::spawn_billing_sweep(self.platform.clone());
         let reconciler = kapu_runtime::payments::reconcile::spawn_reconciler(self.state.clone(), worker_stop.clone());
         let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
@@ -136,6 +146,7 @@ impl App {
         let _ = reconciler.await;
         follower.abort();
         housekeeping.abort();
+        billing_sweep.abort();
         self.db.close().await;
         Ok(())
     }

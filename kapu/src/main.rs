@@ -28,6 +28,21 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage platform operators (the `/ops` console).
+    Operator {
+        #[command(subcommand)]
+        action: OperatorCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator. Prints a generated password and the TOTP secret
+    /// once; two-factor sign-in is mandatory for operators.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[tokio::main]
@@ -40,6 +55,16 @@ async fn main() -> anyhow::Result<()> {
             let db = kapu_core::Db::connect(&cfg.effective_database_url(), 2).await?;
             kapu::migrate::run(&db).await?;
             tracing::info!("migrations applied");
+        }
+        Command::Operator { action: OperatorCommand::Create { email } } => {
+            let app = App::build(cfg.clone(), false).await?;
+            let op = kapu_platform::ops::login::create_operator_account(&app.db, &app.platform.master, &email).await?;
+            println!("operator created: {}", email.trim().to_lowercase());
+            println!("password: {}", op.password);
+            println!("totp secret (base32): {}", op.totp_secret_base32);
+            println!("totp uri: {}", op.otpauth_uri);
+            println!("Sign in at /ops/login on the platform host with the password and a code from your authenticator app.");
+            app.db.close().await;
         }
         Command::Serve { listen, demo } => {
             if let Some(addr) = listen {

@@ -11,6 +11,7 @@ mod m20261122_000004_risk;
 mod m20261122_000005_shop_logo;
 mod m20261122_000006_manual_delivery;
 mod m20261129_000007_payment_channels;
+mod m20261130_000008_operators_plans_audit;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_shop_logo::Migration),
             Box::new(m20261122_000006_manual_delivery::Migration),
             Box::new(m20261129_000007_payment_channels::Migration),
+            Box::new(m20261130_000008_operators_plans_audit::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ use kapu_core::mail::Mailer;
 
 use crate::accounts::email::{AccountEmailJob, send_account_email};
 use crate::state::PlatformState;
+use crate::subscriptions::notices::{BillingNoticeJob, SEND_BILLING_NOTICE, send_billing_notice};
 
 /// Runs platform jobs.
 pub struct PlatformJobs {
@@ -16,7 +17,7 @@ pub struct PlatformJobs {
 impl PlatformJobs {
     /// Whether `kind` is one of the platform's.
     pub fn handles(kind: &str) -> bool {
-        kind == SEND_ACCOUNT_EMAIL
+        kind == SEND_ACCOUNT_EMAIL || kind == SEND_BILLING_NOTICE
     }
 }
 
@@ -27,6 +28,10 @@ impl JobHandler for PlatformJobs {
             SEND_ACCOUNT_EMAIL => {
                 let body: AccountEmailJob = serde_json::from_value(job.payload.clone())?;
                 send_account_email(&self.state, &self.mailer, &body).await
+            }
+            SEND_BILLING_NOTICE => {
+                let body: BillingNoticeJob = serde_json::from_value(job.payload.clone())?;
+                send_billing_notice(&self.state, &self.mailer, &body).await
             }
             other => anyhow::bail!("not a platform job: {other:?}"),
         }

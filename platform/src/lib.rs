@@ -4,16 +4,19 @@
 //! `kapu-admin-ui`; queries from `kapu_core::store`.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod demo;
 pub mod error;
 pub mod jobs;
+pub mod ops;
 pub mod orders;
 pub mod page;
 pub mod provision;
 pub mod shops;
 pub mod state;
+pub mod subscriptions;
 
 use std::time::Duration;
 
@@ -49,6 +52,10 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/risk", get(shops::risk::risk_page).post(shops::risk::add_entry))
         .route("/channels", get(shops::channels::channels_page))
         .route("/channels/{kind}", post(shops::channels::save_channel))
+        .route("/plan", get(subscriptions::plan_page::plan_page))
+        .route("/plan/subscribe", post(subscriptions::plan_page::subscribe))
+        .route("/plan/cancel", post(subscriptions::plan_page::cancel))
+        .route("/audit", get(shops::audit::audit_page))
         .route("/risk/velocity", post(shops::risk::save_velocity))
         .route("/risk/{id}/delete", post(shops::risk::delete_entry))
         .route("/team/{account_id}/remove", post(shops::team::remove_member))
@@ -91,6 +98,8 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/shops", get(shops::list::list_shops).post(shops::create::create_shop))
         .route("/shops/{slug}/orders.csv", get(export::export_orders))
         .nest("/shops/{slug}", shop)
+        .nest("/ops", ops::ops_router())
+        .route("/api/platform/stripe/webhook", post(subscriptions::webhook::stripe_billing_webhook))
         .route("/static/{file}", get(static_asset))
         .fallback(|| async { PageError::NotFound })
         .layer(axum::middleware::from_fn_with_state(state.clone(), ensure_csrf_cookie))
@@ -149,6 +158,9 @@ pub fn spawn_housekeeping(state: PlatformState) -> tokio::task::JoinHandle<()> {
             state.throttle.housekeeping();
             if let Err(e) = kapu_core::store::accounts::purge_expired_sessions_and_tokens(state.db.writer()).await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+            if let Err(e) = kapu_core::store::operators::purge_expired_operator_sessions(state.db.writer()).await {
+                tracing::warn!(error = %e, "purging expired operator sessions failed");
             }
         }
     })

@@ -76,6 +76,8 @@ pub fn render(template: &str, layout: Layout<'_>, page: Value) -> PageResult<Res
         context! {
             slug => s.shop.slug.clone(), name => s.shop.name.clone(), mode => s.shop.mode.clone(), url => s.shop_url.clone(),
             currency => s.shop.currency.clone(), role => s.role.as_str(),
+            status => s.shop.status.clone(), status_reason => s.shop.status_reason.clone(),
+            grace_until => s.grace_until.map(|g| g.format("%Y-%m-%d %H:%M UTC").to_string()),
         }
     });
     let account = layout.account.or(layout.shop.map(|s| &s.account));

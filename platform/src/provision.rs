@@ -21,6 +21,7 @@ pub struct NewShop<'a> {
 /// A taken slug is a unique-constraint violation (see `kapu_core::db::is_unique_violation`).
 pub async fn create_tenant<C: ConnectionTrait>(conn: &C, shop: &NewShop<'_>) -> Result<String, DbErr> {
     let id = new_id();
+    let plan_id = kapu_core::store::plans::default_plan_id(conn).await?;
     tenants::Entity::insert(tenants::ActiveModel {
         id: Set(id.clone()),
         slug: Set(shop.slug.into()),
@@ -40,6 +41,9 @@ pub async fn create_tenant<C: ConnectionTrait>(conn: &C, shop: &NewShop<'_>) -> 
         logo_content_type: Set(None),
         logo_hash: Set(None),
         created_at: Set(Utc::now()),
+        plan_id: Set(plan_id),
+        status_reason: Set(String::new()),
+        closed_at: Set(None),
     })
     .exec_without_returning(conn)
     .await?;

@@ -33,6 +33,8 @@ pub struct Inner {
     pub health: Arc<kapu_billing::health::ChannelHealth>,
     /// Provider client, for refunds made from the dashboard.
     pub providers: Arc<kapu_billing::providers::Providers>,
+    /// Storefront traffic per shop, counted by the runtime.
+    pub traffic: Arc<kapu_core::traffic::TenantTraffic>,
 }
 
 impl std::ops::Deref for PlatformState {
@@ -51,6 +53,7 @@ impl PlatformState {
         sessions: SessionStore,
         health: Arc<kapu_billing::health::ChannelHealth>,
         providers: Arc<kapu_billing::providers::Providers>,
+        traffic: Arc<kapu_core::traffic::TenantTraffic>,
     ) -> Result<Self, kapu_core::config::ConfigError> {
         let trusted_proxies = cfg.trusted_proxy_nets()?;
         let demo_url = format!("{}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, cfg.listen.port());
@@ -65,6 +68,7 @@ impl PlatformState {
             demo_url,
             health,
             providers,
+            traffic,
             cfg,
             db,
             master,

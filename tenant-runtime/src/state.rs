@@ -36,6 +36,10 @@ pub struct Inner {
     /// Channel health and circuit breakers, shared with the dashboard.
     pub health: Arc<ChannelHealth>,
     pub retry: RetryPolicy,
+    /// Requests and rate-limited requests per shop, shared with the operator console.
+    pub traffic: Arc<kapu_core::traffic::TenantTraffic>,
+    /// The plan's shop-wide requests-per-second cap.
+    pub shop_limits: crate::http::shop_limit::ShopLimits,
 }
 
 impl std::ops::Deref for RuntimeState {
@@ -88,6 +92,7 @@ impl RuntimeState {
         master: MasterKey,
         health: Arc<ChannelHealth>,
         providers: Arc<Providers>,
+        traffic: Arc<kapu_core::traffic::TenantTraffic>,
     ) -> Result<Self, kapu_core::config::ConfigError> {
         let trusted_proxies = cfg.trusted_proxy_nets()?;
         let retry = RetryPolicy {
@@ -106,6 +111,8 @@ impl RuntimeState {
             providers,
             health,
             retry,
+            traffic,
+            shop_limits: Default::default(),
             cfg,
             db,
             master,

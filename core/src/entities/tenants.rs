@@ -31,6 +31,12 @@ pub struct Model {
     /// First 16 hex digits of the logo's SHA-256: its URL, so it can be cached for good.
     pub logo_hash: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The plan whose limits apply (`plans.id`).
+    pub plan_id: String,
+    /// Why an operator suspended or closed the shop (shown to its merchants).
+    pub status_reason: String,
+    /// When the shop was closed; its data is purged after the retention period.
+    pub closed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -74,5 +74,7 @@ pub async fn login(
     }
     let token = state.sessions.create(&state.db, &account.id, session_lifetime()).await?;
     tracing::info!(account = %account.id, %ip, "merchant logged in");
+    let actor = kapu_core::store::audit::Actor::merchant(&account.id, &account.email, &ip.to_string());
+    crate::audit::account_action(&state, &actor, "account.login", "password").await?;
     Ok(([(SET_COOKIE, session_cookie(&state, &token))], Redirect::to(safe_next(&f.next))).into_response())
 }

@@ -6,6 +6,8 @@
 //! `POST /account/2fa/disable`, and the login step `GET/POST /login/2fa`
 //! reached after a correct password when two-factor is on.
 
+use crate::audit::{account_action, merchant};
+use crate::auth::request_ip::RequestIp;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
@@ -66,7 +68,7 @@ pub async fn check_code(state: &PlatformState, a: &accounts::Model, code: &str) 
     }
 }
 
-fn base32(bytes: &[u8]) -> String {
+pub fn base32(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut out = String::new();
     let (mut buf, mut bits) = (0u32, 0u32);
@@ -160,6 +162,7 @@ pub async fn enable_two_factor(
     State(state): State<PlatformState>,
     Merchant(account): Merchant,
     CsrfToken(csrf): CsrfToken,
+    ip: RequestIp,
     VerifiedForm(f): VerifiedForm<EnableForm>,
 ) -> PageResult<Response> {
     if !constant_time_eq(&setup_sig(&state, &account.id, &f.secret), &f.sig) {
@@ -174,7 +177,7 @@ pub async fn enable_two_factor(
     let sealed = account_keys(&state).seal(&secret);
     set_totp_of_account(state.db.writer(), &account.id, Some((sealed.ciphertext, sealed.nonce))).await?;
     claim_totp_step(state.db.writer(), &account.id, step).await?;
-    tracing::info!(target: "audit", account = %account.id, "two-factor enabled");
+    account_action(&state, &merchant(&account, ip), "account.2fa_enable", "").await?;
     Ok(Redirect::to("/account/2fa?m=2fa_on").into_response())
 }
 
@@ -190,6 +193,7 @@ pub async fn disable_two_factor(
     State(state): State<PlatformState>,
     Merchant(account): Merchant,
     CsrfToken(csrf): CsrfToken,
+    ip: RequestIp,
     VerifiedForm(f): VerifiedForm<CodeForm>,
 ) -> PageResult<Response> {
     let row = find_account(state.db.reader(), &account.id).await?.ok_or(PageError::NotFound)?;
@@ -198,7 +202,7 @@ pub async fn disable_two_factor(
         return setup_page(&state, &account, &csrf, None, &[msg]).await;
     }
     set_totp_of_account(state.db.writer(), &account.id, None).await?;
-    tracing::info!(target: "audit", account = %account.id, "two-factor disabled");
+    account_action(&state, &merchant(&account, ip), "account.2fa_disable", "").await?;
     Ok(Redirect::to("/account/2fa?m=2fa_off").into_response())
 }
 
@@ -267,6 +271,8 @@ pub async fn submit_code(
     }
     let token = state.sessions.create(&state.db, &account.id, session_lifetime()).await?;
     tracing::info!(account = %account.id, "merchant logged in with two-factor");
+    let actor = kapu_core::store::audit::Actor::merchant(&account.id, &account.email, &ip.to_string());
+    account_action(&state, &actor, "account.login", "password and two-factor code").await?;
     let mut resp = Redirect::to(safe_next(&f.next)).into_response();
     for c in [session_cookie(&state, &token), clear_challenge_cookie(&state)] {
         if let Ok(v) = c.parse() {

@@ -4,6 +4,7 @@
 
 pub mod csrf;
 pub mod password;
+pub mod request_ip;
 pub mod session;
 pub mod session_store;
 pub mod shop_access;

@@ -23,6 +23,8 @@ pub struct ShopAccess {
     pub role: Role,
     /// The shop's public URL, on the port the dashboard was reached on.
     pub shop_url: String,
+    /// When a failed plan payment's grace period ends (shown on every page).
+    pub grace_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ShopAccess {
@@ -49,7 +51,10 @@ impl FromRequestParts<PlatformState> for ShopAccess {
         let (shop, role) =
             find_shop_of_account_by_slug(state.db.reader(), &account.id, slug).await?.ok_or(PageError::NotFound)?;
         let shop_url = state.shop_url(&shop.slug, request_port(&parts.headers));
-        let access = ShopAccess { account, shop, role, shop_url };
+        let grace_until = kapu_core::store::subscriptions::find_subscription_for_tenant(state.db.reader(), &shop.id)
+            .await?
+            .and_then(|s| s.grace_until);
+        let access = ShopAccess { account, shop, role, shop_url, grace_until };
         parts.extensions.insert(access.clone());
         Ok(access)
     }

@@ -9,6 +9,7 @@
 //! interrupted; importing the same text again finishes it, because keys the
 //! product already holds are skipped.
 
+use kapu_core::store::plan_limits::{Limit, check_limit};
 use std::collections::HashSet;
 
 use axum::Json;
@@ -95,6 +96,10 @@ pub async fn import_keys(
             entries.len()
         ))
         .await;
+    }
+    if let Err(over) = check_limit(state.db.reader(), access.tenant_id(), Limit::KeysInStock, entries.len() as u64).await?
+    {
+        return refuse(over.to_string()).await;
     }
     let tenant_id = access.tenant_id().to_string();
     let import_id =

@@ -3,6 +3,8 @@
 //! `GET /shops/{slug}/products/{id}/keys`, `POST …/keys/delete-unsold`,
 //! `GET …/keys/export`.
 
+use crate::audit::shop_action;
+use crate::auth::request_ip::RequestIp;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -79,13 +81,14 @@ pub async fn render_keys_page(
 pub async fn delete_unsold_keys(
     State(state): State<PlatformState>,
     access: ShopAccess,
+    ip: RequestIp,
     Path((_, product_id)): Path<(String, String)>,
     VerifiedForm(_): VerifiedForm<serde_json::Value>,
 ) -> PageResult<Response> {
     let product = product_of(&state, &access, &product_id).await?;
     let n = delete_available_keys_of_product_for_tenant(state.db.writer(), access.tenant_id(), &product.id).await?;
     state.bus.stock_changed(access.tenant_id());
-    tracing::info!(target: "audit", tenant = %access.tenant_id(), account = %access.account.id, product = %product.id, deleted = n, "unsold keys deleted");
+    shop_action(&state, &access, ip, "keys.delete_unsold", &product.id, &format!("{n} unsold keys of {}", product.name)).await?;
     Ok(Redirect::to(&format!("/shops/{}/products/{}/keys?m=keys_deleted", access.shop.slug, product.id))
         .into_response())
 }
@@ -94,13 +97,14 @@ pub async fn delete_unsold_keys(
 pub async fn export_unsold_keys(
     State(state): State<PlatformState>,
     OwnerAccess(access): OwnerAccess,
+    ip: RequestIp,
     Path((_, product_id)): Path<(String, String)>,
 ) -> PageResult<Response> {
     let product = product_of(&state, &access, &product_id).await?;
     let tkeys = state.master.tenant(access.tenant_id());
     let keys =
         export_available_keys_of_product_for_tenant(state.db.reader(), &tkeys, access.tenant_id(), &product.id).await?;
-    tracing::info!(target: "audit", tenant = %access.tenant_id(), account = %access.account.id, product = %product.id, count = keys.len(), "unsold keys exported");
+    shop_action(&state, &access, ip, "keys.export", &product.id, &format!("{} unsold keys of {}", keys.len(), product.name)).await?;
     let mut body = keys.join("\n");
     if !body.is_empty() {
         body.push('\n');

@@ -2,6 +2,7 @@
 //! `GET/POST /shops/{slug}/products/new`, `GET/POST …/products/{id}`,
 //! `POST …/products/{id}/delete`.
 
+use kapu_core::store::plan_limits::{Limit, check_limit};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -287,6 +288,10 @@ pub async fn create_product(
     };
     if let Some(e) = check_category(&state, access.tenant_id(), &fields).await? {
         return form_page(&state, &access, &csrf, None, &form, &[e], None).await;
+    }
+    if let Err(over) = check_limit(state.db.reader(), access.tenant_id(), Limit::Products, 1).await? {
+        let page = form_page(&state, &access, &csrf, None, &form, &[over.to_string()], None).await?;
+        return Ok(crate::page::with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, page));
     }
     let id = create_product_for_tenant(state.db.writer(), access.tenant_id(), &access.shop.currency, &fields).await?;
     state.bus.shop_changed(access.tenant_id());

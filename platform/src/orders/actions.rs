@@ -1,6 +1,8 @@
 //! Order actions: `POST /shops/{slug}/orders/{no}/resend` (delivery email
 //! again) and `POST …/refunded` (record a refund made at the provider).
 
+use crate::audit::shop_action;
+use crate::auth::request_ip::RequestIp;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::jobs::kinds::SEND_DELIVERY_EMAIL;
@@ -42,6 +44,7 @@ pub async fn resend_delivery_email(
 pub async fn mark_refunded(
     State(state): State<PlatformState>,
     access: ShopAccess,
+    ip: RequestIp,
     Path((_, order_no)): Path<(String, String)>,
     VerifiedForm(_): VerifiedForm<serde_json::Value>,
 ) -> PageResult<Response> {
@@ -51,7 +54,7 @@ pub async fn mark_refunded(
             "只有已付款的订单（已发货或需处理）可以标记退款。Only paid orders (delivered or needing attention) can be marked refunded.".into(),
         ));
     }
-    tracing::info!(target: "audit", tenant = %access.tenant_id(), order = %o.order_no, account = %access.account.id, "order marked refunded");
+    shop_action(&state, &access, ip, "order.mark_refunded", &o.order_no, "refunded outside Kapu").await?;
     Ok(Redirect::to(&format!("/shops/{}/orders/{}?m=refunded", access.shop.slug, o.order_no)).into_response())
 }
 
@@ -66,6 +69,7 @@ pub struct FulfilForm {
 pub async fn fulfil_order(
     State(state): State<PlatformState>,
     access: ShopAccess,
+    ip: RequestIp,
     Path((_, order_no)): Path<(String, String)>,
     VerifiedForm(f): VerifiedForm<FulfilForm>,
 ) -> PageResult<Response> {
@@ -86,6 +90,6 @@ pub async fn fulfil_order(
     let payload = serde_json::json!({ "order_id": o.id });
     enqueue(&txn, NewJob::now(SEND_DELIVERY_EMAIL, Some(access.tenant_id().to_string()), payload)).await?;
     txn.commit().await?;
-    tracing::info!(target: "audit", tenant = %access.tenant_id(), order = %o.order_no, account = %access.account.id, "manual order fulfilled");
+    shop_action(&state, &access, ip, "order.fulfil", &o.order_no, "manual delivery").await?;
     Ok(Redirect::to(&format!("/shops/{}/orders/{}?m=fulfilled", access.shop.slug, o.order_no)).into_response())
 }

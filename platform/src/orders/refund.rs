@@ -4,6 +4,8 @@
 //! second payment of an already-paid order. When no other paid attempt is
 //! left, the order becomes `refunded`.
 
+use crate::audit::shop_action;
+use crate::auth::request_ip::RequestIp;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use kapu_billing::KnownPayment;
@@ -23,6 +25,7 @@ use crate::state::PlatformState;
 pub async fn refund_payment(
     State(state): State<PlatformState>,
     OwnerAccess(access): OwnerAccess,
+    ip: RequestIp,
     Path((_, order_no, payment_id)): Path<(String, String, String)>,
     VerifiedForm(_): VerifiedForm<serde_json::Value>,
 ) -> PageResult<Response> {
@@ -68,8 +71,9 @@ pub async fn refund_payment(
         mark_order_refunded_for_tenant(&txn, tenant_id, &order.id).await?;
     }
     txn.commit().await?;
-    tracing::info!(target: "audit", tenant = %tenant_id, account = %access.account.id, order = %order.order_no,
-        payment = %payment.id, channel = %payment.channel, amount_minor = payment.amount_minor, "payment refunded through the provider");
+    let amount = kapu_core::money::format_minor(payment.amount_minor, &payment.currency);
+    let detail = format!("{amount} {} through {} (payment {})", payment.currency, payment.channel, payment.id);
+    shop_action(&state, &access, ip, "order.refund", &order.order_no, &detail).await?;
     Ok(Redirect::to(&format!("/shops/{}/orders/{}?m=refunded_provider", access.shop.slug, order.order_no))
         .into_response())
 }

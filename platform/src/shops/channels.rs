@@ -3,6 +3,8 @@
 //! never shown back), each channel's health as this process sees it, and the
 //! reconciliation log. `GET /shops/{slug}/channels`, `POST …/channels/{kind}`.
 
+use crate::audit::shop_action;
+use crate::auth::request_ip::RequestIp;
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
@@ -140,6 +142,7 @@ pub async fn save_channel(
     State(state): State<PlatformState>,
     OwnerAccess(access): OwnerAccess,
     CsrfToken(csrf): CsrfToken,
+    ip: RequestIp,
     Path((_, kind)): Path<(String, String)>,
     VerifiedForm(form): VerifiedForm<HashMap<String, String>>,
 ) -> PageResult<Response> {
@@ -167,7 +170,10 @@ pub async fn save_channel(
     };
     let settings = ChannelSettings { kind: kind.into(), enabled, priority, credentials_json };
     save_channel_for_tenant(state.db.writer(), &keys, tenant_id, &settings).await?;
-    tracing::info!(target: "audit", tenant = %tenant_id, account = %access.account.id, channel = kind, enabled, priority,
-        credentials_changed = settings.credentials_json.is_some(), "payment channel saved");
+    let detail = format!(
+        "enabled {enabled}, priority {priority}{}",
+        if settings.credentials_json.is_some() { ", credentials changed" } else { "" }
+    );
+    shop_action(&state, &access, ip, "channel.save", kind, &detail).await?;
     Ok(Redirect::to(&format!("/shops/{}/channels?m=saved", access.shop.slug)).into_response())
 }

@@ -1,6 +1,7 @@
 //! Shops: the list and "create shop", the dashboard home, settings and the
 //! test/live switch.
 
+pub mod audit;
 pub mod channels;
 pub mod create;
 pub mod dashboard;

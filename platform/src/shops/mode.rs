@@ -20,6 +20,7 @@ pub struct ModeForm {
 pub async fn set_mode(
     State(state): State<PlatformState>,
     OwnerAccess(access): OwnerAccess,
+    ip: crate::auth::request_ip::RequestIp,
     VerifiedForm(f): VerifiedForm<ModeForm>,
 ) -> PageResult<Response> {
     let mode = match f.mode.as_str() {
@@ -34,6 +35,6 @@ pub async fn set_mode(
     };
     set_mode_for_tenant(state.db.writer(), access.tenant_id(), mode).await?;
     state.bus.shop_changed(access.tenant_id());
-    tracing::info!(tenant = %access.tenant_id(), account = %access.account.id, mode, "shop mode changed");
+    crate::audit::shop_action(&state, &access, ip, "shop.mode", mode, "").await?;
     Ok(Redirect::to(&format!("/shops/{}/settings?m=mode_{mode}", access.shop.slug)).into_response())
 }

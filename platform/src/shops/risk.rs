@@ -2,6 +2,8 @@
 //! rule. `GET/POST /shops/{slug}/risk`, `POST …/risk/velocity`,
 //! `POST …/risk/{id}/delete`.
 
+use crate::audit::shop_action;
+use crate::auth::request_ip::RequestIp;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -87,6 +89,7 @@ pub async fn add_entry(
     State(state): State<PlatformState>,
     OwnerAccess(access): OwnerAccess,
     CsrfToken(csrf): CsrfToken,
+    ip: RequestIp,
     VerifiedForm(f): VerifiedForm<EntryForm>,
 ) -> PageResult<Response> {
     let list = match f.list.as_str() {
@@ -117,7 +120,7 @@ pub async fn add_entry(
         }
         Err(e) => return Err(e.into()),
     }
-    tracing::info!(target: "audit", tenant = %access.tenant_id(), account = %access.account.id, list, kind, %value, "risk entry added");
+    shop_action(&state, &access, ip, "risk.add", &value, &format!("{list} {kind}")).await?;
     Ok(Redirect::to(&format!("/shops/{}/risk?m=saved", access.shop.slug)).into_response())
 }
 

@@ -2,6 +2,9 @@
 //! `POST …/team/{account_id}/remove`. Staff are added by the email of their
 //! existing, verified Kapu account.
 
+use crate::audit::shop_action;
+use crate::auth::request_ip::RequestIp;
+use kapu_core::store::plan_limits::{Limit, check_limit};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -55,6 +58,7 @@ pub async fn add_member(
     State(state): State<PlatformState>,
     OwnerAccess(access): OwnerAccess,
     CsrfToken(csrf): CsrfToken,
+    ip: RequestIp,
     VerifiedForm(f): VerifiedForm<AddMemberForm>,
 ) -> PageResult<Response> {
     let email = f.email.trim().to_lowercase();
@@ -71,6 +75,11 @@ pub async fn add_member(
         )
         .await;
     };
+    if let Err(over) = check_limit(state.db.reader(), access.tenant_id(), Limit::TeamMembers, 1).await? {
+        let msg = over.to_string();
+        let body = page(&state, &access, &csrf, &email, &[msg.as_str()], None).await?;
+        return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, body));
+    }
     match add_membership(state.db.writer(), access.tenant_id(), &account.id, Role::Staff).await {
         Ok(()) => {}
         Err(e) if is_unique_violation(&e) => {
@@ -78,19 +87,20 @@ pub async fn add_member(
         }
         Err(e) => return Err(e.into()),
     }
-    tracing::info!(target: "audit", tenant = %access.tenant_id(), account = %access.account.id, member = %account.id, "staff member added");
+    shop_action(&state, &access, ip, "team.add", &account.email, "staff").await?;
     Ok(Redirect::to(&format!("/shops/{}/team?m=saved", access.shop.slug)).into_response())
 }
 
 pub async fn remove_member(
     State(state): State<PlatformState>,
     OwnerAccess(access): OwnerAccess,
+    ip: RequestIp,
     Path((_, account_id)): Path<(String, String)>,
     VerifiedForm(_): VerifiedForm<serde_json::Value>,
 ) -> PageResult<Response> {
     if !remove_staff_member(state.db.writer(), access.tenant_id(), &account_id).await? {
         return Err(PageError::NotFound);
     }
-    tracing::info!(target: "audit", tenant = %access.tenant_id(), account = %access.account.id, member = %account_id, "staff member removed");
+    shop_action(&state, &access, ip, "team.remove", &account_id, "").await?;
     Ok(Redirect::to(&format!("/shops/{}/team?m=saved", access.shop.slug)).into_response())
 }

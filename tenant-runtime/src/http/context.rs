@@ -33,6 +33,20 @@ pub fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/")
 }
 
+/// What a suspended or closed shop still serves: confirmations of payments
+/// for orders already placed (a paid order is never lost to a suspension),
+/// and buyers' own order pages with the keys they bought.
+fn served_while_closed(method: &axum::http::Method, path: &str) -> bool {
+    let notify = path.starts_with("/api/v1/payments/") && path.ends_with("/notify");
+    let webhook = path == "/api/v1/channels/stripe/webhook";
+    let reading = method == axum::http::Method::GET
+        && (path.starts_with("/orders/")
+            || (path.starts_with("/api/v1/orders/") && path.len() > "/api/v1/orders/".len())
+            || path.starts_with("/assets/")
+            || path.starts_with("/logo/"));
+    notify || webhook || reading
+}
+
 /// See the module docs.
 pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
@@ -56,8 +70,13 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
         Ok(None) => return refuse(StoreError::ShopNotFound, None),
         Err(e) => return refuse(e, None),
     };
-    if tenant.status != TenantStatus::Active {
+    if tenant.status != TenantStatus::Active && !served_while_closed(&parts.method, parts.uri.path()) {
         return refuse(StoreError::ShopClosed, Some(&tenant));
+    }
+    state.traffic.record_request(&tenant.id);
+    if let Err(wait) = state.shop_limits.check(&tenant.id, tenant.storefront_rps) {
+        state.traffic.record_rate_limited(&tenant.id);
+        return refuse(StoreError::RateLimited { retry_after_secs: wait }, Some(&tenant));
     }
     tracing::Span::current().record("tenant", tenant.slug.as_str());
     let tenant_for_errors = tenant.clone();
@@ -66,8 +85,13 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
     parts.extensions.insert(ClientIp(ip));
     parts.extensions.insert(lang);
     req = Request::from_parts(parts, body);
+    let tenant_id = tenant_for_errors.id.clone();
     let ctx = RequestKind { api, tenant: Some(tenant_for_errors) };
-    REQUEST.scope(ctx, i18n::CURRENT.scope(lang, next.run(req))).await
+    let resp = REQUEST.scope(ctx, i18n::CURRENT.scope(lang, next.run(req))).await;
+    if resp.status() == axum::http::StatusCode::TOO_MANY_REQUESTS {
+        state.traffic.record_rate_limited(&tenant_id);
+    }
+    resp
 }
 
 /// What errors raised outside a handler (e.g. by the rate limiter) need to

@@ -7,3 +7,4 @@ pub mod csrf;
 pub mod host;
 pub mod lookup_limits;
 pub mod rate_limit;
+pub mod shop_limit;

@@ -67,5 +67,7 @@ fn neutral_shop(lang: Lang) -> Tenant {
         order_ttl_minutes: None,
         risk: Default::default(),
         logo_hash: None,
+        plan_id: String::new(),
+        storefront_rps: None,
     }
 }

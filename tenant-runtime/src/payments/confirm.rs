@@ -7,6 +7,7 @@
 //! a late payment), moves the order on, and queues the buyer's email. The
 //! same notification any number of times has the effect of one.
 
+use kapu_core::store::fee_ledger::record_fee_for_order;
 use chrono::Utc;
 use kapu_billing::channels::channel_by_kind;
 use kapu_billing::{KnownPayment, Notification, PaymentOutcome, VerifiedNotification};
@@ -177,6 +178,7 @@ pub async fn record_verified(
         _ => None,
     };
     o.update(&txn).await?;
+    record_fee_for_order(&txn, tenant_id, &order.order_no, v.amount_minor, &v.currency, now).await?;
     if let Some(job) = job {
         enqueue(&txn, NewJob::now(job, Some(tenant_id.to_string()), serde_json::json!({ "order_id": order.id })))
             .await?;

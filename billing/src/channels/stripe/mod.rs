@@ -78,7 +78,7 @@ fn client(ctx: &ChannelContext<'_>, c: &StripeCredentials) -> Result<stripe::Cli
         .map_err(|e| ChannelError::Business(format!("Stripe client: {e}")))
 }
 
-fn api_error(e: stripe::StripeError) -> ChannelError {
+pub(crate) fn api_error(e: stripe::StripeError) -> ChannelError {
     match e {
         stripe::StripeError::Stripe(err, status) if status < 500 && status != 429 => ChannelError::Business(format!(
             "Stripe refused ({status}): {}",

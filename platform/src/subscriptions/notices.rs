@@ -1,0 +1,68 @@
+//! Billing emails to a shop's owner, sent by a job so a slow mail server
+//! never holds up a webhook: a failed payment (with the grace period's end)
+//! and a downgrade to the default plan.
+
+use kapu_core::jobs::{NewJob, enqueue};
+use kapu_core::mail::{Mailer, OutgoingMail};
+use kapu_core::store::tenant_admin::owner_email_of;
+use kapu_core::tenant::find_tenant_by_id;
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::state::PlatformState;
+
+/// Job kind: email a shop's owner about billing.
+pub const SEND_BILLING_NOTICE: &str = "send_billing_notice";
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum BillingNotice {
+    PaymentFailed { grace_until: String },
+    Downgraded { plan_name: String },
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BillingNoticeJob {
+    pub tenant_id: String,
+    #[serde(flatten)]
+    pub notice: BillingNotice,
+}
+
+/// Queues a notice (pass the transaction of the change it tells about).
+pub async fn queue_notice<C: ConnectionTrait>(conn: &C, tenant_id: &str, notice: BillingNotice) -> Result<(), DbErr> {
+    let job = BillingNoticeJob { tenant_id: tenant_id.into(), notice };
+    enqueue(
+        conn,
+        NewJob::now(SEND_BILLING_NOTICE, Some(tenant_id.into()), serde_json::to_value(job).unwrap_or_default()),
+    )
+    .await
+}
+
+pub fn compose(to: &str, shop_name: &str, plan_url: &str, notice: &BillingNotice) -> OutgoingMail {
+    let (subject, text) = match notice {
+        BillingNotice::PaymentFailed { grace_until } => (
+            format!("「{shop_name}」套餐扣款失败 / Payment for {shop_name}'s plan failed"),
+            format!(
+                "「{shop_name}」的套餐续费扣款失败。请在 {grace_until}（UTC）前更新付款方式，否则店铺将降级为免费版（不会删除任何数据，店铺照常售卖现有库存）。\n{plan_url}\n\nThe renewal payment for {shop_name}'s plan failed. Update your payment method before {grace_until} (UTC), or the shop moves to the free plan (nothing is deleted; the shop keeps selling its stock).\n{plan_url}\n\n— Kapu 卡铺\n"
+            ),
+        ),
+        BillingNotice::Downgraded { plan_name } => (
+            format!("「{shop_name}」已降级为 {plan_name} / {shop_name} moved to {plan_name}"),
+            format!(
+                "由于套餐费用未支付，「{shop_name}」已改为「{plan_name}」，相应限额已生效。所有数据都在，随时可以重新订阅。\n{plan_url}\n\nAs the plan was not paid, {shop_name} is now on “{plan_name}” and its limits apply. All your data is kept; subscribe again at any time.\n{plan_url}\n\n— Kapu 卡铺\n"
+            ),
+        ),
+    };
+    OutgoingMail { to: to.into(), subject, text, html: None }
+}
+
+/// Runs a `send_billing_notice` job.
+pub async fn send_billing_notice(state: &PlatformState, mailer: &Mailer, job: &BillingNoticeJob) -> anyhow::Result<()> {
+    let Some(to) = owner_email_of(state.db.reader(), &job.tenant_id).await? else {
+        tracing::warn!(tenant = %job.tenant_id, "billing notice for a shop without an owner; not sent");
+        return Ok(());
+    };
+    let Some(shop) = find_tenant_by_id(state.db.reader(), &job.tenant_id).await? else { return Ok(()) };
+    let plan_url = format!("{}/shops/{}/plan", state.platform_origin(None), shop.slug);
+    mailer.send(&compose(&to, &shop.name, &plan_url, &job.notice)).await?;
+    Ok(())
+}
