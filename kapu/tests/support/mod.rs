@@ -6,6 +6,7 @@
 pub mod chromium;
 pub mod fakes;
 pub mod merchant;
+pub mod operator;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,6 +48,13 @@ pub struct Options {
     pub allow_private_gateways: bool,
     /// Bearer token of `/internal/metrics`.
     pub metrics_token: Option<String>,
+    /// The platform's own Stripe account (merchant subscriptions): secret key and webhook secret.
+    pub billing_stripe: Option<(String, String)>,
+    pub dunning_grace_days: i64,
+    pub closed_retention_days: i64,
+    /// Keep the built-in plans' storefront requests-per-second caps (tests
+    /// place many orders quickly, so they are lifted unless a test wants them).
+    pub plan_rps_caps: bool,
 }
 
 impl Default for Options {
@@ -68,6 +76,10 @@ impl Default for Options {
             stripe_api_base: None,
             allow_private_gateways: true,
             metrics_token: None,
+            billing_stripe: None,
+            dunning_grace_days: 7,
+            closed_retention_days: 90,
+            plan_rps_caps: false,
         }
     }
 }
@@ -80,6 +92,7 @@ pub struct TestApp {
     pub cfg: Config,
     pub data_dir: tempfile::TempDir,
     pub state: kapu_runtime::RuntimeState,
+    pub platform: kapu_platform::PlatformState,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     pg_db: Option<(String, String)>,
@@ -155,6 +168,15 @@ impl TestApp {
             // The fake gateways listen on loopback.
             allow_private_gateways: opts.allow_private_gateways,
             metrics_token: opts.metrics_token.clone().map(kapu_core::secret::Secret::new),
+            billing_stripe_secret_key: opts.billing_stripe.as_ref().map(|b| kapu_core::secret::Secret::new(b.0.clone())),
+            billing_stripe_webhook_secret: opts
+                .billing_stripe
+                .as_ref()
+                .map(|b| kapu_core::secret::Secret::new(b.1.clone())),
+            dunning_grace_days: opts.dunning_grace_days,
+            closed_retention_days: opts.closed_retention_days,
+            // Tests run the sweep themselves (`sweep_once`).
+            billing_sweep_secs: 3_600,
             ..Config::default()
         };
         let app = App::build(cfg.clone(), opts.demo).await.expect("app builds");
@@ -169,7 +191,18 @@ impl TestApp {
             .exec(db.writer())
             .await
             .expect("raise demo velocity limits");
+        if !opts.plan_rps_caps {
+            kapu_core::entities::plans::Entity::update_many()
+                .col_expr(
+                    kapu_core::entities::plans::Column::StorefrontRps,
+                    sea_orm::sea_query::Expr::value(Option::<i32>::None),
+                )
+                .exec(db.writer())
+                .await
+                .expect("lift storefront caps");
+        }
         let state = app.state.clone();
+        let platform = app.platform.clone();
         let listener = tokio::net::TcpListener::bind(cfg.listen).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let shutdown = CancellationToken::new();
@@ -181,7 +214,7 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        Self { addr, client, db, master, cfg, data_dir, state, shutdown, server, pg_db }
+        Self { addr, client, db, master, cfg, data_dir, state, platform, shutdown, server, pg_db }
     }
 
     /// `http://{slug}.localhost:{port}{path}`.
@@ -226,6 +259,42 @@ impl TestApp {
 
     /// Creates a shop (through the platform's provisioning) with one product
     /// holding `keys` keys; returns (tenant id, product id).
+    /// Moves a shop to a plan (as an operator would).
+    pub async fn set_plan(&self, slug: &str, plan_id: &str) {
+        self.set_tenant(slug, tenants::Column::PlanId, plan_id).await;
+    }
+
+    /// Sets one column of a plan (`None`: unlimited).
+    pub async fn set_plan_limit(&self, plan_id: &str, column: kapu_core::entities::plans::Column, value: Option<i32>) {
+        use kapu_core::entities::plans;
+        plans::Entity::update_many()
+            .col_expr(column, sea_orm::sea_query::Expr::value(value))
+            .filter(plans::Column::Id.eq(plan_id))
+            .exec(self.db.writer())
+            .await
+            .expect("set plan limit");
+        let ids: Vec<String> = tenants::Entity::find()
+            .filter(tenants::Column::PlanId.eq(plan_id))
+            .all(self.db.reader())
+            .await
+            .expect("tenants")
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        for id in ids {
+            self.platform.bus.shop_changed(&id);
+        }
+    }
+
+    /// Audit entries of a shop (or all with `None`), oldest first.
+    pub async fn audit_of(&self, tenant_id: Option<&str>) -> Vec<kapu_core::entities::audit_log::Model> {
+        use kapu_core::store::audit::{AuditQuery, list_audit};
+        let q = AuditQuery { tenant_id: tenant_id.map(str::to_string), limit: 500, ..Default::default() };
+        let mut v = list_audit(self.db.reader(), &q).await.expect("audit");
+        v.reverse();
+        v
+    }
+
     pub async fn create_shop(&self, slug: &str, mode: &str, keys: usize) -> (String, String) {
         use kapu_platform::provision::{NewShop, create_tenant, enable_channel};
         let name = format!("Shop {slug}");

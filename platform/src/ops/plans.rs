@@ -152,7 +152,7 @@ impl PlanForm {
 }
 
 fn errors_map(errors: &[(&'static str, String)]) -> minijinja::Value {
-    minijinja::Value::from_iter(errors.iter().map(|(k, v)| (k.to_string(), v.clone())))
+    minijinja::Value::from_pairs(errors.iter().map(|(k, v)| (*k, v.clone())))
 }
 
 pub async fn list_plans(

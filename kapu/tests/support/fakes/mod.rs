@@ -9,6 +9,7 @@ pub mod alipay;
 pub mod epay;
 pub mod epusdt;
 pub mod stripe;
+pub mod stripe_billing;
 pub mod wechat;
 
 use std::collections::BTreeMap;
