@@ -179,6 +179,8 @@ async fn key_import_trims_dedupes_and_reports_each_problem_line() {
 async fn importing_100k_keys_finishes_in_seconds_while_the_storefront_keeps_answering() {
     let app = TestApp::spawn().await;
     let mut b = merchant_with_shop(&app, "bulk@example.com", "bulk").await;
+    // The free plan holds 5,000 keys in stock; a shop importing 100k is on Pro.
+    app.set_plan("bulk", "pro").await;
     let id = create_product(&mut b, "bulk", "Bulk Key", "1.00").await;
     let mut text = String::with_capacity(100_000 * 24);
     for i in 0..100_000 {
