@@ -81,7 +81,8 @@ impl App {
             ),
             None => SessionStore::Database,
         };
-        let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions, health, providers, traffic)?;
+        let shared = kapu_platform::state::SharedWithRuntime { health, providers, traffic };
+        let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions, shared)?;
         Ok(Self { cfg, db, state, platform, bus, mailer, redis })
     }
 

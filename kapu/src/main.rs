@@ -63,7 +63,9 @@ async fn main() -> anyhow::Result<()> {
             println!("password: {}", op.password);
             println!("totp secret (base32): {}", op.totp_secret_base32);
             println!("totp uri: {}", op.otpauth_uri);
-            println!("Sign in at /ops/login on the platform host with the password and a code from your authenticator app.");
+            println!(
+                "Sign in at /ops/login on the platform host with the password and a code from your authenticator app."
+            );
             app.db.close().await;
         }
         Command::Serve { listen, demo } => {

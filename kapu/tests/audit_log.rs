@@ -36,8 +36,15 @@ async fn sensitive_merchant_actions_are_audited_and_each_shop_sees_only_its_own(
     owner
         .post(
             "/shops/audited/channels/epay",
-            &[("enabled", "on"), ("priority", "1"), ("gateway", "https://pay.example.com"), ("pid", "4242"),
-              ("key", "the-merchant-secret-key"), ("method_alipay", "on"), ("mode", "mapi")],
+            &[
+                ("enabled", "on"),
+                ("priority", "1"),
+                ("gateway", "https://pay.example.com"),
+                ("pid", "4242"),
+                ("key", "the-merchant-secret-key"),
+                ("method_alipay", "on"),
+                ("mode", "mapi"),
+            ],
         )
         .await
         .expect(303);
@@ -47,8 +54,9 @@ async fn sensitive_merchant_actions_are_audited_and_each_shop_sees_only_its_own(
     assert!(app.eventually(10, || async { app.count_keys(&tenant, "available").await == 2 }).await);
     owner.get(&format!("/shops/audited/products/{product}/keys/export")).await.expect(200);
     // A refund recorded on a paid order.
-    let (status, order) =
-        app.order("audited", json!({"product_id": product, "quantity": 1, "email": "b@example.com", "channel": "sandbox"})).await;
+    let (status, order) = app
+        .order("audited", json!({"product_id": product, "quantity": 1, "email": "b@example.com", "channel": "sandbox"}))
+        .await;
     assert_eq!(status, 201, "{order}");
     let no = order_no(&order).to_string();
     let payment = app.payment_of(&tenant, &no).await;
@@ -60,7 +68,8 @@ async fn sensitive_merchant_actions_are_audited_and_each_shop_sees_only_its_own(
     owner.post("/shops/audited/team", &[("email", "staff@example.com")]).await.expect(303);
 
     let all = app.audit_of(None).await;
-    let logins: Vec<_> = all.iter().filter(|e| e.action == "account.login" && e.actor_email == "owner@example.com").collect();
+    let logins: Vec<_> =
+        all.iter().filter(|e| e.action == "account.login" && e.actor_email == "owner@example.com").collect();
     assert_eq!(logins.len(), 1, "{all:?}");
     assert_eq!(logins[0].ip, "127.0.0.1");
     assert!(all.iter().any(|e| e.action == "account.2fa_enable" && e.actor_email == "owner@example.com"));

@@ -176,3 +176,38 @@ async fn concurrent_migrations_apply_once() {
     b.close().await;
     support::drop_database(pg).await;
 }
+
+#[tokio::test]
+async fn operator_create_prints_the_credentials_once_and_refuses_a_taken_email() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (db_url, pg) = support::fresh_database(dir.path()).await;
+    let key = kapu_core::crypto::MasterKey::generate().to_base64();
+    let run = |email: &str| {
+        Command::new(env!("CARGO_BIN_EXE_kapu"))
+            .args(["operator", "create", "--email", email])
+            .env("KAPU_DATA_DIR", dir.path())
+            .env("KAPU_DATABASE_URL", &db_url)
+            .env("KAPU_MASTER_KEY", &key)
+            .env_remove("KAPU_REDIS_URL")
+            .output()
+            .expect("run kapu")
+    };
+    let out = run("Ops@Example.com");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = |prefix: &str| {
+        text.lines().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("{prefix} in {text}")).to_string()
+    };
+    assert_eq!(line("operator created: "), "ops@example.com");
+    assert!(line("password: ").len() >= 32);
+    let secret = line("totp secret (base32): ");
+    assert!(secret.len() >= 32 && secret.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
+    assert!(line("totp uri: ").starts_with("otpauth://totp/"));
+
+    let again = run("ops@example.com");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"), "{}", String::from_utf8_lossy(&again.stderr));
+    let bad = run("not-an-email");
+    assert!(!bad.status.success());
+    support::drop_database(pg).await;
+}

@@ -53,7 +53,9 @@ async fn only_operators_with_a_current_totp_code_get_in() {
     assert_eq!(p.status, 401);
     assert_eq!(b.get("/ops").await.status, 404);
     // A merchant's password for the same address is not an operator's.
-    let p = b.post("/ops/login", &[("email", "m@example.com"), ("password", "correct horse battery"), ("code", &code)]).await;
+    let p = b
+        .post("/ops/login", &[("email", "m@example.com"), ("password", "correct horse battery"), ("code", &code)])
+        .await;
     assert_eq!(p.status, 401);
 
     let p = b.post("/ops/login", &[("email", email), ("password", password), ("code", &code)]).await;
@@ -98,7 +100,10 @@ async fn suspending_closes_the_storefront_but_not_paid_orders_and_resuming_reope
     assert_eq!(app.get_json(&app.shop_url("acme", "/api/v1/products")).await.0, 200);
 
     let p = ops
-        .post(&format!("/ops/tenants/{tenant}/status"), &[("status", "suspended"), ("reason", "chargeback fraud report #42")])
+        .post(
+            &format!("/ops/tenants/{tenant}/status"),
+            &[("status", "suspended"), ("reason", "chargeback fraud report #42")],
+        )
         .await;
     p.expect(303);
     let detail = ops.get(&format!("/ops/tenants/{tenant}")).await;
@@ -173,13 +178,14 @@ async fn a_closed_shop_keeps_its_data_until_the_retention_sweep_purges_it() {
     let row = kapu_core::tenant::find_tenant_by_id(app.db.reader(), &tenant).await.expect("db").expect("row kept");
     assert_eq!(row.status, kapu_core::tenant::TenantStatus::Closed, "purged shops stay unavailable");
     // The slug is not free for someone else, other shops are untouched, and the purge is audited.
-    assert_eq!(app.count_keys(&demo, "available").await > 0, true);
+    assert!(app.count_keys(&demo, "available").await > 0);
     let entries = app.audit_of(Some(&tenant)).await;
     assert!(entries.iter().any(|e| e.action == "tenant.purge" && e.actor_kind == "system"), "{entries:?}");
     // A second sweep finds nothing more to do.
     assert_eq!(kapu_platform::subscriptions::sweep::sweep_once(&app.platform).await.expect("sweep"), (0, 0));
     // A purged shop cannot be resumed.
-    let p = ops.post(&format!("/ops/tenants/{tenant}/status"), &[("status", "active"), ("reason", "oops, reopen")]).await;
+    let p =
+        ops.post(&format!("/ops/tenants/{tenant}/status"), &[("status", "active"), ("reason", "oops, reopen")]).await;
     assert_eq!(p.status, 400);
     app.stop().await;
 }
@@ -217,8 +223,14 @@ async fn operators_find_shops_and_see_their_figures() {
     assert!(detail.body.contains("<span id=\"tenant-plan\">pro</span>"));
     assert!(detail.body.contains("alice@sellers.example"));
     // A plan change needs a reason and an existing plan.
-    assert_eq!(ops.post(&format!("/ops/tenants/{alpha}/plan"), &[("plan_id", "pro"), ("reason", "")]).await.status, 400);
-    assert_eq!(ops.post(&format!("/ops/tenants/{alpha}/plan"), &[("plan_id", "gold"), ("reason", "why not")]).await.status, 400);
+    assert_eq!(
+        ops.post(&format!("/ops/tenants/{alpha}/plan"), &[("plan_id", "pro"), ("reason", "")]).await.status,
+        400
+    );
+    assert_eq!(
+        ops.post(&format!("/ops/tenants/{alpha}/plan"), &[("plan_id", "gold"), ("reason", "why not")]).await.status,
+        400
+    );
     assert_eq!(ops.get("/ops/tenants/nope").await.status, 404);
 
     let overview = ops.get("/ops").await;
@@ -236,7 +248,10 @@ async fn operators_manage_plans_and_the_fee_ledger_invoices_paid_orders() {
 
     // Bad input names the field and creates nothing.
     let p = ops
-        .post("/ops/plans", &[("id", "Big Plan"), ("name", ""), ("price", "abc"), ("fee_bps", "20000"), ("max_products", "-1")])
+        .post(
+            "/ops/plans",
+            &[("id", "Big Plan"), ("name", ""), ("price", "abc"), ("fee_bps", "20000"), ("max_products", "-1")],
+        )
         .await;
     assert_eq!(p.status, 422, "{}", p.body);
     for field in ["id", "name", "price", "fee_bps", "max_products"] {
@@ -245,8 +260,17 @@ async fn operators_manage_plans_and_the_fee_ledger_invoices_paid_orders() {
     let p = ops
         .post(
             "/ops/plans",
-            &[("id", "biz"), ("name", "商业版 Business"), ("price", "299.00"), ("currency", "CNY"), ("trial_days", "7"),
-              ("max_products", "5000"), ("max_keys_in_stock", ""), ("fee_bps", "30"), ("stripe_price_id", "price_biz")],
+            &[
+                ("id", "biz"),
+                ("name", "商业版 Business"),
+                ("price", "299.00"),
+                ("currency", "CNY"),
+                ("trial_days", "7"),
+                ("max_products", "5000"),
+                ("max_keys_in_stock", ""),
+                ("fee_bps", "30"),
+                ("stripe_price_id", "price_biz"),
+            ],
         )
         .await;
     p.expect(303);
@@ -259,8 +283,19 @@ async fn operators_manage_plans_and_the_fee_ledger_invoices_paid_orders() {
     edit.expect(200);
     paid_order(&app, "feeshop", &tenant, &product).await;
     let p = ops
-        .post("/ops/plans/free", &[("name", "免费版 Free"), ("price", "0"), ("currency", "CNY"), ("max_products", "20"),
-            ("max_keys_in_stock", "5000"), ("max_team_members", "2"), ("fee_bps", "200"), ("is_default", "on")])
+        .post(
+            "/ops/plans/free",
+            &[
+                ("name", "免费版 Free"),
+                ("price", "0"),
+                ("currency", "CNY"),
+                ("max_products", "20"),
+                ("max_keys_in_stock", "5000"),
+                ("max_team_members", "2"),
+                ("fee_bps", "200"),
+                ("is_default", "on"),
+            ],
+        )
         .await;
     p.expect(303);
     paid_order(&app, "feeshop", &tenant, &product).await;
@@ -312,7 +347,11 @@ async fn dead_jobs_show_on_the_overview_and_can_be_retried() {
     .last_insert_id;
     let (mut ops, _) = signed_in_operator(&app, "ops@kapu.example").await;
     let overview = ops.get("/ops").await;
-    assert!(overview.body.contains("smtp: connection refused") && overview.body.contains("失败 dead 1"), "{}", overview.body);
+    assert!(
+        overview.body.contains("smtp: connection refused") && overview.body.contains("失败 dead 1"),
+        "{}",
+        overview.body
+    );
     ops.post(&format!("/ops/jobs/{id}/retry"), &[]).await.expect(303);
     let job = jobs::Entity::find_by_id(id).one(app.db.reader()).await.expect("db").expect("job");
     assert_ne!(job.status, "dead");

@@ -16,7 +16,18 @@ async fn products_stop_at_the_plan_limit_with_a_clear_message() {
     create_product(&mut b, "limits", "One", "1.00").await;
     create_product(&mut b, "limits", "Two", "1.00").await;
     let p = b
-        .post("/shops/limits/products/new", &[("name", "Three"), ("price", "1.00"), ("min_qty", "1"), ("max_qty", "10"), ("sort_order", "0"), ("low_stock_threshold", "5"), ("visible", "1")])
+        .post(
+            "/shops/limits/products/new",
+            &[
+                ("name", "Three"),
+                ("price", "1.00"),
+                ("min_qty", "1"),
+                ("max_qty", "10"),
+                ("sort_order", "0"),
+                ("low_stock_threshold", "5"),
+                ("visible", "1"),
+            ],
+        )
         .await;
     assert_eq!(p.status, 422, "{}", p.body);
     assert!(p.body.contains("免费版 Free") && p.body.contains("已有 2") && p.body.contains("上限 2"), "{}", p.body);
@@ -52,7 +63,8 @@ async fn key_imports_past_the_cap_are_refused_with_counts_and_the_storefront_kee
     // Lowering the limit below the stock never stops buyers.
     app.set_plan_limit("free", Column::MaxKeysInStock, Some(1)).await;
     app.set_plan_limit("free", Column::MaxOrdersPerMonth, Some(0)).await;
-    let (status, order) = app.order("keycap", json!({"product_id": product, "quantity": 1, "email": "b@example.com"})).await;
+    let (status, order) =
+        app.order("keycap", json!({"product_id": product, "quantity": 1, "email": "b@example.com"})).await;
     assert_eq!(status, 201, "{order}");
     // The merchant sees where they stand.
     let plan = b.get("/shops/keycap/plan").await;

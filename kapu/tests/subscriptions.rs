@@ -56,7 +56,10 @@ async fn plan_changes(app: &TestApp, tenant: &str) -> Vec<kapu_core::entities::a
 }
 
 fn mails_to(app: &TestApp, to: &str, needle: &str) -> usize {
-    read_outbox(&app.outbox()).into_iter().filter(|(a, s, b)| a == to && (s.contains(needle) || b.contains(needle))).count()
+    read_outbox(&app.outbox())
+        .into_iter()
+        .filter(|(a, s, b)| a == to && (s.contains(needle) || b.contains(needle)))
+        .count()
 }
 
 #[tokio::test]
@@ -72,7 +75,11 @@ async fn a_subscription_changes_the_plan_only_through_verified_webhooks_through_
     // Subscribing opens Stripe Checkout in subscription mode.
     let p = b.post("/shops/subs/plan/subscribe", &[("plan_id", "pro")]).await;
     p.expect(303);
-    assert!(p.location.as_deref().unwrap_or("").starts_with("https://checkout.stripe.com/c/pay/cs_test_sub"), "{:?}", p.location);
+    assert!(
+        p.location.as_deref().unwrap_or("").starts_with("https://checkout.stripe.com/c/pay/cs_test_sub"),
+        "{:?}",
+        p.location
+    );
     let s = &stripe.sessions()[0];
     assert_eq!(s["mode"], "subscription");
     assert_eq!(s["line_items[0][price]"], "price_pro");
@@ -130,7 +137,12 @@ async fn a_subscription_changes_the_plan_only_through_verified_webhooks_through_
     assert_eq!(plan_of(&app, &tenant).await, "pro", "the plan holds during the grace period");
     let dash = b.get("/shops/subs").await;
     assert!(dash.body.contains("grace-banner"), "banner on the dashboard");
-    assert!(app.eventually(10, || async { mails_to(&app, "owner@example.com", "Payment for Shop subs's plan failed") == 1 }).await);
+    assert!(
+        app.eventually(10, || async {
+            mails_to(&app, "owner@example.com", "Payment for Shop subs's plan failed") == 1
+        })
+        .await
+    );
     assert_eq!(kapu_platform::subscriptions::sweep::sweep_once(&app.platform).await.expect("sweep"), (0, 0));
 
     // The grace period runs out: back to the free plan, nothing deleted, the owner told.
@@ -191,8 +203,11 @@ async fn forged_stale_and_foreign_billing_events_change_nothing() {
     let _b = merchant_with_shop(&app, "owner@example.com", "safe").await;
     let tenant = app.tenant_id("safe").await;
     let now = chrono::Utc::now().timestamp();
-    let upgrade =
-        stripe.event("customer.subscription.created", stripe.subscription("sub_x", "active", "price_biz", &tenant, "biz"), now);
+    let upgrade = stripe.event(
+        "customer.subscription.created",
+        stripe.subscription("sub_x", "active", "price_biz", &tenant, "biz"),
+        now,
+    );
     // Another secret, a stale timestamp, a body changed after signing, no header.
     assert_eq!(stripe.post_signed(&upgrade, "whsec_not_ours", now).await.0, 400);
     assert_eq!(stripe.post_signed(&upgrade, WEBHOOK_SECRET, now - 600).await.0, 400);
@@ -239,7 +254,8 @@ async fn only_owners_subscribe_and_an_unconfigured_platform_says_so() {
     let p = m.post("/shops/plain/plan/subscribe", &[("plan_id", "pro")]).await;
     assert_eq!(p.status, 400);
     assert!(p.body.contains("not set up"), "{}", p.body);
-    let r = plain.client.post(plain.platform_url("/api/platform/stripe/webhook")).body("{}").send().await.expect("post");
+    let r =
+        plain.client.post(plain.platform_url("/api/platform/stripe/webhook")).body("{}").send().await.expect("post");
     assert_eq!(r.status().as_u16(), 404);
     plain.stop().await;
 }

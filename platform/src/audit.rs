@@ -28,12 +28,7 @@ pub async fn shop_action(
 }
 
 /// Records a merchant's action that concerns no one shop (login, two-factor).
-pub async fn account_action(
-    state: &PlatformState,
-    actor: &Actor,
-    action: &str,
-    detail: &str,
-) -> PageResult<()> {
+pub async fn account_action(state: &PlatformState, actor: &Actor, action: &str, detail: &str) -> PageResult<()> {
     record_audit(state.db.writer(), actor, None, action, &actor.email.clone(), detail).await?;
     Ok(())
 }

@@ -37,6 +37,13 @@ pub struct Inner {
     pub traffic: Arc<kapu_core::traffic::TenantTraffic>,
 }
 
+/// What the platform shares with the storefront runtime of its process.
+pub struct SharedWithRuntime {
+    pub health: Arc<kapu_billing::health::ChannelHealth>,
+    pub providers: Arc<kapu_billing::providers::Providers>,
+    pub traffic: Arc<kapu_core::traffic::TenantTraffic>,
+}
+
 impl std::ops::Deref for PlatformState {
     type Target = Inner;
     fn deref(&self) -> &Inner {
@@ -51,10 +58,9 @@ impl PlatformState {
         master: MasterKey,
         bus: Bus,
         sessions: SessionStore,
-        health: Arc<kapu_billing::health::ChannelHealth>,
-        providers: Arc<kapu_billing::providers::Providers>,
-        traffic: Arc<kapu_core::traffic::TenantTraffic>,
+        shared: SharedWithRuntime,
     ) -> Result<Self, kapu_core::config::ConfigError> {
+        let SharedWithRuntime { health, providers, traffic } = shared;
         let trusted_proxies = cfg.trusted_proxy_nets()?;
         let demo_url = format!("{}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, cfg.listen.port());
         Ok(Self(Arc::new(Inner {

@@ -49,11 +49,20 @@ pub struct SubscriptionFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BillingEvent {
     /// A subscription Checkout finished: links the shop to its Stripe customer and subscription.
-    CheckoutCompleted { tenant_id: String, customer_id: Option<String>, subscription_id: Option<String> },
+    CheckoutCompleted {
+        tenant_id: String,
+        customer_id: Option<String>,
+        subscription_id: Option<String>,
+    },
     /// `customer.subscription.created` / `.updated` / `.deleted`.
     SubscriptionChanged(SubscriptionFacts),
-    InvoicePaid { subscription_id: String },
-    InvoicePaymentFailed { subscription_id: String, attempt_count: i64 },
+    InvoicePaid {
+        subscription_id: String,
+    },
+    InvoicePaymentFailed {
+        subscription_id: String,
+        attempt_count: i64,
+    },
     /// Any other type: acknowledged, nothing to do.
     Ignored,
 }
@@ -123,7 +132,8 @@ fn read_event(body: &str) -> Result<VerifiedEvent, EventError> {
     let kind = text(&v, &["type"]).ok_or_else(|| EventError::Malformed("no type".into()))?;
     let created = int(&v, &["created"]).ok_or_else(|| EventError::Malformed("no created".into()))?;
     let livemode = v.get("livemode").and_then(Value::as_bool).unwrap_or(false);
-    let obj = v.get("data").and_then(|d| d.get("object")).ok_or_else(|| EventError::Malformed("no data.object".into()))?;
+    let obj =
+        v.get("data").and_then(|d| d.get("object")).ok_or_else(|| EventError::Malformed("no data.object".into()))?;
     let need = |what: &str, x: Option<String>| x.ok_or_else(|| EventError::Malformed(format!("{kind}: no {what}")));
     let event = match kind.as_str() {
         "checkout.session.completed" => {
@@ -160,8 +170,8 @@ fn read_event(body: &str) -> Result<VerifiedEvent, EventError> {
             })
         }
         "invoice.paid" | "invoice.payment_failed" => {
-            let sub = text(obj, &["subscription"])
-                .or_else(|| text(obj, &["parent", "subscription_details", "subscription"]));
+            let sub =
+                text(obj, &["subscription"]).or_else(|| text(obj, &["parent", "subscription_details", "subscription"]));
             match sub {
                 // A one-off invoice: not ours to act on.
                 None => BillingEvent::Ignored,
@@ -191,7 +201,8 @@ mod tests {
 
     #[test]
     fn a_signed_subscription_event_is_read() {
-        let e = verify_billing_event(SUB, &sign(SUB, "whsec_x", 1_700_000_010), "whsec_x", 1_700_000_020).unwrap();
+        let e = verify_billing_event(SUB, &sign(SUB, "whsec_x", 1_700_000_010), "whsec_x", 1_700_000_020)
+            .expect("valid event");
         assert_eq!(e.id, "evt_1");
         assert_eq!(e.created, 1_700_000_000);
         let BillingEvent::SubscriptionChanged(f) = e.event else { panic!("{:?}", e.event) };
@@ -205,7 +216,10 @@ mod tests {
     fn forged_tampered_and_stale_events_are_refused() {
         let now = 1_700_000_020;
         let good = sign(SUB, "whsec_x", now);
-        assert_eq!(verify_billing_event(SUB, &sign(SUB, "whsec_other", now), "whsec_x", now), Err(EventError::BadSignature));
+        assert_eq!(
+            verify_billing_event(SUB, &sign(SUB, "whsec_other", now), "whsec_x", now),
+            Err(EventError::BadSignature)
+        );
         let tampered = SUB.replace("past_due", "active");
         assert_eq!(verify_billing_event(&tampered, &good, "whsec_x", now), Err(EventError::BadSignature));
         assert_eq!(verify_billing_event(SUB, "", "whsec_x", now), Err(EventError::BadSignature));
@@ -223,10 +237,13 @@ mod tests {
         let new = r#"{"id":"evt_3","type":"invoice.paid","created":1,"data":{"object":{"parent":{"subscription_details":{"subscription":"sub_9"}}}}}"#;
         let one_off = r#"{"id":"evt_4","type":"invoice.paid","created":1,"data":{"object":{}}}"#;
         assert_eq!(
-            read_event(old).unwrap().event,
+            read_event(old).expect("event").event,
             BillingEvent::InvoicePaymentFailed { subscription_id: "sub_9".into(), attempt_count: 2 }
         );
-        assert_eq!(read_event(new).unwrap().event, BillingEvent::InvoicePaid { subscription_id: "sub_9".into() });
-        assert_eq!(read_event(one_off).unwrap().event, BillingEvent::Ignored);
+        assert_eq!(
+            read_event(new).expect("event").event,
+            BillingEvent::InvoicePaid { subscription_id: "sub_9".into() }
+        );
+        assert_eq!(read_event(one_off).expect("event").event, BillingEvent::Ignored);
     }
 }

@@ -8,4 +8,6 @@ pub mod events;
 pub mod manage;
 
 pub use checkout::{SubscribeRequest, start_subscription_checkout};
-pub use events::{BillingEvent, EventError, SubscriptionFacts, VerifiedEvent, verify_billing_event, verify_billing_event_now};
+pub use events::{
+    BillingEvent, EventError, SubscriptionFacts, VerifiedEvent, verify_billing_event, verify_billing_event_now,
+};

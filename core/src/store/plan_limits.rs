@@ -115,7 +115,13 @@ pub async fn check_limit<C: ConnectionTrait>(
         Limit::TeamMembers => count_team_members(conn, tenant_id).await?,
     };
     if current + adding > limit.max(0) as u64 {
-        return Ok(Err(LimitExceeded { plan_name: plan.name, label: what.label(), limit: limit.into(), current, adding }));
+        return Ok(Err(LimitExceeded {
+            plan_name: plan.name,
+            label: what.label(),
+            limit: limit.into(),
+            current,
+            adding,
+        }));
     }
     Ok(Ok(()))
 }

@@ -203,4 +203,3 @@ pub async fn tenants_on_plan<C: ConnectionTrait>(conn: &C, plan_id: &str) -> Res
         .map(|t| t.id)
         .collect())
 }
-

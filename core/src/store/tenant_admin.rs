@@ -83,11 +83,7 @@ pub async fn search_tenants<C: ConnectionTrait>(conn: &C, f: &TenantFilter) -> R
                 .add(tenants::Column::Id.is_in(by_domain)),
         );
     }
-    let rows = find
-        .order_by_desc(tenants::Column::CreatedAt)
-        .limit(f.limit.clamp(1, 500))
-        .all(conn)
-        .await?;
+    let rows = find.order_by_desc(tenants::Column::CreatedAt).limit(f.limit.clamp(1, 500)).all(conn).await?;
     let mut out = Vec::with_capacity(rows.len());
     for t in rows {
         let owner_email = owner_email_of(conn, &t.id).await?.unwrap_or_default();
@@ -182,7 +178,8 @@ pub async fn purge_tenant_data<C: ConnectionTrait>(conn: &C, tenant_id: &str) ->
     for table in TENANT_TABLES {
         let placeholder = if backend == sea_orm::DatabaseBackend::Postgres { "$1" } else { "?" };
         let sql = format!("DELETE FROM {table} WHERE tenant_id = {placeholder}");
-        deleted += conn.execute_raw(Statement::from_sql_and_values(backend, sql, [tenant_id.into()])).await?.rows_affected();
+        deleted +=
+            conn.execute_raw(Statement::from_sql_and_values(backend, sql, [tenant_id.into()])).await?.rows_affected();
     }
     jobs::Entity::delete_many().filter(jobs::Column::TenantId.eq(tenant_id)).exec(conn).await?;
     tenants::Entity::update_many()

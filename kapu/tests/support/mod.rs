@@ -168,7 +168,10 @@ impl TestApp {
             // The fake gateways listen on loopback.
             allow_private_gateways: opts.allow_private_gateways,
             metrics_token: opts.metrics_token.clone().map(kapu_core::secret::Secret::new),
-            billing_stripe_secret_key: opts.billing_stripe.as_ref().map(|b| kapu_core::secret::Secret::new(b.0.clone())),
+            billing_stripe_secret_key: opts
+                .billing_stripe
+                .as_ref()
+                .map(|b| kapu_core::secret::Secret::new(b.0.clone())),
             billing_stripe_webhook_secret: opts
                 .billing_stripe
                 .as_ref()

@@ -110,7 +110,12 @@ pub async fn reset(
     let token = state.sessions.create(&state.db, &account_id, session_lifetime()).await?;
     tracing::info!(account = %account_id, signed_out, "password reset");
     let actor = kapu_core::store::audit::Actor::merchant(&account_id, &account.email, "");
-    crate::audit::account_action(&state, &actor, "account.password_reset", &format!("{signed_out} other sessions signed out"))
-        .await?;
+    crate::audit::account_action(
+        &state,
+        &actor,
+        "account.password_reset",
+        &format!("{signed_out} other sessions signed out"),
+    )
+    .await?;
     Ok(([(SET_COOKIE, session_cookie(&state, &token))], Redirect::to("/shops?m=password_changed")).into_response())
 }

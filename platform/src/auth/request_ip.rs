@@ -16,11 +16,8 @@ impl FromRequestParts<PlatformState> for RequestIp {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &PlatformState) -> Result<Self, PageError> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let peer =
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
         Ok(RequestIp(kapu_web::client_ip(peer, &parts.headers, &state.trusted_proxies)))
     }
 }

@@ -97,7 +97,8 @@ pub async fn import_keys(
         ))
         .await;
     }
-    if let Err(over) = check_limit(state.db.reader(), access.tenant_id(), Limit::KeysInStock, entries.len() as u64).await?
+    if let Err(over) =
+        check_limit(state.db.reader(), access.tenant_id(), Limit::KeysInStock, entries.len() as u64).await?
     {
         return refuse(over.to_string()).await;
     }

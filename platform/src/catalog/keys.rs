@@ -88,7 +88,15 @@ pub async fn delete_unsold_keys(
     let product = product_of(&state, &access, &product_id).await?;
     let n = delete_available_keys_of_product_for_tenant(state.db.writer(), access.tenant_id(), &product.id).await?;
     state.bus.stock_changed(access.tenant_id());
-    shop_action(&state, &access, ip, "keys.delete_unsold", &product.id, &format!("{n} unsold keys of {}", product.name)).await?;
+    shop_action(
+        &state,
+        &access,
+        ip,
+        "keys.delete_unsold",
+        &product.id,
+        &format!("{n} unsold keys of {}", product.name),
+    )
+    .await?;
     Ok(Redirect::to(&format!("/shops/{}/products/{}/keys?m=keys_deleted", access.shop.slug, product.id))
         .into_response())
 }
@@ -104,7 +112,15 @@ pub async fn export_unsold_keys(
     let tkeys = state.master.tenant(access.tenant_id());
     let keys =
         export_available_keys_of_product_for_tenant(state.db.reader(), &tkeys, access.tenant_id(), &product.id).await?;
-    shop_action(&state, &access, ip, "keys.export", &product.id, &format!("{} unsold keys of {}", keys.len(), product.name)).await?;
+    shop_action(
+        &state,
+        &access,
+        ip,
+        "keys.export",
+        &product.id,
+        &format!("{} unsold keys of {}", keys.len(), product.name),
+    )
+    .await?;
     let mut body = keys.join("\n");
     if !body.is_empty() {
         body.push('\n');

@@ -2,7 +2,6 @@
 //! `GET/POST /shops/{slug}/products/new`, `GET/POST …/products/{id}`,
 //! `POST …/products/{id}/delete`.
 
-use kapu_core::store::plan_limits::{Limit, check_limit};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,6 +12,7 @@ use kapu_core::store::catalog_admin::{
     find_product_for_tenant, update_product_for_tenant,
 };
 use kapu_core::store::manual_delivery::{InputField, parse_input_fields};
+use kapu_core::store::plan_limits::{Limit, check_limit};
 use kapu_core::store::products::list_categories_for_tenant;
 use minijinja::{Value, context};
 

@@ -39,7 +39,8 @@ pub async fn audit_page(
     };
     let entries = list_audit(state.db.reader(), &q).await?;
     let next = (entries.len() as u64 == PAGE).then(|| entries.last().map(|e| e.id.clone())).flatten();
-    let layout = OpsPage { operator: Some(&op), csrf: &csrf, nav: "audit", flash: None, title: "审计日志 Audit log" };
+    let layout =
+        OpsPage { operator: Some(&op), csrf: &csrf, nav: "audit", flash: None, title: "审计日志 Audit log" };
     render_ops(
         "ops_audit.html",
         layout,

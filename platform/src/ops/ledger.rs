@@ -6,10 +6,10 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use kapu_core::entities::tenants;
 use kapu_core::money::format_minor;
 use kapu_core::store::audit::record_audit;
 use kapu_core::store::fee_ledger::{ledger_for_month, month_of};
-use kapu_core::entities::tenants;
 use minijinja::context;
 use sea_orm::EntityTrait;
 
@@ -76,7 +76,8 @@ pub async fn ledger_page(
             }
         })
         .collect();
-    let layout = OpsPage { operator: Some(&op), csrf: &csrf, nav: "ledger", flash: None, title: "平台费 Fee ledger" };
+    let layout =
+        OpsPage { operator: Some(&op), csrf: &csrf, nav: "ledger", flash: None, title: "平台费 Fee ledger" };
     render_ops("ops_ledger.html", layout, context! { month => month, totals => totals })
 }
 
@@ -105,7 +106,8 @@ pub async fn ledger_csv(
         out.push_str(&cols.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
         out.push_str("\r\n");
     }
-    record_audit(state.db.writer(), &op.actor(), None, "ledger.export", &month, &format!("{} rows", rows.len())).await?;
+    record_audit(state.db.writer(), &op.actor(), None, "ledger.export", &month, &format!("{} rows", rows.len()))
+        .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

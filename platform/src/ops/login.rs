@@ -7,15 +7,14 @@ use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
+use kapu_core::Db;
 use kapu_core::crypto::{MasterKey, TenantKeys};
 use kapu_core::entities::operators;
 use kapu_core::ids::new_secret_token;
 use kapu_core::store::audit::{Actor, record_audit};
 use kapu_core::store::operators::{
-    claim_operator_totp_step, create_operator, create_operator_session, delete_operator_session,
-    find_operator_by_email,
+    claim_operator_totp_step, create_operator, create_operator_session, delete_operator_session, find_operator_by_email,
 };
-use kapu_core::Db;
 use minijinja::context;
 
 use crate::accounts::two_factor::{base32, matching_step};
@@ -81,7 +80,11 @@ pub async fn login_page(CsrfToken(csrf): CsrfToken) -> PageResult<Response> {
 }
 
 fn form(csrf: &str, email: &str, error: Option<&str>) -> PageResult<Response> {
-    render_ops("ops_login.html", OpsPage { operator: None, csrf, nav: "", flash: None, title: "运营登录 Operator sign-in" }, context! { email, error })
+    render_ops(
+        "ops_login.html",
+        OpsPage { operator: None, csrf, nav: "", flash: None, title: "运营登录 Operator sign-in" },
+        context! { email, error },
+    )
 }
 
 async fn code_ok(state: &PlatformState, op: &operators::Model, code: &str) -> PageResult<bool> {
@@ -123,8 +126,15 @@ pub async fn login(
         }
     };
     let token = create_operator_session(state.db.writer(), &op.id, ops_session_lifetime()).await?;
-    record_audit(state.db.writer(), &Actor::operator(&op.id, &op.email, &ip.text()), None, "operator.login", &op.email, "")
-        .await?;
+    record_audit(
+        state.db.writer(),
+        &Actor::operator(&op.id, &op.email, &ip.text()),
+        None,
+        "operator.login",
+        &op.email,
+        "",
+    )
+    .await?;
     Ok(([(SET_COOKIE, ops_cookie(&state, &token))], Redirect::to("/ops")).into_response())
 }
 

@@ -67,9 +67,13 @@ pub fn render_ops(template: &str, layout: OpsPage<'_>, page: Value) -> PageResul
 /// Flash messages console redirects may ask for (`?m=…`).
 pub fn ops_flash(code: Option<&str>) -> Option<Flash> {
     let (kind, message) = match code? {
-        "suspended" => ("ok", "店铺已暂停，店面显示“暂时关闭”。Shop suspended; its storefront shows “temporarily closed”."),
+        "suspended" => {
+            ("ok", "店铺已暂停，店面显示“暂时关闭”。Shop suspended; its storefront shows “temporarily closed”.")
+        }
         "active" => ("ok", "店铺已恢复。Shop resumed."),
-        "closed" => ("ok", "店铺已关闭，数据将在保留期后清除。Shop closed; its data is purged after the retention period."),
+        "closed" => {
+            ("ok", "店铺已关闭，数据将在保留期后清除。Shop closed; its data is purged after the retention period.")
+        }
         "plan" => ("ok", "套餐已更改。Plan changed."),
         "saved" => ("ok", "已保存。Saved."),
         "retried" => ("ok", "任务已重新排队。Job queued again."),

@@ -50,6 +50,12 @@ pub async fn overview(
             at => p.updated_at.format("%Y-%m-%d %H:%M").to_string(),
         }).collect::<Vec<_>>(),
     };
-    let layout = OpsPage { operator: Some(&op), csrf: &csrf, nav: "overview", flash: ops_flash(q.m.as_deref()), title: "运营概览 Platform overview" };
+    let layout = OpsPage {
+        operator: Some(&op),
+        csrf: &csrf,
+        nav: "overview",
+        flash: ops_flash(q.m.as_deref()),
+        title: "运营概览 Platform overview",
+    };
     render_ops("ops_overview.html", layout, page)
 }

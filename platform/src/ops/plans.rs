@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::money::{format_minor, parse_major};
 use kapu_core::store::audit::record_audit;
-use kapu_core::store::plans::{PlanInput, find_plan, insert_plan, list_plans as all_plans, tenants_on_plan, update_plan as save_plan};
+use kapu_core::store::plans::{
+    PlanInput, find_plan, insert_plan, list_plans as all_plans, tenants_on_plan, update_plan as save_plan,
+};
 use minijinja::context;
 
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
@@ -80,8 +82,14 @@ impl PlanForm {
     fn parse(&self) -> Result<PlanInput, Vec<(&'static str, String)>> {
         let mut errors = Vec::new();
         let id = self.id.trim().to_lowercase();
-        if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            errors.push(("id", "代号须为 1–32 位小写字母、数字或 -。The id is 1–32 lowercase letters, digits or -.".into()));
+        if id.is_empty()
+            || id.len() > 32
+            || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            errors.push((
+                "id",
+                "代号须为 1–32 位小写字母、数字或 -。The id is 1–32 lowercase letters, digits or -.".into(),
+            ));
         }
         let name = self.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 64 {
@@ -107,7 +115,10 @@ impl PlanForm {
             match t.parse::<i64>() {
                 Ok(n) if (0..=max).contains(&n) => Some(n as i32),
                 _ => {
-                    errors.push((field, format!("须为 0–{max} 的整数，留空表示不限。A whole number 0–{max}, or blank for unlimited.")));
+                    errors.push((
+                        field,
+                        format!("须为 0–{max} 的整数，留空表示不限。A whole number 0–{max}, or blank for unlimited."),
+                    ));
                     None
                 }
             }
@@ -125,7 +136,10 @@ impl PlanForm {
         if let Some(p) = &stripe_price_id
             && (!p.starts_with("price_") || p.len() > 255)
         {
-            errors.push(("stripe_price_id", "Stripe Price 的 ID 以 price_ 开头。A Stripe Price id starts with price_.".into()));
+            errors.push((
+                "stripe_price_id",
+                "Stripe Price 的 ID 以 price_ 开头。A Stripe Price id starts with price_.".into(),
+            ));
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -189,14 +203,22 @@ pub async fn create_plan(
 ) -> PageResult<Response> {
     let input = match f.parse() {
         Ok(p) => p,
-        Err(errors) => return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, list_page(&state, &op, &csrf, None, &f, &errors).await?)),
+        Err(errors) => {
+            return Ok(with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                list_page(&state, &op, &csrf, None, &f, &errors).await?,
+            ));
+        }
     };
     let txn = state.db.begin().await?;
     match insert_plan(&txn, &input).await {
         Ok(()) => {}
         Err(e) if kapu_core::db::is_unique_violation(&e) => {
             let errors = [("id", "这个代号已被使用。That id is taken.".to_string())];
-            return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, list_page(&state, &op, &csrf, None, &f, &errors).await?));
+            return Ok(with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                list_page(&state, &op, &csrf, None, &f, &errors).await?,
+            ));
         }
         Err(e) => return Err(e.into()),
     }

@@ -8,6 +8,7 @@
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
+use kapu_core::entities::tenants;
 use kapu_core::money::format_minor;
 use kapu_core::store::audit::{AuditQuery, list_audit, record_audit};
 use kapu_core::store::fee_ledger::paid_since_for_tenant;
@@ -15,7 +16,6 @@ use kapu_core::store::plan_limits::{count_orders_since, usage_of_tenant};
 use kapu_core::store::plans::{find_plan, list_plans, plan_of_tenant};
 use kapu_core::store::subscriptions::find_subscription_for_tenant;
 use kapu_core::store::tenant_admin::{TenantFilter, owner_email_of, search_tenants, set_status_of_tenant};
-use kapu_core::entities::tenants;
 use minijinja::context;
 use sea_orm::EntityTrait;
 
@@ -43,12 +43,8 @@ pub async fn list_tenants(
     CsrfToken(csrf): CsrfToken,
     Query(p): Query<ListParams>,
 ) -> PageResult<Response> {
-    let filter = TenantFilter {
-        q: p.q.clone(),
-        plan_id: Some(p.plan.clone()),
-        status: Some(p.status.clone()),
-        limit: 200,
-    };
+    let filter =
+        TenantFilter { q: p.q.clone(), plan_id: Some(p.plan.clone()), status: Some(p.status.clone()), limit: 200 };
     let rows = search_tenants(state.db.reader(), &filter).await?;
     let plans = list_plans(state.db.reader()).await?;
     let layout = OpsPage { operator: Some(&op), csrf: &csrf, nav: "tenants", flash: None, title: "店铺 Shops" };
@@ -98,7 +94,8 @@ pub async fn tenant_detail(
         retention_days => state.cfg.closed_retention_days,
     };
     let title = format!("{} · 店铺 Shop", t.name);
-    let layout = OpsPage { operator: Some(&op), csrf: &csrf, nav: "tenants", flash: ops_flash(q.m.as_deref()), title: &title };
+    let layout =
+        OpsPage { operator: Some(&op), csrf: &csrf, nav: "tenants", flash: ops_flash(q.m.as_deref()), title: &title };
     render_ops("ops_tenant.html", layout, page)
 }
 

@@ -34,6 +34,13 @@ pub async fn audit_page(
     };
     let entries = list_audit(state.db.reader(), &q).await?;
     let next = (entries.len() as u64 == PAGE).then(|| entries.last().map(|e| e.id.clone())).flatten();
-    let layout = Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "audit", flash: None, title: "操作记录 Audit log" };
+    let layout = Layout {
+        account: None,
+        csrf: &csrf,
+        shop: Some(&access),
+        nav: "audit",
+        flash: None,
+        title: "操作记录 Audit log",
+    };
     render("shop_audit.html", layout, context! { entries => ser(&entries), next => next })
 }

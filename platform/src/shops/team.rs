@@ -4,7 +4,6 @@
 
 use crate::audit::shop_action;
 use crate::auth::request_ip::RequestIp;
-use kapu_core::store::plan_limits::{Limit, check_limit};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,6 +11,7 @@ use kapu_core::db::is_unique_violation;
 use kapu_core::store::accounts::{
     Role, add_membership, find_account_by_email, list_members_of_tenant, remove_staff_member,
 };
+use kapu_core::store::plan_limits::{Limit, check_limit};
 use minijinja::{Value, context};
 
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
@@ -75,7 +75,11 @@ pub async fn add_member(
         )
         .await;
     };
-    if let Err(over) = check_limit(state.db.reader(), access.tenant_id(), Limit::TeamMembers, 1).await? {
+    let already =
+        kapu_core::store::accounts::find_shop_of_account_by_slug(state.db.reader(), &account.id, &access.shop.slug)
+            .await?
+            .is_some();
+    if !already && let Err(over) = check_limit(state.db.reader(), access.tenant_id(), Limit::TeamMembers, 1).await? {
         let msg = over.to_string();
         let body = page(&state, &access, &csrf, &email, &[msg.as_str()], None).await?;
         return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, body));

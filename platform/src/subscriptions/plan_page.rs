@@ -37,8 +37,12 @@ fn flash(code: Option<&str>) -> Option<Flash> {
         "checkout_done" => Flash::ok(
             "付款已提交。Stripe 确认后套餐会自动生效（通常几秒钟）。Payment submitted; your plan changes as soon as Stripe confirms it (usually seconds).",
         ),
-        "change_requested" => Flash::ok("已提交更改，Stripe 确认后生效。Change requested; it applies when Stripe confirms it."),
-        "cancel_requested" => Flash::ok("已取消订阅，Stripe 确认后回到免费版。Subscription cancelled; the shop returns to the free plan when Stripe confirms."),
+        "change_requested" => {
+            Flash::ok("已提交更改，Stripe 确认后生效。Change requested; it applies when Stripe confirms it.")
+        }
+        "cancel_requested" => Flash::ok(
+            "已取消订阅，Stripe 确认后回到免费版。Subscription cancelled; the shop returns to the free plan when Stripe confirms.",
+        ),
         _ => None,
     }
 }
@@ -78,7 +82,10 @@ pub async fn plan_page(
         row("本月订单 Orders this month", usage.orders_this_month, plan.max_orders_per_month),
         row("团队成员 Team members", usage.team_members, plan.max_team_members),
     ];
-    let live_sub = sub.as_ref().filter(|s| s.stripe_subscription_id.is_some() && !matches!(s.status.as_str(), "canceled" | "incomplete_expired" | "lapsed" | "checkout"));
+    let live_sub = sub.as_ref().filter(|s| {
+        s.stripe_subscription_id.is_some()
+            && !matches!(s.status.as_str(), "canceled" | "incomplete_expired" | "lapsed" | "checkout")
+    });
     let page = context! {
         plan => ser(&plan), rows => rows, plans => plans, billing_on,
         subscription => sub.as_ref().map(|s| context! {
@@ -89,7 +96,14 @@ pub async fn plan_page(
         can_cancel => live_sub.is_some() && access.is_owner(),
         is_owner => access.is_owner(),
     };
-    let layout = Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "plan", flash: flash(q.m.as_deref()), title: "套餐 Plan & billing" };
+    let layout = Layout {
+        account: None,
+        csrf: &csrf,
+        shop: Some(&access),
+        nav: "plan",
+        flash: flash(q.m.as_deref()),
+        title: "套餐 Plan & billing",
+    };
     crate::page::render("plan.html", layout, page)
 }
 
@@ -101,7 +115,9 @@ pub struct SubscribeForm {
 
 fn billing_keys(state: &PlatformState) -> PageResult<(String, String)> {
     let key = state.cfg.billing_stripe_secret_key.as_ref().ok_or_else(|| {
-        PageError::BadRequest("平台尚未开通在线订阅，请联系客服。Online subscriptions are not set up on this platform yet.".into())
+        PageError::BadRequest(
+            "平台尚未开通在线订阅，请联系客服。Online subscriptions are not set up on this platform yet.".into(),
+        )
     })?;
     let base = state.cfg.stripe_api_base.clone().unwrap_or_else(|| "https://api.stripe.com".into());
     Ok((base, key.expose().clone()))
@@ -130,7 +146,15 @@ pub async fn subscribe(
         && let Some(id) = &s.stripe_subscription_id
     {
         change_subscription_price(&base, &key, id, &price).await.map_err(stripe_failed)?;
-        shop_action(&state, &access, ip, "plan.change_requested", &plan.id, &format!("subscription {id} → price {price}")).await?;
+        shop_action(
+            &state,
+            &access,
+            ip,
+            "plan.change_requested",
+            &plan.id,
+            &format!("subscription {id} → price {price}"),
+        )
+        .await?;
         return Ok(Redirect::to(&format!("/shops/{}/plan?m=change_requested", access.shop.slug)).into_response());
     }
     let origin = state.platform_origin(request_port(&headers));
@@ -146,7 +170,15 @@ pub async fn subscribe(
         cancel_url: back,
     };
     let (session_id, url) = start_subscription_checkout(&base, &key, &req).await.map_err(stripe_failed)?;
-    shop_action(&state, &access, ip, "plan.checkout", &plan.id, &format!("Stripe Checkout {session_id} at {}", Utc::now().format("%H:%M:%S"))).await?;
+    shop_action(
+        &state,
+        &access,
+        ip,
+        "plan.checkout",
+        &plan.id,
+        &format!("Stripe Checkout {session_id} at {}", Utc::now().format("%H:%M:%S")),
+    )
+    .await?;
     Ok(Redirect::to(&url).into_response())
 }
 

@@ -19,7 +19,9 @@ use chrono::{DateTime, Duration, Utc};
 use kapu_billing::subscriptions::{BillingEvent, SubscriptionFacts, VerifiedEvent, verify_billing_event_now};
 use kapu_core::entities::subscriptions;
 use kapu_core::store::audit::{Actor, record_audit};
-use kapu_core::store::plans::{default_plan_id, find_plan, find_plan_by_stripe_price, plan_of_tenant, set_plan_of_tenant};
+use kapu_core::store::plans::{
+    default_plan_id, find_plan, find_plan_by_stripe_price, plan_of_tenant, set_plan_of_tenant,
+};
 use kapu_core::store::subscriptions::{
     claim_stripe_event, find_subscription_by_stripe_id, find_subscription_for_tenant, save_subscription,
     set_stripe_event_outcome,
@@ -111,7 +113,8 @@ async fn apply(
                 return Ok("stale".into());
             }
             row.last_event_at = event.created;
-            let was_behind = row.grace_until.is_some() || matches!(row.status.as_str(), "past_due" | "unpaid" | "lapsed");
+            let was_behind =
+                row.grace_until.is_some() || matches!(row.status.as_str(), "past_due" | "unpaid" | "lapsed");
             row.grace_until = None;
             if was_behind {
                 row.status = "active".into();
@@ -130,7 +133,8 @@ async fn apply(
             row.last_event_at = event.created;
             row.status = "past_due".into();
             let first_failure = row.grace_until.is_none();
-            let grace_until = row.grace_until.unwrap_or_else(|| Utc::now() + Duration::days(state.cfg.dunning_grace_days));
+            let grace_until =
+                row.grace_until.unwrap_or_else(|| Utc::now() + Duration::days(state.cfg.dunning_grace_days));
             row.grace_until = Some(grace_until);
             let tenant_id = row.tenant_id.clone();
             save_subscription(txn, row).await?;

@@ -7,7 +7,6 @@
 //! a late payment), moves the order on, and queues the buyer's email. The
 //! same notification any number of times has the effect of one.
 
-use kapu_core::store::fee_ledger::record_fee_for_order;
 use chrono::Utc;
 use kapu_billing::channels::channel_by_kind;
 use kapu_billing::{KnownPayment, Notification, PaymentOutcome, VerifiedNotification};
@@ -18,6 +17,7 @@ use kapu_core::store::card_keys::{
 };
 use kapu_core::store::channels::channel_credentials_for_tenant;
 use kapu_core::store::coupons::retake_coupon_use_for_tenant;
+use kapu_core::store::fee_ledger::record_fee_for_order;
 use kapu_core::store::orders::{lock_order_for_tenant, status};
 use kapu_core::store::payments::{
     find_payment_by_provider_ref_for_tenant, find_payment_for_tenant, lock_payment_for_tenant, status as pay_status,

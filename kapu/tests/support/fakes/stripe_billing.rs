@@ -207,7 +207,9 @@ async fn update_sub(State(s): State<Arc<Inner>>, headers: HeaderMap, Path(id): P
     }
     let form = form_of(&body);
     let mut subs = s.subscriptions.lock().expect("subs");
-    let Some((item, price)) = subs.get_mut(&id) else { return stripe_error(StatusCode::NOT_FOUND, "No such subscription") };
+    let Some((item, price)) = subs.get_mut(&id) else {
+        return stripe_error(StatusCode::NOT_FOUND, "No such subscription");
+    };
     if form.get("items[0][id]") != Some(item) {
         return stripe_error(StatusCode::BAD_REQUEST, "items[0][id] must name the subscription's item");
     }
