@@ -87,6 +87,9 @@ pub struct Config {
     pub closed_retention_days: i64,
     /// Seconds between two passes of the billing sweep (grace periods, purges).
     pub billing_sweep_secs: u64,
+    /// Apply each plan's shop-wide storefront requests-per-second cap
+    /// (benchmarks turn it off to measure the path, not the guard).
+    pub shop_rate_limits: bool,
 }
 
 impl Default for Config {
@@ -127,6 +130,7 @@ impl Default for Config {
             dunning_grace_days: 7,
             closed_retention_days: 90,
             billing_sweep_secs: 300,
+            shop_rate_limits: true,
         }
     }
 }

@@ -8,42 +8,10 @@
 
 mod support;
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use support::TestApp;
-use support::chromium::{browser_available, open_browser, start_driver};
+use support::chromium::{body_text, browser_available, click, fill, open_browser, start_driver};
 use support::merchant::link_in_outbox;
-
-async fn fill(c: &Client, css: &str, text: &str) {
-    let el = c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-    el.clear().await.expect("clear");
-    el.send_keys(text).await.expect("type");
-}
-
-async fn click(c: &Client, css: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .expect("click");
-}
-
-/// The page's text; retried while a navigation or reload replaces the page.
-async fn body_text(c: &Client) -> String {
-    let mut last = None;
-    for _ in 0..50 {
-        match c.find(Locator::Css("body")).await {
-            Ok(body) => match body.text().await {
-                Ok(t) => return t,
-                Err(e) => last = Some(e),
-            },
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("page text: {last:?}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merchant_opens_a_shop_and_sells_a_key_in_a_real_browser() {

@@ -9,24 +9,8 @@ mod support;
 
 use fantoccini::{Client, Locator};
 use support::TestApp;
-use support::chromium::{browser_available, open_browser, start_driver};
+use support::chromium::{browser_available, click, fill, open_browser, start_driver};
 use support::operator::{create_operator, totp_code};
-
-async fn fill(c: &Client, css: &str, text: &str) {
-    let el = c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-    el.clear().await.expect("clear");
-    el.send_keys(text).await.expect("type");
-}
-
-async fn click(c: &Client, css: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .expect("click");
-}
 
 /// Waits until the page's text contains `needle`; returns the text.
 async fn wait_for_text(c: &Client, needle: &str) -> String {

@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 pub struct Driver {
@@ -77,4 +77,38 @@ pub async fn open_browser(driver: &Driver, lang: &str, phone: bool) -> Client {
         .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await
         .expect("connect to chromedriver")
+}
+
+/// Types `text` into the element `css` (cleared first).
+pub async fn fill(c: &Client, css: &str, text: &str) {
+    let el = c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    el.clear().await.expect("clear");
+    el.send_keys(text).await.expect("type");
+}
+
+/// Clicks the element `css` once it is there.
+pub async fn click(c: &Client, css: &str) {
+    c.wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+/// The page's text; retried while a navigation or reload replaces the page.
+pub async fn body_text(c: &Client) -> String {
+    let mut last = None;
+    for _ in 0..50 {
+        match c.find(Locator::Css("body")).await {
+            Ok(body) => match body.text().await {
+                Ok(t) => return t,
+                Err(e) => last = Some(e),
+            },
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("page text: {last:?}");
 }

@@ -52,8 +52,8 @@ pub struct Options {
     pub billing_stripe: Option<(String, String)>,
     pub dunning_grace_days: i64,
     pub closed_retention_days: i64,
-    /// Keep the built-in plans' storefront requests-per-second caps (tests
-    /// place many orders quickly, so they are lifted unless a test wants them).
+    /// Apply the plans' storefront requests-per-second caps (tests place many
+    /// orders quickly, so they are off unless a test is about them).
     pub plan_rps_caps: bool,
 }
 
@@ -180,6 +180,7 @@ impl TestApp {
             closed_retention_days: opts.closed_retention_days,
             // Tests run the sweep themselves (`sweep_once`).
             billing_sweep_secs: 3_600,
+            shop_rate_limits: opts.plan_rps_caps,
             ..Config::default()
         };
         let app = App::build(cfg.clone(), opts.demo).await.expect("app builds");
@@ -194,16 +195,6 @@ impl TestApp {
             .exec(db.writer())
             .await
             .expect("raise demo velocity limits");
-        if !opts.plan_rps_caps {
-            kapu_core::entities::plans::Entity::update_many()
-                .col_expr(
-                    kapu_core::entities::plans::Column::StorefrontRps,
-                    sea_orm::sea_query::Expr::value(Option::<i32>::None),
-                )
-                .exec(db.writer())
-                .await
-                .expect("lift storefront caps");
-        }
         let state = app.state.clone();
         let platform = app.platform.clone();
         let listener = tokio::net::TcpListener::bind(cfg.listen).await.expect("bind");

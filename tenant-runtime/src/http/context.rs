@@ -74,7 +74,8 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
         return refuse(StoreError::ShopClosed, Some(&tenant));
     }
     state.traffic.record_request(&tenant.id);
-    if let Err(wait) = state.shop_limits.check(&tenant.id, tenant.storefront_rps) {
+    let cap = if state.cfg.shop_rate_limits { tenant.storefront_rps } else { None };
+    if let Err(wait) = state.shop_limits.check(&tenant.id, cap) {
         state.traffic.record_rate_limited(&tenant.id);
         return refuse(StoreError::RateLimited { retry_after_secs: wait }, Some(&tenant));
     }
