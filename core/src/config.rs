@@ -90,6 +90,8 @@ pub struct Config {
     /// Apply each plan's shop-wide storefront requests-per-second cap
     /// (benchmarks turn it off to measure the path, not the guard).
     pub shop_rate_limits: bool,
+    /// DNS server (`ip:port`) asked to verify custom domains; the system's resolvers when unset.
+    pub dns_resolver: Option<String>,
 }
 
 impl Default for Config {
@@ -131,6 +133,7 @@ impl Default for Config {
             closed_retention_days: 90,
             billing_sweep_secs: 300,
             shop_rate_limits: true,
+            dns_resolver: None,
         }
     }
 }

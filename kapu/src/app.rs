@@ -97,11 +97,14 @@ impl App {
             redis: self.redis.clone(),
             channels: self.state.health.clone(),
             metrics_token: self.cfg.metrics_token.as_ref().map(|t| t.expose().to_string()).filter(|t| !t.is_empty()),
+            platform_host: self.cfg.platform_host(),
+            shop_host: self.cfg.shop_host(),
         };
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
             .route("/internal/metrics", get(metrics))
+            .route("/internal/tls/ask", get(tls_ask))
             .with_state(health)
             .fallback(move |req: Request| {
                 let host = request_host(req.headers(), req.uri()).map(|h| normalize_host(&h));
@@ -172,6 +175,46 @@ struct HealthState {
     redis: Option<redis::Client>,
     channels: Arc<kapu_billing::health::ChannelHealth>,
     metrics_token: Option<String>,
+    platform_host: String,
+    shop_host: String,
+}
+
+#[derive(serde::Deserialize)]
+struct AskQuery {
+    #[serde(default)]
+    domain: String,
+}
+
+/// Caddy's on-demand TLS `ask`: 200 only for names Kapu serves (the platform
+/// host, an existing shop's `{slug}.{shop domain}`, a verified custom
+/// domain), 404 otherwise, so nobody can make Kapu request certificates for
+/// names it does not serve.
+async fn tls_ask(State(h): State<HealthState>, axum::extract::Query(q): axum::extract::Query<AskQuery>) -> Response {
+    let domain = normalize_host(&q.domain);
+    if domain.is_empty() {
+        return (StatusCode::BAD_REQUEST, "domain is required").into_response();
+    }
+    let known = if domain == h.platform_host {
+        Ok(true)
+    } else {
+        match kapu_core::tenant::classify_host(&domain, &h.platform_host, &h.shop_host) {
+            kapu_core::tenant::HostKind::ShopSlug(slug) => kapu_core::tenant::find_tenant_by_slug(h.db.reader(), &slug)
+                .await
+                .map(|t| t.is_some_and(|t| t.status != kapu_core::tenant::TenantStatus::Closed)),
+            kapu_core::tenant::HostKind::Custom(host) => {
+                kapu_core::store::domains::is_verified_domain(h.db.reader(), &host).await
+            }
+            kapu_core::tenant::HostKind::Platform => Ok(true),
+        }
+    };
+    match known {
+        Ok(true) => (StatusCode::OK, "ok").into_response(),
+        Ok(false) => (StatusCode::NOT_FOUND, "not a domain Kapu serves").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "tls ask: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response()
+        }
+    }
 }
 
 /// Payment channel health as Prometheus text, for a scraper holding `KAPU_METRICS_TOKEN`.

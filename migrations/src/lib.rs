@@ -12,6 +12,7 @@ mod m20261122_000005_shop_logo;
 mod m20261122_000006_manual_delivery;
 mod m20261129_000007_payment_channels;
 mod m20261130_000008_operators_plans_audit;
+mod m20261130_000009_domain_checks;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_manual_delivery::Migration),
             Box::new(m20261129_000007_payment_channels::Migration),
             Box::new(m20261130_000008_operators_plans_audit::Migration),
+            Box::new(m20261130_000009_domain_checks::Migration),
         ]
     }
 }

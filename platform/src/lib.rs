@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod demo;
+pub mod domains;
 pub mod error;
 pub mod jobs;
 pub mod ops;
@@ -56,6 +57,9 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/plan/subscribe", post(subscriptions::plan_page::subscribe))
         .route("/plan/cancel", post(subscriptions::plan_page::cancel))
         .route("/audit", get(shops::audit::audit_page))
+        .route("/domains", get(domains::page::domains_page).post(domains::page::add_domain))
+        .route("/domains/verify", post(domains::page::verify_domain))
+        .route("/domains/remove", post(domains::page::remove_domain))
         .route("/risk/velocity", post(shops::risk::save_velocity))
         .route("/risk/{id}/delete", post(shops::risk::delete_entry))
         .route("/team/{account_id}/remove", post(shops::team::remove_member))
@@ -161,6 +165,9 @@ pub fn spawn_housekeeping(state: PlatformState) -> tokio::task::JoinHandle<()> {
             }
             if let Err(e) = kapu_core::store::operators::purge_expired_operator_sessions(state.db.writer()).await {
                 tracing::warn!(error = %e, "purging expired operator sessions failed");
+            }
+            if let Err(e) = crate::domains::check_pending_domains(&state).await {
+                tracing::warn!(error = %e, "checking pending custom domains failed");
             }
         }
     })

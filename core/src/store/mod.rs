@@ -8,6 +8,7 @@ pub mod catalog_admin;
 pub mod channels;
 pub mod coupons;
 pub mod dashboard;
+pub mod domains;
 pub mod fee_ledger;
 pub mod key_imports;
 pub mod manual_delivery;

@@ -66,6 +66,7 @@ pub enum Limit {
     Products,
     KeysInStock,
     TeamMembers,
+    CustomDomains,
 }
 
 impl Limit {
@@ -74,6 +75,7 @@ impl Limit {
             Limit::Products => plan.max_products,
             Limit::KeysInStock => plan.max_keys_in_stock,
             Limit::TeamMembers => plan.max_team_members,
+            Limit::CustomDomains => plan.max_custom_domains,
         }
     }
 
@@ -83,6 +85,7 @@ impl Limit {
             Limit::Products => "商品数 products",
             Limit::KeysInStock => "库存卡密 keys in stock",
             Limit::TeamMembers => "团队成员 team members",
+            Limit::CustomDomains => "自定义域名 custom domains",
         }
     }
 }
@@ -113,6 +116,7 @@ pub async fn check_limit<C: ConnectionTrait>(
         Limit::Products => count_products(conn, tenant_id).await?,
         Limit::KeysInStock => count_keys_in_stock(conn, tenant_id).await?,
         Limit::TeamMembers => count_team_members(conn, tenant_id).await?,
+        Limit::CustomDomains => crate::store::domains::count_domains_for_tenant(conn, tenant_id).await?,
     };
     if current + adding > limit.max(0) as u64 {
         return Ok(Err(LimitExceeded {

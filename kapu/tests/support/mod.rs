@@ -55,6 +55,8 @@ pub struct Options {
     /// Apply the plans' storefront requests-per-second caps (tests place many
     /// orders quickly, so they are off unless a test is about them).
     pub plan_rps_caps: bool,
+    /// DNS server (`ip:port`) that verifies custom domains (a local fake).
+    pub dns_resolver: Option<String>,
 }
 
 impl Default for Options {
@@ -80,6 +82,7 @@ impl Default for Options {
             dunning_grace_days: 7,
             closed_retention_days: 90,
             plan_rps_caps: false,
+            dns_resolver: None,
         }
     }
 }
@@ -181,6 +184,7 @@ impl TestApp {
             // Tests run the sweep themselves (`sweep_once`).
             billing_sweep_secs: 3_600,
             shop_rate_limits: opts.plan_rps_caps,
+            dns_resolver: opts.dns_resolver.clone(),
             ..Config::default()
         };
         let app = App::build(cfg.clone(), opts.demo).await.expect("app builds");

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod alipay;
+pub mod dns;
 pub mod epay;
 pub mod epusdt;
 pub mod stripe;
