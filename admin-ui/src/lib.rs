@@ -35,6 +35,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login_2fa.html", include_str!("../templates/login_2fa.html")),
     ("plan.html", include_str!("../templates/plan.html")),
     ("domains.html", include_str!("../templates/domains.html")),
+    ("webhooks.html", include_str!("../templates/webhooks.html")),
     ("shop_audit.html", include_str!("../templates/shop_audit.html")),
     ("ops_base.html", include_str!("../templates/ops_base.html")),
     ("ops_login.html", include_str!("../templates/ops_login.html")),

@@ -92,6 +92,9 @@ pub struct Config {
     pub shop_rate_limits: bool,
     /// DNS server (`ip:port`) asked to verify custom domains; the system's resolvers when unset.
     pub dns_resolver: Option<String>,
+    /// Seconds before each retry of a failed webhook delivery (comma-separated);
+    /// the default spreads seven retries over about 27 hours.
+    pub webhook_retry_secs: String,
 }
 
 impl Default for Config {
@@ -134,6 +137,7 @@ impl Default for Config {
             billing_sweep_secs: 300,
             shop_rate_limits: true,
             dns_resolver: None,
+            webhook_retry_secs: "5,300,1800,7200,18000,36000,36000".into(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod m20261122_000006_manual_delivery;
 mod m20261129_000007_payment_channels;
 mod m20261130_000008_operators_plans_audit;
 mod m20261130_000009_domain_checks;
+mod m20261130_000010_webhooks;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_payment_channels::Migration),
             Box::new(m20261130_000008_operators_plans_audit::Migration),
             Box::new(m20261130_000009_domain_checks::Migration),
+            Box::new(m20261130_000010_webhooks::Migration),
         ]
     }
 }

@@ -7,6 +7,8 @@ use kapu_core::mail::Mailer;
 use crate::accounts::email::{AccountEmailJob, send_account_email};
 use crate::state::PlatformState;
 use crate::subscriptions::notices::{BillingNoticeJob, SEND_BILLING_NOTICE, send_billing_notice};
+use crate::webhooks::deliver::{DeliverJob, deliver_webhook};
+use kapu_core::store::webhooks::DELIVER_WEBHOOK;
 
 /// Runs platform jobs.
 pub struct PlatformJobs {
@@ -17,7 +19,7 @@ pub struct PlatformJobs {
 impl PlatformJobs {
     /// Whether `kind` is one of the platform's.
     pub fn handles(kind: &str) -> bool {
-        kind == SEND_ACCOUNT_EMAIL || kind == SEND_BILLING_NOTICE
+        kind == SEND_ACCOUNT_EMAIL || kind == SEND_BILLING_NOTICE || kind == DELIVER_WEBHOOK
     }
 }
 
@@ -32,6 +34,11 @@ impl JobHandler for PlatformJobs {
             SEND_BILLING_NOTICE => {
                 let body: BillingNoticeJob = serde_json::from_value(job.payload.clone())?;
                 send_billing_notice(&self.state, &self.mailer, &body).await
+            }
+            DELIVER_WEBHOOK => {
+                let body: DeliverJob = serde_json::from_value(job.payload.clone())?;
+                let tenant = job.tenant_id.as_deref().ok_or_else(|| anyhow::anyhow!("webhook job without a shop"))?;
+                deliver_webhook(&self.state, &self.mailer, tenant, &body).await
             }
             other => anyhow::bail!("not a platform job: {other:?}"),
         }

@@ -18,6 +18,7 @@ pub mod provision;
 pub mod shops;
 pub mod state;
 pub mod subscriptions;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -60,6 +61,10 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/domains", get(domains::page::domains_page).post(domains::page::add_domain))
         .route("/domains/verify", post(domains::page::verify_domain))
         .route("/domains/remove", post(domains::page::remove_domain))
+        .route("/webhooks", get(webhooks::page::webhooks_page).post(webhooks::page::add_endpoint))
+        .route("/webhooks/{id}/toggle", post(webhooks::page::toggle_endpoint))
+        .route("/webhooks/{id}/delete", post(webhooks::page::delete_endpoint))
+        .route("/webhooks/deliveries/{id}/redeliver", post(webhooks::page::redeliver))
         .route("/risk/velocity", post(shops::risk::save_velocity))
         .route("/risk/{id}/delete", post(shops::risk::delete_entry))
         .route("/team/{account_id}/remove", post(shops::team::remove_member))

@@ -25,3 +25,5 @@ pub mod sessions;
 pub mod stripe_events;
 pub mod subscriptions;
 pub mod tenants;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;

@@ -27,3 +27,4 @@ pub mod shop_logo;
 pub mod shop_settings;
 pub mod subscriptions;
 pub mod tenant_admin;
+pub mod webhooks;

@@ -57,6 +57,8 @@ pub struct Options {
     pub plan_rps_caps: bool,
     /// DNS server (`ip:port`) that verifies custom domains (a local fake).
     pub dns_resolver: Option<String>,
+    /// Seconds before each webhook retry.
+    pub webhook_retry_secs: String,
 }
 
 impl Default for Options {
@@ -83,6 +85,7 @@ impl Default for Options {
             closed_retention_days: 90,
             plan_rps_caps: false,
             dns_resolver: None,
+            webhook_retry_secs: "1,1".into(),
         }
     }
 }
@@ -185,6 +188,7 @@ impl TestApp {
             billing_sweep_secs: 3_600,
             shop_rate_limits: opts.plan_rps_caps,
             dns_resolver: opts.dns_resolver.clone(),
+            webhook_retry_secs: opts.webhook_retry_secs.clone(),
             ..Config::default()
         };
         let app = App::build(cfg.clone(), opts.demo).await.expect("app builds");

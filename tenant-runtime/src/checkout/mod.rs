@@ -206,6 +206,10 @@ pub async fn place_order(
         NewJob::now(EXPIRE_ORDER, Some(tenant.id.clone()), serde_json::json!({ "order_id": order_id })).at(expires_at),
     )
     .await?;
+    if let Some(created) = orders::Entity::find_by_id((tenant.id.clone(), order_id.clone())).one(&txn).await? {
+        let data = kapu_core::store::webhooks::order_data(&created, status::PENDING);
+        kapu_core::store::webhooks::emit_event_for_tenant(&txn, &tenant.id, "order.created", data, now).await?;
+    }
     txn.commit().await?;
     state.stock_changed(&tenant.id).await;
 

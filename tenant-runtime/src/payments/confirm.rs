@@ -22,7 +22,10 @@ use kapu_core::store::orders::{lock_order_for_tenant, status};
 use kapu_core::store::payments::{
     find_payment_by_provider_ref_for_tenant, find_payment_for_tenant, lock_payment_for_tenant, status as pay_status,
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, IntoActiveModel};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter,
+};
 
 use crate::error::StoreError;
 use crate::http::host::TenantCtx;
@@ -179,6 +182,7 @@ pub async fn record_verified(
     };
     o.update(&txn).await?;
     record_fee_for_order(&txn, tenant_id, &order.order_no, v.amount_minor, &v.currency, now).await?;
+    emit_order_events(&txn, tenant_id, &order, new_status, now).await?;
     if let Some(job) = job {
         enqueue(&txn, NewJob::now(job, Some(tenant_id.to_string()), serde_json::json!({ "order_id": order.id })))
             .await?;
@@ -193,6 +197,45 @@ pub async fn record_verified(
         tracing::warn!(order_no = %order.order_no, "late payment but sold out: order needs attention");
     }
     Ok(Confirmed { order_id: order.id, order_no: order.order_no, order_status: new_status.into(), changed: true })
+}
+
+/// Webhook events of a paid order (in the payment's transaction): always
+/// `order.paid`, then `order.delivered` or `order.needs_attention`, and
+/// `product.low_stock` when the sale left the product at or under its threshold.
+async fn emit_order_events(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    order: &orders::Model,
+    new_status: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use kapu_core::store::webhooks::{emit_event_for_tenant, order_data};
+    emit_event_for_tenant(txn, tenant_id, "order.paid", order_data(order, new_status), now).await?;
+    match new_status {
+        status::DELIVERED => {
+            emit_event_for_tenant(txn, tenant_id, "order.delivered", order_data(order, new_status), now).await?;
+        }
+        status::NEEDS_ATTENTION => {
+            emit_event_for_tenant(txn, tenant_id, "order.needs_attention", order_data(order, new_status), now).await?;
+        }
+        _ => {}
+    }
+    if new_status == status::DELIVERED
+        && let Some(p) =
+            products::Entity::find_by_id((tenant_id.to_string(), order.product_id.clone())).one(txn).await?
+    {
+        let left = kapu_core::entities::card_keys::Entity::find()
+            .filter(kapu_core::entities::card_keys::Column::TenantId.eq(tenant_id))
+            .filter(kapu_core::entities::card_keys::Column::ProductId.eq(p.id.as_str()))
+            .filter(kapu_core::entities::card_keys::Column::Status.eq("available"))
+            .count(txn)
+            .await?;
+        if left <= p.low_stock_threshold.max(0) as u64 {
+            let data = serde_json::json!({ "product_id": p.id, "product_name": p.name, "available": left, "threshold": p.low_stock_threshold });
+            emit_event_for_tenant(txn, tenant_id, "product.low_stock", data, now).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Sells the order's keys: the reserved ones, or fresh ones after expiry.
