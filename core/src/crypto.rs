@@ -216,7 +216,8 @@ pub fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
     hex(&hmac(key, data))
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+/// HMAC-SHA256 of `data` under `key`.
+pub fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
     mac.finalize().into_bytes().into()

@@ -110,8 +110,8 @@ impl From<tenants::Model> for Tenant {
 /// A tenant with its plan's storefront limit filled in.
 async fn with_plan<C: ConnectionTrait>(conn: &C, m: Option<tenants::Model>) -> Result<Option<Tenant>, DbErr> {
     let Some(m) = m else { return Ok(None) };
+    let plan = crate::store::plans::plan_or_default(conn, &m.plan_id).await?;
     let mut t = Tenant::from(m);
-    let plan = crate::store::plans::plan_of_tenant(conn, &t.id).await?;
     t.storefront_rps = plan.storefront_rps.and_then(|r| u32::try_from(r).ok()).filter(|r| *r > 0);
     Ok(Some(t))
 }

@@ -194,9 +194,7 @@ async fn tls_ask(State(h): State<HealthState>, axum::extract::Query(q): axum::ex
     if domain.is_empty() {
         return (StatusCode::BAD_REQUEST, "domain is required").into_response();
     }
-    let known = if domain == h.platform_host {
-        Ok(true)
-    } else {
+    let known = {
         match kapu_core::tenant::classify_host(&domain, &h.platform_host, &h.shop_host) {
             kapu_core::tenant::HostKind::ShopSlug(slug) => kapu_core::tenant::find_tenant_by_slug(h.db.reader(), &slug)
                 .await

@@ -298,7 +298,7 @@ async fn operators_manage_plans_and_the_fee_ledger_invoices_paid_orders() {
         )
         .await;
     p.expect(303);
-    paid_order(&app, "feeshop", &tenant, &product).await;
+    let second = paid_order(&app, "feeshop", &tenant, &product).await;
 
     let month = chrono::Utc::now().format("%Y-%m").to_string();
     let ledger = ops.get(&format!("/ops/ledger?month={month}")).await;
@@ -314,6 +314,12 @@ async fn operators_manage_plans_and_the_fee_ledger_invoices_paid_orders() {
     assert!(rows.iter().any(|r| r.ends_with(",free,CNY,10.50,200,0.21")), "{csv}");
     assert_eq!(ops.get("/ops/ledger?month=2026-13").await.status, 400);
     // A repeated notification does not bill twice.
+    let payment = app.payment_of(&tenant, &second).await;
+    let fields = sandbox_fields(&app.keys_of("feeshop").await, &payment.id, "paid", payment.amount_minor, "CNY");
+    assert_eq!(app.notify("feeshop", &payment.id, &fields).await.0, 200);
+    let rows =
+        kapu_core::store::fee_ledger::ledger_for_month(app.db.reader(), &month, Some(&tenant)).await.expect("ledger");
+    assert_eq!(rows.len(), 2);
     let entries = app.audit_of(None).await;
     assert!(entries.iter().any(|e| e.action == "plan.create" && e.target == "biz"));
     assert!(entries.iter().any(|e| e.action == "plan.update" && e.detail.contains("fee 200 bps")));

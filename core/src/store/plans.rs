@@ -174,9 +174,12 @@ pub async fn default_plan_id<C: ConnectionTrait>(conn: &C) -> Result<String, DbE
 /// The plan a shop is on. A shop pointing at a missing plan gets the default plan.
 pub async fn plan_of_tenant<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<plans::Model, DbErr> {
     let plan_id = tenants::Entity::find_by_id(tenant_id.to_string()).one(conn).await?.map(|t| t.plan_id);
-    if let Some(id) = plan_id
-        && let Some(p) = find_plan(conn, &id).await?
-    {
+    plan_or_default(conn, plan_id.as_deref().unwrap_or_default()).await
+}
+
+/// Plan `plan_id`, or the default plan when there is no such plan.
+pub async fn plan_or_default<C: ConnectionTrait>(conn: &C, plan_id: &str) -> Result<plans::Model, DbErr> {
+    if let Some(p) = find_plan(conn, plan_id).await? {
         return Ok(p);
     }
     let id = default_plan_id(conn).await?;

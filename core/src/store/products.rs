@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entities::{card_keys, categories, products};
 
@@ -41,6 +41,20 @@ pub async fn find_visible_product_for_tenant<C: ConnectionTrait>(
     products::Entity::find_by_id((tenant_id.to_string(), product_id.to_string()))
         .filter(products::Column::Visible.eq(true))
         .one(conn)
+        .await
+}
+
+/// Keys available now (not reserved, not sold) of one product.
+pub async fn available_keys_of_product_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    product_id: &str,
+) -> Result<u64, DbErr> {
+    card_keys::Entity::find()
+        .filter(card_keys::Column::TenantId.eq(tenant_id))
+        .filter(card_keys::Column::ProductId.eq(product_id))
+        .filter(card_keys::Column::Status.eq("available"))
+        .count(conn)
         .await
 }
 

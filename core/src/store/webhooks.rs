@@ -6,13 +6,11 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use sha2::Sha256;
 
 use crate::crypto::TenantKeys;
 use crate::entities::{webhook_deliveries, webhook_endpoints};
@@ -28,9 +26,8 @@ pub const EVENT_TYPES: &[&str] =
 
 /// `v1,{base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")}` (Standard Webhooks).
 pub fn sign(key: &[u8], msg_id: &str, timestamp: i64, body: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(format!("{msg_id}.{timestamp}.{body}").as_bytes());
-    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+    let mac = crate::crypto::hmac(key, format!("{msg_id}.{timestamp}.{body}").as_bytes());
+    format!("v1,{}", STANDARD.encode(mac))
 }
 
 /// A new signing secret: 32 random bytes, shown as `whsec_{base64}`.

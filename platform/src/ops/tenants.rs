@@ -138,7 +138,6 @@ pub async fn change_status(
         .await?;
     txn.commit().await?;
     state.bus.shop_changed(&t.id);
-    tracing::info!(target: "audit", operator = %op.email, tenant = %t.slug, %action, "operator changed a shop's status");
     Ok(Redirect::to(&format!("/ops/tenants/{}?m={}", t.id, f.status)).into_response())
 }
 

@@ -22,10 +22,7 @@ use kapu_core::store::orders::{lock_order_for_tenant, status};
 use kapu_core::store::payments::{
     find_payment_by_provider_ref_for_tenant, find_payment_for_tenant, lock_payment_for_tenant, status as pay_status,
 };
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTrait, IntoActiveModel};
 
 use crate::error::StoreError;
 use crate::http::host::TenantCtx;
@@ -224,12 +221,7 @@ async fn emit_order_events(
         && let Some(p) =
             products::Entity::find_by_id((tenant_id.to_string(), order.product_id.clone())).one(txn).await?
     {
-        let left = kapu_core::entities::card_keys::Entity::find()
-            .filter(kapu_core::entities::card_keys::Column::TenantId.eq(tenant_id))
-            .filter(kapu_core::entities::card_keys::Column::ProductId.eq(p.id.as_str()))
-            .filter(kapu_core::entities::card_keys::Column::Status.eq("available"))
-            .count(txn)
-            .await?;
+        let left = kapu_core::store::products::available_keys_of_product_for_tenant(txn, tenant_id, &p.id).await?;
         if left <= p.low_stock_threshold.max(0) as u64 {
             let data = serde_json::json!({ "product_id": p.id, "product_name": p.name, "available": left, "threshold": p.low_stock_threshold });
             emit_event_for_tenant(txn, tenant_id, "product.low_stock", data, now).await?;
