@@ -36,6 +36,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("plan.html", include_str!("../templates/plan.html")),
     ("domains.html", include_str!("../templates/domains.html")),
     ("webhooks.html", include_str!("../templates/webhooks.html")),
+    ("api_keys.html", include_str!("../templates/api_keys.html")),
     ("shop_audit.html", include_str!("../templates/shop_audit.html")),
     ("ops_base.html", include_str!("../templates/ops_base.html")),
     ("ops_login.html", include_str!("../templates/ops_login.html")),

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod mail;
 pub mod money;
 pub mod pricing;
+pub mod quota_limits;
 pub mod readiness;
 pub mod secret;
 pub mod store;

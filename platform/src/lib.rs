@@ -4,6 +4,7 @@
 //! `kapu-admin-ui`; queries from `kapu_core::store`.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
@@ -11,6 +12,7 @@ pub mod demo;
 pub mod domains;
 pub mod error;
 pub mod jobs;
+pub mod merchant_api;
 pub mod ops;
 pub mod orders;
 pub mod page;
@@ -61,6 +63,8 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/domains", get(domains::page::domains_page).post(domains::page::add_domain))
         .route("/domains/verify", post(domains::page::verify_domain))
         .route("/domains/remove", post(domains::page::remove_domain))
+        .route("/api-keys", get(api_keys::api_keys_page).post(api_keys::create_key))
+        .route("/api-keys/{id}/revoke", post(api_keys::revoke_key))
         .route("/webhooks", get(webhooks::page::webhooks_page).post(webhooks::page::add_endpoint))
         .route("/webhooks/{id}/toggle", post(webhooks::page::toggle_endpoint))
         .route("/webhooks/{id}/delete", post(webhooks::page::delete_endpoint))
@@ -113,6 +117,7 @@ pub fn platform_router(state: PlatformState) -> Router {
         .fallback(|| async { PageError::NotFound })
         .layer(axum::middleware::from_fn_with_state(state.clone(), ensure_csrf_cookie))
         .layer(axum::middleware::map_response(security_headers))
+        .nest("/api/merchant/v1", merchant_api::router())
         .with_state(state)
 }
 
@@ -170,6 +175,12 @@ pub fn spawn_housekeeping(state: PlatformState) -> tokio::task::JoinHandle<()> {
             }
             if let Err(e) = kapu_core::store::operators::purge_expired_operator_sessions(state.db.writer()).await {
                 tracing::warn!(error = %e, "purging expired operator sessions failed");
+            }
+            if let Err(e) =
+                kapu_core::store::api_idempotency::purge_old_idempotency_keys(state.db.writer(), chrono::Utc::now())
+                    .await
+            {
+                tracing::warn!(error = %e, "purging old idempotent API answers failed");
             }
             if let Err(e) = crate::domains::check_pending_domains(&state).await {
                 tracing::warn!(error = %e, "checking pending custom domains failed");

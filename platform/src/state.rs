@@ -35,6 +35,8 @@ pub struct Inner {
     pub providers: Arc<kapu_billing::providers::Providers>,
     /// Storefront traffic per shop, counted by the runtime.
     pub traffic: Arc<kapu_core::traffic::TenantTraffic>,
+    /// Merchant API requests per key, under each shop's plan quota.
+    pub api_limits: kapu_core::quota_limits::QuotaLimits,
 }
 
 /// What the platform shares with the storefront runtime of its process.
@@ -75,6 +77,7 @@ impl PlatformState {
             health,
             providers,
             traffic,
+            api_limits: kapu_core::quota_limits::QuotaLimits::default(),
             cfg,
             db,
             master,

@@ -2,6 +2,8 @@
 
 pub mod account_tokens;
 pub mod accounts;
+pub mod api_idempotency;
+pub mod api_keys;
 pub mod audit_log;
 pub mod card_keys;
 pub mod categories;
@@ -22,6 +24,7 @@ pub mod products;
 pub mod risk_entries;
 pub mod risk_events;
 pub mod sessions;
+pub mod shop_themes;
 pub mod stripe_events;
 pub mod subscriptions;
 pub mod tenants;

@@ -321,6 +321,20 @@ pub async fn export_available_keys_of_product_for_tenant<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// Up to `limit` products with ids after `after`, oldest first (API pages).
+pub async fn products_page_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<products::Model>, DbErr> {
+    let mut q = products::Entity::find().filter(products::Column::TenantId.eq(tenant_id));
+    if let Some(after) = after {
+        q = q.filter(products::Column::Id.gt(after));
+    }
+    q.order_by_asc(products::Column::Id).limit(limit).all(conn).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::mask_key;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::entities::coupons;
@@ -177,6 +178,20 @@ pub async fn set_coupon_active_for_tenant<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     Ok(r.rows_affected == 1)
+}
+
+/// Up to `limit` coupons with ids before `before`, newest first (API pages).
+pub async fn coupons_page_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    before: Option<&str>,
+    limit: u64,
+) -> Result<Vec<coupons::Model>, DbErr> {
+    let mut q = coupons::Entity::find().filter(coupons::Column::TenantId.eq(tenant_id));
+    if let Some(before) = before {
+        q = q.filter(coupons::Column::Id.lt(before));
+    }
+    q.order_by_desc(coupons::Column::Id).limit(limit).all(conn).await
 }
 
 #[cfg(test)]

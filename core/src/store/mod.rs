@@ -2,6 +2,8 @@
 //! its name; a row of another tenant is simply not found.
 
 pub mod accounts;
+pub mod api_idempotency;
+pub mod api_keys;
 pub mod audit;
 pub mod card_keys;
 pub mod catalog_admin;

@@ -83,3 +83,19 @@ pub async fn all_orders_for_tenant<C: ConnectionTrait>(
         .all(conn)
         .await
 }
+
+/// Up to `limit` matching orders with ids before `before`, newest first
+/// (API pages; ids are time-ordered).
+pub async fn orders_page_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    f: &OrderFilter,
+    before: Option<&str>,
+    limit: u64,
+) -> Result<Vec<orders::Model>, DbErr> {
+    let mut q = filtered(tenant_id, f);
+    if let Some(before) = before {
+        q = q.filter(orders::Column::Id.lt(before));
+    }
+    q.order_by_desc(orders::Column::Id).limit(limit).all(conn).await
+}

@@ -169,6 +169,11 @@ const TENANT_TABLES: &[&str] = &[
     "memberships",
     "domains",
     "subscriptions",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "api_idempotency",
+    "api_keys",
+    "shop_themes",
 ];
 
 /// Deletes a closed shop's data (call in a transaction). Returns rows deleted.

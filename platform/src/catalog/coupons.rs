@@ -21,17 +21,17 @@ use crate::state::PlatformState;
 #[derive(serde::Deserialize, serde::Serialize, Default)]
 pub struct CouponForm {
     #[serde(default)]
-    code: String,
+    pub(crate) code: String,
     #[serde(default)]
-    kind: String,
+    pub(crate) kind: String,
     #[serde(default)]
-    value: String,
+    pub(crate) value: String,
     #[serde(default)]
-    product_id: String,
+    pub(crate) product_id: String,
     #[serde(default)]
-    usage_limit: String,
+    pub(crate) usage_limit: String,
     #[serde(default)]
-    expires_on: String,
+    pub(crate) expires_on: String,
 }
 
 async fn page(
@@ -87,55 +87,10 @@ pub async fn create_coupon(
     CsrfToken(csrf): CsrfToken,
     VerifiedForm(f): VerifiedForm<CouponForm>,
 ) -> PageResult<Response> {
-    let mut errors = Vec::new();
-    let code = normalize_code(&f.code);
-    if !(3..=32).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        errors.push("优惠码需 3–32 位字母、数字、- 或 _。The code must be 3–32 letters, digits, - or _.".to_string());
-    }
-    let currency = access.shop.currency.clone();
-    let (kind, value) = match f.kind.as_str() {
-        "percent" => ("percent", f.value.trim().parse::<i64>().ok().filter(|v| (1..=99).contains(v))),
-        "fixed" => ("fixed", parse_major(f.value.trim(), &currency).filter(|v| *v > 0)),
-        _ => ("percent", None),
+    let new = match check_coupon_form(&state, access.tenant_id(), &access.shop.currency, &f).await? {
+        Ok(new) => new,
+        Err(errors) => return page(&state, &access, &csrf, &f, &errors, None).await,
     };
-    if value.is_none() {
-        errors.push(if kind == "percent" {
-            "百分比需为 1–99 的整数。Percent off must be a whole number from 1 to 99.".to_string()
-        } else {
-            format!("金额格式不对，例如 5.00。The amount must be a number like 5.00 ({currency}).")
-        });
-    }
-    let product_id = Some(f.product_id.trim().to_string()).filter(|p| !p.is_empty());
-    if let Some(p) = &product_id
-        && find_product_for_tenant(state.db.reader(), access.tenant_id(), p).await?.is_none()
-    {
-        errors.push("所选商品不存在。The chosen product does not exist.".into());
-    }
-    let usage_limit = match f.usage_limit.trim() {
-        "" => None,
-        s => match s.parse::<i32>() {
-            Ok(n) if n >= 1 => Some(n),
-            _ => {
-                errors.push("使用次数上限需为正整数。The usage limit must be a positive whole number.".into());
-                None
-            }
-        },
-    };
-    let expires_at = match f.expires_on.trim() {
-        "" => None,
-        s => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            // Valid through the whole day.
-            Ok(d) => d.succ_opt().and_then(|n| n.and_hms_opt(0, 0, 0)).map(|t| t.and_utc()),
-            Err(_) => {
-                errors.push("日期格式应为 YYYY-MM-DD。Dates must look like 2026-12-31.".into());
-                None
-            }
-        },
-    };
-    if !errors.is_empty() {
-        return page(&state, &access, &csrf, &f, &errors, None).await;
-    }
-    let new = NewCoupon { code, kind, value: value.unwrap_or(0), product_id, usage_limit, expires_at };
     match create_coupon_for_tenant(state.db.writer(), access.tenant_id(), &new).await {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
@@ -162,4 +117,62 @@ pub async fn toggle_coupon(
         .ok_or(PageError::NotFound)?;
     set_coupon_active_for_tenant(state.db.writer(), tenant, &coupon_id, !current.active).await?;
     Ok(Redirect::to(&format!("/shops/{}/coupons?m=saved", access.shop.slug)).into_response())
+}
+
+/// Checks a coupon as typed (dashboard form or API); every problem is named.
+pub(crate) async fn check_coupon_form(
+    state: &PlatformState,
+    tenant_id: &str,
+    currency: &str,
+    f: &CouponForm,
+) -> PageResult<Result<NewCoupon, Vec<String>>> {
+    let mut errors = Vec::new();
+    let code = normalize_code(&f.code);
+    if !(3..=32).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        errors.push("优惠码需 3–32 位字母、数字、- 或 _。The code must be 3–32 letters, digits, - or _.".to_string());
+    }
+    let currency = currency.to_string();
+    let (kind, value) = match f.kind.as_str() {
+        "percent" => ("percent", f.value.trim().parse::<i64>().ok().filter(|v| (1..=99).contains(v))),
+        "fixed" => ("fixed", parse_major(f.value.trim(), &currency).filter(|v| *v > 0)),
+        _ => ("percent", None),
+    };
+    if value.is_none() {
+        errors.push(if kind == "percent" {
+            "百分比需为 1–99 的整数。Percent off must be a whole number from 1 to 99.".to_string()
+        } else {
+            format!("金额格式不对，例如 5.00。The amount must be a number like 5.00 ({currency}).")
+        });
+    }
+    let product_id = Some(f.product_id.trim().to_string()).filter(|p| !p.is_empty());
+    if let Some(p) = &product_id
+        && find_product_for_tenant(state.db.reader(), tenant_id, p).await?.is_none()
+    {
+        errors.push("所选商品不存在。The chosen product does not exist.".into());
+    }
+    let usage_limit = match f.usage_limit.trim() {
+        "" => None,
+        s => match s.parse::<i32>() {
+            Ok(n) if n >= 1 => Some(n),
+            _ => {
+                errors.push("使用次数上限需为正整数。The usage limit must be a positive whole number.".into());
+                None
+            }
+        },
+    };
+    let expires_at = match f.expires_on.trim() {
+        "" => None,
+        s => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            // Valid through the whole day.
+            Ok(d) => d.succ_opt().and_then(|n| n.and_hms_opt(0, 0, 0)).map(|t| t.and_utc()),
+            Err(_) => {
+                errors.push("日期格式应为 YYYY-MM-DD。Dates must look like 2026-12-31.".into());
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    Ok(Ok(NewCoupon { code, kind, value: value.unwrap_or(0), product_id, usage_limit, expires_at }))
 }

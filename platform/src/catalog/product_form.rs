@@ -26,35 +26,35 @@ use crate::state::PlatformState;
 #[derive(serde::Deserialize, serde::Serialize, Default, Clone)]
 pub struct ProductForm {
     #[serde(default)]
-    name: String,
+    pub(crate) name: String,
     #[serde(default)]
-    category_id: String,
+    pub(crate) category_id: String,
     #[serde(default)]
-    price: String,
+    pub(crate) price: String,
     #[serde(default)]
-    description: String,
+    pub(crate) description: String,
     #[serde(default)]
-    tiers: String,
+    pub(crate) tiers: String,
     #[serde(default)]
-    min_qty: String,
+    pub(crate) min_qty: String,
     #[serde(default)]
-    max_qty: String,
+    pub(crate) max_qty: String,
     #[serde(default)]
-    sort_order: String,
+    pub(crate) sort_order: String,
     #[serde(default)]
-    low_stock_threshold: String,
+    pub(crate) low_stock_threshold: String,
     #[serde(default)]
-    visible: Option<String>,
+    pub(crate) visible: Option<String>,
     /// `auto_key` or `manual`.
     #[serde(default)]
-    kind: String,
+    pub(crate) kind: String,
     /// Manual products: one field per line, `label | required | pattern`.
     #[serde(default)]
-    fields: String,
+    pub(crate) fields: String,
 }
 
 impl ProductForm {
-    fn blank() -> Self {
+    pub(crate) fn blank() -> Self {
         Self {
             min_qty: "1".into(),
             max_qty: "100".into(),
@@ -99,7 +99,7 @@ impl ProductForm {
     }
 
     /// Checks every field; returns the fields or every problem found.
-    fn parse(&self, currency: &str) -> Result<ProductFields, Vec<String>> {
+    pub(crate) fn parse(&self, currency: &str) -> Result<ProductFields, Vec<String>> {
         let mut errors = Vec::new();
         let name = self.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 200 {
@@ -267,7 +267,11 @@ pub async fn new_product_page(
     form_page(&state, &access, &csrf, None, &ProductForm::blank(), &[], None).await
 }
 
-async fn check_category(state: &PlatformState, tenant_id: &str, f: &ProductFields) -> PageResult<Option<String>> {
+pub(crate) async fn check_category(
+    state: &PlatformState,
+    tenant_id: &str,
+    f: &ProductFields,
+) -> PageResult<Option<String>> {
     match &f.category_id {
         Some(c) if !category_exists_for_tenant(state.db.reader(), tenant_id, c).await? => {
             Ok(Some("所选分类不存在。The chosen category does not exist.".into()))

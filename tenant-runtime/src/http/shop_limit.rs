@@ -3,36 +3,19 @@
 //! top of the per-client limit. A shop over its cap gets 429 `rate_limited`;
 //! other shops are untouched. In process.
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::Quota;
+use kapu_core::quota_limits::QuotaLimits;
 
 #[derive(Default)]
-pub struct ShopLimits {
-    by_tenant: Mutex<HashMap<String, (u32, Arc<DefaultDirectRateLimiter>)>>,
-}
+pub struct ShopLimits(QuotaLimits);
 
 impl ShopLimits {
     /// Takes one request of `tenant_id` under a cap of `rps` (`None`: uncapped);
     /// `Err(seconds to wait)` when the shop is over it.
     pub fn check(&self, tenant_id: &str, rps: Option<u32>) -> Result<(), u64> {
-        let Some(rps) = rps.and_then(NonZeroU32::new) else { return Ok(()) };
-        let limiter = {
-            let mut map = self.by_tenant.lock().unwrap_or_else(|p| p.into_inner());
-            match map.get(tenant_id) {
-                // The plan changed: a fresh limiter with the new quota.
-                Some((r, l)) if *r == rps.get() => l.clone(),
-                _ => {
-                    let l = Arc::new(RateLimiter::direct(Quota::per_second(rps)));
-                    map.insert(tenant_id.to_string(), (rps.get(), l.clone()));
-                    l
-                }
-            }
-        };
-        limiter.check().map_err(|nu| nu.wait_time_from(DefaultClock::default().now()).as_secs().max(1))
+        self.0.check(tenant_id, rps.and_then(NonZeroU32::new).map(Quota::per_second))
     }
 }
 

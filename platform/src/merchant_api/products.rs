@@ -1,0 +1,164 @@
+//! `GET/POST /products`, `GET /products/{id}`, `GET /stock`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use kapu_core::entities::products;
+use kapu_core::money::format_minor;
+use kapu_core::store::api_keys::Scope;
+use kapu_core::store::catalog_admin::{
+    KeyCounts, create_product_for_tenant, find_product_for_tenant, key_counts_by_product_for_tenant,
+    list_all_products_for_tenant, products_page_for_tenant,
+};
+use kapu_core::store::plan_limits::{Limit, check_limit};
+use serde_json::{Value, json};
+
+use super::auth::ApiCaller;
+use super::cursor;
+use super::error::{ApiError, ApiResult};
+use super::idempotency::idempotent;
+use crate::catalog::product_form::{ProductForm, check_category};
+use crate::state::PlatformState;
+
+#[derive(serde::Deserialize)]
+pub struct PageQuery {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+fn product_json(p: &products::Model, stock: Option<&KeyCounts>) -> Value {
+    let stock = stock.copied().unwrap_or_default();
+    json!({
+        "id": p.id, "name": p.name, "category_id": p.category_id, "kind": p.kind,
+        "price": format_minor(p.price_minor, &p.currency), "price_minor": p.price_minor, "currency": p.currency,
+        "description": p.description, "min_qty": p.min_qty, "max_qty": p.max_qty, "visible": p.visible,
+        "sort_order": p.sort_order, "low_stock_threshold": p.low_stock_threshold,
+        "stock": { "available": stock.available, "reserved": stock.reserved, "sold": stock.sold },
+        "created_at": p.created_at.to_rfc3339(),
+    })
+}
+
+pub async fn list_products(
+    State(state): State<PlatformState>,
+    caller: ApiCaller,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = cursor::limit(q.limit.as_deref())?;
+    let after = cursor::decode(q.cursor.as_deref())?;
+    let rows = products_page_for_tenant(state.db.reader(), caller.tenant_id(), after.as_deref(), limit + 1).await?;
+    let counts = key_counts_by_product_for_tenant(state.db.reader(), caller.tenant_id()).await?;
+    Ok(Json(cursor::page(rows, limit, |p| &p.id, |p| product_json(p, counts.get(&p.id)))))
+}
+
+pub async fn get_product(
+    State(state): State<PlatformState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let p = find_product_for_tenant(state.db.reader(), caller.tenant_id(), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("商品 product"))?;
+    let counts = key_counts_by_product_for_tenant(state.db.reader(), caller.tenant_id()).await?;
+    Ok(Json(product_json(&p, counts.get(&p.id))))
+}
+
+/// What a client sends to create a product. Prices are decimal strings in
+/// the shop's currency (`"9.90"`); numbers are accepted too.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewProduct {
+    name: String,
+    price: Value,
+    #[serde(default)]
+    category_id: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    min_qty: Option<i64>,
+    #[serde(default)]
+    max_qty: Option<i64>,
+    #[serde(default)]
+    sort_order: Option<i64>,
+    #[serde(default)]
+    low_stock_threshold: Option<i64>,
+    #[serde(default)]
+    visible: Option<bool>,
+}
+
+impl NewProduct {
+    fn into_form(self) -> ProductForm {
+        let blank = ProductForm::blank();
+        let num = |v: Option<i64>, default: String| v.map(|n| n.to_string()).unwrap_or(default);
+        ProductForm {
+            name: self.name,
+            price: match self.price {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                _ => String::new(),
+            },
+            category_id: self.category_id.unwrap_or_default(),
+            description: self.description.unwrap_or_default(),
+            kind: self.kind.unwrap_or(blank.kind),
+            min_qty: num(self.min_qty, blank.min_qty),
+            max_qty: num(self.max_qty, blank.max_qty),
+            sort_order: num(self.sort_order, blank.sort_order),
+            low_stock_threshold: num(self.low_stock_threshold, blank.low_stock_threshold),
+            visible: match self.visible {
+                Some(false) => None,
+                _ => Some("1".into()),
+            },
+            tiers: String::new(),
+            fields: String::new(),
+        }
+    }
+}
+
+pub async fn create_product(
+    State(state): State<PlatformState>,
+    caller: ApiCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let work = async {
+        caller.require(Scope::Write)?;
+        let input: NewProduct = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
+        let fields = input.into_form().parse(&caller.shop.currency).map_err(ApiError::invalid)?;
+        if let Some(e) = check_category(&state, caller.tenant_id(), &fields).await? {
+            return Err(ApiError::invalid(vec![e]));
+        }
+        if let Err(over) = check_limit(state.db.reader(), caller.tenant_id(), Limit::Products, 1).await? {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plan_limit", over.to_string()));
+        }
+        let id =
+            create_product_for_tenant(state.db.writer(), caller.tenant_id(), &caller.shop.currency, &fields).await?;
+        state.bus.shop_changed(caller.tenant_id());
+        let p = find_product_for_tenant(state.db.writer(), caller.tenant_id(), &id)
+            .await?
+            .ok_or_else(|| ApiError::internal("product vanished after insert"))?;
+        Ok((StatusCode::CREATED, product_json(&p, None)))
+    };
+    idempotent(&state, &caller, &headers, "POST /products", &body, work).await
+}
+
+/// Keys in stock of every product, with the low-stock flag.
+pub async fn stock(State(state): State<PlatformState>, caller: ApiCaller) -> ApiResult<Json<Value>> {
+    let products = list_all_products_for_tenant(state.db.reader(), caller.tenant_id()).await?;
+    let counts = key_counts_by_product_for_tenant(state.db.reader(), caller.tenant_id()).await?;
+    let data: Vec<Value> = products
+        .iter()
+        .map(|p| {
+            let c = counts.get(&p.id).copied().unwrap_or_default();
+            json!({
+                "product_id": p.id, "name": p.name, "kind": p.kind,
+                "available": c.available, "reserved": c.reserved, "sold": c.sold,
+                "low_stock_threshold": p.low_stock_threshold,
+                "low": p.kind == "auto_key" && c.available <= u64::try_from(p.low_stock_threshold).unwrap_or(0),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "data": data })))
+}
