@@ -37,6 +37,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("domains.html", include_str!("../templates/domains.html")),
     ("webhooks.html", include_str!("../templates/webhooks.html")),
     ("api_keys.html", include_str!("../templates/api_keys.html")),
+    ("theme.html", include_str!("../templates/theme.html")),
+    ("theme_template.html", include_str!("../templates/theme_template.html")),
     ("shop_audit.html", include_str!("../templates/shop_audit.html")),
     ("ops_base.html", include_str!("../templates/ops_base.html")),
     ("ops_login.html", include_str!("../templates/ops_login.html")),

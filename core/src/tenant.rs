@@ -39,6 +39,8 @@ pub struct Tenant {
     pub plan_id: String,
     /// The plan's storefront requests per second for the whole shop (`None`: no shop-wide cap).
     pub storefront_rps: Option<u32>,
+    /// The shop's theme choice and customisations (`None`: the default theme as shipped).
+    pub look: Option<crate::store::shop_themes::ShopLook>,
 }
 
 /// The shop's order-velocity rule.
@@ -103,6 +105,7 @@ impl From<tenants::Model> for Tenant {
             order_ttl_minutes: m.order_ttl_minutes,
             plan_id: m.plan_id,
             storefront_rps: None,
+            look: None,
         }
     }
 }
@@ -113,6 +116,7 @@ async fn with_plan<C: ConnectionTrait>(conn: &C, m: Option<tenants::Model>) -> R
     let plan = crate::store::plans::plan_or_default(conn, &m.plan_id).await?;
     let mut t = Tenant::from(m);
     t.storefront_rps = plan.storefront_rps.and_then(|r| u32::try_from(r).ok()).filter(|r| *r > 0);
+    t.look = crate::store::shop_themes::find_look_for_tenant(conn, &t.id).await?;
     Ok(Some(t))
 }
 

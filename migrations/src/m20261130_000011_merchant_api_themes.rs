@@ -43,6 +43,7 @@ enum ShopThemes {
     CustomCss,
     Overrides,
     Version,
+    RenderError,
     UpdatedAt,
 }
 
@@ -104,6 +105,7 @@ impl MigrationTrait for Migration {
                 .col(text(ShopThemes::CustomCss))
                 .col(text(ShopThemes::Overrides))
                 .col(integer(ShopThemes::Version).default(1))
+                .col(text_null(ShopThemes::RenderError))
                 .col(timestamp_with_time_zone(ShopThemes::UpdatedAt))
                 .to_owned(),
         )

@@ -63,6 +63,8 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/domains", get(domains::page::domains_page).post(domains::page::add_domain))
         .route("/domains/verify", post(domains::page::verify_domain))
         .route("/domains/remove", post(domains::page::remove_domain))
+        .route("/theme", get(shops::theme::show_theme).post(shops::theme::save_theme))
+        .route("/theme/templates/{name}", get(shops::theme::edit_template).post(shops::theme::save_template))
         .route("/api-keys", get(api_keys::api_keys_page).post(api_keys::create_key))
         .route("/api-keys/{id}/revoke", post(api_keys::revoke_key))
         .route("/webhooks", get(webhooks::page::webhooks_page).post(webhooks::page::add_endpoint))
@@ -114,6 +116,8 @@ pub fn platform_router(state: PlatformState) -> Router {
         .nest("/ops", ops::ops_router())
         .route("/api/platform/stripe/webhook", post(subscriptions::webhook::stripe_billing_webhook))
         .route("/static/{file}", get(static_asset))
+        .route("/assets/{file}", get(theme_asset))
+        .route("/assets/previews/{file}", get(theme_asset))
         .fallback(|| async { PageError::NotFound })
         .layer(axum::middleware::from_fn_with_state(state.clone(), ensure_csrf_cookie))
         .layer(axum::middleware::map_response(security_headers))
@@ -127,12 +131,15 @@ async fn security_headers(mut resp: Response) -> Response {
     h.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-        ),
-    );
+    // A page that set its own (the template preview's sandbox) keeps it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            ),
+        );
+    }
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("private, no-cache"));
     }
@@ -154,6 +161,18 @@ async fn landing(
 async fn static_asset(Path(file): Path<String>) -> Response {
     let path = format!("/static/{file}");
     match AdminUi::shared().asset(&path) {
+        Some(a) => (
+            [(header::CONTENT_TYPE, a.content_type), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
+            a.body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+/// Theme stylesheets and preview images, for the Theme page and template previews.
+async fn theme_asset(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> Response {
+    match kapu_themes::theme_asset(uri.path()) {
         Some(a) => (
             [(header::CONTENT_TYPE, a.content_type), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
             a.body,

@@ -40,6 +40,7 @@ use crate::i18n::Lang;
 pub fn storefront_router(state: RuntimeState) -> Router {
     let limits = http::rate_limit::config(state.cfg.rate_limit_per_second, state.cfg.rate_limit_burst);
     http::rate_limit::spawn_housekeeping(limits.clone(), state.clone());
+    pages::look::spawn_error_recorder(state.db.clone());
     let mut router = Router::new()
         .route("/api/v1/products", get(api::list_products::list_products))
         .route("/api/v1/orders", post(api::create_order::create_order))
@@ -63,6 +64,8 @@ pub fn storefront_router(state: RuntimeState) -> Router {
             get(pages::sandbox_pay::show_sandbox).post(pages::sandbox_pay::submit_sandbox),
         )
         .route("/assets/{file}", get(pages::assets::get_asset))
+        .route("/assets/previews/{file}", get(pages::assets::get_asset))
+        .route("/shop.css", get(pages::look::shop_css))
         .route("/logo/{hash}", get(pages::assets::get_logo))
         .fallback(not_found)
         .layer(GovernorLayer::new(limits).error_handler(http::rate_limit::on_error))

@@ -15,6 +15,8 @@ pub struct Model {
     pub overrides: String,
     /// Bumped on every change; part of the page-cache key and the CSS URL.
     pub version: i32,
+    /// The last error of an override while rendering this version (buyers got the theme's page).
+    pub render_error: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -27,6 +27,7 @@ pub mod products;
 pub mod risk;
 pub mod shop_logo;
 pub mod shop_settings;
+pub mod shop_themes;
 pub mod subscriptions;
 pub mod tenant_admin;
 pub mod webhooks;

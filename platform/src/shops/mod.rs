@@ -12,3 +12,4 @@ pub mod risk;
 pub mod settings;
 pub mod slug;
 pub mod team;
+pub mod theme;

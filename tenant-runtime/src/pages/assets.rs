@@ -5,10 +5,8 @@ use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-use super::THEME;
-
 pub async fn get_asset(OriginalUri(uri): OriginalUri) -> Response {
-    match THEME.asset(uri.path()) {
+    match kapu_themes::theme_asset(uri.path()) {
         Some(a) => (
             [
                 (CONTENT_TYPE, HeaderValue::from_static(a.content_type)),

@@ -50,7 +50,7 @@ pub fn render(err: &StoreError, lang: Lang, shop: Option<&Tenant>) -> Response {
         heading => heading, message => err.message(lang), next_step => next, show_home => show_home,
         ..base_ctx(shop, lang, "/")
     };
-    err.with_headers(render_html(err.status(), "error.html", ctx))
+    err.with_headers(render_html(Some(shop), err.status(), "error.html", ctx))
 }
 
 fn neutral_shop(lang: Lang) -> Tenant {
@@ -68,6 +68,7 @@ fn neutral_shop(lang: Lang) -> Tenant {
         risk: Default::default(),
         logo_hash: None,
         plan_id: String::new(),
+        look: None,
         storefront_rps: None,
     }
 }

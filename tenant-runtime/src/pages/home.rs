@@ -72,5 +72,5 @@ fn render_home(shop: &TenantCtx, lang: Lang, catalog: &Catalog) -> Result<String
     }
     let ctx =
         context! { categories => Value::from(minijinja::value::Serde(&groups)), ..base_ctx(&shop.tenant, lang, "/") };
-    render_string("home.html", ctx)
+    render_string(Some(&shop.tenant), "home.html", ctx)
 }

@@ -47,7 +47,7 @@ fn page(
         error => error, notice => notice, form => context! { order_no => order_no },
         ..base_ctx(&shop.tenant, lang, "/lookup")
     };
-    render(status, "lookup.html", ctx)
+    render(Some(&shop.tenant), status, "lookup.html", ctx)
 }
 
 pub async fn show_lookup(shop: TenantCtx, lang: Lang) -> Response {

@@ -5,26 +5,22 @@ pub mod assets;
 pub mod error;
 pub mod home;
 pub mod lang;
+pub mod look;
 pub mod lookup;
 pub mod order_page;
 pub mod pay_qr;
 pub mod product;
 pub mod sandbox_pay;
 
-use std::sync::LazyLock;
-
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, REFERRER_POLICY};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kapu_core::tenant::Tenant;
-use kapu_themes::{Theme, texts};
+use kapu_themes::texts;
 use minijinja::{Value, context};
 
 use crate::error::StoreError;
 use crate::i18n::Lang;
-
-/// The built-in theme every shop uses for now.
-pub static THEME: LazyLock<Theme> = LazyLock::new(Theme::classic);
 
 /// Context every page template gets: the shop, the language and its texts,
 /// and the path to come back to after switching language.
@@ -34,12 +30,23 @@ pub fn base_ctx(shop: &Tenant, lang: Lang, back: &str) -> Value {
         lang => lang.tag(),
         t => texts(lang.tag()),
         back => back,
+        theme => look::theme_ctx(shop),
+        shop_css => look::shop_css_path(shop).map(Value::from_safe_string),
     }
 }
 
-/// Renders a template to a string.
-pub fn render_string(name: &str, ctx: Value) -> Result<String, StoreError> {
-    THEME.render(name, ctx).map_err(|e| StoreError::Internal(format!("rendering {name}: {e}")))
+/// Renders a template of the shop's look to a string. An override that
+/// fails falls back to the theme's template and is reported to the merchant.
+pub fn render_string(shop: Option<&Tenant>, name: &str, ctx: Value) -> Result<String, StoreError> {
+    let templates = look::templates_of(shop);
+    let (html, failed) =
+        templates.render(name, ctx).map_err(|e| StoreError::Internal(format!("rendering {name}: {e}")))?;
+    if let (Some(e), Some(shop)) = (failed, shop)
+        && let Some(l) = &shop.look
+    {
+        look::report(shop, l.version, &e);
+    }
+    Ok(html)
 }
 
 /// An HTML response that is never stored by browsers or proxies.
@@ -53,8 +60,8 @@ pub fn html(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
 
 /// Renders a template into an HTML response; a template failure becomes a
 /// plain server-error page (the themed one might fail the same way).
-pub fn render(status: StatusCode, name: &str, ctx: Value) -> Response {
-    match render_string(name, ctx) {
+pub fn render(shop: Option<&Tenant>, status: StatusCode, name: &str, ctx: Value) -> Response {
+    match render_string(shop, name, ctx) {
         Ok(body) => html(status, body),
         Err(e) => {
             tracing::error!(error = %e, "page rendering failed");

@@ -42,5 +42,5 @@ pub async fn show_order(
         order => Value::from(minijinja::value::Serde(&view)), pay_url => pay_url, status_label => status_label,
         ..base_ctx(&shop.tenant, lang, &back)
     };
-    Ok(no_referrer(render(StatusCode::OK, "order.html", ctx)))
+    Ok(no_referrer(render(Some(&shop.tenant), StatusCode::OK, "order.html", ctx)))
 }

@@ -54,5 +54,5 @@ pub async fn show_qr(
         return_url => format!("/orders/{}?token={token}", order.order_no),
         ..base_ctx(&shop.tenant, lang, &format!("/pay/qr/{payment_id}"))
     };
-    Ok(no_referrer(render(StatusCode::OK, "pay_qr.html", ctx)))
+    Ok(no_referrer(render(Some(&shop.tenant), StatusCode::OK, "pay_qr.html", ctx)))
 }

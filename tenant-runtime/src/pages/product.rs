@@ -108,7 +108,7 @@ async fn product_page(
         },
         ..base_ctx(&shop.tenant, lang, &format!("/products/{}", product.id))
     };
-    Ok(render(status, "product.html", ctx))
+    Ok(render(Some(&shop.tenant), status, "product.html", ctx))
 }
 
 pub async fn submit_checkout(

@@ -66,7 +66,7 @@ pub async fn show_sandbox(
         return_url => order_url(&state, &order),
         ..base_ctx(&shop.tenant, lang, &format!("/pay/sandbox/{payment_id}"))
     };
-    Ok(no_referrer(render(StatusCode::OK, "sandbox_pay.html", ctx)))
+    Ok(no_referrer(render(Some(&shop.tenant), StatusCode::OK, "sandbox_pay.html", ctx)))
 }
 
 pub async fn submit_sandbox(
