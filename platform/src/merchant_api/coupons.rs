@@ -13,10 +13,9 @@ use kapu_core::store::coupons::{coupons_page_for_tenant, create_coupon_for_tenan
 use serde_json::{Value, json};
 
 use super::auth::ApiCaller;
-use super::cursor;
+use super::cursor::{self, PageQuery};
 use super::error::{ApiError, ApiResult};
 use super::idempotency::idempotent;
-use super::products::PageQuery;
 use crate::catalog::coupons::{CouponForm, check_coupon_form};
 use crate::state::PlatformState;
 
@@ -34,8 +33,7 @@ pub async fn list_coupons(
     caller: ApiCaller,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Value>> {
-    let limit = cursor::limit(q.limit.as_deref())?;
-    let before = cursor::decode(q.cursor.as_deref())?;
+    let (limit, before) = q.parse()?;
     let rows = coupons_page_for_tenant(state.db.reader(), caller.tenant_id(), before.as_deref(), limit + 1).await?;
     let currency = caller.shop.currency.clone();
     Ok(Json(cursor::page(rows, limit, |c| &c.id, |c| coupon_json(c, &currency))))

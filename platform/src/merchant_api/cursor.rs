@@ -9,6 +9,20 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::error::{ApiError, ApiResult};
 
 pub const DEFAULT_LIMIT: u64 = 50;
+
+/// `?limit=&cursor=` of a list.
+#[derive(serde::Deserialize)]
+pub struct PageQuery {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size and the id to continue from.
+    pub fn parse(&self) -> ApiResult<(u64, Option<String>)> {
+        Ok((limit(self.limit.as_deref())?, decode(self.cursor.as_deref())?))
+    }
+}
 pub const MAX_LIMIT: u64 = 100;
 
 /// The page size asked for.

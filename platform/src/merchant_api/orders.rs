@@ -11,7 +11,7 @@ use kapu_core::store::orders::{find_order_by_no_for_tenant, status};
 use serde_json::{Value, json};
 
 use super::auth::ApiCaller;
-use super::cursor;
+use super::cursor::{self, PageQuery};
 use super::error::{ApiError, ApiResult};
 use crate::state::PlatformState;
 
@@ -59,8 +59,7 @@ pub async fn list_orders(
     caller: ApiCaller,
     Query(q): Query<OrdersQuery>,
 ) -> ApiResult<Json<Value>> {
-    let limit = cursor::limit(q.limit.as_deref())?;
-    let before = cursor::decode(q.cursor.as_deref())?;
+    let (limit, before) = PageQuery { limit: q.limit, cursor: q.cursor }.parse()?;
     let mut errors = Vec::new();
     let status = q.status.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     if let Some(s) = &status

@@ -16,17 +16,11 @@ use kapu_core::store::plan_limits::{Limit, check_limit};
 use serde_json::{Value, json};
 
 use super::auth::ApiCaller;
-use super::cursor;
+use super::cursor::{self, PageQuery};
 use super::error::{ApiError, ApiResult};
 use super::idempotency::idempotent;
 use crate::catalog::product_form::{ProductForm, check_category};
 use crate::state::PlatformState;
-
-#[derive(serde::Deserialize)]
-pub struct PageQuery {
-    pub limit: Option<String>,
-    pub cursor: Option<String>,
-}
 
 fn product_json(p: &products::Model, stock: Option<&KeyCounts>) -> Value {
     let stock = stock.copied().unwrap_or_default();
@@ -45,8 +39,7 @@ pub async fn list_products(
     caller: ApiCaller,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Value>> {
-    let limit = cursor::limit(q.limit.as_deref())?;
-    let after = cursor::decode(q.cursor.as_deref())?;
+    let (limit, after) = q.parse()?;
     let rows = products_page_for_tenant(state.db.reader(), caller.tenant_id(), after.as_deref(), limit + 1).await?;
     let counts = key_counts_by_product_for_tenant(state.db.reader(), caller.tenant_id()).await?;
     Ok(Json(cursor::page(rows, limit, |p| &p.id, |p| product_json(p, counts.get(&p.id)))))

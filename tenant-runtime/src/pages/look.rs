@@ -25,7 +25,8 @@ static PLAIN: LazyLock<Arc<ShopTemplates>> =
     LazyLock::new(|| Arc::new(ShopTemplates::new(default_theme(), &BTreeMap::new())));
 
 /// Per shop: the look version its templates were built from, and them.
-static BUILT: LazyLock<Mutex<HashMap<String, (i32, Arc<ShopTemplates>)>>> = LazyLock::new(Default::default);
+type Built = HashMap<String, (i32, Arc<ShopTemplates>)>;
+static BUILT: LazyLock<Mutex<Built>> = LazyLock::new(Default::default);
 
 /// Override failures already reported: (tenant, version, template).
 static REPORTED: LazyLock<Mutex<HashSet<(String, i32, String)>>> = LazyLock::new(Default::default);
