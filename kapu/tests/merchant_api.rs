@@ -242,6 +242,25 @@ async fn products_keys_stock_orders_and_coupons_through_the_api() {
     assert_eq!(made.body["price_minor"], 4850);
     assert_eq!(made.body["name"], "Steam ¥50 <gift>");
     assert_eq!(api.get(&format!("/products/{pid}")).await.body["max_qty"], 5);
+    // A change touches only the fields sent; bad values are named and change nothing.
+    let patch = |body: Value| {
+        let req = app.client.patch(format!("{}/products/{pid}", api.base)).json(&body);
+        api.send(req)
+    };
+    let changed = patch(json!({"price": "45.00", "visible": false})).await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!((changed.body["price"].as_str(), changed.body["visible"].as_bool()), (Some("45.00"), Some(false)));
+    assert_eq!(changed.body["max_qty"], 5);
+    let hidden = app
+        .eventually(5, || async {
+            let (_, listed) = app.get_json(&app.shop_url("driven", "/api/v1/products")).await;
+            !listed.to_string().contains(&pid)
+        })
+        .await;
+    assert!(hidden, "hidden from the storefront");
+    assert_error(&patch(json!({"price": "-1", "min_qty": 9, "max_qty": 2})).await, 422, "invalid_request");
+    assert_eq!(api.get(&format!("/products/{pid}")).await.body["price"], "45.00");
+    assert_eq!(patch(json!({"price": 48.5, "visible": true})).await.status, 200);
     // The storefront lists it at once.
     let (_, listed) = app.get_json(&app.shop_url("driven", "/api/v1/products")).await;
     assert!(listed.to_string().contains(&pid), "{listed}");
@@ -481,6 +500,7 @@ async fn the_openapi_document_describes_every_route() {
             let req = match method.as_str() {
                 "get" => app.client.get(format!("{}{concrete}", anon.base)),
                 "post" => app.client.post(format!("{}{concrete}", anon.base)).json(&json!({})),
+                "patch" => app.client.patch(format!("{}{concrete}", anon.base)).json(&json!({})),
                 m => panic!("unexpected method {m}"),
             };
             // Every documented operation exists and asks for a key.

@@ -260,6 +260,24 @@ mod tests {
     }
 
     #[test]
+    fn a_500_product_home_page_uses_under_a_tenth_of_the_fuel() {
+        let theme = theme_named("grid").expect("grid");
+        let mut env = sandbox_environment();
+        for (n, src) in theme.sources() {
+            env.add_template(n, src).expect("compiles");
+        }
+        let products: Vec<Value> = (0..500)
+            .map(|i| context! { id => format!("p{i}"), name => format!("Product {i}"), price => "1.00", stock => i })
+            .collect();
+        let ctx = context! { categories => vec![context! { name => "All", products => products }], ..sample_context(theme, "en") };
+        let captured =
+            env.get_template("home.html").expect("home").render_captured(theme.with_assets(ctx)).expect("render");
+        let (used, left) = captured.state().fuel_levels().expect("fuel on");
+        println!("home.html with 500 products: {used} instructions of {FUEL}");
+        assert!(used * 10 < FUEL && used + left == FUEL, "{used} {left}");
+    }
+
+    #[test]
     fn only_theme_templates_can_be_overridden() {
         let theme = theme_named("grid").expect("grid");
         assert!(check_override(theme, "product.html", "ok").is_ok(), "inherited from classic");

@@ -66,7 +66,7 @@ impl ProductForm {
         }
     }
 
-    fn from_model(p: &kapu_core::entities::products::Model) -> Self {
+    pub(crate) fn from_model(p: &kapu_core::entities::products::Model) -> Self {
         let tiers = parse_tiers(p.wholesale_tiers.as_deref())
             .iter()
             .map(|t| format!("{}={}", t.min_qty, format_minor(t.unit_price_minor, &p.currency)))

@@ -34,7 +34,7 @@ pub fn router() -> Router<PlatformState> {
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/products", get(products::list_products).post(products::create_product))
-        .route("/products/{id}", get(products::get_product))
+        .route("/products/{id}", get(products::get_product).patch(products::update_product))
         .route("/products/{id}/keys", post(keys::import_keys))
         .route("/stock", get(products::stock))
         .route("/orders", get(orders::list_orders))

@@ -10,7 +10,7 @@ use kapu_core::money::format_minor;
 use kapu_core::store::api_keys::Scope;
 use kapu_core::store::catalog_admin::{
     KeyCounts, create_product_for_tenant, find_product_for_tenant, key_counts_by_product_for_tenant,
-    list_all_products_for_tenant, products_page_for_tenant,
+    list_all_products_for_tenant, products_page_for_tenant, update_product_for_tenant,
 };
 use kapu_core::store::plan_limits::{Limit, check_limit};
 use serde_json::{Value, json};
@@ -82,17 +82,72 @@ struct NewProduct {
     visible: Option<bool>,
 }
 
+/// A change to a product: only the fields sent change.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductChange {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    price: Option<Value>,
+    #[serde(default)]
+    category_id: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    min_qty: Option<i64>,
+    #[serde(default)]
+    max_qty: Option<i64>,
+    #[serde(default)]
+    sort_order: Option<i64>,
+    #[serde(default)]
+    low_stock_threshold: Option<i64>,
+    #[serde(default)]
+    visible: Option<bool>,
+}
+
+fn price_text(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+impl ProductChange {
+    /// The product's form with this change applied.
+    fn apply(self, mut f: ProductForm) -> ProductForm {
+        let num = |v: Option<i64>, old: String| v.map(|n| n.to_string()).unwrap_or(old);
+        if let Some(n) = self.name {
+            f.name = n;
+        }
+        if let Some(p) = self.price {
+            f.price = price_text(p);
+        }
+        if let Some(c) = self.category_id {
+            f.category_id = c;
+        }
+        if let Some(d) = self.description {
+            f.description = d;
+        }
+        f.min_qty = num(self.min_qty, f.min_qty);
+        f.max_qty = num(self.max_qty, f.max_qty);
+        f.sort_order = num(self.sort_order, f.sort_order);
+        f.low_stock_threshold = num(self.low_stock_threshold, f.low_stock_threshold);
+        if let Some(v) = self.visible {
+            f.visible = v.then(|| "1".into());
+        }
+        f
+    }
+}
+
 impl NewProduct {
     fn into_form(self) -> ProductForm {
         let blank = ProductForm::blank();
         let num = |v: Option<i64>, default: String| v.map(|n| n.to_string()).unwrap_or(default);
         ProductForm {
             name: self.name,
-            price: match self.price {
-                Value::String(s) => s,
-                Value::Number(n) => n.to_string(),
-                _ => String::new(),
-            },
+            price: price_text(self.price),
             category_id: self.category_id.unwrap_or_default(),
             description: self.description.unwrap_or_default(),
             kind: self.kind.unwrap_or(blank.kind),
@@ -135,6 +190,31 @@ pub async fn create_product(
         Ok((StatusCode::CREATED, product_json(&p, None)))
     };
     idempotent(&state, &caller, &headers, "POST /products", &body, work).await
+}
+
+/// `PATCH /products/{id}`: changes the fields sent, checked like the dashboard's form.
+pub async fn update_product(
+    State(state): State<PlatformState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    caller.require(Scope::Write)?;
+    let change: ProductChange = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
+    let p = find_product_for_tenant(state.db.reader(), caller.tenant_id(), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("商品 product"))?;
+    let fields = change.apply(ProductForm::from_model(&p)).parse(&p.currency).map_err(ApiError::invalid)?;
+    if let Some(e) = check_category(&state, caller.tenant_id(), &fields).await? {
+        return Err(ApiError::invalid(vec![e]));
+    }
+    update_product_for_tenant(state.db.writer(), caller.tenant_id(), &id, &fields).await?;
+    state.bus.shop_changed(caller.tenant_id());
+    let p = find_product_for_tenant(state.db.writer(), caller.tenant_id(), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("商品 product"))?;
+    let counts = key_counts_by_product_for_tenant(state.db.reader(), caller.tenant_id()).await?;
+    Ok(Json(product_json(&p, counts.get(&p.id))))
 }
 
 /// Keys in stock of every product, with the low-stock flag.

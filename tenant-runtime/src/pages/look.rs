@@ -68,6 +68,15 @@ pub fn shop_css_path(shop: &Tenant) -> Option<String> {
     shop.look.as_ref().map(|l| format!("/shop.css?v={}", l.version))
 }
 
+/// Whether `template` of this shop's current look already failed: it is not
+/// tried again until the merchant saves a new version (a runaway override
+/// costs its whole fuel budget once, not on every request).
+pub fn failed_before(shop: &Tenant, template: &str) -> bool {
+    let Some(look) = &shop.look else { return false };
+    let key = (shop.id.clone(), look.version, template.to_string());
+    REPORTED.lock().unwrap_or_else(|p| p.into_inner()).contains(&key)
+}
+
 /// Notes an override failure for the merchant, once per version and template.
 pub fn report(shop: &Tenant, version: i32, e: &OverrideError) {
     let key = (shop.id.clone(), version, e.template.clone());

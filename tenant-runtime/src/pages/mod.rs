@@ -39,8 +39,13 @@ pub fn base_ctx(shop: &Tenant, lang: Lang, back: &str) -> Value {
 /// fails falls back to the theme's template and is reported to the merchant.
 pub fn render_string(shop: Option<&Tenant>, name: &str, ctx: Value) -> Result<String, StoreError> {
     let templates = look::templates_of(shop);
-    let (html, failed) =
-        templates.render(name, ctx).map_err(|e| StoreError::Internal(format!("rendering {name}: {e}")))?;
+    let failed_before = shop.is_some_and(|s| look::failed_before(s, name));
+    let rendered = if failed_before {
+        templates.theme().render(name, ctx).map(|h| (h, None))
+    } else {
+        templates.render(name, ctx)
+    };
+    let (html, failed) = rendered.map_err(|e| StoreError::Internal(format!("rendering {name}: {e}")))?;
     if let (Some(e), Some(shop)) = (failed, shop)
         && let Some(l) = &shop.look
     {
