@@ -177,7 +177,7 @@ async fn a_key_of_one_shop_finds_nothing_of_another() {
     let app = TestApp::spawn().await;
     unlimited_api(&app).await;
     let mut a = merchant_with_shop(&app, "a@example.com", "shopa").await;
-    let (tenant_b, product_b) = app.create_shop("shopb", "test", 3).await;
+    let (_, product_b) = app.create_shop("shopb", "test", 3).await;
     let (status, order) = app
         .order(
             "shopb",
@@ -203,7 +203,6 @@ async fn a_key_of_one_shop_finds_nothing_of_another() {
     assert_eq!(listed.body["data"], json!([]), "{}", listed.body);
     assert_eq!(api.get("/orders").await.body["data"], json!([]));
     assert_eq!(api.get("/stock").await.body["data"], json!([]));
-    let _ = tenant_b;
     app.stop().await;
 }
 

@@ -158,9 +158,9 @@ async fn landing(
     render("landing.html", layout, minijinja::context! { demo_url => state.demo_url.clone() })
 }
 
-async fn static_asset(Path(file): Path<String>) -> Response {
-    let path = format!("/static/{file}");
-    match AdminUi::shared().asset(&path) {
+/// A content-hashed asset, cached for a year; 404 when there is none.
+fn immutable_asset(asset: Option<&kapu_admin_ui::Asset>) -> Response {
+    match asset {
         Some(a) => (
             [(header::CONTENT_TYPE, a.content_type), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
             a.body,
@@ -170,16 +170,13 @@ async fn static_asset(Path(file): Path<String>) -> Response {
     }
 }
 
+async fn static_asset(Path(file): Path<String>) -> Response {
+    immutable_asset(AdminUi::shared().asset(&format!("/static/{file}")))
+}
+
 /// Theme stylesheets and preview images, for the Theme page and template previews.
 async fn theme_asset(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> Response {
-    match kapu_themes::theme_asset(uri.path()) {
-        Some(a) => (
-            [(header::CONTENT_TYPE, a.content_type), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
-            a.body,
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, "not found").into_response(),
-    }
+    immutable_asset(kapu_themes::theme_asset(uri.path()))
 }
 
 /// Periodic upkeep: trims the login throttle and purges expired sessions and tokens.

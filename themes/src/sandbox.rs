@@ -283,6 +283,5 @@ mod tests {
         assert!(check_override(theme, "product.html", "ok").is_ok(), "inherited from classic");
         assert!(check_override(theme, "secrets.html", "x").is_err());
         assert!(check_override(theme, "home.html", &"x".repeat(MAX_SOURCE_BYTES + 1)).is_err());
-        let _ = context! {};
     }
 }

@@ -11,8 +11,10 @@ use axum::http::request::Parts;
 use chrono::Utc;
 use governor::Quota;
 use kapu_core::entities::api_keys;
+use kapu_core::entities::tenants;
 use kapu_core::store::api_keys::{Scope, find_live_api_key_by_secret, touch_api_key_for_tenant};
-use kapu_core::tenant::{Tenant, TenantStatus, find_tenant_by_id};
+use kapu_core::tenant::{Tenant, TenantStatus};
+use sea_orm::EntityTrait;
 
 use super::error::ApiError;
 use crate::state::PlatformState;
@@ -55,7 +57,11 @@ impl FromRequestParts<PlatformState> for ApiCaller {
     async fn from_request_parts(parts: &mut Parts, state: &PlatformState) -> Result<Self, ApiError> {
         let secret = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         let key = find_live_api_key_by_secret(state.db.reader(), secret).await?.ok_or_else(ApiError::unauthorized)?;
-        let shop = find_tenant_by_id(state.db.reader(), &key.tenant_id).await?.ok_or_else(ApiError::unauthorized)?;
+        let shop: Tenant = tenants::Entity::find_by_id(key.tenant_id.clone())
+            .one(state.db.reader())
+            .await?
+            .ok_or_else(ApiError::unauthorized)?
+            .into();
         if shop.status == TenantStatus::Closed {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,

@@ -16,6 +16,7 @@ use super::auth::ApiCaller;
 use super::cursor::{self, PageQuery};
 use super::error::{ApiError, ApiResult};
 use super::idempotency::idempotent;
+use super::products::price_text;
 use crate::catalog::coupons::{CouponForm, check_coupon_form};
 use crate::state::PlatformState;
 
@@ -68,11 +69,7 @@ pub async fn create_coupon(
         let form = CouponForm {
             code: b.code,
             kind: b.kind,
-            value: match b.value {
-                Value::String(s) => s,
-                Value::Number(n) => n.to_string(),
-                _ => String::new(),
-            },
+            value: price_text(b.value),
             product_id: b.product_id.unwrap_or_default(),
             usage_limit: b.usage_limit.map(|n| n.to_string()).unwrap_or_default(),
             expires_on: b.expires_on.unwrap_or_default(),

@@ -106,7 +106,8 @@ struct ProductChange {
     visible: Option<bool>,
 }
 
-fn price_text(v: Value) -> String {
+/// A decimal amount as a client sent it: `"9.90"` or `9.9`.
+pub(super) fn price_text(v: Value) -> String {
     match v {
         Value::String(s) => s,
         Value::Number(n) => n.to_string(),
@@ -142,26 +143,24 @@ impl ProductChange {
 }
 
 impl NewProduct {
+    /// A blank product form with what was sent applied (the same path as a change).
     fn into_form(self) -> ProductForm {
-        let blank = ProductForm::blank();
-        let num = |v: Option<i64>, default: String| v.map(|n| n.to_string()).unwrap_or(default);
-        ProductForm {
-            name: self.name,
-            price: price_text(self.price),
-            category_id: self.category_id.unwrap_or_default(),
-            description: self.description.unwrap_or_default(),
-            kind: self.kind.unwrap_or(blank.kind),
-            min_qty: num(self.min_qty, blank.min_qty),
-            max_qty: num(self.max_qty, blank.max_qty),
-            sort_order: num(self.sort_order, blank.sort_order),
-            low_stock_threshold: num(self.low_stock_threshold, blank.low_stock_threshold),
-            visible: match self.visible {
-                Some(false) => None,
-                _ => Some("1".into()),
-            },
-            tiers: String::new(),
-            fields: String::new(),
+        let mut blank = ProductForm::blank();
+        if let Some(kind) = self.kind {
+            blank.kind = kind;
         }
+        ProductChange {
+            name: Some(self.name),
+            price: Some(self.price),
+            category_id: self.category_id,
+            description: self.description,
+            min_qty: self.min_qty,
+            max_qty: self.max_qty,
+            sort_order: self.sort_order,
+            low_stock_threshold: self.low_stock_threshold,
+            visible: self.visible,
+        }
+        .apply(blank)
     }
 }
 

@@ -56,8 +56,7 @@ pub fn templates_of(shop: Option<&Tenant>) -> Arc<ShopTemplates> {
 
 /// What templates see as `theme` (name and settings).
 pub fn theme_ctx(shop: &Tenant) -> Value {
-    let templates = templates_of(Some(shop));
-    let theme = templates.theme();
+    let theme = shop.look.as_ref().and_then(|l| theme_named(&l.theme)).unwrap_or_else(default_theme);
     let empty = BTreeMap::new();
     let stored = shop.look.as_ref().map_or(&empty, |l| &l.settings);
     context! { name => theme.name, settings => theme.settings_value(stored) }
