@@ -1,0 +1,77 @@
+//! Bad input gets a specific, localized error and changes nothing.
+
+use crate::support;
+
+use serde_json::Value;
+use support::TestApp;
+
+async fn post_raw(app: &TestApp, body: &str, lang: &str) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url("/api/v1/orders"))
+        .header("content-type", "application/json")
+        .header("accept-language", lang)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    (r.status().as_u16(), r.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn each_kind_of_bad_order_has_its_own_code_and_message() {
+    let app = TestApp::spawn().await;
+    let cases: &[(&str, u16, &str)] = &[
+        ("{not json", 400, "invalid_json"),
+        (r#"{"product_id":"win11-pro","quantity":"two","email":"a@example.com"}"#, 400, "invalid_json"),
+        (r#"{"product_id":"nope","quantity":1,"email":"a@example.com"}"#, 404, "product_not_found"),
+        (r#"{"product_id":"win11-pro","quantity":1,"email":"not-an-email"}"#, 422, "invalid_email"),
+        (r#"{"product_id":"win11-pro","quantity":0,"email":"a@example.com"}"#, 422, "invalid_quantity"),
+        (r#"{"product_id":"win11-pro","quantity":21,"email":"a@example.com"}"#, 422, "invalid_quantity"),
+        (
+            r#"{"product_id":"win11-pro","quantity":1,"email":"a@example.com","channel":"alipay"}"#,
+            422,
+            "channel_not_offered",
+        ),
+        (
+            r#"{"product_id":"win11-pro","quantity":1,"email":"a@example.com","lookup_password":"ab"}"#,
+            422,
+            "invalid_lookup_password",
+        ),
+        (r#"{"product_id":"netease-100","quantity":1,"email":"a@example.com"}"#, 409, "out_of_stock"),
+    ];
+    for (body, status, code) in cases {
+        let (s, b) = post_raw(&app, body, "en").await;
+        assert_eq!((s, b["error"]["code"].as_str()), (*status, Some(*code)), "{body} -> {b}");
+        assert!(!b["error"]["message"].as_str().expect("message").is_empty());
+    }
+    // Nothing was reserved by any of them.
+    assert_eq!(app.stock("demo", "win11-pro").await, 25);
+
+    // Messages follow Accept-Language.
+    let short = r#"{"product_id":"steam-wallet-50","quantity":5,"email":"a@example.com"}"#;
+    let (_, en) = post_raw(&app, short, "en-US,en;q=0.9").await;
+    assert_eq!(en["error"]["message"], "Only 3 left in stock.");
+    let (_, zh) = post_raw(&app, short, "zh-CN,zh;q=0.9").await;
+    assert_eq!(zh["error"]["message"], "库存不足，仅剩 3 件。");
+    let (_, sold_out) =
+        post_raw(&app, r#"{"product_id":"netease-100","quantity":1,"email":"a@example.com"}"#, "zh-CN").await;
+    assert_eq!(sold_out["error"]["message"], "库存不足，该商品已售罄。");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_storefront_api() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = app.get_json(&app.url("/api/v1/openapi.json")).await;
+    assert_eq!(status, 200);
+    for path in
+        ["/api/v1/products", "/api/v1/orders", "/api/v1/orders/{order_no}", "/api/v1/payments/{payment_id}/notify"]
+    {
+        assert!(doc["paths"].get(path).is_some(), "missing {path}");
+    }
+    assert!(doc["components"]["schemas"].get("OrderCreated").is_some());
+    let (status, body) = app.get_json(&app.url("/api/v1/nope")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    app.stop().await;
+}

@@ -1,0 +1,76 @@
+//! The durable job queue: retries with backoff, then a visible dead state.
+//! Runs its own worker against a migrated database, with no server.
+
+use crate::support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kapu_core::entities::jobs;
+use kapu_core::jobs::{ClaimedJob, JobHandler, NewJob, Worker, counts, enqueue};
+use sea_orm::EntityTrait;
+use tokio_util::sync::CancellationToken;
+
+/// `always_fail` always fails; `fail_once` fails on its first run only.
+#[derive(Default)]
+struct Scripted {
+    runs: Mutex<HashMap<i64, u32>>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Scripted {
+    async fn run(&self, job: &ClaimedJob) -> anyhow::Result<()> {
+        let n = {
+            let mut runs = self.runs.lock().expect("lock");
+            let n = runs.entry(job.id).or_default();
+            *n += 1;
+            *n
+        };
+        match (job.kind.as_str(), n) {
+            ("fail_once", 1) | ("always_fail", _) => anyhow::bail!("{} run {n} failed", job.kind),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn failing_jobs_back_off_and_retry_then_go_dead_with_their_error_kept() {
+    let (db, _dir, _database) = support::migrated_db().await;
+    let job = |kind| NewJob { max_attempts: 2, ..NewJob::now(kind, None, serde_json::json!({})) };
+    enqueue(db.writer(), job("always_fail")).await.expect("enqueue");
+    enqueue(db.writer(), job("fail_once")).await.expect("enqueue");
+    enqueue(db.writer(), job("ok")).await.expect("enqueue");
+
+    let stop = CancellationToken::new();
+    let handler = Arc::new(Scripted::default());
+    let worker = tokio::spawn(Worker::new(db.clone(), handler.clone(), Duration::from_millis(20)).run(stop.clone()));
+    // Until every job has reached its end: done, or dead after its last try.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let c = counts(&db).await.expect("counts");
+        if c.queued + c.running == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "jobs still waiting: {c:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    worker.await.expect("worker stops cleanly");
+
+    let all: HashMap<String, jobs::Model> =
+        jobs::Entity::find().all(db.reader()).await.expect("jobs").into_iter().map(|j| (j.kind.clone(), j)).collect();
+    let ok = &all["ok"];
+    assert_eq!((ok.status.as_str(), ok.attempts), ("done", 1));
+    let once = &all["fail_once"];
+    assert_eq!((once.status.as_str(), once.attempts), ("done", 2));
+    assert!(once.last_error.as_deref().is_some_and(|e| e.contains("run 1 failed")));
+    assert!(once.updated_at - once.created_at >= chrono::Duration::milliseconds(1900), "retry waited for its backoff");
+    let dead = &all["always_fail"];
+    assert_eq!((dead.status.as_str(), dead.attempts), ("dead", 2));
+    assert!(dead.last_error.as_deref().is_some_and(|e| e.contains("run 2 failed")));
+    let c = counts(&db).await.expect("counts");
+    assert_eq!((c.done, c.dead, c.queued, c.running), (2, 1, 0, 0));
+    db.close().await;
+}

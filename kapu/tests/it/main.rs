@@ -1,0 +1,40 @@
+//! Kapu's integration tests, one binary: every area is a module, and the
+//! harness in `support` (a real server per test on its own database) is
+//! compiled once for all of them.
+
+mod support;
+
+mod abuse;
+mod alipay_channel;
+mod api_errors;
+mod audit_log;
+mod browser;
+mod browser_merchant;
+mod browser_operator;
+mod browser_theme;
+mod cli;
+mod concurrency;
+mod custom_domains;
+mod dashboard_accounts;
+mod dashboard_catalog;
+mod dashboard_channels;
+mod dashboard_orders;
+mod dashboard_snapshots;
+mod expiry;
+mod isolation;
+mod jobs;
+mod live_mode;
+mod merchant_api;
+mod notifications;
+mod operators;
+mod page_snapshots;
+mod payment_channels;
+mod plan_limits;
+mod purchase;
+mod risk_rules;
+mod storefront_pages;
+mod stripe_channel;
+mod subscriptions;
+mod themes;
+mod webhooks;
+mod wechat_channel;

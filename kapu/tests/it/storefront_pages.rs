@@ -1,0 +1,271 @@
+//! The buyer's pages over HTTP: security headers, CSRF, checkout errors in
+//! the buyer's language, order lookup, escaping of hostile merchant text.
+
+use crate::support;
+
+use serde_json::json;
+use support::{Options, TestApp, read_outbox};
+
+fn has_inline_script(html: &str) -> bool {
+    html.match_indices("<script").any(|(i, _)| !html[i..].split('>').next().unwrap_or("").contains(" src="))
+}
+
+#[tokio::test]
+async fn every_page_carries_security_headers_and_no_inline_script() {
+    let app = TestApp::spawn().await;
+    let (_, order) =
+        app.order("demo", json!({"product_id": "win11-pro", "quantity": 1, "email": "h@example.com"})).await;
+    let order_page =
+        format!("/orders/{}?token={}", order["order_no"].as_str().expect("no"), order["token"].as_str().expect("t"));
+    let pay = order["pay_url"].as_str().expect("pay").to_string();
+    for path in ["/", "/products/win11-pro", "/lookup", order_page.as_str(), "/nope"] {
+        let r = app.client.get(app.url(path)).send().await.expect("get");
+        let h = r.headers().clone();
+        let csp = h["content-security-policy"].to_str().expect("csp");
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"));
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        let html = r.text().await.expect("html");
+        assert!(!has_inline_script(&html), "{path} has an inline script");
+    }
+    for url in [app.url(&order_page), pay.clone()] {
+        let r = app.client.get(&url).send().await.expect("get");
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer", "{url}");
+    }
+    // Assets: content-hashed names, cached for a year.
+    let home = app.client.get(app.url("/")).send().await.expect("get").text().await.expect("html");
+    let css = home.split("href=\"").nth(1).and_then(|s| s.split('"').next()).expect("stylesheet link");
+    assert!(css.starts_with("/assets/classic.") && css.ends_with(".css"), "{css}");
+    let r = app.client.get(app.url(css)).send().await.expect("css");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers()["cache-control"].to_str().expect("cc").contains("immutable"));
+    assert!(r.headers()["content-type"].to_str().expect("ct").starts_with("text/css"));
+    assert_eq!(
+        app.client.get(app.url("/assets/classic.0000000000.css")).send().await.expect("get").status().as_u16(),
+        404
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_checkout_form_places_orders_refuses_cross_site_posts_and_explains_errors() {
+    let app = TestApp::spawn().await;
+    let origin = format!("http://demo.localhost:{}", app.addr.port());
+    let post = |origin: String, form: Vec<(&'static str, &'static str)>| {
+        app.client
+            .post(app.url("/checkout"))
+            .header("origin", origin)
+            .header("accept-language", "zh-CN")
+            .form(&form)
+            .send()
+    };
+    let good = vec![
+        ("product_id", "win11-pro"),
+        ("quantity", "2"),
+        ("email", "form@example.com"),
+        ("lookup_password", ""),
+        ("channel", "sandbox"),
+    ];
+
+    // From another site: refused, nothing reserved.
+    let r = post("http://evil.example".into(), good.clone()).await.expect("post");
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.expect("html").contains("请在本店页面内提交表单"));
+    let r = app.client.post(app.url("/checkout")).form(&good).send().await.expect("post without origin");
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(app.stock("demo", "win11-pro").await, 25);
+
+    // From the shop: 303 to the sandbox, two keys reserved.
+    let r = post(origin.clone(), good.clone()).await.expect("post");
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(r.headers()["location"].to_str().expect("loc").contains("/pay/sandbox/"));
+    assert_eq!(app.stock("demo", "win11-pro").await, 23);
+
+    // Bad input: the product page again, the error in the buyer's language, input kept.
+    let r = post(
+        origin.clone(),
+        vec![("product_id", "win11-pro"), ("quantity", "1"), ("email", "nope"), ("channel", "sandbox")],
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status().as_u16(), 422);
+    let html = r.text().await.expect("html");
+    assert!(html.contains("邮箱地址无效"), "localized error shown");
+    assert!(html.contains("value=\"nope\""), "input kept");
+    let r = post(
+        origin.clone(),
+        vec![("product_id", "steam-wallet-50"), ("quantity", "5"), ("email", "a@example.com"), ("channel", "sandbox")],
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status().as_u16(), 409);
+    assert!(r.text().await.expect("html").contains("库存不足，仅剩 3 件"));
+    let r = post(origin, vec![("product_id", "no-such"), ("quantity", "1"), ("email", "a@example.com")])
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(app.stock("demo", "steam-wallet-50").await, 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sold_out_products_say_so_and_offer_no_form() {
+    let app = TestApp::spawn().await;
+    let en =
+        app.client.get(app.url("/products/netease-100")).header("accept-language", "en").send().await.expect("get");
+    let html = en.text().await.expect("html");
+    assert!(html.contains("Sold out"));
+    assert!(!html.contains("action=\"/checkout\""));
+    let home = app
+        .client
+        .get(app.url("/"))
+        .header("accept-language", "zh-CN")
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    assert!(home.contains("已售罄") && home.contains("库存 3"), "live stock and sold-out state on the home page");
+    // The cached home page follows the stock as soon as an order reserves keys.
+    let (status, _) =
+        app.order("demo", json!({"product_id": "steam-wallet-50", "quantity": 2, "email": "c@example.com"})).await;
+    assert_eq!(status, 201);
+    let home = app
+        .client
+        .get(app.url("/"))
+        .header("accept-language", "zh-CN")
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    assert!(home.contains("库存 1") && !home.contains("库存 3"), "home page shows the new stock");
+    let product =
+        app.client.get(app.url("/products/steam-wallet-50")).send().await.expect("get").text().await.expect("html");
+    assert!(product.contains("max=\"1\""), "the quantity selector is bounded by the stock");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lookup_by_password_opens_the_order_and_lookup_by_email_only_sends_links() {
+    let app = TestApp::spawn().await;
+    let origin = format!("http://demo.localhost:{}", app.addr.port());
+    let (_, order) = app
+        .order("demo", json!({"product_id": "win11-pro", "quantity": 1, "email": "look@example.com", "lookup_password": "s3cret-pass"}))
+        .await;
+    let order_no = order["order_no"].as_str().expect("no").to_string();
+    let lookup = |no: String, pw: &'static str| {
+        app.client
+            .post(app.url("/lookup"))
+            .header("origin", origin.clone())
+            .header("accept-language", "en")
+            .form(&[("order_no", no), ("lookup_password", pw.to_string())])
+            .send()
+    };
+    let r = lookup(order_no.clone(), "s3cret-pass").await.expect("post");
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        r.headers()["location"].to_str().expect("loc"),
+        format!("/orders/{order_no}?token={}", order["token"].as_str().expect("t"))
+    );
+    let r = lookup(order_no.clone(), "wrong").await.expect("post");
+    assert_eq!(r.status().as_u16(), 422);
+    assert!(r.text().await.expect("html").contains("order number or lookup password is not correct"));
+    // Throttled per order: 5 per 10 minutes (2 used).
+    let mut last = 0;
+    for _ in 0..4 {
+        last = lookup(order_no.clone(), "wrong").await.expect("post").status().as_u16();
+    }
+    assert_eq!(last, 429);
+
+    // Email lookup: same answer whether or not orders exist; links only by email.
+    let by_email = |email: &'static str| {
+        app.client
+            .post(app.url("/lookup/email"))
+            .header("origin", origin.clone())
+            .header("accept-language", "en")
+            .form(&[("email", email)])
+            .send()
+    };
+    let known = by_email("look@example.com").await.expect("post").text().await.expect("html");
+    let unknown = by_email("nobody@example.com").await.expect("post").text().await.expect("html");
+    assert!(known.contains("links are on the way") && unknown.contains("links are on the way"));
+    assert!(!known.contains("DEMO-"), "no keys on the page");
+    let outbox = app.outbox();
+    assert!(app.eventually(5, || async { read_outbox(&outbox).iter().any(|(to, ..)| to == "look@example.com") }).await);
+    assert!(app.jobs_settled(10).await, "the lookup jobs ran");
+    let mails = read_outbox(&outbox);
+    assert!(mails.iter().all(|(to, ..)| to != "nobody@example.com"));
+    let (_, _, body) = mails.iter().find(|(to, ..)| to == "look@example.com").expect("mail");
+    assert!(body.contains(&format!("/orders/{order_no}?token=")), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_merchant_text_is_escaped_on_every_page() {
+    let app = TestApp::spawn().await;
+    let evil = "<script>alert(1)</script>";
+    let (tenant, product) = app.create_shop("evil", "test", 3).await;
+    use kapu_core::entities::{products, tenants};
+    use sea_orm::{EntityTrait, sea_query::Expr};
+    app.set_tenant("evil", tenants::Column::Name, evil).await;
+    app.set_tenant("evil", tenants::Column::Announcement, evil).await;
+    products::Entity::update_many()
+        .col_expr(products::Column::Name, Expr::value(evil))
+        .col_expr(products::Column::Description, Expr::value(evil))
+        .exec(app.db.writer())
+        .await
+        .expect("rename");
+    app.state.shop_changed(&tenant).await;
+    let (_, order) = app.order("evil", json!({"product_id": product, "quantity": 1, "email": "e@example.com"})).await;
+    let order_page =
+        format!("/orders/{}?token={}", order["order_no"].as_str().expect("no"), order["token"].as_str().expect("t"));
+    let pay = order["pay_url"].as_str().expect("pay").to_string();
+    for url in [
+        app.shop_url("evil", "/"),
+        app.shop_url("evil", &format!("/products/{product}")),
+        app.shop_url("evil", &order_page),
+        pay,
+        app.shop_url("evil", "/nope"),
+    ] {
+        let html = app.client.get(&url).send().await.expect("get").text().await.expect("html");
+        assert!(!html.contains(evil), "{url} renders raw markup");
+        assert!(html.contains("&lt;script&gt;"), "{url} shows the escaped text");
+    }
+    let _ = tenant;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pages_follow_the_buyers_language_and_the_switch_never_redirects_off_site() {
+    let app =
+        TestApp::spawn_with(Options { rate_limit_per_second: 1, rate_limit_burst: 8, ..Options::default() }).await;
+    let en = app.client.get(app.url("/lookup")).header("accept-language", "en-GB,en;q=0.9").send().await.expect("get");
+    assert!(en.text().await.expect("html").contains("Find my order"));
+    let zh = app
+        .client
+        .get(app.url("/lookup"))
+        .header("accept-language", "en")
+        .header("cookie", "kapu_lang=zh-CN")
+        .send()
+        .await
+        .expect("get");
+    assert!(zh.text().await.expect("html").contains("查询订单"), "the cookie wins over Accept-Language");
+    let r = app.client.get(app.url("/lang/en?back=//evil.example/x")).send().await.expect("get");
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/");
+    assert!(r.headers()["set-cookie"].to_str().expect("cookie").starts_with("kapu_lang=en;"));
+    // Rate limited pages are pages, in the shop's look, with Retry-After.
+    let mut last = None;
+    for _ in 0..10 {
+        last = Some(app.client.get(app.url("/")).header("accept-language", "en").send().await.expect("get"));
+    }
+    let last = last.expect("response");
+    assert_eq!(last.status().as_u16(), 429);
+    assert!(last.headers().contains_key("retry-after"));
+    assert!(last.headers()["content-type"].to_str().expect("ct").starts_with("text/html"));
+    assert!(last.text().await.expect("html").contains("Too many requests"));
+    app.stop().await;
+}
