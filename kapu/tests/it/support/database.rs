@@ -96,10 +96,13 @@ fn pg_server() -> Option<String> {
     std::env::var("KAPU_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
 }
 
-/// `postgres://…/postgres` → `postgres://…/{name}`.
+/// `postgres://…/postgres` → `postgres://…/{name}`. Commits do not wait for
+/// the WAL to reach the disk (`synchronous_commit=off`): a test's database
+/// outlives no server crash, and every transaction keeps its atomicity and
+/// isolation, so only the fsync waits go.
 fn pg_url(server: &str, name: &str) -> String {
     let base = server.rsplit_once('/').map(|(b, _)| b).expect("server URL has a path");
-    format!("{base}/{name}")
+    format!("{base}/{name}?options[synchronous_commit]=off")
 }
 
 /// An empty database (for tests of migrations and of the binary's own start-up).
@@ -185,7 +188,7 @@ async fn clone_pg(server: String, seed: Seed) -> TestDatabase {
     let mut template = pg_template(&admin, &server, seed).await;
     let mut rebuilt = false;
     loop {
-        match exec_when_unused(&admin, &format!("CREATE DATABASE {name} TEMPLATE {template}")).await {
+        match exec_when_unused(&admin, &format!("CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")).await {
             Ok(()) => break,
             // A run of another build swept it: build it again, once.
             Err(e) if e.to_string().contains("does not exist") && !rebuilt => {
