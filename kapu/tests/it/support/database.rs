@@ -188,7 +188,7 @@ async fn clone_pg(server: String, seed: Seed) -> TestDatabase {
     let mut template = pg_template(&admin, &server, seed).await;
     let mut rebuilt = false;
     loop {
-        match exec_when_unused(&admin, &format!("CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")).await {
+        match exec_when_unused(&admin, &format!("CREATE DATABASE {name} TEMPLATE {template}")).await {
             Ok(()) => break,
             // A run of another build swept it: build it again, once.
             Err(e) if e.to_string().contains("does not exist") && !rebuilt => {
