@@ -8,7 +8,10 @@ use support::{Options, TestApp, read_outbox, sandbox_fields};
 
 #[tokio::test]
 async fn expiry_releases_keys_and_late_payments_deliver_or_need_attention() {
-    let app = TestApp::spawn_with(Options { order_ttl_secs: 1, ..Options::default() }).await;
+    // Orders live three seconds: the steps that must happen while an order is
+    // still pending (a stock check, a rival's reservation meeting a late
+    // payment) take a few requests, which a loaded machine can stretch.
+    let app = TestApp::spawn_with(Options { order_ttl_secs: 3, ..Options::default() }).await;
     let demo = app.tenant_id("demo").await;
     let tk = app.master.tenant(&demo);
 

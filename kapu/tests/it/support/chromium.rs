@@ -79,22 +79,43 @@ pub async fn open_browser(driver: &Driver, lang: &str, phone: bool) -> Client {
         .expect("connect to chromedriver")
 }
 
+/// Whether a WebDriver error means the element belonged to a page that a
+/// navigation has since replaced (found on the old page, acted on the new).
+fn went_stale(e: &fantoccini::error::CmdError) -> bool {
+    let text = e.to_string();
+    text.contains("stale element") || text.contains("does not belong to the document")
+}
+
+/// Runs `act` on the element `css` once it is there; when a navigation
+/// replaced the page between finding and acting, finds it again on the new page.
+async fn on_element<F, Fut>(c: &Client, css: &str, act: F)
+where
+    F: Fn(fantoccini::elements::Element) -> Fut,
+    Fut: std::future::Future<Output = Result<(), fantoccini::error::CmdError>>,
+{
+    for _ in 0..50 {
+        let el = c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        match act(el).await {
+            Ok(()) => return,
+            Err(e) if went_stale(&e) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+    panic!("{css}: the page kept being replaced");
+}
+
 /// Types `text` into the element `css` (cleared first).
 pub async fn fill(c: &Client, css: &str, text: &str) {
-    let el = c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-    el.clear().await.expect("clear");
-    el.send_keys(text).await.expect("type");
+    on_element(c, css, |el| async move {
+        el.clear().await?;
+        el.send_keys(text).await
+    })
+    .await;
 }
 
 /// Clicks the element `css` once it is there.
 pub async fn click(c: &Client, css: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .expect("click");
+    on_element(c, css, |el| async move { el.click().await.map(|_| ()) }).await;
 }
 
 /// The page's text; retried while a navigation or reload replaces the page.
