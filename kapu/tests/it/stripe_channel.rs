@@ -11,7 +11,7 @@ use support::{Options, TestApp, order_no, placed, status_of};
 /// A shop whose only channel is the fake provider; `opts` adds to its app.
 async fn setup(slug: &str, opts: Options) -> (TestApp, FakeStripe, String, String) {
     let fake = FakeStripe::start("sk_test_51KapuFakeKey", "whsec_kapu_test_secret").await;
-    let app = TestApp::spawn_with(Options { stripe_api_base: Some(fake.base.clone()), ..Options::default() }).await;
+    let app = TestApp::spawn_with(Options { stripe_api_base: Some(fake.base.clone()), ..opts }).await;
     // Test mode with a test key (a live shop refuses test keys).
     let (tenant, product) = app.create_shop(slug, "test", 20).await;
     app.configure_channel(&tenant, "stripe", 1, true, &fake.credentials()).await;
