@@ -41,15 +41,17 @@ pub fn storefront_router(state: RuntimeState) -> Router {
     let limits = http::rate_limit::config(state.cfg.rate_limit_per_second, state.cfg.rate_limit_burst);
     http::rate_limit::spawn_housekeeping(limits.clone(), state.clone());
     pages::look::spawn_error_recorder(state.db.clone());
+    // Money is never rate-limited (see `http::request_class`): providers'
+    // notifications reach us however busy the shop is.
+    let money =
+        Router::new().route("/api/v1/channels/stripe/webhook", post(api::stripe_webhook::stripe_webhook)).route(
+            "/api/v1/payments/{payment_id}/notify",
+            post(api::notify_payment::notify_payment).get(api::notify_payment::notify_payment_get),
+        );
     let mut router = Router::new()
         .route("/api/v1/products", get(api::list_products::list_products))
         .route("/api/v1/orders", post(api::create_order::create_order))
         .route("/api/v1/orders/{order_no}", get(api::get_order::get_order))
-        .route("/api/v1/channels/stripe/webhook", post(api::stripe_webhook::stripe_webhook))
-        .route(
-            "/api/v1/payments/{payment_id}/notify",
-            post(api::notify_payment::notify_payment).get(api::notify_payment::notify_payment_get),
-        )
         .route("/api/v1/openapi.json", get(api::openapi::openapi_json))
         .route("/", get(pages::home::show_home))
         .route("/products/{product_id}", get(pages::product::show_product))
@@ -69,6 +71,7 @@ pub fn storefront_router(state: RuntimeState) -> Router {
         .route("/logo/{hash}", get(pages::assets::get_logo))
         .fallback(not_found)
         .layer(GovernorLayer::new(limits).error_handler(http::rate_limit::on_error))
+        .merge(money)
         .layer(from_fn_with_state(state.clone(), http::context::storefront_context));
     for (name, value) in pages::security_headers() {
         if let Some(name) = name {

@@ -36,5 +36,6 @@ mod storefront_pages;
 mod stripe_channel;
 mod subscriptions;
 mod themes;
+mod under_pressure;
 mod webhooks;
 mod wechat_channel;

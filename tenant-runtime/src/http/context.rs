@@ -15,6 +15,7 @@ use kapu_core::tenant::{Tenant, TenantStatus};
 use crate::error::StoreError;
 use crate::http::client_ip::{ClientIp, client_ip, peer_ip};
 use crate::http::host::TenantCtx;
+use crate::http::request_class::{RequestClass, is_money_path};
 use crate::i18n::{self, Lang};
 use crate::pages;
 use crate::state::RuntimeState;
@@ -37,14 +38,12 @@ pub fn is_api_path(path: &str) -> bool {
 /// for orders already placed (a paid order is never lost to a suspension),
 /// and buyers' own order pages with the keys they bought.
 fn served_while_closed(method: &axum::http::Method, path: &str) -> bool {
-    let notify = path.starts_with("/api/v1/payments/") && path.ends_with("/notify");
-    let webhook = path == "/api/v1/channels/stripe/webhook";
     let reading = method == axum::http::Method::GET
         && (path.starts_with("/orders/")
             || (path.starts_with("/api/v1/orders/") && path.len() > "/api/v1/orders/".len())
             || path.starts_with("/assets/")
             || path.starts_with("/logo/"));
-    notify || webhook || reading
+    is_money_path(path) || reading
 }
 
 /// See the module docs.
@@ -75,7 +74,8 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
     }
     state.traffic.record_request(&tenant.id);
     let cap = if state.cfg.shop_rate_limits { tenant.storefront_rps } else { None };
-    if let Err(wait) = state.shop_limits.check(&tenant.id, cap) {
+    let class = RequestClass::of(&parts.method, &parts.uri);
+    if let Err(wait) = state.shop_limits.check(&tenant.id, cap, class) {
         state.traffic.record_rate_limited(&tenant.id);
         return refuse(StoreError::RateLimited { retry_after_secs: wait }, Some(&tenant));
     }

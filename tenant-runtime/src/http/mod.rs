@@ -7,4 +7,5 @@ pub mod csrf;
 pub mod host;
 pub mod lookup_limits;
 pub mod rate_limit;
+pub mod request_class;
 pub mod shop_limit;

@@ -1,38 +1,79 @@
 //! The plan's shop-wide storefront cap: at most `storefront_rps` requests per
 //! second for one shop, all clients together (with one second of burst), on
-//! top of the per-client limit. A shop over its cap gets 429 `rate_limited`;
-//! other shops are untouched. In process.
+//! top of the per-client limit. It counts browsing and checkout (see
+//! `request_class`): a shop over its cap gets 429 `rate_limited` for browsing
+//! first; checkout then still has a reserve of a fifth of the cap that
+//! browsing cannot use, so buyers keep buying while a flood of page views is
+//! refused. Other shops are untouched. In process.
 
 use std::num::NonZeroU32;
 
 use governor::Quota;
 use kapu_core::quota_limits::QuotaLimits;
 
+use crate::http::request_class::RequestClass;
+
 #[derive(Default)]
-pub struct ShopLimits(QuotaLimits);
+pub struct ShopLimits {
+    shared: QuotaLimits,
+    checkout_reserve: QuotaLimits,
+}
 
 impl ShopLimits {
-    /// Takes one request of `tenant_id` under a cap of `rps` (`None`: uncapped);
-    /// `Err(seconds to wait)` when the shop is over it.
-    pub fn check(&self, tenant_id: &str, rps: Option<u32>) -> Result<(), u64> {
-        self.0.check(tenant_id, rps.and_then(NonZeroU32::new).map(Quota::per_second))
+    /// Takes one request of `class` for `tenant_id` under a cap of `rps`
+    /// (`None`: uncapped); `Err(seconds to wait)` when the shop is over it.
+    pub fn check(&self, tenant_id: &str, rps: Option<u32>, class: RequestClass) -> Result<(), u64> {
+        if !class.under_shop_cap() {
+            return Ok(());
+        }
+        let Some(rps) = rps.and_then(NonZeroU32::new) else { return Ok(()) };
+        let shared = self.shared.check(tenant_id, Some(Quota::per_second(rps)));
+        match (shared, class) {
+            (Err(_), RequestClass::Checkout) => {
+                let reserve = NonZeroU32::new(rps.get() / 5).unwrap_or(NonZeroU32::MIN);
+                self.checkout_reserve.check(tenant_id, Some(Quota::per_second(reserve)))
+            }
+            (r, _) => r,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use RequestClass::*;
 
     #[test]
     fn a_shop_over_its_cap_waits_and_others_do_not() {
         let limits = ShopLimits::default();
         for _ in 0..5 {
-            assert!(limits.check("a", Some(5)).is_ok());
+            assert!(limits.check("a", Some(5), Browsing).is_ok());
         }
-        assert!(limits.check("a", Some(5)).is_err());
-        assert!(limits.check("b", Some(5)).is_ok());
-        assert!(limits.check("a", None).is_ok());
+        assert!(limits.check("a", Some(5), Browsing).is_err());
+        assert!(limits.check("b", Some(5), Browsing).is_ok());
+        assert!(limits.check("a", None, Browsing).is_ok());
         // A raised cap takes effect at once.
-        assert!(limits.check("a", Some(50)).is_ok());
+        assert!(limits.check("a", Some(50), Browsing).is_ok());
+    }
+
+    #[test]
+    fn checkout_keeps_a_reserve_and_money_and_own_orders_are_never_capped() {
+        let limits = ShopLimits::default();
+        // Browsing uses the whole shared allowance.
+        while limits.check("a", Some(50), Browsing).is_ok() {}
+        assert!(limits.check("a", Some(50), Browsing).is_err());
+        // Checkout still has a fifth of the cap (10 at once), then waits too.
+        for i in 0..10 {
+            assert!(limits.check("a", Some(50), Checkout).is_ok(), "checkout {i} of the reserve");
+        }
+        assert!(limits.check("a", Some(50), Checkout).is_err());
+        // Payment notifications and a buyer's own order pass whatever the load.
+        for _ in 0..1_000 {
+            assert!(limits.check("a", Some(50), Money).is_ok());
+            assert!(limits.check("a", Some(50), OwnOrder).is_ok());
+        }
+        // A cap under 5 still leaves checkout one request per second.
+        while limits.check("b", Some(3), Browsing).is_ok() {}
+        assert!(limits.check("b", Some(3), Checkout).is_ok());
     }
 }

@@ -10,6 +10,9 @@ use crate::i18n::Lang;
 
 /// Renders `err` as a page in the shop's look (or a neutral look when there is no shop).
 pub fn render(err: &StoreError, lang: Lang, shop: Option<&Tenant>) -> Response {
+    if let StoreError::RateLimited { .. } = err {
+        return too_many_requests(err, lang);
+    }
     err.log();
     let (heading, next) = match err {
         StoreError::ShopNotFound => (
@@ -51,6 +54,20 @@ pub fn render(err: &StoreError, lang: Lang, shop: Option<&Tenant>) -> Response {
         ..base_ctx(shop, lang, "/")
     };
     err.with_headers(render_html(Some(shop), err.status(), "error.html", ctx))
+}
+
+/// A refusal must cost less than what it refuses: a few hundred bytes
+/// written without the theme (a flooded shop answers thousands of these a
+/// second), saying what happened and when to come back.
+fn too_many_requests(err: &StoreError, lang: Lang) -> Response {
+    let title = lang.pick("请求过于频繁", "Too many requests");
+    let next = lang.pick("请稍等片刻再刷新页面。", "Wait a moment, then reload the page.");
+    let body = format!(
+        "<!doctype html><html lang=\"{}\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title><h1>{title}</h1><p>{}</p><p>{next}</p></html>",
+        lang.tag(),
+        err.message(lang)
+    );
+    err.with_headers(super::html(err.status(), body))
 }
 
 fn neutral_shop(lang: Lang) -> Tenant {

@@ -1,0 +1,168 @@
+//! Money first under pressure: while a flood of page views from many
+//! addresses holds a shop at its plan's cap, buyers still buy, pay and open
+//! their keys, every payment notification is accepted, the flood is refused
+//! cheaply, and other shops do not notice.
+
+use crate::support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+use support::{Options, TestApp, sandbox_fields};
+
+const PRODUCT: &str = "video-vip-month";
+
+/// Places an order on the demo shop from `ip` (behind the trusted proxy).
+async fn order_from(app: &TestApp, ip: &str, email: &str) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url("/api/v1/orders"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"product_id": PRODUCT, "quantity": 1, "email": email}))
+        .send()
+        .await
+        .expect("send");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_shop_keeps_selling_and_accepts_every_payment_notification() {
+    let app = TestApp::spawn_with(Options {
+        plan_rps_caps: true,
+        trusted_proxies: "127.0.0.1/32".into(),
+        ..Options::default()
+    })
+    .await;
+    // The demo shop is on the free plan: 50 requests a second for the whole shop.
+    let plan = kapu_core::entities::plans::Entity::find_by_id("free").one(app.db.reader()).await.expect("db");
+    assert_eq!(plan.expect("free plan").storefront_rps, Some(50));
+    app.create_shop("calm", "test", 5).await;
+    let demo = app.tenant_id("demo").await;
+    let keys = app.keys_of("demo").await;
+
+    // Orders placed before the promotion, to be paid while it runs.
+    let mut waiting = Vec::new();
+    for i in 0..5 {
+        let (status, order) =
+            order_from(&app, &format!("198.51.100.{}", 10 + i), &format!("early{i}@example.com")).await;
+        assert_eq!(status, 201, "{order}");
+        waiting.push(order);
+    }
+
+    // The flood: eight clients, each request from another address, browsing as fast as they can.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut flood = Vec::new();
+    for worker in 0..8u32 {
+        let (client, url, stop, served, refused) =
+            (app.client.clone(), app.url("/"), stop.clone(), served.clone(), refused.clone());
+        flood.push(tokio::spawn(async move {
+            let mut n = 0u32;
+            let mut refusal = None;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let ip = format!("10.{}.{}.{}", worker, (n / 250) % 250, n % 250 + 1);
+                let Ok(r) = client.get(&url).header("x-forwarded-for", ip).send().await else { continue };
+                if r.status().as_u16() == 429 {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    let retry_after = r.headers().get("retry-after").is_some();
+                    refusal = Some((retry_after, r.text().await.unwrap_or_default()));
+                } else {
+                    served.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            refusal
+        }));
+    }
+    let saturated = app.eventually(10, || async { refused.load(Ordering::Relaxed) >= 20 }).await;
+    assert!(saturated, "the flood reached the shop's cap");
+
+    // Every notification sent during the flood is accepted and delivers.
+    for order in &waiting {
+        let no = order["order_no"].as_str().expect("no");
+        let payment = app.payment_of(&demo, no).await;
+        let fields = sandbox_fields(&keys, &payment.id, "paid", payment.amount_minor, "CNY");
+        let (status, body) = app.notify("demo", &payment.id, &fields).await;
+        assert_eq!(status, 200, "notification of {no} during the flood: {body}");
+        assert_eq!(app.order_row(&demo, no).await.status, "delivered");
+    }
+
+    // A buyer from another address buys five times in a row: order, pay, keys on the order page.
+    for i in 0..5 {
+        let (status, order) = order_from(&app, "203.0.113.77", &format!("buyer{i}@example.com")).await;
+        assert_eq!(status, 201, "purchase {i} during the flood: {order}");
+        let pay_url = order["pay_url"].as_str().expect("pay_url");
+        let paid = app
+            .client
+            .post(pay_url)
+            .header("x-forwarded-for", "203.0.113.77")
+            .form(&[("outcome", "paid")])
+            .send()
+            .await
+            .expect("pay");
+        assert_eq!(paid.status().as_u16(), 303, "payment {i} during the flood");
+        let (no, token) = (order["order_no"].as_str().expect("no"), order["token"].as_str().expect("token"));
+        let page = app
+            .client
+            .get(app.url(&format!("/orders/{no}?token={token}")))
+            .header("x-forwarded-for", "203.0.113.77")
+            .header("accept-language", "en")
+            .send()
+            .await
+            .expect("order page");
+        assert_eq!(page.status().as_u16(), 200, "order page {i} during the flood");
+        let html = page.text().await.expect("html");
+        let key = app.order_row(&demo, no).await;
+        assert_eq!(key.status, "delivered");
+        assert!(html.contains("DEMO-VIDEO-"), "the key is on the order page: {html}");
+    }
+
+    // Another shop on the same process is served as usual.
+    for _ in 0..10 {
+        assert_eq!(app.get_json(&app.shop_url("calm", "/api/v1/products")).await.0, 200);
+    }
+
+    stop.store(true, Ordering::Relaxed);
+    let mut refusals = Vec::new();
+    for f in flood {
+        refusals.extend(f.await.expect("flood task"));
+    }
+    let (served, refused) = (served.load(Ordering::Relaxed), refused.load(Ordering::Relaxed));
+    assert!(refused > served, "the flood was mostly refused: {served} served, {refused} refused");
+    // Refusals are cheap: a small page that says when to come back, not a themed one.
+    let (retry_after, body) = refusals.pop().expect("a refusal");
+    assert!(retry_after, "429 carries Retry-After");
+    assert!(body.len() < 1_024, "{} bytes: {body}", body.len());
+    assert!(body.contains("请求过于频繁"), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_provider_retrying_from_one_address_is_never_refused_by_the_per_client_limit() {
+    // One request a second per client, with a burst of two.
+    let app =
+        TestApp::spawn_with(Options { rate_limit_per_second: 1, rate_limit_burst: 2, ..Options::default() }).await;
+    let demo = app.tenant_id("demo").await;
+    let (status, order) =
+        app.order("demo", json!({"product_id": PRODUCT, "quantity": 1, "email": "r@example.com"})).await;
+    assert_eq!(status, 201, "{order}");
+    let no = order["order_no"].as_str().expect("no");
+    // Browsing from the same address is limited by now…
+    let mut browsing = Vec::new();
+    for _ in 0..4 {
+        browsing.push(app.get_json(&app.url("/api/v1/products")).await.0);
+    }
+    assert!(browsing.contains(&429), "{browsing:?}");
+    // …but the provider's notification, retried ten times, is answered every time, and delivers once.
+    let payment = app.payment_of(&demo, no).await;
+    let fields = sandbox_fields(&app.keys_of("demo").await, &payment.id, "paid", payment.amount_minor, "CNY");
+    for attempt in 0..10 {
+        let (status, body) = app.notify("demo", &payment.id, &fields).await;
+        assert_eq!(status, 200, "attempt {attempt}: {body}");
+    }
+    assert_eq!(app.order_row(&demo, no).await.status, "delivered");
+    assert_eq!(app.count_keys(&demo, "sold").await, 1);
+    app.stop().await;
+}
