@@ -62,6 +62,41 @@ pub async fn pending_orders_by_email_reach_cap_for_tenant<C: ConnectionTrait>(
     pending_reach_cap(conn, tenant_id, orders::Column::Email, email, now, cap).await
 }
 
+/// Makes the unpaid-order caps exact under concurrency: until the
+/// transaction ends, other checkouts of this shop from the same client IP or
+/// for the same email wait here, so each counts the orders the others placed.
+/// PostgreSQL: two transaction-scoped advisory locks, taken in key order in
+/// one statement (no deadlock between two checkouts sharing either). SQLite
+/// runs one write transaction at a time already.
+pub async fn lock_unpaid_caps_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    client_ip: &str,
+    email: &str,
+) -> Result<(), DbErr> {
+    use sea_orm::{DbBackend, Statement};
+    use sha2::{Digest, Sha256};
+    let backend = conn.get_database_backend();
+    if backend != DbBackend::Postgres {
+        return Ok(());
+    }
+    let key = |what: &str, value: &str| {
+        let digest = Sha256::digest(format!("kapu unpaid cap\0{tenant_id}\0{what}\0{value}"));
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        i64::from_be_bytes(first)
+    };
+    let (a, b) = (key("ip", client_ip), key("email", email));
+    let (first, second) = (a.min(b), a.max(b));
+    conn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        "SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)",
+        [first.into(), second.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 async fn pending_reach_cap<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,

@@ -92,3 +92,73 @@ async fn one_client_flooding_one_shop_is_rate_limited_while_other_shops_are_serv
     assert_eq!(status, 200);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unpaid_order_cap_is_exact_under_fifty_concurrent_requests() {
+    let app = TestApp::spawn_with(Options {
+        max_unpaid_orders: 5,
+        trusted_proxies: "127.0.0.1/32".into(),
+        ..Options::default()
+    })
+    .await;
+    let fire = |ip: String, email: String| {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/orders"));
+        tokio::spawn(async move {
+            let body = json!({"product_id": "video-vip-month", "quantity": 1, "email": email});
+            client.post(url).header("x-forwarded-for", ip).json(&body).send().await.expect("send").status().as_u16()
+        })
+    };
+    // One client address, fifty buyers' emails, all at once; then one email from fifty addresses.
+    let by_ip: Vec<_> = (0..50).map(|i| fire("203.0.113.9".into(), format!("ip{i}@example.com"))).collect();
+    let by_email: Vec<_> = (0..50).map(|i| fire(format!("198.51.100.{}", i + 1), "same@example.com".into())).collect();
+    for (what, tasks) in [("one address", by_ip), ("one email", by_email)] {
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.expect("task"));
+        }
+        let placed = statuses.iter().filter(|s| **s == 201).count();
+        let capped = statuses.iter().filter(|s| **s == 429).count();
+        assert_eq!((placed, capped), (5, 45), "{what}: {statuses:?}");
+    }
+    // Ten orders hold ten keys, no more.
+    assert_eq!(app.stock("demo", "video-vip-month").await, 20_000 - 10);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coupons_usage_limit_is_exact_under_fifty_concurrent_orders() {
+    use kapu_core::store::coupons::{NewCoupon, create_coupon_for_tenant, list_coupons_for_tenant};
+    let app = TestApp::spawn_with(Options { trusted_proxies: "127.0.0.1/32".into(), ..Options::default() }).await;
+    let demo = app.tenant_id("demo").await;
+    let coupon = NewCoupon {
+        code: "FIVE".into(),
+        kind: "percent",
+        value: 10,
+        product_id: None,
+        usage_limit: Some(5),
+        expires_at: None,
+    };
+    create_coupon_for_tenant(app.db.writer(), &demo, &coupon).await.expect("coupon");
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (client, url) = (app.client.clone(), app.url("/api/v1/orders"));
+            tokio::spawn(async move {
+                let body = json!({"product_id": "video-vip-month", "quantity": 1, "email": format!("c{i}@example.com"), "coupon": "five"});
+                let r = client.post(url).header("x-forwarded-for", format!("192.0.2.{}", i + 1)).json(&body).send();
+                let r = r.await.expect("send");
+                (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap_or_default())
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.expect("task"));
+    }
+    let placed = results.iter().filter(|(s, _)| *s == 201).count();
+    let used_up = results.iter().filter(|(s, b)| *s == 422 && b["error"]["code"] == "coupon_used_up").count();
+    assert_eq!((placed, used_up), (5, 45), "{results:?}");
+    let coupons = list_coupons_for_tenant(app.db.reader(), &demo).await.expect("coupons");
+    assert_eq!(coupons[0].used_count, 5);
+    assert_eq!(app.stock("demo", "video-vip-month").await, 20_000 - 5, "refused orders reserve nothing");
+    app.stop().await;
+}

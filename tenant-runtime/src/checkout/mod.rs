@@ -20,7 +20,8 @@ use kapu_core::store::coupons::{
 };
 use kapu_core::store::manual_delivery::{AnswerError, check_answers, parse_input_fields};
 use kapu_core::store::orders::{
-    pending_orders_by_email_reach_cap_for_tenant, pending_orders_by_ip_reach_cap_for_tenant, status,
+    lock_unpaid_caps_for_tenant, pending_orders_by_email_reach_cap_for_tenant,
+    pending_orders_by_ip_reach_cap_for_tenant, status,
 };
 use kapu_core::store::products::find_visible_product_for_tenant;
 use kapu_core::store::risk::{Verdict, assess_order_for_tenant, record_risk_event_for_tenant};
@@ -151,6 +152,7 @@ pub async fn place_order(
 
     let txn = state.db.begin().await?;
     let cap_u = u64::from(cap);
+    lock_unpaid_caps_for_tenant(&txn, &tenant.id, &ip, email.as_str()).await?;
     if pending_orders_by_ip_reach_cap_for_tenant(&txn, &tenant.id, &ip, now, cap_u).await?
         || pending_orders_by_email_reach_cap_for_tenant(&txn, &tenant.id, email.as_str(), now, cap_u).await?
     {
