@@ -9,7 +9,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
 
 use std::collections::HashSet;
 
@@ -27,6 +29,14 @@ pub enum Reservation {
 }
 
 /// Reserves `quantity` available keys of a product for an order, until `until`.
+///
+/// Keys that other checkouts hold locked are skipped at first (concurrent
+/// buyers never queue behind each other). When that leaves the order short
+/// on PostgreSQL while enough keys are still available, some are merely held
+/// by checkouts in flight, which may yet roll back: rather than answer "sold
+/// out" falsely, the partial pick is given back (so nobody waits on us) and
+/// the keys are taken waiting for those checkouts to finish (at most a few
+/// seconds); only then is a shortfall final.
 pub async fn reserve_keys_for_order_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
@@ -35,18 +45,28 @@ pub async fn reserve_keys_for_order_for_tenant<C: ConnectionTrait>(
     quantity: u64,
     until: DateTime<Utc>,
 ) -> Result<Reservation, DbErr> {
-    let ids: Vec<String> = card_keys::Entity::find()
-        .select_only()
-        .column(card_keys::Column::Id)
-        .filter(card_keys::Column::TenantId.eq(tenant_id))
-        .filter(card_keys::Column::ProductId.eq(product_id))
-        .filter(card_keys::Column::Status.eq("available"))
-        .order_by_asc(card_keys::Column::Id)
-        .limit(quantity)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .into_tuple()
-        .all(conn)
-        .await?;
+    let postgres = conn.get_database_backend() == DbBackend::Postgres;
+    // A short pick of one key holds nothing; a short pick of several is
+    // given back through a savepoint (two round trips only such orders pay).
+    let savepoint = postgres && quantity > 1;
+    if savepoint {
+        exec(conn, "SAVEPOINT kapu_pick_keys").await?;
+    }
+    let mut ids = pick_available(conn, tenant_id, product_id, quantity, SkipLocked::Yes).await?;
+    if postgres && (ids.len() as u64) < quantity {
+        let available = count_available_for_tenant(conn, tenant_id, product_id).await?;
+        if available >= quantity {
+            if savepoint {
+                exec(conn, "ROLLBACK TO SAVEPOINT kapu_pick_keys").await?;
+            }
+            exec(conn, "SET LOCAL lock_timeout = '5s'").await?;
+            ids = pick_available(conn, tenant_id, product_id, quantity, SkipLocked::No).await?;
+            exec(conn, "SET LOCAL lock_timeout = DEFAULT").await?;
+        }
+    }
+    if savepoint {
+        exec(conn, "RELEASE SAVEPOINT kapu_pick_keys").await?;
+    }
     if (ids.len() as u64) < quantity {
         return Ok(Reservation::Short { available: ids.len() as u64 });
     }
@@ -65,6 +85,56 @@ pub async fn reserve_keys_for_order_for_tenant<C: ConnectionTrait>(
         return Err(DbErr::Custom(format!("reserved {updated} of {quantity} locked keys")));
     }
     Ok(Reservation::Reserved)
+}
+
+/// Whether a pick passes over keys other transactions hold, or waits for them.
+enum SkipLocked {
+    Yes,
+    No,
+}
+
+/// Up to `n` available keys of a product, first by id, locked for update
+/// (on PostgreSQL; SQLite's single writer needs no row locks).
+async fn pick_available<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    product_id: &str,
+    n: u64,
+    skip: SkipLocked,
+) -> Result<Vec<String>, DbErr> {
+    let mut q = card_keys::Entity::find()
+        .select_only()
+        .column(card_keys::Column::Id)
+        .filter(card_keys::Column::TenantId.eq(tenant_id))
+        .filter(card_keys::Column::ProductId.eq(product_id))
+        .filter(card_keys::Column::Status.eq("available"))
+        .order_by_asc(card_keys::Column::Id)
+        .limit(n);
+    q = match skip {
+        SkipLocked::Yes => q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked),
+        SkipLocked::No => q.lock(LockType::Update),
+    };
+    q.into_tuple().all(conn).await
+}
+
+/// Available keys of a product as last committed (rows other checkouts hold
+/// locked still count: they may yet give them back).
+async fn count_available_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    product_id: &str,
+) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    card_keys::Entity::find()
+        .filter(card_keys::Column::TenantId.eq(tenant_id))
+        .filter(card_keys::Column::ProductId.eq(product_id))
+        .filter(card_keys::Column::Status.eq("available"))
+        .count(conn)
+        .await
+}
+
+async fn exec<C: ConnectionTrait>(conn: &C, sql: &str) -> Result<(), DbErr> {
+    conn.execute_raw(Statement::from_string(conn.get_database_backend(), sql.to_string())).await.map(|_| ())
 }
 
 /// Marks the keys reserved for an order as sold. Returns how many were sold.

@@ -91,3 +91,86 @@ async fn count_sold_for(app: &TestApp, tenant: &str, product: &str) -> u64 {
         .await
         .expect("count")
 }
+
+/// Holds the first available key of `product` locked in a transaction of its
+/// own, as a checkout still in flight does, while a buyer orders `quantity`;
+/// returns the buyer's answer once `finish` has ended that transaction.
+async fn order_while_key_is_held(
+    app: &TestApp,
+    tenant: &str,
+    product: &str,
+    quantity: u32,
+    finish: &str,
+) -> (u16, serde_json::Value) {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    let backend = app.db.backend();
+    let holder = app.db.writer().begin().await.expect("begin");
+    let held = holder
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT id FROM card_keys WHERE tenant_id = $1 AND product_id = $2 AND status = 'available' \
+             ORDER BY id LIMIT 1 FOR UPDATE",
+            [tenant.into(), product.into()],
+        ))
+        .await
+        .expect("lock the key");
+    assert_eq!(held.len(), 1);
+    let buyer = {
+        let (client, url) = (app.client.clone(), app.shop_url("held", "/api/v1/orders"));
+        let body = json!({"product_id": product, "quantity": quantity, "email": "patient@example.com"});
+        tokio::spawn(async move {
+            let r = client.post(url).header("accept-language", "en").json(&body).send().await.expect("send");
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap_or_default())
+        })
+    };
+    // Until the buyer's checkout is waiting for the held key (rather than answering at once).
+    let waiting = app
+        .eventually(10, || async {
+            let row = app
+                .db
+                .reader()
+                .query_one_raw(Statement::from_string(
+                    backend,
+                    "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                ))
+                .await
+                .expect("pg_stat_activity")
+                .expect("row");
+            row.try_get::<i64>("", "n").expect("n") > 0 || buyer.is_finished()
+        })
+        .await;
+    assert!(waiting && !buyer.is_finished(), "the checkout waits for a key that may come back");
+    holder.execute_raw(Statement::from_string(backend, finish.to_string())).await.expect("finish");
+    holder.commit().await.expect("end the holder's transaction");
+    buyer.await.expect("buyer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_held_by_a_checkout_that_gives_it_back_is_sold_not_refused() {
+    let app = TestApp::spawn().await;
+    if app.db.engine() != kapu_core::db::Engine::Postgres {
+        // SQLite runs one write transaction at a time: no checkout ever sees a key another holds.
+        eprintln!("PostgreSQL only: keys held by concurrent checkouts do not exist on SQLite");
+        return;
+    }
+    let (tenant, product) = app.create_shop("held", "test", 1).await;
+    // The other checkout gives the key back (it failed, e.g. its coupon was used up): the buyer gets it.
+    let (status, order) = order_while_key_is_held(&app, &tenant, &product, 1, "SELECT 1").await;
+    assert_eq!(status, 201, "no false 'sold out' while the last key was only held: {order}");
+    // The same for an order of three when one of the three is held (the keys
+    // already picked are given back while it waits).
+    let three = app.add_product(&tenant, "Three left", 1000, 3).await;
+    let (status, order3) = order_while_key_is_held(&app, &tenant, &three, 3, "SELECT 1").await;
+    assert_eq!(status, 201, "{order3}");
+    // The other checkout takes the key: only then is it sold out.
+    let other = app.add_product(&tenant, "Last one", 1000, 1).await;
+    let take = format!(
+        "UPDATE card_keys SET status = 'reserved', order_id = (SELECT id FROM orders WHERE order_no = '{}') \
+         WHERE product_id = '{other}'",
+        order["order_no"].as_str().expect("order_no")
+    );
+    let (status, refused) = order_while_key_is_held(&app, &tenant, &other, 1, &take).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("out_of_stock")), "{refused}");
+    assert_eq!(app.count_keys(&tenant, "available").await, 0);
+    app.stop().await;
+}
