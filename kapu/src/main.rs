@@ -8,6 +8,11 @@ use kapu::App;
 use kapu_core::Config;
 use tokio_util::sync::CancellationToken;
 
+/// The binary's allocator (see kapu/Cargo.toml): no arena lock shared by the
+/// runtime's threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "kapu", version, about = "Kapu (卡铺): hosted auto-delivery shops for digital goods")]
 struct Cli {
