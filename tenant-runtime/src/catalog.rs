@@ -1,5 +1,6 @@
-//! Per-shop catalog cache: products, categories and live stock, plus the
-//! rendered home page per language. Invalidated in process whenever this
+//! Per-shop catalog cache: products, categories and live stock, the rendered
+//! home page per language, the payment methods the shop's channels offer, and
+//! product descriptions rendered from Markdown. Invalidated in process whenever this
 //! process changes a shop's stock or settings; entries also expire after
 //! two seconds, which bounds staleness for changes made by other processes.
 //! Stock shown on pages may lag by that much; checkout always reserves
@@ -10,8 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use kapu_billing::router::{Configured, offered_methods};
 use kapu_core::Db;
+use kapu_core::crypto::MasterKey;
 use kapu_core::entities::{categories, products};
+use kapu_core::store::channels::{credentials_of, list_enabled_channels_for_tenant};
 use kapu_core::store::products::{
     list_categories_for_tenant, list_visible_products_for_tenant, stock_by_product_for_tenant,
 };
@@ -52,6 +56,19 @@ impl Catalog {
 pub struct CatalogCache {
     catalogs: Cache<String, Arc<Catalog>>,
     pages: Cache<(String, Lang), Bytes>,
+    methods: Cache<String, Arc<OfferedMethods>>,
+    /// (shop, product, hash of the Markdown) → sanitised HTML. Keyed by the
+    /// text, so an edited description is rendered anew without invalidation.
+    descriptions: moka::sync::Cache<(String, String, u64), Arc<str>>,
+}
+
+/// The payment methods a shop's enabled channels offer buyers, in live and
+/// in test mode (the sandbox only offers itself in test mode). Names only:
+/// the decrypted credentials they were worked out from are not kept.
+#[derive(Debug, Default)]
+pub struct OfferedMethods {
+    pub live: Vec<&'static str>,
+    pub test: Vec<&'static str>,
 }
 
 impl Default for CatalogCache {
@@ -65,6 +82,8 @@ impl CatalogCache {
         Self {
             catalogs: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
             pages: Cache::builder().max_capacity(100_000).time_to_live(ttl).support_invalidation_closures().build(),
+            methods: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
+            descriptions: moka::sync::Cache::builder().max_capacity(20_000).build(),
         }
     }
 
@@ -80,6 +99,38 @@ impl CatalogCache {
             Ok::<_, sea_orm::DbErr>(Arc::new(Catalog { products, categories, stock }))
         };
         self.catalogs.try_get_with(tenant_id.to_string(), load).await.map_err(|e| StoreError::from((*e).clone()))
+    }
+
+    /// The methods the shop's enabled channels offer (one query and a
+    /// decryption per channel on a miss).
+    pub async fn offered_methods(
+        &self,
+        db: &Db,
+        master: &MasterKey,
+        tenant_id: &str,
+    ) -> Result<Arc<OfferedMethods>, StoreError> {
+        let load = async {
+            let keys = master.tenant(tenant_id);
+            let configured: Vec<Configured> = list_enabled_channels_for_tenant(db.reader(), tenant_id)
+                .await?
+                .into_iter()
+                .map(|c| Configured { credentials: credentials_of(&keys, &c), kind: c.channel })
+                .collect();
+            Ok::<_, sea_orm::DbErr>(Arc::new(OfferedMethods {
+                live: offered_methods(&configured, false),
+                test: offered_methods(&configured, true),
+            }))
+        };
+        self.methods.try_get_with(tenant_id.to_string(), load).await.map_err(|e| StoreError::from((*e).clone()))
+    }
+
+    /// A product's description as sanitised HTML, rendered once per text.
+    pub fn description_html(&self, tenant_id: &str, product: &products::Model) -> Arc<str> {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut h = DefaultHasher::new();
+        product.description.hash(&mut h);
+        let key = (tenant_id.to_string(), product.id.clone(), h.finish());
+        self.descriptions.get_with(key, || crate::markdown::render_description(&product.description).into())
     }
 
     /// A rendered page of the shop in `lang`, rendered by `render` on a miss.
@@ -100,11 +151,13 @@ impl CatalogCache {
     pub async fn invalidate_all(&self) {
         self.catalogs.invalidate_all();
         self.pages.invalidate_all();
+        self.methods.invalidate_all();
     }
 
     /// Forgets everything cached for a shop.
     pub async fn invalidate(&self, tenant_id: &str) {
         self.catalogs.invalidate(tenant_id).await;
+        self.methods.invalidate(tenant_id).await;
         let id = tenant_id.to_string();
         let _ = self.pages.invalidate_entries_if(move |(t, _), _| *t == id);
     }

@@ -131,6 +131,14 @@ async fn the_owner_sets_up_channels_and_buyers_pay_through_them() {
         html.contains("value=\"alipay\"") && html.contains("value=\"usdt\"") && !html.contains("value=\"wxpay\""),
         "{html}"
     );
+    // The storefront caches what a shop offers; turning USDT off reaches the product page at once.
+    owner
+        .post("/shops/chanshop/channels/epusdt", &[("priority", "2"), ("gateway", &usdt.url), ("token", "")])
+        .await
+        .expect(303);
+    let product_page = app.shop_url("chanshop", &format!("/products/{product}"));
+    let html = app.client.get(&product_page).send().await.expect("page").text().await.expect("html");
+    assert!(html.contains("value=\"alipay\"") && !html.contains("value=\"usdt\""), "{html}");
     let (status, order) = app
         .order("chanshop", json!({"product_id": product, "quantity": 1, "email": "b@example.com", "channel": "alipay"}))
         .await;

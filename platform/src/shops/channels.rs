@@ -170,6 +170,8 @@ pub async fn save_channel(
     };
     let settings = ChannelSettings { kind: kind.into(), enabled, priority, credentials_json };
     save_channel_for_tenant(state.db.writer(), &keys, tenant_id, &settings).await?;
+    // The storefront caches the methods a shop offers: tell it.
+    state.bus.shop_changed(tenant_id);
     let detail = format!(
         "enabled {enabled}, priority {priority}{}",
         if settings.credentials_json.is_some() { ", credentials changed" } else { "" }

@@ -4,10 +4,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use kapu_billing::router::{Configured, offered_methods};
 use kapu_core::money::format_minor;
 use kapu_core::pricing::parse_tiers;
-use kapu_core::store::channels::{credentials_of, list_enabled_channels_for_tenant};
 use minijinja::{Value, context};
 
 use super::{PageError, base_ctx, render};
@@ -61,20 +59,15 @@ async fn product_page(
     error: Option<&StoreError>,
 ) -> Result<Response, PageError> {
     let fail = |e: StoreError| PageError(e, lang, Some(shop.tenant.clone()));
-    let db = state.db.reader();
     let catalog = state.catalog.catalog(&state.db, shop.id()).await.map_err(fail)?;
     let product = catalog.product(product_id).ok_or_else(|| fail(StoreError::ProductNotFound))?;
     let stock = catalog.stock_of(product_id);
-    let keys = state.master.tenant(shop.id());
-    let configured: Vec<Configured> = list_enabled_channels_for_tenant(db, shop.id())
-        .await
-        .map_err(|e| fail(e.into()))?
-        .into_iter()
-        .map(|c| Configured { credentials: credentials_of(&keys, &c), kind: c.channel })
-        .collect();
-    let channels: Vec<Value> = offered_methods(&configured, shop.tenant.is_test_mode())
-        .into_iter()
-        .map(|m| context! { kind => m, label => kapu_themes::text(lang.tag(), &format!("{m}_label")) })
+    let offered = state.catalog.offered_methods(&state.db, &state.master, shop.id()).await.map_err(fail)?;
+    let methods = if shop.tenant.is_test_mode() { &offered.test } else { &offered.live };
+    let description = state.catalog.description_html(shop.id(), product);
+    let channels: Vec<Value> = methods
+        .iter()
+        .map(|&m| context! { kind => m, label => kapu_themes::text(lang.tag(), &format!("{m}_label")) })
         .collect();
     let tiers: Vec<Value> = parse_tiers(product.wholesale_tiers.as_deref())
         .into_iter()
@@ -84,7 +77,7 @@ async fn product_page(
     let status = error.map_or(StatusCode::OK, StoreError::status);
     let ctx = context! {
         product => context! {
-            id => product.id.clone(), name => product.name.clone(), description => minijinja::Value::from_safe_string(crate::markdown::render_description(&product.description)),
+            id => product.id.clone(), name => product.name.clone(), description => minijinja::Value::from_safe_string(description.to_string()),
             price => format_minor(product.price_minor, &product.currency), stock => stock,
             min_qty => product.min_qty.max(1), max_allowed => max_allowed, tiers => tiers,
             manual => product.kind == "manual",

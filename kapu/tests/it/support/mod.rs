@@ -386,6 +386,8 @@ impl TestApp {
         let settings =
             ChannelSettings { kind: kind.into(), enabled, priority, credentials_json: Some(credentials.into()) };
         save_channel_for_tenant(self.db.writer(), &keys, tenant_id, &settings).await.expect("save channel");
+        // What the dashboard does after saving a channel.
+        self.state.shop_changed(tenant_id).await;
     }
 
     pub async fn order_row(&self, tenant_id: &str, order_no: &str) -> orders::Model {
