@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Storefront benchmark: builds release, starts `kapu serve --demo` on SQLite
 # and then on PostgreSQL, and prints for each: /healthz (the ceiling of this
-# server on this machine), the storefront home page, GET /api/v1/products and
-# order creation on the 20,000-key product, at 64 connections with wrk.
+# server on this machine), the storefront home page, a product page,
+# GET /api/v1/products and order creation on the 20,000-key product, at 64
+# connections with wrk.
 # Every figure is the median of RUNS runs; ratios are against /healthz of the
 # same server in the same run. The per-client rate limit is raised (and the
 # plans' shop-wide caps are off) so the
@@ -12,6 +13,7 @@
 #
 #   bash bench/run.sh              # SQLite, then PostgreSQL if reachable
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres bash bench/run.sh
+#   KAPU_BENCH_BIN=/path/to/kapu bash bench/run.sh   # an existing build (e.g. an older commit's), not built here
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -21,8 +23,12 @@ CONNS=${CONNS:-64}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 
-cargo build --release --quiet
-BIN=target/release/kapu
+if [ -n "${KAPU_BENCH_BIN:-}" ]; then
+  BIN=$KAPU_BENCH_BIN
+else
+  cargo build --release --quiet
+  BIN=target/release/kapu
+fi
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -68,13 +74,14 @@ bench_engine() {
   curl -sf -H "Host: demo.localhost:$PORT" "$base/" >/dev/null   # warm caches
   measure healthz "$base/healthz"
   measure home "$base/"
+  measure product "$base/products/win11-pro"
   measure products "$base/api/v1/products"
   measure orders "$base/api/v1/orders" bench/order.lua "$ORDER_SECS"
   kill -TERM "$pid"; wait "$pid" || true
   local ceiling; ceiling=$(cut -d' ' -f1 <<<"$R_healthz")
   printf '\n%s (%s runs x %ss, %s connections; medians)\n' "$engine" "$RUNS" "$SECS" "$CONNS"
   printf '%-22s %12s %9s %9s %9s %10s\n' "endpoint" "req/s" "p50 ms" "p99 ms" "non-2xx" "vs healthz"
-  for n in healthz home products orders; do
+  for n in healthz home product products orders; do
     local v="R_$n"; read -r r a b bad <<<"${!v}"
     printf '%-22s %12.0f %9s %9s %9.0f %9.2f%%\n' "$n" "$r" "$a" "$b" "$bad" "$(python3 -c "print(100*$r/$ceiling)")"
   done

@@ -154,10 +154,14 @@ impl CatalogCache {
         self.methods.invalidate_all();
     }
 
-    /// Forgets everything cached for a shop.
+    /// Forgets the payment methods a shop offers (its channels or mode changed).
+    pub async fn invalidate_methods(&self, tenant_id: &str) {
+        self.methods.invalidate(tenant_id).await;
+    }
+
+    /// Forgets a shop's catalog and pages (its stock or products changed).
     pub async fn invalidate(&self, tenant_id: &str) {
         self.catalogs.invalidate(tenant_id).await;
-        self.methods.invalidate(tenant_id).await;
         let id = tenant_id.to_string();
         let _ = self.pages.invalidate_entries_if(move |(t, _), _| *t == id);
     }

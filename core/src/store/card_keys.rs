@@ -9,15 +9,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use std::collections::HashSet;
 
 use crate::crypto::{CryptoError, TenantKeys};
 use crate::entities::card_keys;
 use crate::store::key_imports::{Entry, import_chunk_for_tenant};
+use crate::store::products::available_keys_of_product_for_tenant;
 
 /// Result of trying to reserve keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,22 +49,23 @@ pub async fn reserve_keys_for_order_for_tenant<C: ConnectionTrait>(
     // given back through a savepoint (two round trips only such orders pay).
     let savepoint = postgres && quantity > 1;
     if savepoint {
-        exec(conn, "SAVEPOINT kapu_pick_keys").await?;
+        conn.execute_unprepared("SAVEPOINT kapu_pick_keys").await?;
     }
     let mut ids = pick_available(conn, tenant_id, product_id, quantity, SkipLocked::Yes).await?;
     if postgres && (ids.len() as u64) < quantity {
-        let available = count_available_for_tenant(conn, tenant_id, product_id).await?;
+        // As last committed: keys other checkouts hold locked still count.
+        let available = available_keys_of_product_for_tenant(conn, tenant_id, product_id).await?;
         if available >= quantity {
             if savepoint {
-                exec(conn, "ROLLBACK TO SAVEPOINT kapu_pick_keys").await?;
+                conn.execute_unprepared("ROLLBACK TO SAVEPOINT kapu_pick_keys").await?;
             }
-            exec(conn, "SET LOCAL lock_timeout = '5s'").await?;
+            conn.execute_unprepared("SET LOCAL lock_timeout = '5s'").await?;
             ids = pick_available(conn, tenant_id, product_id, quantity, SkipLocked::No).await?;
-            exec(conn, "SET LOCAL lock_timeout = DEFAULT").await?;
+            conn.execute_unprepared("SET LOCAL lock_timeout = DEFAULT").await?;
         }
     }
     if savepoint {
-        exec(conn, "RELEASE SAVEPOINT kapu_pick_keys").await?;
+        conn.execute_unprepared("RELEASE SAVEPOINT kapu_pick_keys").await?;
     }
     if (ids.len() as u64) < quantity {
         return Ok(Reservation::Short { available: ids.len() as u64 });
@@ -115,26 +115,6 @@ async fn pick_available<C: ConnectionTrait>(
         SkipLocked::No => q.lock(LockType::Update),
     };
     q.into_tuple().all(conn).await
-}
-
-/// Available keys of a product as last committed (rows other checkouts hold
-/// locked still count: they may yet give them back).
-async fn count_available_for_tenant<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: &str,
-    product_id: &str,
-) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
-    card_keys::Entity::find()
-        .filter(card_keys::Column::TenantId.eq(tenant_id))
-        .filter(card_keys::Column::ProductId.eq(product_id))
-        .filter(card_keys::Column::Status.eq("available"))
-        .count(conn)
-        .await
-}
-
-async fn exec<C: ConnectionTrait>(conn: &C, sql: &str) -> Result<(), DbErr> {
-    conn.execute_raw(Statement::from_string(conn.get_database_backend(), sql.to_string())).await.map(|_| ())
 }
 
 /// Marks the keys reserved for an order as sold. Returns how many were sold.

@@ -118,15 +118,8 @@ async fn the_owner_sets_up_channels_and_buyers_pay_through_them() {
     let product = create_product(&mut owner, "chanshop", "Game card", "10").await;
     owner.import_keys(&format!("/shops/chanshop/products/{product}/keys"), "GC-1\nGC-2\n", None, "newline").await;
     assert!(app.eventually(20, || async { app.stock("chanshop", &product).await == 2 }).await);
-    let html = app
-        .client
-        .get(app.shop_url("chanshop", &format!("/products/{product}")))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let product_page = app.shop_url("chanshop", &format!("/products/{product}"));
+    let html = app.client.get(&product_page).send().await.expect("page").text().await.expect("html");
     assert!(
         html.contains("value=\"alipay\"") && html.contains("value=\"usdt\"") && !html.contains("value=\"wxpay\""),
         "{html}"
@@ -136,7 +129,6 @@ async fn the_owner_sets_up_channels_and_buyers_pay_through_them() {
         .post("/shops/chanshop/channels/epusdt", &[("priority", "2"), ("gateway", &usdt.url), ("token", "")])
         .await
         .expect(303);
-    let product_page = app.shop_url("chanshop", &format!("/products/{product}"));
     let html = app.client.get(&product_page).send().await.expect("page").text().await.expect("html");
     assert!(html.contains("value=\"alipay\"") && !html.contains("value=\"usdt\""), "{html}");
     let (status, order) = app

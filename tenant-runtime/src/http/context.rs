@@ -15,7 +15,7 @@ use kapu_core::tenant::{Tenant, TenantStatus};
 use crate::error::StoreError;
 use crate::http::client_ip::{ClientIp, client_ip, peer_ip};
 use crate::http::host::TenantCtx;
-use crate::http::request_class::{RequestClass, is_money_path};
+use crate::http::request_class::{RequestClass, is_money_path, is_order_api_path};
 use crate::i18n::{self, Lang};
 use crate::pages;
 use crate::state::RuntimeState;
@@ -40,7 +40,7 @@ pub fn is_api_path(path: &str) -> bool {
 fn served_while_closed(method: &axum::http::Method, path: &str) -> bool {
     let reading = method == axum::http::Method::GET
         && (path.starts_with("/orders/")
-            || (path.starts_with("/api/v1/orders/") && path.len() > "/api/v1/orders/".len())
+            || is_order_api_path(path)
             || path.starts_with("/assets/")
             || path.starts_with("/logo/"));
     is_money_path(path) || reading

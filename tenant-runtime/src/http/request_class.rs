@@ -54,7 +54,7 @@ pub fn is_money_path(path: &str) -> bool {
 }
 
 /// `/api/v1/orders/{order_no}`.
-fn is_order_api_path(path: &str) -> bool {
+pub fn is_order_api_path(path: &str) -> bool {
     path.strip_prefix("/api/v1/orders/").is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
 }
 

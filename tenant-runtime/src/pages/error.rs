@@ -10,6 +10,7 @@ use crate::i18n::Lang;
 
 /// Renders `err` as a page in the shop's look (or a neutral look when there is no shop).
 pub fn render(err: &StoreError, lang: Lang, shop: Option<&Tenant>) -> Response {
+    // A refusal is never themed (see `too_many_requests`).
     if let StoreError::RateLimited { .. } = err {
         return too_many_requests(err, lang);
     }
@@ -22,10 +23,6 @@ pub fn render(err: &StoreError, lang: Lang, shop: Option<&Tenant>) -> Response {
         StoreError::ShopClosed => (
             lang.pick("本店暂时关闭", "This shop is temporarily closed"),
             lang.pick("您的已完成订单不受影响。请稍后再来，或通过您保存的订单链接查看卡密。", "Completed orders are safe. Come back later, or open your saved order link to see your keys."),
-        ),
-        StoreError::RateLimited { .. } => (
-            lang.pick("请求过于频繁", "Too many requests"),
-            lang.pick("请稍等片刻再刷新页面。", "Wait a moment, then reload the page."),
         ),
         StoreError::Internal(_) | StoreError::Unavailable(_) => (
             lang.pick("服务器开小差了", "Something went wrong on our side"),
