@@ -1,7 +1,20 @@
 -- POST /api/v1/orders as many different buyers: a distinct email and a
 -- random client address (sent through the trusted-proxy header) per request,
 -- so the per-buyer unpaid-order cap stays at its default.
+-- With BENCH_ORDERS_OUT set, each created order's pay URL and amount are
+-- appended to that file plus a per-thread suffix (bench/notify.py signs
+-- notifications for them).
 local counter = 0
+local out = nil
+local prefix = os.getenv("BENCH_ORDERS_OUT")
+
+function init(args)
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+  if prefix then
+    out = io.open(string.format("%s.%d", prefix, math.random(1, 1000000000)), "a")
+  end
+end
+
 request = function()
   counter = counter + 1
   local body = string.format(
@@ -12,7 +25,17 @@ request = function()
     {["Content-Type"] = "application/json", ["X-Forwarded-For"] = ip}, body)
 end
 
-local created, refused = 0, 0
-response = function(status)
-  if status == 201 then created = created + 1 else refused = refused + 1 end
+response = function(status, headers, body)
+  if out and status == 201 then
+    local pay = body:match('"pay_url":"([^"]+)"')
+    local amount = body:match('"amount_minor":(%d+)')
+    local currency = body:match('"currency":"([^"]+)"')
+    if pay and amount and currency then
+      out:write(pay, " ", amount, " ", currency, "\n")
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  if out then out:close() end
 end

@@ -2,8 +2,14 @@
 # Storefront benchmark: builds release, starts `kapu serve --demo` on SQLite
 # and then on PostgreSQL, and prints for each: /healthz (the ceiling of this
 # server on this machine), the storefront home page, a product page,
-# GET /api/v1/products and order creation on the 20,000-key product, at 64
-# connections with wrk.
+# GET /api/v1/products, order creation on the demo's 20,000-key product
+# (topped up to 180,000 keys by copying its sealed keys in SQL first), and
+# payment confirmation (signed sandbox notifications for the orders just
+# created: each one paid, delivered and its email queued), at 64
+# connections with wrk. On PostgreSQL it then measures the database's own
+# ceilings with pgbench in the same run: the built-in simple-update script
+# (the commit ceiling) and the order's shape in plain SQL (bench/pgbench/),
+# picking keys from the first available row and from random lanes.
 # Every figure is the median of RUNS runs; ratios are against /healthz of the
 # same server in the same run. The per-client rate limit is raised (and the
 # plans' shop-wide caps are off) so the
@@ -14,11 +20,13 @@
 #   bash bench/run.sh              # SQLite, then PostgreSQL if reachable
 #   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres bash bench/run.sh
 #   KAPU_BENCH_BIN=/path/to/kapu bash bench/run.sh   # an existing build (e.g. an older commit's), not built here
+#   BUYING_ONLY=1 RUNS=1 bash bench/run.sh            # quick: healthz, orders, notifications, pgbench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 SECS=${SECS:-8}
 ORDER_SECS=${ORDER_SECS:-3}
+NOTIFY_SECS=${NOTIFY_SECS:-2}
 CONNS=${CONNS:-64}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
@@ -51,9 +59,11 @@ n,u=float(m.group(1)),m.group(2); print(round(n/1000 if u=='us' else n*1000 if u
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
 
 # measure NAME URL [script] [secs] -> sets R_<NAME> = "rps p50 p99 non2xx" (medians)
+# With PER_RUN set, run i exports NOTIFY_LIST=$PER_RUN.$i (its own notifications).
 measure() {
   local name=$1 url=$2 script=${3:-} secs=${4:-$SECS} rs=() p50s=() p99s=() bads=()
-  for _ in $(seq 1 "$RUNS"); do
+  for i in $(seq 1 "$RUNS"); do
+    [ -n "${PER_RUN:-}" ] && export NOTIFY_LIST="$PER_RUN.$i"
     read -r r a b n < <(wrk_once "$url" "$script" "$secs")
     rs+=("$r"); p50s+=("$a"); p99s+=("$b"); bads+=("$n")
   done
@@ -65,7 +75,8 @@ bench_engine() {
   PORT=$(free_port)
   local data="$work/$engine"
   mkdir -p "$data"
-  KAPU_DATA_DIR="$data" KAPU_DATABASE_URL="$db_url" KAPU_MASTER_KEY=$(head -c 32 /dev/urandom | base64) \
+  MASTER_KEY=$(head -c 32 /dev/urandom | base64)
+  KAPU_DATA_DIR="$data" KAPU_DATABASE_URL="$db_url" KAPU_MASTER_KEY="$MASTER_KEY" \
   KAPU_RATE_LIMIT_PER_SECOND=10000000 KAPU_RATE_LIMIT_BURST=10000000 KAPU_SHOP_RATE_LIMITS=false KAPU_TRUSTED_PROXIES=127.0.0.1/32 \
   RUST_LOG=warn "$BIN" serve --demo --listen "127.0.0.1:$PORT" >"$data/kapu.log" 2>&1 &
   local pid=$!
@@ -73,18 +84,96 @@ bench_engine() {
   local base="http://127.0.0.1:$PORT"
   curl -sf -H "Host: demo.localhost:$PORT" "$base/" >/dev/null   # warm caches
   measure healthz "$base/healthz"
-  measure home "$base/"
-  measure product "$base/products/win11-pro"
-  measure products "$base/api/v1/products"
-  measure orders "$base/api/v1/orders" bench/order.lua "$ORDER_SECS"
+  if [ -z "${BUYING_ONLY:-}" ]; then
+    measure home "$base/"
+    measure product "$base/products/win11-pro"
+    measure products "$base/api/v1/products"
+  else
+    R_home="0 0 0 0"; R_product="0 0 0 0"; R_products="0 0 0 0"
+  fi
+  add_keys "$engine" "$db_url"
+  rm -f "$data"/orders.*
+  BENCH_ORDERS_OUT="$data/orders" measure orders "$base/api/v1/orders" bench/order.lua "$ORDER_SECS"
+  # Payment confirmation: each run pays a disjoint share of those orders.
+  local tenant; tenant=$(sql "$engine" "$db_url" "SELECT id FROM tenants WHERE slug = 'demo'")
+  local made; made=$(python3 bench/notify.py "$MASTER_KEY" "$tenant" "$data/notify" "$data"/orders.*)
+  python3 - "$data/notify" "$RUNS" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines(); k = int(sys.argv[2])
+for i in range(k):
+    open(f"{sys.argv[1]}.{i + 1}", "w").write("\n".join(lines[i::k]) + "\n")
+PY
+  NOTIFY_THREADS=2 PER_RUN="$data/notify" measure notify "$base/" bench/notify.lua "$NOTIFY_SECS"
+  local paid; paid=$(sql "$engine" "$db_url" "SELECT count(*) FROM orders WHERE status = 'delivered'")
   kill -TERM "$pid"; wait "$pid" || true
   local ceiling; ceiling=$(cut -d' ' -f1 <<<"$R_healthz")
   printf '\n%s (%s runs x %ss, %s connections; medians)\n' "$engine" "$RUNS" "$SECS" "$CONNS"
   printf '%-22s %12s %9s %9s %9s %10s\n' "endpoint" "req/s" "p50 ms" "p99 ms" "non-2xx" "vs healthz"
-  for n in healthz home product products orders; do
+  for n in healthz home product products orders notify; do
     local v="R_$n"; read -r r a b bad <<<"${!v}"
     printf '%-22s %12.0f %9s %9s %9.0f %9.2f%%\n' "$n" "$r" "$a" "$b" "$bad" "$(python3 -c "print(100*$r/$ceiling)")"
   done
+  local sent; sent=$(python3 -c "print(round(float('$(cut -d' ' -f1 <<<"$R_notify")') * $NOTIFY_SECS * $RUNS))")
+  echo "notify: $made notifications signed for $RUNS runs, about $sent sent, $paid orders delivered"
+  if [ "$sent" -gt "$made" ]; then echo "notify: WARNING the runs sent more than there were orders: raise ORDER_SECS"; fi
+  ORDERS_RPS=$(cut -d' ' -f1 <<<"$R_orders")
+}
+
+# sql ENGINE URL QUERY -> first column of the first row
+sql() {
+  if [ "$1" = postgres ]; then psql "$2" -qtAc "$3"
+  else python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$work/sqlite/kapu.db" "$3"; fi
+}
+
+# add_keys ENGINE URL: eight more copies of the order product's available
+# keys (same sealed values, new ids and fingerprints), so that the order runs
+# never run out. Only a benchmark may do this: real keys are unique.
+add_keys() {
+  if [ "$1" = postgres ]; then
+    psql "$2" -qc "INSERT INTO card_keys (tenant_id, id, product_id, ciphertext, nonce, fingerprint, status, created_at)
+      SELECT k.tenant_id, md5(k.id || g), k.product_id, k.ciphertext, k.nonce, md5(k.fingerprint || g), 'available', now()
+      FROM card_keys k, generate_series(1, 8) g WHERE k.product_id = 'video-vip-month' AND k.status = 'available'; ANALYZE card_keys"
+  else
+    python3 - "$work/sqlite/kapu.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=30)
+c.execute("""WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 8)
+  INSERT INTO card_keys (tenant_id, id, product_id, ciphertext, nonce, fingerprint, status, created_at)
+  SELECT k.tenant_id, lower(hex(randomblob(16))), k.product_id, k.ciphertext, k.nonce, k.fingerprint || '-' || g.n,
+         'available', k.created_at
+  FROM card_keys k, g WHERE k.product_id = 'video-vip-month' AND k.status = 'available'""")
+c.commit()
+PY
+  fi
+}
+
+# pgbench_ceilings URL: the commit ceiling (simple-update on pgbench's own
+# tables) and the order's shape on Kapu's tables (head and lanes), medians.
+pgbench_ceilings() {
+  local url=$1 tenant
+  local pgb="kapu_bench_pgb_$$"
+  psql "$PG_URL" -qc "CREATE DATABASE $pgb" >/dev/null
+  pgbench -i -q -s 16 "${PG_URL%/*}/$pgb" >/dev/null 2>&1
+  tenant=$(psql "$url" -qtAc "SELECT id FROM tenants WHERE slug = 'demo'")
+  psql "$url" -qc "DROP TABLE IF EXISTS bench_lanes;
+    CREATE TABLE bench_lanes AS SELECT row_number() OVER (ORDER BY id) - 1 AS lane, id AS start FROM (
+      SELECT id, row_number() OVER (ORDER BY id) AS n FROM card_keys
+      WHERE product_id = 'video-vip-month' AND status = 'available') s
+    WHERE (n - 1) % GREATEST(1, (SELECT count(*) / 32 FROM card_keys WHERE product_id = 'video-vip-month' AND status = 'available')) = 0
+    ORDER BY id LIMIT 32" >/dev/null
+  local su=() head=() lanes=()
+  for _ in $(seq 1 "$RUNS"); do
+    su+=("$(pgbench -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -b simple-update "${PG_URL%/*}/$pgb" 2>/dev/null | awk '/^tps/ {print $3}')")
+    head+=("$(pgbench -n -M prepared -c "$CONNS" -j 2 -T "$ORDER_SECS" -D tenant="$tenant" -f bench/pgbench/order_head.sql "$url" 2>/dev/null | awk '/^tps/ {print $3}')")
+    lanes+=("$(pgbench -n -M prepared -c "$CONNS" -j 2 -T "$ORDER_SECS" -D tenant="$tenant" -f bench/pgbench/order_lanes.sql "$url" 2>/dev/null | awk '/^tps/ {print $3}')")
+  done
+  psql "$PG_URL" -qc "DROP DATABASE $pgb WITH (FORCE)" >/dev/null
+  local m_su m_head m_lanes
+  m_su=$(median "${su[@]}"); m_head=$(median "${head[@]}"); m_lanes=$(median "${lanes[@]}")
+  printf '\npgbench on the same server (%s clients; medians of %s runs)\n' "$CONNS" "$RUNS"
+  printf '%-34s %10.0f tps   Kapu orders = %5.1f%%\n' "simple-update (commit ceiling)" "$m_su" "$(python3 -c "print(100*$ORDERS_RPS/$m_su)")"
+  printf '%-34s %10.0f tps   Kapu orders = %5.1f%%\n' "order shape, first available key" "$m_head" "$(python3 -c "print(100*$ORDERS_RPS/$m_head)")"
+  printf '%-34s %10.0f tps   Kapu orders = %5.1f%%\n' "order shape, random lane start" "$m_lanes" "$(python3 -c "print(100*$ORDERS_RPS/$m_lanes)")"
 }
 
 echo "machine: $(nproc) cores; wrk -t2 -c$CONNS; kapu $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -93,6 +182,7 @@ if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
   name="kapu_bench_$$"
   psql "$PG_URL" -qc "CREATE DATABASE $name" >/dev/null
   bench_engine postgres "${PG_URL%/*}/$name"
+  pgbench_ceilings "${PG_URL%/*}/$name"
   psql "$PG_URL" -qc "DROP DATABASE $name WITH (FORCE)" >/dev/null
 else
   echo "PostgreSQL not reachable on 127.0.0.1:5432: skipped"

@@ -118,6 +118,18 @@ impl ChannelHealth {
         f(e)
     }
 
+    /// Whether [`admit`](Self::admit) would let a call through now, without
+    /// starting a trial (checkout uses it to write the attempt row of the
+    /// channel it will most likely call with the order).
+    pub fn would_admit(&self, tenant_id: &str, kind: &str) -> bool {
+        let cool_down = self.policy.cool_down;
+        self.with(tenant_id, kind, |e| match e.state {
+            BreakerState::Closed => true,
+            BreakerState::Open => e.opened_at.is_some_and(|t| t.elapsed() >= cool_down),
+            BreakerState::HalfOpen => e.trial_started.is_some_and(|t| t.elapsed() >= cool_down),
+        })
+    }
+
     /// May the router call this channel now?
     pub fn admit(&self, tenant_id: &str, kind: &str) -> Admission {
         let cool_down = self.policy.cool_down;

@@ -27,6 +27,7 @@ pub struct Candidate {
 }
 
 /// A configured channel as stored: kind and decrypted credentials.
+#[derive(Clone)]
 pub struct Configured {
     pub kind: String,
     pub credentials: String,

@@ -1,6 +1,8 @@
 //! Per-shop catalog cache: products, categories and live stock, the rendered
-//! home page per language, the payment methods the shop's channels offer, and
-//! product descriptions rendered from Markdown. Invalidated in process whenever this
+//! home page per language, the shop's checkout setup (its payment channels
+//! and the methods they offer, its risk lists, whether it has webhooks),
+//! where each hot product's keys split into lanes, and product descriptions
+//! rendered from Markdown. Invalidated in process whenever this
 //! process changes a shop's stock or settings; entries also expire after
 //! two seconds, which bounds staleness for changes made by other processes.
 //! Stock shown on pages may lag by that much; checkout always reserves
@@ -8,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -15,7 +18,11 @@ use kapu_billing::router::{Configured, offered_methods};
 use kapu_core::Db;
 use kapu_core::crypto::MasterKey;
 use kapu_core::entities::{categories, products};
+use kapu_core::entities::risk_entries;
+use kapu_core::store::card_keys::lane_starts_of_product_for_tenant;
 use kapu_core::store::channels::{credentials_of, list_enabled_channels_for_tenant};
+use kapu_core::store::risk::list_risk_entries_for_tenant;
+use kapu_core::store::webhooks::has_enabled_webhook_endpoint_for_tenant;
 use kapu_core::store::products::{
     list_categories_for_tenant, list_visible_products_for_tenant, stock_by_product_for_tenant,
 };
@@ -29,7 +36,9 @@ use crate::i18n::Lang;
 pub struct Catalog {
     pub products: Vec<products::Model>,
     pub categories: Vec<categories::Model>,
-    pub stock: HashMap<String, u64>,
+    /// Keys available per product: as loaded, less what this process's
+    /// checkouts reserved since (see [`CatalogCache::keys_reserved`]).
+    pub stock: HashMap<String, AtomicU64>,
 }
 
 impl Catalog {
@@ -38,7 +47,7 @@ impl Catalog {
     pub fn stock_of(&self, product_id: &str) -> u64 {
         match self.product(product_id) {
             Some(p) if p.kind == "manual" => p.max_qty.max(1) as u64,
-            _ => self.stock.get(product_id).copied().unwrap_or(0),
+            _ => self.stock.get(product_id).map(|n| n.load(Ordering::Relaxed)).unwrap_or(0),
         }
     }
 
@@ -52,19 +61,39 @@ impl Catalog {
     }
 }
 
+/// How many lanes a product's keys are split into for concurrent checkouts.
+const LANES: u64 = 32;
+/// How long lane starts are kept; stale ones cost a second pick at most.
+const LANE_TTL: Duration = Duration::from_secs(30);
+
 #[derive(Clone)]
 pub struct CatalogCache {
     catalogs: Cache<String, Arc<Catalog>>,
     pages: Cache<(String, Lang), Bytes>,
-    methods: Cache<String, Arc<OfferedMethods>>,
+    setups: Cache<String, Arc<ShopSetup>>,
+    /// (shop, product) → lane starts of its available keys (PostgreSQL only).
+    lanes: Cache<(String, String), Arc<Vec<String>>>,
     /// (shop, product, hash of the Markdown) → sanitised HTML. Keyed by the
     /// text, so an edited description is rendered anew without invalidation.
     descriptions: moka::sync::Cache<(String, String, u64), Arc<str>>,
 }
 
+/// What placing an order needs of a shop's configuration, so that a
+/// checkout reads none of it from the database: its enabled channels (with
+/// their credentials, decrypted once per load), the methods they offer, its
+/// allow and block lists, and whether any webhook endpoint listens.
+/// Dropped whenever the dashboard changes any of them (`ShopChanged`).
+pub struct ShopSetup {
+    /// Enabled channels, best first.
+    pub channels: Vec<Configured>,
+    pub offered: OfferedMethods,
+    pub risk_entries: Vec<risk_entries::Model>,
+    /// Whether an enabled webhook endpoint exists (orders then emit events).
+    pub webhooks: bool,
+}
+
 /// The payment methods a shop's enabled channels offer buyers, in live and
-/// in test mode (the sandbox only offers itself in test mode). Names only:
-/// the decrypted credentials they were worked out from are not kept.
+/// in test mode (the sandbox only offers itself in test mode).
 #[derive(Debug, Default)]
 pub struct OfferedMethods {
     pub live: Vec<&'static str>,
@@ -81,8 +110,9 @@ impl CatalogCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             catalogs: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
-            pages: Cache::builder().max_capacity(100_000).time_to_live(ttl).support_invalidation_closures().build(),
-            methods: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
+            pages: Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            setups: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
+            lanes: Cache::builder().max_capacity(50_000).time_to_live(LANE_TTL).build(),
             descriptions: moka::sync::Cache::builder().max_capacity(20_000).build(),
         }
     }
@@ -96,32 +126,54 @@ impl CatalogCache {
                 list_categories_for_tenant(r, tenant_id),
                 stock_by_product_for_tenant(r, tenant_id),
             )?;
+            let stock = stock.into_iter().map(|(id, n)| (id, AtomicU64::new(n))).collect();
             Ok::<_, sea_orm::DbErr>(Arc::new(Catalog { products, categories, stock }))
         };
         self.catalogs.try_get_with(tenant_id.to_string(), load).await.map_err(|e| StoreError::from((*e).clone()))
     }
 
-    /// The methods the shop's enabled channels offer (one query and a
-    /// decryption per channel on a miss).
-    pub async fn offered_methods(
-        &self,
-        db: &Db,
-        master: &MasterKey,
-        tenant_id: &str,
-    ) -> Result<Arc<OfferedMethods>, StoreError> {
+    /// The shop's checkout setup (three queries and a decryption per
+    /// channel on a miss; concurrent misses share one load).
+    pub async fn setup(&self, db: &Db, master: &MasterKey, tenant_id: &str) -> Result<Arc<ShopSetup>, StoreError> {
         let load = async {
             let keys = master.tenant(tenant_id);
-            let configured: Vec<Configured> = list_enabled_channels_for_tenant(db.reader(), tenant_id)
-                .await?
+            let r = db.reader();
+            let (channels, risk_entries, webhooks) = tokio::try_join!(
+                list_enabled_channels_for_tenant(r, tenant_id),
+                list_risk_entries_for_tenant(r, tenant_id),
+                has_enabled_webhook_endpoint_for_tenant(r, tenant_id),
+            )?;
+            let channels: Vec<Configured> = channels
                 .into_iter()
                 .map(|c| Configured { credentials: credentials_of(&keys, &c), kind: c.channel })
                 .collect();
-            Ok::<_, sea_orm::DbErr>(Arc::new(OfferedMethods {
-                live: offered_methods(&configured, false),
-                test: offered_methods(&configured, true),
-            }))
+            let offered =
+                OfferedMethods { live: offered_methods(&channels, false), test: offered_methods(&channels, true) };
+            Ok::<_, sea_orm::DbErr>(Arc::new(ShopSetup { channels, offered, risk_entries, webhooks }))
         };
-        self.methods.try_get_with(tenant_id.to_string(), load).await.map_err(|e| StoreError::from((*e).clone()))
+        self.setups.try_get_with(tenant_id.to_string(), load).await.map_err(|e| StoreError::from((*e).clone()))
+    }
+
+    /// Where a checkout of this product starts looking for an available key:
+    /// the first key of a lane picked at random (PostgreSQL; `None` on
+    /// SQLite, whose single writer has no contention to spread, and for
+    /// products with few keys).
+    pub async fn lane_start(&self, db: &Db, tenant_id: &str, product_id: &str) -> Result<Option<String>, StoreError> {
+        use rand::seq::SliceRandom;
+        if db.engine() != kapu_core::db::Engine::Postgres {
+            return Ok(None);
+        }
+        let load = async {
+            let starts = lane_starts_of_product_for_tenant(db.reader(), tenant_id, product_id, LANES).await?;
+            Ok::<_, sea_orm::DbErr>(Arc::new(starts))
+        };
+        let starts = self
+            .lanes
+            .try_get_with((tenant_id.to_string(), product_id.to_string()), load)
+            .await
+            .map_err(|e| StoreError::from((*e).clone()))?;
+        // The first lane starts at the first key: no bound needed.
+        Ok(starts.choose(&mut rand::thread_rng()).filter(|s| Some(*s) != starts.first()).cloned())
     }
 
     /// A product's description as sanitised HTML, rendered once per text.
@@ -151,18 +203,37 @@ impl CatalogCache {
     pub async fn invalidate_all(&self) {
         self.catalogs.invalidate_all();
         self.pages.invalidate_all();
-        self.methods.invalidate_all();
+        self.setups.invalidate_all();
+        self.lanes.invalidate_all();
     }
 
-    /// Forgets the payment methods a shop offers (its channels or mode changed).
-    pub async fn invalidate_methods(&self, tenant_id: &str) {
-        self.methods.invalidate(tenant_id).await;
+    /// Forgets a shop's checkout setup (its channels, mode, risk lists or webhooks changed).
+    pub async fn invalidate_setup(&self, tenant_id: &str) {
+        self.setups.invalidate(tenant_id).await;
+    }
+
+    /// A checkout of this process reserved `quantity` keys of a product: the
+    /// cached stock drops by as much, so the product page and the products
+    /// API stay exact without reloading the catalog on every order (which,
+    /// in a promotion, would reload it on every page view). The shop's
+    /// rendered pages are dropped: they re-render from the cached catalog.
+    pub async fn keys_reserved(&self, tenant_id: &str, product_id: &str, quantity: u64) {
+        let Some(catalog) = self.catalogs.get(tenant_id).await else { return };
+        let Some(stock) = catalog.stock.get(product_id) else { return };
+        let _ = stock.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(quantity)));
+        self.invalidate_pages(tenant_id).await;
+    }
+
+    /// Drops a shop's rendered pages (one per language).
+    async fn invalidate_pages(&self, tenant_id: &str) {
+        for lang in [Lang::Zh, Lang::En] {
+            self.pages.invalidate(&(tenant_id.to_string(), lang)).await;
+        }
     }
 
     /// Forgets a shop's catalog and pages (its stock or products changed).
     pub async fn invalidate(&self, tenant_id: &str) {
         self.catalogs.invalidate(tenant_id).await;
-        let id = tenant_id.to_string();
-        let _ = self.pages.invalidate_entries_if(move |(t, _), _| *t == id);
+        self.invalidate_pages(tenant_id).await;
     }
 }

@@ -59,7 +59,7 @@ impl RuntimeState {
     pub async fn shop_changed(&self, tenant_id: &str) {
         self.tenants.invalidate_tenant(tenant_id);
         self.catalog.invalidate(tenant_id).await;
-        self.catalog.invalidate_methods(tenant_id).await;
+        self.catalog.invalidate_setup(tenant_id).await;
     }
 
     /// Applies invalidations published by other planes of this process

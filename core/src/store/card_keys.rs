@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use std::collections::HashSet;
 
@@ -29,13 +29,19 @@ pub enum Reservation {
 
 /// Reserves `quantity` available keys of a product for an order, until `until`.
 ///
+/// Each step is one statement that picks and reserves keys together
+/// (`UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`).
 /// Keys that other checkouts hold locked are skipped at first (concurrent
-/// buyers never queue behind each other). When that leaves the order short
-/// on PostgreSQL while enough keys are still available, some are merely held
-/// by checkouts in flight, which may yet roll back: rather than answer "sold
-/// out" falsely, the partial pick is given back (so nobody waits on us) and
-/// the keys are taken waiting for those checkouts to finish (at most a few
-/// seconds); only then is a shortfall final.
+/// buyers never queue behind each other). `start_at`, a key id from
+/// [`lane_starts_of_product_for_tenant`], spreads concurrent checkouts of one
+/// product over its stock instead of having them all fight over its first
+/// rows; when that lane has run dry the pick continues from the start. When
+/// the order is still short on PostgreSQL while enough keys are available,
+/// some are merely held by checkouts in flight, which may yet roll back:
+/// rather than answer "sold out" falsely, the partial pick is given back (so
+/// nobody waits on us) and the keys are taken waiting for those checkouts to
+/// finish (at most a few seconds); only then is a shortfall final.
+/// On [`Reservation::Short`] nothing stays reserved.
 pub async fn reserve_keys_for_order_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
@@ -43,78 +49,139 @@ pub async fn reserve_keys_for_order_for_tenant<C: ConnectionTrait>(
     order_id: &str,
     quantity: u64,
     until: DateTime<Utc>,
+    start_at: Option<&str>,
 ) -> Result<Reservation, DbErr> {
     let postgres = conn.get_database_backend() == DbBackend::Postgres;
+    let pick = Pick { tenant_id, product_id, order_id, until };
     // A short pick of one key holds nothing; a short pick of several is
     // given back through a savepoint (two round trips only such orders pay).
-    let savepoint = postgres && quantity > 1;
+    let savepoint = quantity > 1;
     if savepoint {
         conn.execute_unprepared("SAVEPOINT kapu_pick_keys").await?;
     }
-    let mut ids = pick_available(conn, tenant_id, product_id, quantity, SkipLocked::Yes).await?;
-    if postgres && (ids.len() as u64) < quantity {
-        // As last committed: keys other checkouts hold locked still count.
+    let mut taken = pick.take(conn, quantity, start_at, SkipLocked::Yes).await?;
+    if taken < quantity && start_at.is_some() {
+        taken += pick.take(conn, quantity - taken, None, SkipLocked::Yes).await?;
+    }
+    if postgres && taken < quantity {
+        // As last committed, plus what this transaction took: keys other
+        // checkouts hold locked still count as available.
         let available = available_keys_of_product_for_tenant(conn, tenant_id, product_id).await?;
-        if available >= quantity {
+        if available + taken >= quantity {
             if savepoint {
                 conn.execute_unprepared("ROLLBACK TO SAVEPOINT kapu_pick_keys").await?;
+                taken = 0;
             }
             conn.execute_unprepared("SET LOCAL lock_timeout = '5s'").await?;
-            ids = pick_available(conn, tenant_id, product_id, quantity, SkipLocked::No).await?;
+            taken += pick.take(conn, quantity - taken, None, SkipLocked::No).await?;
             conn.execute_unprepared("SET LOCAL lock_timeout = DEFAULT").await?;
         }
     }
     if savepoint {
+        if taken < quantity {
+            conn.execute_unprepared("ROLLBACK TO SAVEPOINT kapu_pick_keys").await?;
+        }
         conn.execute_unprepared("RELEASE SAVEPOINT kapu_pick_keys").await?;
     }
-    if (ids.len() as u64) < quantity {
-        return Ok(Reservation::Short { available: ids.len() as u64 });
+    if taken < quantity {
+        return Ok(Reservation::Short { available: taken });
     }
-    let updated = card_keys::Entity::update_many()
-        .col_expr(card_keys::Column::Status, Expr::value("reserved"))
-        .col_expr(card_keys::Column::OrderId, Expr::value(order_id))
-        .col_expr(card_keys::Column::ReservedUntil, Expr::value(until))
-        .filter(card_keys::Column::TenantId.eq(tenant_id))
-        .filter(card_keys::Column::Id.is_in(ids))
-        .filter(card_keys::Column::Status.eq("available"))
-        .exec(conn)
-        .await?
-        .rows_affected;
-    if updated != quantity {
+    if taken > quantity {
         // Only possible if the locking assumption broke; refuse rather than oversell.
-        return Err(DbErr::Custom(format!("reserved {updated} of {quantity} locked keys")));
+        return Err(DbErr::Custom(format!("reserved {taken} keys for an order of {quantity}")));
     }
     Ok(Reservation::Reserved)
 }
 
 /// Whether a pick passes over keys other transactions hold, or waits for them.
+#[derive(Clone, Copy)]
 enum SkipLocked {
     Yes,
     No,
 }
 
-/// Up to `n` available keys of a product, first by id, locked for update
-/// (on PostgreSQL; SQLite's single writer needs no row locks).
-async fn pick_available<C: ConnectionTrait>(
+/// One order's key reservation.
+struct Pick<'a> {
+    tenant_id: &'a str,
+    product_id: &'a str,
+    order_id: &'a str,
+    until: DateTime<Utc>,
+}
+
+impl Pick<'_> {
+    /// Reserves up to `n` available keys, first by id from `from` on, in one
+    /// statement; returns how many. On PostgreSQL the candidates are locked
+    /// for update (skipping or waiting for locked ones); SQLite's single
+    /// writer needs no row locks.
+    async fn take<C: ConnectionTrait>(&self, conn: &C, n: u64, from: Option<&str>, skip: SkipLocked) -> Result<u64, DbErr> {
+        use sea_orm::sea_query::Query;
+        let mut candidates = Query::select();
+        candidates
+            .column(card_keys::Column::Id)
+            .from(card_keys::Entity)
+            .and_where(card_keys::Column::TenantId.eq(self.tenant_id))
+            .and_where(card_keys::Column::ProductId.eq(self.product_id))
+            .and_where(card_keys::Column::Status.eq("available"))
+            .order_by(card_keys::Column::Id, sea_orm::Order::Asc)
+            .limit(n);
+        if let Some(from) = from {
+            candidates.and_where(card_keys::Column::Id.gte(from));
+        }
+        match skip {
+            SkipLocked::Yes => candidates.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked),
+            SkipLocked::No => candidates.lock(LockType::Update),
+        };
+        Ok(card_keys::Entity::update_many()
+            .col_expr(card_keys::Column::Status, Expr::value("reserved"))
+            .col_expr(card_keys::Column::OrderId, Expr::value(self.order_id))
+            .col_expr(card_keys::Column::ReservedUntil, Expr::value(self.until))
+            .filter(card_keys::Column::TenantId.eq(self.tenant_id))
+            .filter(card_keys::Column::Status.eq("available"))
+            .filter(card_keys::Column::Id.in_subquery(candidates))
+            .exec(conn)
+            .await?
+            .rows_affected)
+    }
+}
+
+/// Ids that split a product's available keys into about `lanes` runs of
+/// equal length (the first key of each run; none for a product with fewer
+/// than eight keys per lane), for
+/// [`reserve_keys_for_order_for_tenant`]'s `start_at`. One pass over the
+/// product's available keys in the stock index; callers cache the answer
+/// (a stale lane start only means a pick that starts a little early or
+/// continues from the start).
+pub async fn lane_starts_of_product_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
     product_id: &str,
-    n: u64,
-    skip: SkipLocked,
+    lanes: u64,
 ) -> Result<Vec<String>, DbErr> {
-    let mut q = card_keys::Entity::find()
-        .select_only()
-        .column(card_keys::Column::Id)
-        .filter(card_keys::Column::TenantId.eq(tenant_id))
-        .filter(card_keys::Column::ProductId.eq(product_id))
-        .filter(card_keys::Column::Status.eq("available"))
-        .order_by_asc(card_keys::Column::Id)
-        .limit(n);
-    q = match skip {
-        SkipLocked::Yes => q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked),
-        SkipLocked::No => q.lock(LockType::Update),
+    use sea_orm::Statement;
+    let available = available_keys_of_product_for_tenant(conn, tenant_id, product_id).await?;
+    if available < lanes * 8 {
+        // Too few keys for lanes to spread anything.
+        return Ok(Vec::new());
+    }
+    let step = (available / lanes.max(1)).max(1);
+    let backend = conn.get_database_backend();
+    let (t, p, s) = match backend {
+        DbBackend::Postgres => ("$1", "$2", "$3"),
+        _ => ("?", "?", "?"),
     };
-    q.into_tuple().all(conn).await
+    let sql = format!(
+        "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM card_keys \
+         WHERE tenant_id = {t} AND product_id = {p} AND status = 'available') AS lanes \
+         WHERE (n - 1) % {s} = 0 ORDER BY id"
+    );
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [tenant_id.into(), product_id.into(), i64::try_from(step).unwrap_or(i64::MAX).into()],
+        ))
+        .await?;
+    rows.iter().map(|r| r.try_get_by_index::<String>(0)).collect()
 }
 
 /// Marks the keys reserved for an order as sold. Returns how many were sold.

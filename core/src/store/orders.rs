@@ -39,29 +39,6 @@ pub async fn lock_order_for_tenant<C: ConnectionTrait>(
     orders::Entity::find_by_id((tenant_id.to_string(), order_id.to_string())).lock_exclusive().one(conn).await
 }
 
-/// Whether a tenant already has at least `cap` unpaid, unexpired orders from
-/// one client IP. Reads at most `cap` index entries, however many exist.
-pub async fn pending_orders_by_ip_reach_cap_for_tenant<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: &str,
-    client_ip: &str,
-    now: DateTime<Utc>,
-    cap: u64,
-) -> Result<bool, DbErr> {
-    pending_reach_cap(conn, tenant_id, orders::Column::ClientIp, client_ip, now, cap).await
-}
-
-/// Whether a tenant already has at least `cap` unpaid, unexpired orders for one email.
-pub async fn pending_orders_by_email_reach_cap_for_tenant<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: &str,
-    email: &str,
-    now: DateTime<Utc>,
-    cap: u64,
-) -> Result<bool, DbErr> {
-    pending_reach_cap(conn, tenant_id, orders::Column::Email, email, now, cap).await
-}
-
 /// Makes the unpaid-order caps exact under concurrency: until the
 /// transaction ends, other checkouts of this shop from the same client IP or
 /// for the same email wait here, so each counts the orders the others placed.
@@ -97,34 +74,75 @@ pub async fn lock_unpaid_caps_for_tenant<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn pending_reach_cap<C: ConnectionTrait>(
+/// What a checkout needs to know about the buyer's earlier orders at this
+/// shop, each count stopping at its cap (reading at most that many index
+/// entries, however many exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuyerOrders {
+    /// Unpaid, unexpired orders from the client IP (at most `unpaid_cap`).
+    pub unpaid_by_ip: u64,
+    /// Unpaid, unexpired orders for the email (at most `unpaid_cap`).
+    pub unpaid_by_email: u64,
+    /// Orders from the client IP since the velocity window began (at most `recent_cap`).
+    pub recent_by_ip: u64,
+    /// Orders for the email since the velocity window began (at most `recent_cap`).
+    pub recent_by_email: u64,
+}
+
+/// The caps and window [`count_buyer_orders_for_tenant`] counts against.
+#[derive(Debug, Clone, Copy)]
+pub struct BuyerOrderWindow {
+    pub now: DateTime<Utc>,
+    pub unpaid_cap: u64,
+    pub recent_since: DateTime<Utc>,
+    pub recent_cap: u64,
+}
+
+/// Counts the buyer's orders for the unpaid-order cap and the velocity rule
+/// in one statement (four capped counts). Inside the checkout's transaction,
+/// after [`lock_unpaid_caps_for_tenant`], the counts include every order that
+/// other checkouts of the same buyer committed.
+pub async fn count_buyer_orders_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
-    column: orders::Column,
-    value: &str,
-    now: DateTime<Utc>,
-    cap: u64,
-) -> Result<bool, DbErr> {
-    use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Query};
-    // COUNT(*) FROM (SELECT 1 … LIMIT cap): the database stops after `cap` rows and returns one.
-    let mut inner = Query::select();
-    inner
-        .expr(Expr::val(1))
-        .from(orders::Entity)
-        .and_where(orders::Column::TenantId.eq(tenant_id))
-        .and_where(orders::Column::Status.eq(status::PENDING))
-        .and_where(column.eq(value))
-        .and_where(orders::Column::ExpiresAt.gt(now))
-        .limit(cap);
-    let mut outer = Query::select();
-    outer.expr(Func::count(Expr::col(Asterisk))).from_subquery(inner, Alias::new("capped"));
-    let backend = conn.get_database_backend();
-    let row = conn.query_one_raw(backend.build(&outer)).await?;
-    let n: i64 = match row {
-        Some(r) => r.try_get_by_index(0)?,
-        None => 0,
+    client_ip: &str,
+    email: &str,
+    w: BuyerOrderWindow,
+) -> Result<BuyerOrders, DbErr> {
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Query, SelectStatement};
+    // (SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE … LIMIT cap)): the
+    // database stops after `cap` rows.
+    let capped = |column: orders::Column, value: &str, unpaid: bool| {
+        let mut inner = Query::select();
+        inner
+            .expr(Expr::val(1))
+            .from(orders::Entity)
+            .and_where(orders::Column::TenantId.eq(tenant_id))
+            .and_where(column.eq(value));
+        if unpaid {
+            inner
+                .and_where(orders::Column::Status.eq(status::PENDING))
+                .and_where(orders::Column::ExpiresAt.gt(w.now))
+                .limit(w.unpaid_cap.max(1));
+        } else {
+            inner.and_where(orders::Column::CreatedAt.gte(w.recent_since)).limit(w.recent_cap.max(1));
+        }
+        let mut count: SelectStatement = Query::select();
+        count.expr(Func::count(Expr::col(Asterisk))).from_subquery(inner, Alias::new("capped"));
+        Expr::SubQuery(None, Box::new(count.into()))
     };
-    Ok(n.max(0) as u64 >= cap)
+    let mut q = Query::select();
+    q.expr(capped(orders::Column::ClientIp, client_ip, true))
+        .expr(capped(orders::Column::Email, email, true))
+        .expr(capped(orders::Column::ClientIp, client_ip, false))
+        .expr(capped(orders::Column::Email, email, false));
+    let backend = conn.get_database_backend();
+    let row = conn
+        .query_one_raw(backend.build(&q))
+        .await?
+        .ok_or_else(|| DbErr::Custom("counting a buyer's orders returned no row".into()))?;
+    let n = |i: usize| row.try_get_by_index::<i64>(i).map(|v| v.max(0) as u64);
+    Ok(BuyerOrders { unpaid_by_ip: n(0)?, unpaid_by_email: n(1)?, recent_by_ip: n(2)?, recent_by_email: n(3)? })
 }
 
 /// The most recent orders of a tenant for one email address.

@@ -8,10 +8,10 @@ use std::net::IpAddr;
 use chrono::{DateTime, Duration, Utc};
 use ipnet::IpNet;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use crate::entities::{orders, risk_entries, risk_events};
+use crate::entities::{risk_entries, risk_events};
 use crate::ids::new_id;
 use crate::tenant::RiskSettings;
 
@@ -65,42 +65,42 @@ fn matches(entry: &risk_entries::Model, email: &str, ip: IpAddr) -> bool {
     }
 }
 
-/// Applies the shop's rules to an order about to be placed.
-pub async fn assess_order_for_tenant<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: &str,
-    rules: &RiskSettings,
-    email: &str,
-    ip: IpAddr,
-    now: DateTime<Utc>,
-) -> Result<Verdict, DbErr> {
-    let entries = list_risk_entries_for_tenant(conn, tenant_id).await?;
+/// What the block and allow lists say about an order: `Allowed` (no further
+/// checks), `Blocked`, or nothing (the velocity rule decides).
+pub fn screen_by_lists(entries: &[risk_entries::Model], email: &str, ip: IpAddr) -> Option<Verdict> {
     if entries.iter().any(|e| e.list == "allow" && matches(e, email, ip)) {
-        return Ok(Verdict::Allowed);
+        return Some(Verdict::Allowed);
     }
-    if let Some(e) = entries.iter().find(|e| e.list == "block" && matches(e, email, ip)) {
-        return Ok(Verdict::Blocked(match e.kind.as_str() {
+    entries.iter().find(|e| e.list == "block" && matches(e, email, ip)).map(|e| {
+        Verdict::Blocked(match e.kind.as_str() {
             "email" => "email",
             "domain" => "domain",
             _ => "ip",
-        }));
-    }
-    let since = now - Duration::minutes(i64::from(rules.velocity_window_minutes.max(1)));
-    let recent = |col: orders::Column, value: String| {
-        orders::Entity::find()
-            .filter(orders::Column::TenantId.eq(tenant_id))
-            .filter(col.eq(value))
-            .filter(orders::Column::CreatedAt.gte(since))
-            .count(conn)
-    };
-    let by_ip = recent(orders::Column::ClientIp, ip.to_string()).await?;
-    let by_email = recent(orders::Column::Email, email.to_string()).await?;
-    let over = by_ip >= rules.velocity_ip_max.max(1) as u64 || by_email >= rules.velocity_email_max.max(1) as u64;
-    Ok(match (over, rules.velocity_action.as_str()) {
+        })
+    })
+}
+
+/// Where the velocity rule's window starts.
+pub fn velocity_window_start(rules: &RiskSettings, now: DateTime<Utc>) -> DateTime<Utc> {
+    now - Duration::minutes(i64::from(rules.velocity_window_minutes.max(1)))
+}
+
+/// How far the velocity rule needs orders counted: past the larger of its
+/// two limits no count changes its verdict.
+pub fn velocity_count_cap(rules: &RiskSettings) -> u64 {
+    rules.velocity_ip_max.max(rules.velocity_email_max).max(1) as u64
+}
+
+/// The velocity rule, given how many orders the client address and the email
+/// placed since [`velocity_window_start`].
+pub fn velocity_verdict(rules: &RiskSettings, recent_by_ip: u64, recent_by_email: u64) -> Verdict {
+    let over = recent_by_ip >= rules.velocity_ip_max.max(1) as u64
+        || recent_by_email >= rules.velocity_email_max.max(1) as u64;
+    match (over, rules.velocity_action.as_str()) {
         (false, _) => Verdict::Pass,
         (true, "block") => Verdict::TooFast,
         (true, _) => Verdict::Challenge,
-    })
+    }
 }
 
 pub async fn list_risk_entries_for_tenant<C: ConnectionTrait>(

@@ -114,6 +114,21 @@ pub async fn delete_endpoint_for_tenant<C: ConnectionTrait>(
 }
 
 /// Queues `event_type` with `data` for every enabled endpoint of the shop
+
+/// Whether the tenant has an enabled webhook endpoint (checkouts skip
+/// emitting events when it has none).
+pub async fn has_enabled_webhook_endpoint_for_tenant<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<bool, DbErr> {
+    Ok(webhook_endpoints::Entity::find()
+        .select_only()
+        .column(webhook_endpoints::Column::Id)
+        .filter(webhook_endpoints::Column::TenantId.eq(tenant_id))
+        .filter(webhook_endpoints::Column::Enabled.eq(true))
+        .into_tuple::<String>()
+        .one(conn)
+        .await?
+        .is_some())
+}
+
 /// subscribed to it. Call inside the transaction of the change.
 pub async fn emit_event_for_tenant<C: ConnectionTrait>(
     conn: &C,

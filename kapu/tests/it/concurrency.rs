@@ -83,10 +83,14 @@ async fn two_hundred_concurrent_orders_for_fifty_keys_then_five_fold_notificatio
 }
 
 async fn count_sold_for(app: &TestApp, tenant: &str, product: &str) -> u64 {
+    count_keys_of(app, tenant, product, "sold").await
+}
+
+async fn count_keys_of(app: &TestApp, tenant: &str, product: &str, status: &str) -> u64 {
     card_keys::Entity::find()
         .filter(card_keys::Column::TenantId.eq(tenant))
         .filter(card_keys::Column::ProductId.eq(product))
-        .filter(card_keys::Column::Status.eq("sold"))
+        .filter(card_keys::Column::Status.eq(status))
         .count(app.db.reader())
         .await
         .expect("count")
@@ -172,5 +176,62 @@ async fn a_key_held_by_a_checkout_that_gives_it_back_is_sold_not_refused() {
     let (status, refused) = order_while_key_is_held(&app, &tenant, &other, 1, &take).await;
     assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("out_of_stock")), "{refused}");
     assert_eq!(app.count_keys(&tenant, "available").await, 0);
+    app.stop().await;
+}
+
+/// Places `n` orders of one key each for `product` on the demo shop, at most
+/// `in_flight` at a time, each from its own client address (through the
+/// trusted proxy) and email; returns (status, body) per order.
+async fn race_orders(app: &TestApp, product: &str, n: usize, in_flight: usize) -> Vec<(u16, serde_json::Value)> {
+    use futures::stream::{self, StreamExt};
+    stream::iter(0..n)
+        .map(|i| {
+            let body = json!({"product_id": product, "quantity": 1, "email": format!("racer{i}@example.com")});
+            let request = app
+                .client
+                .post(app.shop_url("demo", "/api/v1/orders"))
+                .header("x-forwarded-for", format!("10.7.{}.{}", i / 250, i % 250 + 1))
+                .json(&body);
+            async move {
+                let r = request.send().await.expect("send");
+                (r.status().as_u16(), r.json().await.unwrap_or_default())
+            }
+        })
+        .buffer_unordered(in_flight)
+        .collect()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_thousand_concurrent_orders_for_a_thousand_keys_sell_each_key_once_and_refuse_only_when_gone() {
+    let app =
+        TestApp::spawn_with(support::Options { trusted_proxies: "127.0.0.1/32".into(), ..Default::default() }).await;
+    let tenant = app.tenant_id("demo").await;
+    // Enough keys for the allocator to spread checkouts over lanes.
+    let product = app.add_product(&tenant, "Promotion", 500, 1000).await;
+    let results = race_orders(&app, &product, 2000, 200).await;
+    let created = results.iter().filter(|(s, _)| *s == 201).count();
+    let refused: Vec<_> = results.iter().filter(|(s, _)| *s == 409).collect();
+    let other: Vec<_> = results.iter().filter(|(s, _)| *s != 201 && *s != 409).take(3).collect();
+    assert!(other.is_empty(), "unexpected responses: {other:?}");
+    assert_eq!((created, refused.len()), (1000, 1000));
+    assert!(refused.iter().all(|(_, b)| b["error"]["code"] == "out_of_stock"), "{:?}", refused.first());
+    assert_eq!(count_keys_of(&app, &tenant, &product, "available").await, 0, "every key went to an order");
+    let keys = card_keys::Entity::find()
+        .filter(card_keys::Column::TenantId.eq(&tenant))
+        .filter(card_keys::Column::ProductId.eq(&product))
+        .all(app.db.reader())
+        .await
+        .expect("keys");
+    let orders: HashSet<_> = keys.iter().map(|k| k.order_id.clone().expect("reserved for an order")).collect();
+    assert_eq!(orders.len(), 1000, "no order holds two keys, no key is in two orders");
+
+    // No false "sold out" while keys remain: as many concurrent buyers as
+    // keys all get one, although every checkout in flight holds keys locked.
+    let exact = app.add_product(&tenant, "Exactly enough", 500, 600).await;
+    let results = race_orders(&app, &exact, 600, 200).await;
+    let refused: Vec<_> = results.iter().filter(|(s, _)| *s != 201).take(3).collect();
+    assert!(refused.is_empty(), "a buyer was refused while keys remained: {refused:?}");
+    assert_eq!(count_keys_of(&app, &tenant, &exact, "available").await, 0);
     app.stop().await;
 }

@@ -144,6 +144,8 @@ pub async fn add_endpoint(
     let (secret, shown) = new_secret();
     let keys = state.master.tenant(access.tenant_id());
     create_endpoint_for_tenant(state.db.writer(), &keys, access.tenant_id(), &url, &events, &secret).await?;
+    // Checkouts cache whether the shop has endpoints to send events to.
+    state.bus.shop_changed(access.tenant_id());
     shop_action(&state, &access, ip, "webhook.create", &url, &events.join(",")).await?;
     page(
         &state,
@@ -174,6 +176,8 @@ pub async fn toggle_endpoint(
     let ep = find_endpoint_for_tenant(state.db.reader(), access.tenant_id(), &id).await?.ok_or(PageError::NotFound)?;
     let enabled = f.enabled == "true";
     set_endpoint_enabled_for_tenant(state.db.writer(), access.tenant_id(), &id, enabled, None).await?;
+    // Checkouts cache whether the shop has endpoints to send events to.
+    state.bus.shop_changed(access.tenant_id());
     shop_action(&state, &access, ip, if enabled { "webhook.enable" } else { "webhook.disable" }, &ep.url, "").await?;
     Ok(Redirect::to(&format!("/shops/{}/webhooks?m=saved", access.shop.slug)).into_response())
 }
@@ -187,6 +191,8 @@ pub async fn delete_endpoint(
 ) -> PageResult<Response> {
     let ep = find_endpoint_for_tenant(state.db.reader(), access.tenant_id(), &id).await?.ok_or(PageError::NotFound)?;
     delete_endpoint_for_tenant(state.db.writer(), access.tenant_id(), &id).await?;
+    // Checkouts cache whether the shop has endpoints to send events to.
+    state.bus.shop_changed(access.tenant_id());
     shop_action(&state, &access, ip, "webhook.delete", &ep.url, "").await?;
     Ok(Redirect::to(&format!("/shops/{}/webhooks?m=deleted", access.shop.slug)).into_response())
 }

@@ -1,10 +1,13 @@
 //! Storefront checkout: one domain path shared by the JSON API and the pages.
 //!
-//! Placing an order validates the input, lists the shop's channels for the
-//! buyer's payment method, and in one transaction reserves the keys, writes
-//! the order and the job that expires it. Only then is the payment started,
-//! with failover across the channels (`payments::start`); when none can take
-//! it, the order is released at once.
+//! Placing an order validates the input against the shop's cached setup
+//! (product, block and allow lists, the channels for the buyer's payment
+//! method), and in one transaction counts the buyer's recent and unpaid
+//! orders (velocity rule and unpaid cap, exact under concurrency), reserves
+//! the keys, and writes the order, the job that expires it and the first
+//! channel's payment attempt. Only then is the provider called, with
+//! failover across the channels (`payments::start`); when none can take it,
+//! the order is released at once.
 
 pub mod challenge;
 pub mod validate;
@@ -20,18 +23,19 @@ use kapu_core::store::coupons::{
 };
 use kapu_core::store::manual_delivery::{AnswerError, check_answers, parse_input_fields};
 use kapu_core::store::orders::{
-    lock_unpaid_caps_for_tenant, pending_orders_by_email_reach_cap_for_tenant,
-    pending_orders_by_ip_reach_cap_for_tenant, status,
+    BuyerOrderWindow, count_buyer_orders_for_tenant, lock_unpaid_caps_for_tenant, status,
 };
-use kapu_core::store::products::find_visible_product_for_tenant;
-use kapu_core::store::risk::{Verdict, assess_order_for_tenant, record_risk_event_for_tenant};
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use kapu_core::store::risk::{
+    Verdict, record_risk_event_for_tenant, screen_by_lists, velocity_count_cap, velocity_verdict,
+    velocity_window_start,
+};
+use sea_orm::{EntityTrait, IntoActiveModel};
 
 use crate::error::StoreError;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
 use crate::jobs::EXPIRE_ORDER;
-use crate::payments::start::{Payable, channel_candidates, start_payment};
+use crate::payments::start::{Payable, WrittenAttempt, channel_candidates, insert_attempt_row, start_payment};
 use crate::state::RuntimeState;
 
 /// What the buyer asked for.
@@ -74,9 +78,12 @@ pub async fn place_order(
     let tenant = &shop.tenant;
     let email = validate::BuyerEmail::parse(&input.email)?;
     let lookup_password = validate::lookup_password(input.lookup_password.as_deref())?;
-    let product = find_visible_product_for_tenant(state.db.reader(), &tenant.id, &input.product_id)
-        .await?
-        .ok_or(StoreError::ProductNotFound)?;
+    // The product, the shop's channels and its risk lists come from the
+    // per-shop cache: a checkout reads nothing it could know already.
+    let catalog = state.catalog.catalog(&state.db, &tenant.id).await?;
+    let product = catalog.product(&input.product_id).cloned().ok_or(StoreError::ProductNotFound)?;
+    drop(catalog);
+    let setup = state.catalog.setup(&state.db, &state.master, &tenant.id).await?;
     let quantity = validate::quantity(input.quantity, product.min_qty, product.max_qty)?;
     let manual = product.kind == "manual";
     let buyer_input = if manual {
@@ -96,33 +103,17 @@ pub async fn place_order(
         None
     };
 
-    match assess_order_for_tenant(state.db.reader(), &tenant.id, &tenant.risk, email.as_str(), client_ip, Utc::now())
-        .await?
-    {
-        Verdict::Allowed | Verdict::Pass => {}
-        Verdict::Blocked(kind) => {
-            tracing::info!(kind, %client_ip, "order refused by the block list");
-            record_stopped(state, &tenant.id, &format!("block_{kind}"), email.as_str(), client_ip).await;
-            return Err(StoreError::OrderRefused(kind));
-        }
-        Verdict::TooFast => {
-            record_stopped(state, &tenant.id, "velocity_refused", email.as_str(), client_ip).await;
-            return Err(StoreError::TooManyOrders { minutes: tenant.risk.velocity_window_minutes });
-        }
-        Verdict::Challenge => {
-            let answered = input.pow.as_deref().is_some_and(|a| challenge::verify(state, &tenant.id, client_ip, a));
-            if !answered {
-                record_stopped(state, &tenant.id, "velocity_challenge", email.as_str(), client_ip).await;
-                let c = challenge::issue(state, &tenant.id, client_ip);
-                return Err(StoreError::ChallengeRequired { challenge: c, difficulty: challenge::DIFFICULTY });
-            }
-        }
+    let listed = screen_by_lists(&setup.risk_entries, email.as_str(), client_ip);
+    if let Some(Verdict::Blocked(kind)) = listed {
+        tracing::info!(kind, %client_ip, "order refused by the block list");
+        record_stopped(state, &tenant.id, &format!("block_{kind}"), email.as_str(), client_ip).await;
+        return Err(StoreError::OrderRefused(kind));
     }
+    let allow_listed = listed == Some(Verdict::Allowed);
 
     let keys = state.master.tenant(&tenant.id);
     let method = input.channel.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    let candidates = channel_candidates(state, tenant, &keys, method).await?;
-    let first_kind = candidates.first().map(|c| c.channel.kind()).unwrap_or_default();
+    let candidates = channel_candidates(&setup, tenant, method)?;
 
     // Slow hashing happens before the write transaction, never inside it.
     let lookup_hash = match lookup_password {
@@ -149,72 +140,7 @@ pub async fn place_order(
     let amount_minor = gross_minor - discount_minor;
     let ip = client_ip.to_string();
     let cap = state.cfg.max_unpaid_orders;
-
-    let txn = state.db.begin().await?;
-    let cap_u = u64::from(cap);
-    lock_unpaid_caps_for_tenant(&txn, &tenant.id, &ip, email.as_str()).await?;
-    if pending_orders_by_ip_reach_cap_for_tenant(&txn, &tenant.id, &ip, now, cap_u).await?
-        || pending_orders_by_email_reach_cap_for_tenant(&txn, &tenant.id, email.as_str(), now, cap_u).await?
-    {
-        return Err(StoreError::TooManyUnpaidOrders { limit: cap });
-    }
-    if let Some(c) = &coupon
-        && !take_coupon_use_for_tenant(&txn, &tenant.id, &c.id).await?
-    {
-        return Err(StoreError::Coupon(CouponRejection::UsedUp));
-    }
-    // Manual products have no keys: the merchant delivers after payment.
-    if !manual {
-        match reserve_keys_for_order_for_tenant(&txn, &tenant.id, &product.id, &order_id, quantity.into(), expires_at)
-            .await?
-        {
-            Reservation::Reserved => {}
-            Reservation::Short { available } => return Err(StoreError::OutOfStock { available }),
-        }
-    }
-    orders::Entity::insert(orders::ActiveModel {
-        tenant_id: Set(tenant.id.clone()),
-        id: Set(order_id.clone()),
-        order_no: Set(order_no.clone()),
-        product_id: Set(product.id.clone()),
-        product_name: Set(product.name.clone()),
-        quantity: Set(quantity as i32),
-        unit_price_minor: Set(unit_price),
-        amount_minor: Set(amount_minor),
-        currency: Set(product.currency.clone()),
-        email: Set(email.as_str().to_string()),
-        lookup_hash: Set(lookup_hash),
-        status: Set(status::PENDING.into()),
-        channel: Set(first_kind.into()),
-        client_ip: Set(ip.clone()),
-        locale: Set(lang.tag().into()),
-        base_url: Set(shop.base_url.clone()),
-        attention_reason: Set(None),
-        coupon_code: Set(coupon.as_ref().map(|c| c.code.clone())),
-        discount_minor: Set(discount_minor),
-        buyer_input: Set(buyer_input),
-        delivery_ciphertext: Set(None),
-        delivery_nonce: Set(None),
-        expires_at: Set(expires_at),
-        paid_at: Set(None),
-        delivered_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    })
-    .exec_without_returning(&txn)
-    .await?;
-    enqueue(
-        &txn,
-        NewJob::now(EXPIRE_ORDER, Some(tenant.id.clone()), serde_json::json!({ "order_id": order_id })).at(expires_at),
-    )
-    .await?;
-    if let Some(created) = orders::Entity::find_by_id((tenant.id.clone(), order_id.clone())).one(&txn).await? {
-        let data = kapu_core::store::webhooks::order_data(&created, status::PENDING);
-        kapu_core::store::webhooks::emit_event_for_tenant(&txn, &tenant.id, "order.created", data, now).await?;
-    }
-    txn.commit().await?;
-    state.stock_changed(&tenant.id).await;
-
+    let lane_start = if manual { None } else { lane_start(state, &tenant.id, &product.id).await };
     let token = keys.order_token(&order_id);
     let return_url = format!("{}/orders/{order_no}?token={token}", shop.base_url);
     let payable = Payable {
@@ -228,7 +154,110 @@ pub async fn place_order(
         return_url: &return_url,
         client_ip: &ip,
     };
-    let (start, channel_kind) = match start_payment(state, tenant, &keys, &candidates, &payable).await {
+    // The attempt of the channel most likely to take the payment is written with the order.
+    let written = WrittenAttempt::pick(state, tenant, &candidates);
+    let first_kind = written.as_ref().map(|w| w.channel).or_else(|| candidates.first().map(|c| c.channel.kind()));
+
+    let txn = state.db.begin().await?;
+    lock_unpaid_caps_for_tenant(&txn, &tenant.id, &ip, email.as_str()).await?;
+    let window = BuyerOrderWindow {
+        now,
+        unpaid_cap: u64::from(cap),
+        recent_since: velocity_window_start(&tenant.risk, now),
+        recent_cap: velocity_count_cap(&tenant.risk),
+    };
+    let counts = count_buyer_orders_for_tenant(&txn, &tenant.id, &ip, email.as_str(), window).await?;
+    if !allow_listed {
+        match velocity_verdict(&tenant.risk, counts.recent_by_ip, counts.recent_by_email) {
+            Verdict::TooFast => {
+                txn.rollback().await?;
+                record_stopped(state, &tenant.id, "velocity_refused", email.as_str(), client_ip).await;
+                return Err(StoreError::TooManyOrders { minutes: tenant.risk.velocity_window_minutes });
+            }
+            Verdict::Challenge
+                if !input.pow.as_deref().is_some_and(|a| challenge::verify(state, &tenant.id, client_ip, a)) =>
+            {
+                txn.rollback().await?;
+                record_stopped(state, &tenant.id, "velocity_challenge", email.as_str(), client_ip).await;
+                let c = challenge::issue(state, &tenant.id, client_ip);
+                return Err(StoreError::ChallengeRequired { challenge: c, difficulty: challenge::DIFFICULTY });
+            }
+            _ => {}
+        }
+    }
+    if counts.unpaid_by_ip >= u64::from(cap) || counts.unpaid_by_email >= u64::from(cap) {
+        return Err(StoreError::TooManyUnpaidOrders { limit: cap });
+    }
+    if let Some(c) = &coupon
+        && !take_coupon_use_for_tenant(&txn, &tenant.id, &c.id).await?
+    {
+        return Err(StoreError::Coupon(CouponRejection::UsedUp));
+    }
+    // Manual products have no keys: the merchant delivers after payment.
+    if !manual {
+        let reserved = reserve_keys_for_order_for_tenant(
+            &txn,
+            &tenant.id,
+            &product.id,
+            &order_id,
+            quantity.into(),
+            expires_at,
+            lane_start.as_deref(),
+        )
+        .await?;
+        if let Reservation::Short { available } = reserved {
+            return Err(StoreError::OutOfStock { available });
+        }
+    }
+    let order = orders::Model {
+        tenant_id: tenant.id.clone(),
+        id: order_id.clone(),
+        order_no: order_no.clone(),
+        product_id: product.id.clone(),
+        product_name: product.name.clone(),
+        quantity: quantity as i32,
+        unit_price_minor: unit_price,
+        amount_minor,
+        currency: product.currency.clone(),
+        email: email.as_str().to_string(),
+        lookup_hash,
+        status: status::PENDING.into(),
+        channel: first_kind.unwrap_or_default().into(),
+        client_ip: ip.clone(),
+        locale: lang.tag().into(),
+        base_url: shop.base_url.clone(),
+        attention_reason: None,
+        coupon_code: coupon.as_ref().map(|c| c.code.clone()),
+        discount_minor,
+        buyer_input,
+        delivery_ciphertext: None,
+        delivery_nonce: None,
+        expires_at,
+        paid_at: None,
+        delivered_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    orders::Entity::insert(order.clone().into_active_model()).exec_without_returning(&txn).await?;
+    enqueue(
+        &txn,
+        NewJob::now(EXPIRE_ORDER, Some(tenant.id.clone()), serde_json::json!({ "order_id": order_id })).at(expires_at),
+    )
+    .await?;
+    // Written before the provider is called, as every attempt is.
+    if let Some(w) = &written {
+        insert_attempt_row(&txn, tenant, &w.payment_id, w.channel, &payable).await?;
+    }
+    if setup.webhooks {
+        let data = kapu_core::store::webhooks::order_data(&order, status::PENDING);
+        kapu_core::store::webhooks::emit_event_for_tenant(&txn, &tenant.id, "order.created", data, now).await?;
+    }
+    txn.commit().await?;
+    if !manual {
+        state.catalog.keys_reserved(&tenant.id, &product.id, quantity.into()).await;
+    }
+
+    let (start, channel_kind) = match start_payment(state, tenant, &keys, &candidates, &payable, written.as_ref()).await {
         Ok(started) => started,
         Err(e) => {
             // Nothing can take the money: give the keys and the coupon back now.
@@ -248,6 +277,19 @@ pub async fn place_order(
         pay_url: start.pay_url,
         expires_at,
     })
+}
+
+/// Where this checkout starts looking for a key (see
+/// `CatalogCache::lane_start`); only a hint, so a failure to work it out
+/// just starts at the first key.
+async fn lane_start(state: &RuntimeState, tenant_id: &str, product_id: &str) -> Option<String> {
+    match state.catalog.lane_start(&state.db, tenant_id, product_id).await {
+        Ok(start) => start,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not split a product's keys into lanes");
+            None
+        }
+    }
 }
 
 /// Keeps a stopped attempt for the merchant's risk page; failing to record it never fails the request.

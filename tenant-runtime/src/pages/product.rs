@@ -62,8 +62,8 @@ async fn product_page(
     let catalog = state.catalog.catalog(&state.db, shop.id()).await.map_err(fail)?;
     let product = catalog.product(product_id).ok_or_else(|| fail(StoreError::ProductNotFound))?;
     let stock = catalog.stock_of(product_id);
-    let offered = state.catalog.offered_methods(&state.db, &state.master, shop.id()).await.map_err(fail)?;
-    let methods = if shop.tenant.is_test_mode() { &offered.test } else { &offered.live };
+    let setup = state.catalog.setup(&state.db, &state.master, shop.id()).await.map_err(fail)?;
+    let methods = if shop.tenant.is_test_mode() { &setup.offered.test } else { &setup.offered.live };
     let description = state.catalog.description_html(shop.id(), product);
     let channels: Vec<Value> = methods
         .iter()

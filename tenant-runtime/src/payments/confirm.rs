@@ -250,7 +250,7 @@ async fn deliver(
     let mut sold = sell_reserved_keys_of_order_for_tenant(txn, tenant_id, &order.id, now).await?;
     if sold < wanted {
         // Late payment: the reservation was released; take what stock remains.
-        match reserve_keys_for_order_for_tenant(txn, tenant_id, &order.product_id, &order.id, wanted - sold, now)
+        match reserve_keys_for_order_for_tenant(txn, tenant_id, &order.product_id, &order.id, wanted - sold, now, None)
             .await?
         {
             Reservation::Reserved => {

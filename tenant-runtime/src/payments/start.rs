@@ -8,35 +8,67 @@
 //! once. The first channel that starts the payment wins.
 
 use kapu_billing::health::Admission;
-use kapu_billing::router::{Candidate, Configured, RouteError, candidates, create_with_retries};
+use kapu_billing::router::{Candidate, RouteError, candidates, create_with_retries};
 use kapu_billing::{ChannelError, PaymentRequest, PaymentStart};
 use kapu_core::crypto::TenantKeys;
 use kapu_core::entities::orders;
 use kapu_core::ids::new_id;
-use kapu_core::store::channels::{credentials_of, list_enabled_channels_for_tenant};
 use kapu_core::store::payments::{AttemptResult, NewAttempt, insert_attempt, record_attempt_result};
 use kapu_core::tenant::Tenant;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
+use crate::catalog::ShopSetup;
 use crate::error::StoreError;
 use crate::state::RuntimeState;
 
 /// The shop's channels that may take a payment by `method`, best first.
-pub async fn channel_candidates(
-    state: &RuntimeState,
-    tenant: &Tenant,
-    keys: &TenantKeys,
-    method: Option<&str>,
-) -> Result<Vec<Candidate>, StoreError> {
-    let configured = list_enabled_channels_for_tenant(state.db.reader(), &tenant.id)
-        .await?
-        .into_iter()
-        .map(|c| Configured { credentials: credentials_of(keys, &c), kind: c.channel })
-        .collect();
-    candidates(configured, method, tenant.is_test_mode()).map_err(|e| match e {
+pub fn channel_candidates(setup: &ShopSetup, tenant: &Tenant, method: Option<&str>) -> Result<Vec<Candidate>, StoreError> {
+    candidates(setup.channels.clone(), method, tenant.is_test_mode()).map_err(|e| match e {
         RouteError::NotOffered(m) => StoreError::ChannelNotOffered(m),
         RouteError::NoneAvailable => StoreError::NoPaymentChannel,
     })
+}
+
+/// The attempt row checkout writes in the order's transaction: for the
+/// first candidate whose breaker would let the call through.
+pub struct WrittenAttempt {
+    pub payment_id: String,
+    pub channel: &'static str,
+}
+
+impl WrittenAttempt {
+    /// Picks the channel and a new payment id (`None` when every breaker is open).
+    pub fn pick(state: &RuntimeState, tenant: &Tenant, candidates: &[Candidate]) -> Option<Self> {
+        candidates
+            .iter()
+            .map(|c| c.channel.kind())
+            .find(|kind| state.health.would_admit(&tenant.id, kind))
+            .map(|channel| Self { payment_id: new_id(), channel })
+    }
+}
+
+/// Writes the `payments` row of a try on `channel`, in the caller's
+/// transaction (checkout writes the first channel's with the order).
+pub async fn insert_attempt_row<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    tenant: &Tenant,
+    payment_id: &str,
+    channel: &str,
+    order: &Payable<'_>,
+) -> Result<(), StoreError> {
+    insert_attempt(
+        conn,
+        NewAttempt {
+            tenant_id: &tenant.id,
+            payment_id,
+            order_id: order.order_id,
+            channel,
+            amount_minor: order.amount_minor,
+            currency: order.currency,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The order a payment is for.
@@ -61,27 +93,32 @@ pub async fn start_payment(
     keys: &TenantKeys,
     candidates: &[Candidate],
     order: &Payable<'_>,
+    with_order: Option<&WrittenAttempt>,
 ) -> Result<(PaymentStart, &'static str), StoreError> {
     let mut failures = Vec::new();
+    // The channel the order names from the start (see checkout).
+    let order_channel = with_order.map(|w| w.channel).or_else(|| candidates.first().map(|c| c.channel.kind()));
+    let mut unused = with_order;
     for cand in candidates {
         let kind = cand.channel.kind();
+        // The row the order's transaction wrote, when it is this channel's.
+        let written = unused.filter(|w| w.channel == kind).inspect(|_| unused = None).map(|w| w.payment_id.clone());
         if state.health.admit(&tenant.id, kind) == Admission::Skipped {
             failures.push(format!("{kind}: circuit breaker open"));
+            if let Some(payment_id) = written {
+                let skipped = AttemptResult { calls: 0, latency_ms: 0, outcome: Err("circuit breaker open") };
+                record_attempt_result(state.db.writer(), &tenant.id, &payment_id, skipped).await?;
+            }
             continue;
         }
-        let payment_id = new_id();
-        insert_attempt(
-            state.db.writer(),
-            NewAttempt {
-                tenant_id: &tenant.id,
-                payment_id: &payment_id,
-                order_id: order.order_id,
-                channel: kind,
-                amount_minor: order.amount_minor,
-                currency: order.currency,
-            },
-        )
-        .await?;
+        let payment_id = match written {
+            Some(id) => id,
+            None => {
+                let id = new_id();
+                insert_attempt_row(state.db.writer(), tenant, &id, kind, order).await?;
+                id
+            }
+        };
         let req = PaymentRequest {
             notify_url: format!("{}/api/v1/payments/{payment_id}/notify", order.base_url),
             payment_id: payment_id.clone(),
@@ -111,12 +148,15 @@ pub async fn start_payment(
                     },
                 )
                 .await?;
-                orders::Entity::update_many()
-                    .col_expr(orders::Column::Channel, Expr::value(kind))
-                    .filter(orders::Column::TenantId.eq(&tenant.id))
-                    .filter(orders::Column::Id.eq(order.order_id))
-                    .exec(state.db.writer())
-                    .await?;
+                // The order names the channel of the attempt written with it; only a failover changes it.
+                if order_channel != Some(kind) {
+                    orders::Entity::update_many()
+                        .col_expr(orders::Column::Channel, Expr::value(kind))
+                        .filter(orders::Column::TenantId.eq(&tenant.id))
+                        .filter(orders::Column::Id.eq(order.order_id))
+                        .exec(state.db.writer())
+                        .await?;
+                }
                 if !failures.is_empty() {
                     tracing::warn!(order_no = order.order_no, channel = kind, failed = ?failures, "payment started after failover");
                 }

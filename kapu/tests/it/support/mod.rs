@@ -304,6 +304,8 @@ impl TestApp {
             .await
             .expect("import");
         txn.commit().await.expect("commit");
+        // What the dashboard does after adding a product and its keys.
+        self.state.stock_changed(tenant_id).await;
         product_id
     }
 

@@ -1,0 +1,21 @@
+-- As order_head.sql, but each transaction starts its pick at a random one
+-- of 32 lane starts (bench_lanes), as Kapu's allocator does, then reserves
+-- the key and writes the order, its payment attempt and its expiry job.
+\set n random(1, 1000000000)
+\set lane random(0, 31)
+BEGIN;
+SELECT start FROM bench_lanes WHERE lane = :lane \gset
+UPDATE card_keys SET status = 'reserved', order_id = 'pg' || :client_id || '-' || :n
+ WHERE tenant_id = :'tenant' AND status = 'available' AND id IN (
+   SELECT id FROM card_keys WHERE tenant_id = :'tenant' AND product_id = 'video-vip-month' AND status = 'available'
+   AND id >= :'start' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED);
+INSERT INTO orders (tenant_id, id, order_no, product_id, product_name, quantity, unit_price_minor, amount_minor,
+  currency, email, status, channel, client_ip, locale, base_url, expires_at, created_at, updated_at, discount_minor)
+ VALUES (:'tenant', 'pg' || :client_id || '-' || :n, 'pg' || :client_id || '-' || :n, 'video-vip-month', 'bench', 1,
+  1500, 1500, 'CNY', 'pgbench@example.com', 'pending', 'sandbox', '10.0.0.1', 'en', 'http://bench',
+  now() + interval '15 minutes', now(), now(), 0);
+INSERT INTO payments (tenant_id, id, order_id, channel, status, amount_minor, currency, calls, checks, created_at, updated_at)
+ VALUES (:'tenant', 'pp' || :client_id || '-' || :n, 'pg' || :client_id || '-' || :n, 'sandbox', 'created', 1500, 'CNY', 0, 0, now(), now());
+INSERT INTO jobs (tenant_id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
+ VALUES (:'tenant', 'expire_order', '{}', 'queued', 0, 5, now() + interval '15 minutes', now(), now());
+END;
