@@ -3,10 +3,11 @@
 -- payment attempt and its expiry job, in one transaction.
 \set n random(1, 1000000000)
 BEGIN;
-UPDATE card_keys SET status = 'reserved', order_id = 'pg' || :client_id || '-' || :n
- WHERE tenant_id = :'tenant' AND status = 'available' AND id IN (
+WITH picked AS MATERIALIZED (
    SELECT id FROM card_keys WHERE tenant_id = :'tenant' AND product_id = 'video-vip-month' AND status = 'available'
-   ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED);
+   ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+UPDATE card_keys SET status = 'reserved', order_id = 'pg' || :client_id || '-' || :n FROM picked
+ WHERE card_keys.tenant_id = :'tenant' AND card_keys.id = picked.id AND card_keys.status = 'available';
 INSERT INTO orders (tenant_id, id, order_no, product_id, product_name, quantity, unit_price_minor, amount_minor,
   currency, email, status, channel, client_ip, locale, base_url, expires_at, created_at, updated_at, discount_minor)
  VALUES (:'tenant', 'pg' || :client_id || '-' || :n, 'pg' || :client_id || '-' || :n, 'video-vip-month', 'bench', 1,

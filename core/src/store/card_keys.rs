@@ -8,7 +8,7 @@
 //! never be handed to two orders.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use std::collections::HashSet;
@@ -29,8 +29,9 @@ pub enum Reservation {
 
 /// Reserves `quantity` available keys of a product for an order, until `until`.
 ///
-/// Each step is one statement that picks and reserves keys together
-/// (`UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`).
+/// Each step is one statement that picks and reserves keys together (on
+/// PostgreSQL `WITH picked AS MATERIALIZED (SELECT … LIMIT n FOR UPDATE
+/// SKIP LOCKED) UPDATE … FROM picked`).
 /// Keys that other checkouts hold locked are skipped at first (concurrent
 /// buyers never queue behind each other). `start_at`, a key id from
 /// [`lane_starts_of_product_for_tenant`], spreads concurrent checkouts of one
@@ -115,6 +116,37 @@ impl Pick<'_> {
     /// writer needs no row locks.
     async fn take<C: ConnectionTrait>(&self, conn: &C, n: u64, from: Option<&str>, skip: SkipLocked) -> Result<u64, DbErr> {
         use sea_orm::sea_query::Query;
+        let backend = conn.get_database_backend();
+        if backend == DbBackend::Postgres {
+            // A materialized CTE: the locking pick runs exactly once. (As an
+            // `IN (subquery)` the planner may run a SKIP LOCKED pick again per
+            // row, and each run skips to other keys: one order took thousands.)
+            let skip = match skip {
+                SkipLocked::Yes => " SKIP LOCKED",
+                SkipLocked::No => "",
+            };
+            let bound = if from.is_some() { " AND id >= $6" } else { "" };
+            let sql = format!(
+                "WITH picked AS MATERIALIZED (SELECT id FROM card_keys \
+                 WHERE tenant_id = $1 AND product_id = $2 AND status = 'available'{bound} \
+                 ORDER BY id LIMIT $5 FOR UPDATE{skip}) \
+                 UPDATE card_keys SET status = 'reserved', order_id = $3, reserved_until = $4 FROM picked \
+                 WHERE card_keys.tenant_id = $1 AND card_keys.id = picked.id AND card_keys.status = 'available'"
+            );
+            let mut values: Vec<sea_orm::Value> = vec![
+                self.tenant_id.into(),
+                self.product_id.into(),
+                self.order_id.into(),
+                self.until.into(),
+                i64::try_from(n).unwrap_or(i64::MAX).into(),
+            ];
+            if let Some(from) = from {
+                values.push(from.into());
+            }
+            let done = conn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
+            return Ok(done.rows_affected());
+        }
+        // SQLite: one writer at a time, so the subquery sees no one else's picks.
         let mut candidates = Query::select();
         candidates
             .column(card_keys::Column::Id)
@@ -127,10 +159,6 @@ impl Pick<'_> {
         if let Some(from) = from {
             candidates.and_where(card_keys::Column::Id.gte(from));
         }
-        match skip {
-            SkipLocked::Yes => candidates.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked),
-            SkipLocked::No => candidates.lock(LockType::Update),
-        };
         Ok(card_keys::Entity::update_many()
             .col_expr(card_keys::Column::Status, Expr::value("reserved"))
             .col_expr(card_keys::Column::OrderId, Expr::value(self.order_id))

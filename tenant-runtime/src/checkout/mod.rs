@@ -158,100 +158,119 @@ pub async fn place_order(
     let written = WrittenAttempt::pick(state, tenant, &candidates);
     let first_kind = written.as_ref().map(|w| w.channel).or_else(|| candidates.first().map(|c| c.channel.kind()));
 
+    // Every way out of the transaction ends it explicitly: a dropped one
+    // would keep its advisory and row locks until its connection is reused.
     let txn = state.db.begin().await?;
-    lock_unpaid_caps_for_tenant(&txn, &tenant.id, &ip, email.as_str()).await?;
-    let window = BuyerOrderWindow {
-        now,
-        unpaid_cap: u64::from(cap),
-        recent_since: velocity_window_start(&tenant.risk, now),
-        recent_cap: velocity_count_cap(&tenant.risk),
-    };
-    let counts = count_buyer_orders_for_tenant(&txn, &tenant.id, &ip, email.as_str(), window).await?;
-    if !allow_listed {
-        match velocity_verdict(&tenant.risk, counts.recent_by_ip, counts.recent_by_email) {
-            Verdict::TooFast => {
-                txn.rollback().await?;
-                record_stopped(state, &tenant.id, "velocity_refused", email.as_str(), client_ip).await;
-                return Err(StoreError::TooManyOrders { minutes: tenant.risk.velocity_window_minutes });
+    let written_order = async {
+        lock_unpaid_caps_for_tenant(&txn, &tenant.id, &ip, email.as_str()).await?;
+        let window = BuyerOrderWindow {
+            now,
+            unpaid_cap: u64::from(cap),
+            recent_since: velocity_window_start(&tenant.risk, now),
+            recent_cap: velocity_count_cap(&tenant.risk),
+        };
+        let counts = count_buyer_orders_for_tenant(&txn, &tenant.id, &ip, email.as_str(), window).await?;
+        if !allow_listed {
+            match velocity_verdict(&tenant.risk, counts.recent_by_ip, counts.recent_by_email) {
+                Verdict::TooFast => {
+                    return Err(StoreError::TooManyOrders { minutes: tenant.risk.velocity_window_minutes });
+                }
+                Verdict::Challenge
+                    if !input.pow.as_deref().is_some_and(|a| challenge::verify(state, &tenant.id, client_ip, a)) =>
+                {
+                    let c = challenge::issue(state, &tenant.id, client_ip);
+                    return Err(StoreError::ChallengeRequired { challenge: c, difficulty: challenge::DIFFICULTY });
+                }
+                _ => {}
             }
-            Verdict::Challenge
-                if !input.pow.as_deref().is_some_and(|a| challenge::verify(state, &tenant.id, client_ip, a)) =>
-            {
-                txn.rollback().await?;
-                record_stopped(state, &tenant.id, "velocity_challenge", email.as_str(), client_ip).await;
-                let c = challenge::issue(state, &tenant.id, client_ip);
-                return Err(StoreError::ChallengeRequired { challenge: c, difficulty: challenge::DIFFICULTY });
-            }
-            _ => {}
         }
-    }
-    if counts.unpaid_by_ip >= u64::from(cap) || counts.unpaid_by_email >= u64::from(cap) {
-        return Err(StoreError::TooManyUnpaidOrders { limit: cap });
-    }
-    if let Some(c) = &coupon
-        && !take_coupon_use_for_tenant(&txn, &tenant.id, &c.id).await?
-    {
-        return Err(StoreError::Coupon(CouponRejection::UsedUp));
-    }
-    // Manual products have no keys: the merchant delivers after payment.
-    if !manual {
-        let reserved = reserve_keys_for_order_for_tenant(
-            &txn,
-            &tenant.id,
-            &product.id,
-            &order_id,
-            quantity.into(),
+        if counts.unpaid_by_ip >= u64::from(cap) || counts.unpaid_by_email >= u64::from(cap) {
+            return Err(StoreError::TooManyUnpaidOrders { limit: cap });
+        }
+        if let Some(c) = &coupon
+            && !take_coupon_use_for_tenant(&txn, &tenant.id, &c.id).await?
+        {
+            return Err(StoreError::Coupon(CouponRejection::UsedUp));
+        }
+        // Manual products have no keys: the merchant delivers after payment.
+        if !manual {
+            let reserved = reserve_keys_for_order_for_tenant(
+                &txn,
+                &tenant.id,
+                &product.id,
+                &order_id,
+                quantity.into(),
+                expires_at,
+                lane_start.as_deref(),
+            )
+            .await?;
+            if let Reservation::Short { available } = reserved {
+                return Err(StoreError::OutOfStock { available });
+            }
+        }
+        let order = orders::Model {
+            tenant_id: tenant.id.clone(),
+            id: order_id.clone(),
+            order_no: order_no.clone(),
+            product_id: product.id.clone(),
+            product_name: product.name.clone(),
+            quantity: quantity as i32,
+            unit_price_minor: unit_price,
+            amount_minor,
+            currency: product.currency.clone(),
+            email: email.as_str().to_string(),
+            lookup_hash,
+            status: status::PENDING.into(),
+            channel: first_kind.unwrap_or_default().into(),
+            client_ip: ip.clone(),
+            locale: lang.tag().into(),
+            base_url: shop.base_url.clone(),
+            attention_reason: None,
+            coupon_code: coupon.as_ref().map(|c| c.code.clone()),
+            discount_minor,
+            buyer_input,
+            delivery_ciphertext: None,
+            delivery_nonce: None,
             expires_at,
-            lane_start.as_deref(),
+            paid_at: None,
+            delivered_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        orders::Entity::insert(order.clone().into_active_model()).exec_without_returning(&txn).await?;
+        enqueue(
+            &txn,
+            NewJob::now(EXPIRE_ORDER, Some(tenant.id.clone()), serde_json::json!({ "order_id": order_id })).at(expires_at),
         )
         .await?;
-        if let Reservation::Short { available } = reserved {
-            return Err(StoreError::OutOfStock { available });
+        // Written before the provider is called, as every attempt is.
+        if let Some(w) = &written {
+            insert_attempt_row(&txn, tenant, &w.payment_id, w.channel, &payable).await?;
         }
+        if setup.webhooks {
+            let data = kapu_core::store::webhooks::order_data(&order, status::PENDING);
+            kapu_core::store::webhooks::emit_event_for_tenant(&txn, &tenant.id, "order.created", data, now).await?;
+        }
+        Ok::<_, StoreError>(())
     }
-    let order = orders::Model {
-        tenant_id: tenant.id.clone(),
-        id: order_id.clone(),
-        order_no: order_no.clone(),
-        product_id: product.id.clone(),
-        product_name: product.name.clone(),
-        quantity: quantity as i32,
-        unit_price_minor: unit_price,
-        amount_minor,
-        currency: product.currency.clone(),
-        email: email.as_str().to_string(),
-        lookup_hash,
-        status: status::PENDING.into(),
-        channel: first_kind.unwrap_or_default().into(),
-        client_ip: ip.clone(),
-        locale: lang.tag().into(),
-        base_url: shop.base_url.clone(),
-        attention_reason: None,
-        coupon_code: coupon.as_ref().map(|c| c.code.clone()),
-        discount_minor,
-        buyer_input,
-        delivery_ciphertext: None,
-        delivery_nonce: None,
-        expires_at,
-        paid_at: None,
-        delivered_at: None,
-        created_at: now,
-        updated_at: now,
+    .await;
+    match written_order {
+        Ok(()) => {}
+        Err(e) => {
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(error = %rollback, "could not roll back a refused checkout");
+            }
+            let rule = match &e {
+                StoreError::TooManyOrders { .. } => Some("velocity_refused"),
+                StoreError::ChallengeRequired { .. } => Some("velocity_challenge"),
+                _ => None,
+            };
+            if let Some(rule) = rule {
+                record_stopped(state, &tenant.id, rule, email.as_str(), client_ip).await;
+            }
+            return Err(e);
+        }
     };
-    orders::Entity::insert(order.clone().into_active_model()).exec_without_returning(&txn).await?;
-    enqueue(
-        &txn,
-        NewJob::now(EXPIRE_ORDER, Some(tenant.id.clone()), serde_json::json!({ "order_id": order_id })).at(expires_at),
-    )
-    .await?;
-    // Written before the provider is called, as every attempt is.
-    if let Some(w) = &written {
-        insert_attempt_row(&txn, tenant, &w.payment_id, w.channel, &payable).await?;
-    }
-    if setup.webhooks {
-        let data = kapu_core::store::webhooks::order_data(&order, status::PENDING);
-        kapu_core::store::webhooks::emit_event_for_tenant(&txn, &tenant.id, "order.created", data, now).await?;
-    }
     txn.commit().await?;
     if !manual {
         state.catalog.keys_reserved(&tenant.id, &product.id, quantity.into()).await;
