@@ -17,15 +17,15 @@ use axum::body::Bytes;
 use kapu_billing::router::{Configured, offered_methods};
 use kapu_core::Db;
 use kapu_core::crypto::MasterKey;
-use kapu_core::entities::{categories, products};
 use kapu_core::entities::risk_entries;
+use kapu_core::entities::{categories, products};
 use kapu_core::store::card_keys::lane_starts_of_product_for_tenant;
 use kapu_core::store::channels::{credentials_of, list_enabled_channels_for_tenant};
-use kapu_core::store::risk::list_risk_entries_for_tenant;
-use kapu_core::store::webhooks::has_enabled_webhook_endpoint_for_tenant;
 use kapu_core::store::products::{
     list_categories_for_tenant, list_visible_products_for_tenant, stock_by_product_for_tenant,
 };
+use kapu_core::store::risk::list_risk_entries_for_tenant;
+use kapu_core::store::webhooks::has_enabled_webhook_endpoint_for_tenant;
 use moka::future::Cache;
 
 use crate::error::StoreError;

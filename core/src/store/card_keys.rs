@@ -114,7 +114,13 @@ impl Pick<'_> {
     /// statement; returns how many. On PostgreSQL the candidates are locked
     /// for update (skipping or waiting for locked ones); SQLite's single
     /// writer needs no row locks.
-    async fn take<C: ConnectionTrait>(&self, conn: &C, n: u64, from: Option<&str>, skip: SkipLocked) -> Result<u64, DbErr> {
+    async fn take<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        n: u64,
+        from: Option<&str>,
+        skip: SkipLocked,
+    ) -> Result<u64, DbErr> {
         use sea_orm::sea_query::Query;
         let backend = conn.get_database_backend();
         if backend == DbBackend::Postgres {

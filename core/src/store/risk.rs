@@ -7,9 +7,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
 use ipnet::IpNet;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::entities::{risk_entries, risk_events};
 use crate::ids::new_id;

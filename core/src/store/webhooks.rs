@@ -113,11 +113,12 @@ pub async fn delete_endpoint_for_tenant<C: ConnectionTrait>(
     Ok(r.rows_affected == 1)
 }
 
-/// Queues `event_type` with `data` for every enabled endpoint of the shop
-
 /// Whether the tenant has an enabled webhook endpoint (checkouts skip
 /// emitting events when it has none).
-pub async fn has_enabled_webhook_endpoint_for_tenant<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<bool, DbErr> {
+pub async fn has_enabled_webhook_endpoint_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+) -> Result<bool, DbErr> {
     Ok(webhook_endpoints::Entity::find()
         .select_only()
         .column(webhook_endpoints::Column::Id)
@@ -129,6 +130,7 @@ pub async fn has_enabled_webhook_endpoint_for_tenant<C: ConnectionTrait>(conn: &
         .is_some())
 }
 
+/// Queues `event_type` with `data` for every enabled endpoint of the shop
 /// subscribed to it. Call inside the transaction of the change.
 pub async fn emit_event_for_tenant<C: ConnectionTrait>(
     conn: &C,

@@ -22,12 +22,9 @@ use kapu_core::store::coupons::{
     CouponRejection, discount_for, find_applicable_coupon_for_tenant, take_coupon_use_for_tenant,
 };
 use kapu_core::store::manual_delivery::{AnswerError, check_answers, parse_input_fields};
-use kapu_core::store::orders::{
-    BuyerOrderWindow, count_buyer_orders_for_tenant, lock_unpaid_caps_for_tenant, status,
-};
+use kapu_core::store::orders::{BuyerOrderWindow, count_buyer_orders_for_tenant, lock_unpaid_caps_for_tenant, status};
 use kapu_core::store::risk::{
-    Verdict, record_risk_event_for_tenant, screen_by_lists, velocity_count_cap, velocity_verdict,
-    velocity_window_start,
+    Verdict, record_risk_event_for_tenant, screen_by_lists, velocity_count_cap, velocity_verdict, velocity_window_start,
 };
 use sea_orm::{EntityTrait, IntoActiveModel};
 
@@ -240,7 +237,8 @@ pub async fn place_order(
         orders::Entity::insert(order.clone().into_active_model()).exec_without_returning(&txn).await?;
         enqueue(
             &txn,
-            NewJob::now(EXPIRE_ORDER, Some(tenant.id.clone()), serde_json::json!({ "order_id": order_id })).at(expires_at),
+            NewJob::now(EXPIRE_ORDER, Some(tenant.id.clone()), serde_json::json!({ "order_id": order_id }))
+                .at(expires_at),
         )
         .await?;
         // Written before the provider is called, as every attempt is.
@@ -276,7 +274,8 @@ pub async fn place_order(
         state.catalog.keys_reserved(&tenant.id, &product.id, quantity.into()).await;
     }
 
-    let (start, channel_kind) = match start_payment(state, tenant, &keys, &candidates, &payable, written.as_ref()).await {
+    let (start, channel_kind) = match start_payment(state, tenant, &keys, &candidates, &payable, written.as_ref()).await
+    {
         Ok(started) => started,
         Err(e) => {
             // Nothing can take the money: give the keys and the coupon back now.

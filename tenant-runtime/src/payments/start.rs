@@ -22,7 +22,11 @@ use crate::error::StoreError;
 use crate::state::RuntimeState;
 
 /// The shop's channels that may take a payment by `method`, best first.
-pub fn channel_candidates(setup: &ShopSetup, tenant: &Tenant, method: Option<&str>) -> Result<Vec<Candidate>, StoreError> {
+pub fn channel_candidates(
+    setup: &ShopSetup,
+    tenant: &Tenant,
+    method: Option<&str>,
+) -> Result<Vec<Candidate>, StoreError> {
     candidates(setup.channels.clone(), method, tenant.is_test_mode()).map_err(|e| match e {
         RouteError::NotOffered(m) => StoreError::ChannelNotOffered(m),
         RouteError::NoneAvailable => StoreError::NoPaymentChannel,
