@@ -17,9 +17,11 @@ function init(args)
   local all = {}
   for line in f:lines() do all[#all + 1] = line end
   f:close()
-  local tid = tonumber(wrk.thread:get("tid")) or 0
+  -- `tid` is the global thread:set() gave this thread's state.
+  local id = tonumber(tid) or 0
   local n = tonumber(os.getenv("NOTIFY_THREADS") or "2")
-  for i = tid + 1, #all, n do items[#items + 1] = all[i] end
+  for i = id + 1, #all, n do items[#items + 1] = all[i] end
+  assert(#items > 0, "no notifications to send: did the order runs create orders?")
 end
 
 request = function()

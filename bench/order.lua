@@ -12,6 +12,8 @@ function init(args)
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
   if prefix then
     out = io.open(string.format("%s.%d", prefix, math.random(1, 1000000000)), "a")
+    -- Thread states are never closed: unbuffered lines, or the tail is lost.
+    out:setvbuf("line")
   end
 end
 

@@ -93,17 +93,22 @@ bench_engine() {
   fi
   add_keys "$engine" "$db_url"
   rm -f "$data"/orders.*
-  BENCH_ORDERS_OUT="$data/orders" measure orders "$base/api/v1/orders" bench/order.lua "$ORDER_SECS"
+  export BENCH_ORDERS_OUT="$data/orders"
+  measure orders "$base/api/v1/orders" bench/order.lua "$ORDER_SECS"
+  unset BENCH_ORDERS_OUT
   # Payment confirmation: each run pays a disjoint share of those orders.
   local tenant; tenant=$(sql "$engine" "$db_url" "SELECT id FROM tenants WHERE slug = 'demo'")
   local made; made=$(python3 bench/notify.py "$MASTER_KEY" "$tenant" "$data/notify" "$data"/orders.*)
+  echo "$engine: $(cat "$data"/orders.* | wc -l) orders recorded, $made notifications signed" >&2
   python3 - "$data/notify" "$RUNS" <<'PY'
 import sys
 lines = open(sys.argv[1]).read().splitlines(); k = int(sys.argv[2])
 for i in range(k):
     open(f"{sys.argv[1]}.{i + 1}", "w").write("\n".join(lines[i::k]) + "\n")
 PY
-  NOTIFY_THREADS=2 PER_RUN="$data/notify" measure notify "$base/" bench/notify.lua "$NOTIFY_SECS"
+  export NOTIFY_THREADS=2 PER_RUN="$data/notify"
+  measure notify "$base/" bench/notify.lua "$NOTIFY_SECS"
+  unset PER_RUN NOTIFY_LIST
   local paid; paid=$(sql "$engine" "$db_url" "SELECT count(*) FROM orders WHERE status = 'delivered'")
   kill -TERM "$pid"; wait "$pid" || true
   local ceiling; ceiling=$(cut -d' ' -f1 <<<"$R_healthz")
