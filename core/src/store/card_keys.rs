@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use std::collections::HashSet;
 
@@ -121,7 +121,6 @@ impl Pick<'_> {
         from: Option<&str>,
         skip: SkipLocked,
     ) -> Result<u64, DbErr> {
-        use sea_orm::sea_query::Query;
         let backend = conn.get_database_backend();
         if backend == DbBackend::Postgres {
             // A materialized CTE: the locking pick runs exactly once. (As an
@@ -152,26 +151,31 @@ impl Pick<'_> {
             let done = conn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
             return Ok(done.rows_affected());
         }
-        // SQLite: one writer at a time, so the subquery sees no one else's picks.
-        let mut candidates = Query::select();
-        candidates
+        // SQLite: one writer at a time, so nobody else picks between the two
+        // statements. (As one UPDATE with an IN-subquery, SQLite scanned the
+        // shop's keys for the outer filter: 85 orders/s instead of 875.)
+        let mut candidates = card_keys::Entity::find()
+            .select_only()
             .column(card_keys::Column::Id)
-            .from(card_keys::Entity)
-            .and_where(card_keys::Column::TenantId.eq(self.tenant_id))
-            .and_where(card_keys::Column::ProductId.eq(self.product_id))
-            .and_where(card_keys::Column::Status.eq("available"))
-            .order_by(card_keys::Column::Id, sea_orm::Order::Asc)
+            .filter(card_keys::Column::TenantId.eq(self.tenant_id))
+            .filter(card_keys::Column::ProductId.eq(self.product_id))
+            .filter(card_keys::Column::Status.eq("available"))
+            .order_by_asc(card_keys::Column::Id)
             .limit(n);
         if let Some(from) = from {
-            candidates.and_where(card_keys::Column::Id.gte(from));
+            candidates = candidates.filter(card_keys::Column::Id.gte(from));
+        }
+        let ids: Vec<String> = candidates.into_tuple().all(conn).await?;
+        if ids.is_empty() {
+            return Ok(0);
         }
         Ok(card_keys::Entity::update_many()
             .col_expr(card_keys::Column::Status, Expr::value("reserved"))
             .col_expr(card_keys::Column::OrderId, Expr::value(self.order_id))
             .col_expr(card_keys::Column::ReservedUntil, Expr::value(self.until))
             .filter(card_keys::Column::TenantId.eq(self.tenant_id))
+            .filter(card_keys::Column::Id.is_in(ids))
             .filter(card_keys::Column::Status.eq("available"))
-            .filter(card_keys::Column::Id.in_subquery(candidates))
             .exec(conn)
             .await?
             .rows_affected)
