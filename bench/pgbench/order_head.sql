@@ -4,17 +4,17 @@
 \set n random(1, 1000000000)
 BEGIN;
 WITH picked AS MATERIALIZED (
-   SELECT id FROM card_keys WHERE tenant_id = :'tenant' AND product_id = 'video-vip-month' AND status = 'available'
+   SELECT id FROM card_keys WHERE tenant_id = :tenant AND product_id = 'video-vip-month' AND status = 'available'
    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
 UPDATE card_keys SET status = 'reserved', order_id = 'pg' || :client_id || '-' || :n FROM picked
- WHERE card_keys.tenant_id = :'tenant' AND card_keys.id = picked.id AND card_keys.status = 'available';
+ WHERE card_keys.tenant_id = :tenant AND card_keys.id = picked.id AND card_keys.status = 'available';
 INSERT INTO orders (tenant_id, id, order_no, product_id, product_name, quantity, unit_price_minor, amount_minor,
   currency, email, status, channel, client_ip, locale, base_url, expires_at, created_at, updated_at, discount_minor)
- VALUES (:'tenant', 'pg' || :client_id || '-' || :n, 'pg' || :client_id || '-' || :n, 'video-vip-month', 'bench', 1,
+ VALUES (:tenant, 'pg' || :client_id || '-' || :n, 'pg' || :client_id || '-' || :n, 'video-vip-month', 'bench', 1,
   1500, 1500, 'CNY', 'pgbench@example.com', 'pending', 'sandbox', '10.0.0.1', 'en', 'http://bench',
   now() + interval '15 minutes', now(), now(), 0);
 INSERT INTO payments (tenant_id, id, order_id, channel, status, amount_minor, currency, calls, checks, created_at, updated_at)
- VALUES (:'tenant', 'pp' || :client_id || '-' || :n, 'pg' || :client_id || '-' || :n, 'sandbox', 'created', 1500, 'CNY', 0, 0, now(), now());
+ VALUES (:tenant, 'pp' || :client_id || '-' || :n, 'pg' || :client_id || '-' || :n, 'sandbox', 'created', 1500, 'CNY', 0, 0, now(), now());
 INSERT INTO jobs (tenant_id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
- VALUES (:'tenant', 'expire_order', '{}', 'queued', 0, 5, now() + interval '15 minutes', now(), now());
+ VALUES (:tenant, 'expire_order', '{}', 'queued', 0, 5, now() + interval '15 minutes', now(), now());
 END;
