@@ -29,9 +29,9 @@ pub enum Reservation {
 
 /// Reserves `quantity` available keys of a product for an order, until `until`.
 ///
-/// Each step is one statement that picks and reserves keys together (on
-/// PostgreSQL `WITH picked AS MATERIALIZED (SELECT … LIMIT n FOR UPDATE
-/// SKIP LOCKED) UPDATE … FROM picked`).
+/// On PostgreSQL each step is one statement that picks and reserves keys
+/// together (`WITH picked AS MATERIALIZED (SELECT … LIMIT n FOR UPDATE
+/// SKIP LOCKED) UPDATE … FROM picked`); on SQLite a pick and an update.
 /// Keys that other checkouts hold locked are skipped at first (concurrent
 /// buyers never queue behind each other). `start_at`, a key id from
 /// [`lane_starts_of_product_for_tenant`], spreads concurrent checkouts of one
