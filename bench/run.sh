@@ -152,6 +152,12 @@ PY
   fi
 }
 
+# order_shape URL TENANT LANES -> tps of bench/pgbench/order_shape.sql
+order_shape() {
+  pgbench -n -M prepared -c "$CONNS" -j 2 -T "$ORDER_SECS" -D tenant="$2" -D lanes="$3" \
+    -f bench/pgbench/order_shape.sql "$1" 2>/dev/null | awk '/^tps/ {print $3}'
+}
+
 # pgbench_ceilings URL: the commit ceiling (simple-update on pgbench's own
 # tables) and the order's shape on Kapu's tables (head and lanes), medians.
 pgbench_ceilings() {
@@ -160,8 +166,11 @@ pgbench_ceilings() {
   psql "$PG_URL" -qc "CREATE DATABASE $pgb" >/dev/null
   pgbench -i -q -s 16 "${PG_URL%/*}/$pgb" >/dev/null 2>&1
   tenant=$(psql "$url" -qtAc "SELECT id FROM tenants WHERE slug = 'demo'")
+  # One lane starting before every key (first available key), and 32 lanes
+  # over the product's available keys (Kapu's allocator).
   psql "$url" -qc "DROP TABLE IF EXISTS bench_lanes;
-    CREATE TABLE bench_lanes AS SELECT row_number() OVER (ORDER BY id) - 1 AS lane, id AS start FROM (
+    CREATE TABLE bench_lanes AS SELECT 1 AS lanes, 0::bigint AS lane, ''::varchar AS start;
+    INSERT INTO bench_lanes SELECT 32, row_number() OVER (ORDER BY id) - 1, id FROM (
       SELECT id, row_number() OVER (ORDER BY id) AS n FROM card_keys
       WHERE product_id = 'video-vip-month' AND status = 'available') s
     WHERE (n - 1) % GREATEST(1, (SELECT count(*) / 32 FROM card_keys WHERE product_id = 'video-vip-month' AND status = 'available')) = 0
@@ -169,8 +178,8 @@ pgbench_ceilings() {
   local su=() head=() lanes=()
   for _ in $(seq 1 "$RUNS"); do
     su+=("$(pgbench -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -b simple-update "${PG_URL%/*}/$pgb" 2>/dev/null | awk '/^tps/ {print $3}')")
-    head+=("$(pgbench -n -M prepared -c "$CONNS" -j 2 -T "$ORDER_SECS" -D tenant="$tenant" -f bench/pgbench/order_head.sql "$url" 2>/dev/null | awk '/^tps/ {print $3}')")
-    lanes+=("$(pgbench -n -M prepared -c "$CONNS" -j 2 -T "$ORDER_SECS" -D tenant="$tenant" -f bench/pgbench/order_lanes.sql "$url" 2>/dev/null | awk '/^tps/ {print $3}')")
+    head+=("$(order_shape "$url" "$tenant" 1)")
+    lanes+=("$(order_shape "$url" "$tenant" 32)")
   done
   psql "$PG_URL" -qc "DROP DATABASE $pgb WITH (FORCE)" >/dev/null
   local m_su m_head m_lanes

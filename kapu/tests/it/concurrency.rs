@@ -22,28 +22,12 @@ async fn two_hundred_concurrent_orders_for_fifty_keys_then_five_fold_notificatio
     let product = app.add_product(&tenant, "Contended", 500, 50).await;
 
     let results = race_orders(&app, &product, 200, 200).await;
-    let created: Vec<_> = results.iter().filter(|(s, _)| *s == 201).map(|(_, b)| b.clone()).collect();
-    let refused: Vec<_> = results.iter().filter(|(s, _)| *s == 409).collect();
-    let other: Vec<_> = results.iter().filter(|(s, _)| *s != 201 && *s != 409).collect();
-    assert!(other.is_empty(), "unexpected responses: {other:?}");
-    assert_eq!(created.len(), 50);
-    assert_eq!(refused.len(), 150);
-    assert!(refused.iter().all(|(_, b)| b["error"]["code"] == "out_of_stock"));
+    let created = sold_out_race(&results, 50, 150);
 
     // Each reserved key belongs to exactly one order and each order holds one key.
-    let keys = card_keys::Entity::find()
-        .filter(card_keys::Column::TenantId.eq(&tenant))
-        .filter(card_keys::Column::ProductId.eq(&product))
-        .all(app.db.reader())
-        .await
-        .expect("keys");
+    let keys = keys_of_product(&app, &tenant, &product).await;
     assert!(keys.iter().all(|k| k.status == "reserved"));
-    let per_order: HashMap<_, usize> = keys.iter().fold(HashMap::new(), |mut m, k| {
-        *m.entry(k.order_id.clone().expect("order")).or_default() += 1;
-        m
-    });
-    assert_eq!(per_order.len(), 50);
-    assert!(per_order.values().all(|n| *n == 1));
+    assert_one_key_per_order(&keys, 50);
 
     // Pay all 50, each notification sent 5 times concurrently.
     let tk = app.master.tenant(&tenant);
@@ -178,6 +162,37 @@ async fn a_key_held_by_a_checkout_that_gives_it_back_is_sold_not_refused() {
     app.stop().await;
 }
 
+/// Checks a race for too few keys: only 201s and 409 `out_of_stock`, in
+/// these numbers; returns the created orders.
+fn sold_out_race(results: &[(u16, serde_json::Value)], created: usize, refused: usize) -> Vec<serde_json::Value> {
+    let other: Vec<_> = results.iter().filter(|(s, _)| *s != 201 && *s != 409).take(3).collect();
+    assert!(other.is_empty(), "unexpected responses: {other:?}");
+    let made: Vec<_> = results.iter().filter(|(s, _)| *s == 201).map(|(_, b)| b.clone()).collect();
+    let refusals: Vec<_> = results.iter().filter(|(s, _)| *s == 409).collect();
+    assert_eq!((made.len(), refusals.len()), (created, refused));
+    assert!(refusals.iter().all(|(_, b)| b["error"]["code"] == "out_of_stock"), "{:?}", refusals.first());
+    made
+}
+
+async fn keys_of_product(app: &TestApp, tenant: &str, product: &str) -> Vec<card_keys::Model> {
+    card_keys::Entity::find()
+        .filter(card_keys::Column::TenantId.eq(tenant))
+        .filter(card_keys::Column::ProductId.eq(product))
+        .all(app.db.reader())
+        .await
+        .expect("keys")
+}
+
+/// Every key belongs to an order, `orders` orders in all, each holding exactly one.
+fn assert_one_key_per_order(keys: &[card_keys::Model], orders: usize) {
+    let per_order: HashMap<_, usize> = keys.iter().fold(HashMap::new(), |mut m, k| {
+        *m.entry(k.order_id.clone().expect("held by an order")).or_default() += 1;
+        m
+    });
+    assert_eq!(per_order.len(), orders, "no key in two orders");
+    assert!(per_order.values().all(|n| *n == 1), "no order holds two keys");
+}
+
 /// Places `n` orders of one key each for `product` on the demo shop, at most
 /// `in_flight` at a time, each from its own client address (through the
 /// trusted proxy) and email; returns (status, body) per order.
@@ -209,21 +224,9 @@ async fn two_thousand_concurrent_orders_for_a_thousand_keys_sell_each_key_once_a
     // Enough keys for the allocator to spread checkouts over lanes.
     let product = app.add_product(&tenant, "Promotion", 500, 1000).await;
     let results = race_orders(&app, &product, 2000, 200).await;
-    let created = results.iter().filter(|(s, _)| *s == 201).count();
-    let refused: Vec<_> = results.iter().filter(|(s, _)| *s == 409).collect();
-    let other: Vec<_> = results.iter().filter(|(s, _)| *s != 201 && *s != 409).take(3).collect();
-    assert!(other.is_empty(), "unexpected responses: {other:?}");
-    assert_eq!((created, refused.len()), (1000, 1000));
-    assert!(refused.iter().all(|(_, b)| b["error"]["code"] == "out_of_stock"), "{:?}", refused.first());
+    sold_out_race(&results, 1000, 1000);
     assert_eq!(count_keys_of(&app, &tenant, &product, "available").await, 0, "every key went to an order");
-    let keys = card_keys::Entity::find()
-        .filter(card_keys::Column::TenantId.eq(&tenant))
-        .filter(card_keys::Column::ProductId.eq(&product))
-        .all(app.db.reader())
-        .await
-        .expect("keys");
-    let orders: HashSet<_> = keys.iter().map(|k| k.order_id.clone().expect("reserved for an order")).collect();
-    assert_eq!(orders.len(), 1000, "no order holds two keys, no key is in two orders");
+    assert_one_key_per_order(&keys_of_product(&app, &tenant, &product).await, 1000);
 
     // No false "sold out" while keys remain: as many concurrent buyers as
     // keys all get one, although every checkout in flight holds keys locked.

@@ -32,7 +32,9 @@ use crate::error::StoreError;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
 use crate::jobs::EXPIRE_ORDER;
-use crate::payments::start::{Payable, WrittenAttempt, channel_candidates, insert_attempt_row, start_payment};
+use crate::payments::start::{
+    Payable, WrittenAttempt, channel_candidates, insert_attempt_row, order_channel, start_payment,
+};
 use crate::state::RuntimeState;
 
 /// What the buyer asked for.
@@ -153,7 +155,6 @@ pub async fn place_order(
     };
     // The attempt of the channel most likely to take the payment is written with the order.
     let written = WrittenAttempt::pick(state, tenant, &candidates);
-    let first_kind = written.as_ref().map(|w| w.channel).or_else(|| candidates.first().map(|c| c.channel.kind()));
 
     // Every way out of the transaction ends it explicitly: a dropped one
     // would keep its advisory and row locks until its connection is reused.
@@ -218,7 +219,7 @@ pub async fn place_order(
             email: email.as_str().to_string(),
             lookup_hash,
             status: status::PENDING.into(),
-            channel: first_kind.unwrap_or_default().into(),
+            channel: order_channel(written.as_ref(), &candidates).unwrap_or_default().into(),
             client_ip: ip.clone(),
             locale: lang.tag().into(),
             base_url: shop.base_url.clone(),

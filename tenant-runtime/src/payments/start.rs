@@ -51,6 +51,12 @@ impl WrittenAttempt {
     }
 }
 
+/// The channel an order names when it is written: the one whose attempt is
+/// written with it, else the first candidate. Only a failover changes it.
+pub fn order_channel(with_order: Option<&WrittenAttempt>, candidates: &[Candidate]) -> Option<&'static str> {
+    with_order.map(|w| w.channel).or_else(|| candidates.first().map(|c| c.channel.kind()))
+}
+
 /// Writes the `payments` row of a try on `channel`, in the caller's
 /// transaction (checkout writes the first channel's with the order).
 pub async fn insert_attempt_row<C: sea_orm::ConnectionTrait>(
@@ -100,8 +106,7 @@ pub async fn start_payment(
     with_order: Option<&WrittenAttempt>,
 ) -> Result<(PaymentStart, &'static str), StoreError> {
     let mut failures = Vec::new();
-    // The channel the order names from the start (see checkout).
-    let order_channel = with_order.map(|w| w.channel).or_else(|| candidates.first().map(|c| c.channel.kind()));
+    let named = order_channel(with_order, candidates);
     let mut unused = with_order;
     for cand in candidates {
         let kind = cand.channel.kind();
@@ -153,7 +158,7 @@ pub async fn start_payment(
                 )
                 .await?;
                 // The order names the channel of the attempt written with it; only a failover changes it.
-                if order_channel != Some(kind) {
+                if named != Some(kind) {
                     orders::Entity::update_many()
                         .col_expr(orders::Column::Channel, Expr::value(kind))
                         .filter(orders::Column::TenantId.eq(&tenant.id))

@@ -1,11 +1,16 @@
--- The order's shape without Kapu: pick the product's first available key
--- (every client starts at the same rows), reserve it, write the order, its
--- payment attempt and its expiry job, in one transaction.
+-- The order's shape without Kapu, in one transaction: pick an available key
+-- of the product from a lane start, reserve it, write the order, its payment
+-- attempt and its expiry job. Run with -D lanes=1 (one lane starting at '':
+-- every client picks the first available key) or -D lanes=32 (a random one
+-- of 32 lane starts, as Kapu's allocator does); bench/run.sh fills
+-- bench_lanes for both, so the two runs differ in nothing else.
 \set n random(1, 1000000000)
+\set lane random(0, :lanes - 1)
 BEGIN;
+SELECT start FROM bench_lanes WHERE lanes = :lanes AND lane = :lane \gset
 WITH picked AS MATERIALIZED (
    SELECT id FROM card_keys WHERE tenant_id = :tenant AND product_id = 'video-vip-month' AND status = 'available'
-   ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+   AND id >= :start ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
 UPDATE card_keys SET status = 'reserved', order_id = 'pg' || :client_id || '-' || :n FROM picked
  WHERE card_keys.tenant_id = :tenant AND card_keys.id = picked.id AND card_keys.status = 'available';
 INSERT INTO orders (tenant_id, id, order_no, product_id, product_name, quantity, unit_price_minor, amount_minor,
