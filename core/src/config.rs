@@ -90,6 +90,13 @@ pub struct Config {
     /// Apply each plan's shop-wide storefront requests-per-second cap
     /// (benchmarks turn it off to measure the path, not the guard).
     pub shop_rate_limits: bool,
+    /// Requests of one shop (browsing and checkout) that run at once; more
+    /// wait in the shop's own queue. Unset: three quarters of
+    /// `db_max_connections` (at least 2), so one shop never holds the whole
+    /// pool; 0: no limit.
+    pub shop_max_in_flight: Option<u32>,
+    /// Milliseconds a request waits for its shop's turn before a 429.
+    pub shop_queue_wait_ms: u64,
     /// DNS server (`ip:port`) asked to verify custom domains; the system's resolvers when unset.
     pub dns_resolver: Option<String>,
     /// Seconds before each retry of a failed webhook delivery (comma-separated);
@@ -136,6 +143,8 @@ impl Default for Config {
             closed_retention_days: 90,
             billing_sweep_secs: 300,
             shop_rate_limits: true,
+            shop_max_in_flight: None,
+            shop_queue_wait_ms: 10_000,
             dns_resolver: None,
             webhook_retry_secs: "5,300,1800,7200,18000,36000,36000".into(),
         }
@@ -148,6 +157,15 @@ impl Default for Config {
 pub struct ConfigError(pub String);
 
 impl Config {
+    /// How many requests of one shop run at once (see `shop_max_in_flight`).
+    pub fn shop_share(&self) -> usize {
+        match self.shop_max_in_flight {
+            Some(n) => n as usize,
+            None => (self.db_max_connections as usize * 3 / 4).max(2),
+        }
+    }
+
+
     /// Defaults, then the TOML file named by `KAPU_CONFIG` (if any), then `KAPU_*` variables.
     pub fn load() -> Result<Self, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));

@@ -40,6 +40,8 @@ pub struct Inner {
     pub traffic: Arc<kapu_core::traffic::TenantTraffic>,
     /// The plan's shop-wide requests-per-second cap.
     pub shop_limits: crate::http::shop_limit::ShopLimits,
+    /// Each shop's share of the process (requests of one shop at once).
+    pub shop_share: crate::http::shop_share::ShopShare,
 }
 
 impl std::ops::Deref for RuntimeState {
@@ -114,6 +116,10 @@ impl RuntimeState {
             retry,
             traffic,
             shop_limits: Default::default(),
+            shop_share: crate::http::shop_share::ShopShare::new(
+                cfg.shop_share(),
+                std::time::Duration::from_millis(cfg.shop_queue_wait_ms),
+            ),
             cfg,
             db,
             master,

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use crate::crypto::{CryptoError, TenantKeys};
 use crate::entities::card_keys;
 use crate::store::key_imports::{Entry, import_chunk_for_tenant};
-use crate::store::products::available_keys_of_product_for_tenant;
+use crate::store::products::{available_keys_of_product_for_tenant, available_keys_up_to_for_tenant};
 
 /// Result of trying to reserve keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub async fn reserve_keys_for_order_for_tenant<C: ConnectionTrait>(
     if postgres && taken < quantity {
         // As last committed, plus what this transaction took: keys other
         // checkouts hold locked still count as available.
-        let available = available_keys_of_product_for_tenant(conn, tenant_id, product_id).await?;
+        let available = available_keys_up_to_for_tenant(conn, tenant_id, product_id, quantity - taken).await?;
         if available + taken >= quantity {
             if savepoint {
                 conn.execute_unprepared("ROLLBACK TO SAVEPOINT kapu_pick_keys").await?;

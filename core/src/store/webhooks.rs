@@ -139,11 +139,41 @@ pub async fn emit_event_for_tenant<C: ConnectionTrait>(
     data: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
-    let endpoints = webhook_endpoints::Entity::find()
+    let endpoints = enabled_endpoints_for_tenant(conn, tenant_id).await?;
+    emit_event_to_endpoints(conn, tenant_id, &endpoints, event_type, data, now).await
+}
+
+/// The shop's enabled endpoints, for several events of one change
+/// ([`emit_event_to_endpoints`]).
+pub async fn enabled_endpoints_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+) -> Result<Vec<webhook_endpoints::Model>, DbErr> {
+    webhook_endpoints::Entity::find()
         .filter(webhook_endpoints::Column::TenantId.eq(tenant_id))
         .filter(webhook_endpoints::Column::Enabled.eq(true))
         .all(conn)
-        .await?;
+        .await
+}
+
+/// Whether any of `endpoints` takes `event_type`.
+pub fn subscribed(endpoints: &[webhook_endpoints::Model], event_type: &str) -> bool {
+    endpoints.iter().any(|e| e.events.split(',').any(|t| t == event_type))
+}
+
+/// Queues `event_type` for those of `endpoints` (the shop's enabled ones)
+/// subscribed to it.
+pub async fn emit_event_to_endpoints<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    endpoints: &[webhook_endpoints::Model],
+    event_type: &str,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<usize, DbErr> {
+    if !subscribed(endpoints, event_type) {
+        return Ok(0);
+    }
     let payload = serde_json::json!({
         "type": event_type,
         "timestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -151,7 +181,7 @@ pub async fn emit_event_for_tenant<C: ConnectionTrait>(
     })
     .to_string();
     let mut queued = 0;
-    for e in endpoints.iter().filter(|e| e.events.split(',').any(|t| t == event_type)) {
+    for e in endpoints.iter().filter(|e| subscribed(std::slice::from_ref(e), event_type)) {
         let id = new_id();
         webhook_deliveries::Entity::insert(webhook_deliveries::ActiveModel {
             tenant_id: Set(tenant_id.into()),

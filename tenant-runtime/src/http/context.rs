@@ -79,6 +79,19 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
         state.traffic.record_rate_limited(&tenant.id);
         return refuse(StoreError::RateLimited { retry_after_secs: wait }, Some(&tenant));
     }
+    // The shop's share of the process: browsing and checkout wait their
+    // turn behind the shop's own requests, never behind other shops'.
+    let _turn = if class.under_shop_cap() {
+        match state.shop_share.turn(&tenant.id).await {
+            Ok(turn) => Some(turn),
+            Err(()) => {
+                state.traffic.record_rate_limited(&tenant.id);
+                return refuse(StoreError::RateLimited { retry_after_secs: 1 }, Some(&tenant));
+            }
+        }
+    } else {
+        None
+    };
     tracing::Span::current().record("tenant", tenant.slug.as_str());
     let tenant_for_errors = tenant.clone();
     let base_url = format!("{}://{}", state.cfg.public_scheme, raw_host.unwrap_or_default());

@@ -9,3 +9,4 @@ pub mod lookup_limits;
 pub mod rate_limit;
 pub mod request_class;
 pub mod shop_limit;
+pub mod shop_share;

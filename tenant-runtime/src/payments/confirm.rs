@@ -59,7 +59,14 @@ pub async fn apply_notification(
         return Err(StoreError::SandboxDisabled);
     }
     let keys = state.master.tenant(&tenant.id);
-    let credentials = channel_credentials_for_tenant(state.db.reader(), &keys, &tenant.id, &payment.channel).await?;
+    // The shop's cached setup has its enabled channels' credentials; a
+    // channel disabled since the attempt started is read from the database
+    // (the buyer has paid through it).
+    let setup = state.catalog.setup(&state.db, &state.master, &tenant.id).await?;
+    let credentials = match setup.channels.iter().find(|c| c.kind == payment.channel) {
+        Some(c) => c.credentials.clone(),
+        None => channel_credentials_for_tenant(state.db.reader(), &keys, &tenant.id, &payment.channel).await?,
+    };
     let ctx = state.providers.context(&tenant.id, &keys, tenant.is_test_mode(), &credentials);
     let known = KnownPayment {
         payment_id: payment.id.clone(),
@@ -88,6 +95,10 @@ pub async fn record_verified(
     v: &VerifiedNotification,
 ) -> Result<Confirmed, StoreError> {
     let now = Utc::now();
+    // What the shop's caches know: whether it has webhook endpoints (as a
+    // checkout does, see `ShopSetup`) and the kind of its visible products.
+    let setup = state.catalog.setup(&state.db, &state.master, tenant_id).await?;
+    let catalog = state.catalog.catalog(&state.db, tenant_id).await?;
     let txn = state.db.begin().await?;
     let payment = lock_payment_for_tenant(&txn, tenant_id, &v.payment_id).await?.ok_or(StoreError::PaymentNotFound)?;
     if v.amount_minor != payment.amount_minor || v.currency != payment.currency {
@@ -99,6 +110,7 @@ pub async fn record_verified(
     let order = lock_order_for_tenant(&txn, tenant_id, &payment.order_id)
         .await?
         .ok_or_else(|| StoreError::Internal(format!("payment {} has no order", payment.id)))?;
+    let kind = catalog.product(&order.product_id).map(|p| p.kind.as_str());
     let unchanged = |order: &orders::Model| Confirmed {
         order_id: order.id.clone(),
         order_no: order.order_no.clone(),
@@ -143,8 +155,8 @@ pub async fn record_verified(
     p.updated_at = Set(now);
     let recorded = p.update(&txn).await?;
 
-    let new_status = match order.status.as_str() {
-        status::PENDING | status::EXPIRED => deliver(&txn, tenant_id, &order, now).await?,
+    let (new_status, stock_moved) = match order.status.as_str() {
+        status::PENDING | status::EXPIRED => deliver(&txn, tenant_id, &order, kind, now).await?,
         _ => {
             // Already paid by another attempt: keep the money visible for a refund.
             let mut p: payments::ActiveModel = recorded.into_active_model();
@@ -179,13 +191,17 @@ pub async fn record_verified(
     };
     o.update(&txn).await?;
     record_fee_for_order(&txn, tenant_id, &order.order_no, v.amount_minor, &v.currency, now).await?;
-    emit_order_events(&txn, tenant_id, &order, new_status, now).await?;
+    if setup.webhooks {
+        emit_order_events(&txn, tenant_id, &order, new_status, now).await?;
+    }
     if let Some(job) = job {
         enqueue(&txn, NewJob::now(job, Some(tenant_id.to_string()), serde_json::json!({ "order_id": order.id })))
             .await?;
     }
     txn.commit().await?;
-    state.stock_changed(tenant_id).await;
+    if stock_moved {
+        state.stock_changed(tenant_id).await;
+    }
     if new_status == status::DELIVERED {
         tracing::info!(order_no = %order.order_no, late = order.status == status::EXPIRED, "order paid and delivered");
     } else if new_status == status::PAID {
@@ -198,7 +214,9 @@ pub async fn record_verified(
 
 /// Webhook events of a paid order (in the payment's transaction): always
 /// `order.paid`, then `order.delivered` or `order.needs_attention`, and
-/// `product.low_stock` when the sale left the product at or under its threshold.
+/// `product.low_stock` when the sale left the product at or under its
+/// threshold. One query when the shop has no endpoints; the stock is counted
+/// (up to the threshold) only when an endpoint takes `product.low_stock`.
 async fn emit_order_events(
     txn: &DatabaseTransaction,
     tenant_id: &str,
@@ -206,49 +224,62 @@ async fn emit_order_events(
     new_status: &str,
     now: chrono::DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    use kapu_core::store::webhooks::{emit_event_for_tenant, order_data};
-    emit_event_for_tenant(txn, tenant_id, "order.paid", order_data(order, new_status), now).await?;
-    match new_status {
-        status::DELIVERED => {
-            emit_event_for_tenant(txn, tenant_id, "order.delivered", order_data(order, new_status), now).await?;
-        }
-        status::NEEDS_ATTENTION => {
-            emit_event_for_tenant(txn, tenant_id, "order.needs_attention", order_data(order, new_status), now).await?;
-        }
-        _ => {}
+    use kapu_core::store::products::available_keys_up_to_for_tenant;
+    use kapu_core::store::webhooks::{emit_event_to_endpoints, enabled_endpoints_for_tenant, order_data, subscribed};
+    let endpoints = enabled_endpoints_for_tenant(txn, tenant_id).await?;
+    if endpoints.is_empty() {
+        return Ok(());
     }
+    let emit = |event: &'static str, data: serde_json::Value| {
+        emit_event_to_endpoints(txn, tenant_id, &endpoints, event, data, now)
+    };
+    emit("order.paid", order_data(order, new_status)).await?;
+    match new_status {
+        status::DELIVERED => emit("order.delivered", order_data(order, new_status)).await?,
+        status::NEEDS_ATTENTION => emit("order.needs_attention", order_data(order, new_status)).await?,
+        _ => 0,
+    };
     if new_status == status::DELIVERED
+        && subscribed(&endpoints, "product.low_stock")
         && let Some(p) =
             products::Entity::find_by_id((tenant_id.to_string(), order.product_id.clone())).one(txn).await?
     {
-        let left = kapu_core::store::products::available_keys_of_product_for_tenant(txn, tenant_id, &p.id).await?;
-        if left <= p.low_stock_threshold.max(0) as u64 {
+        let threshold = p.low_stock_threshold.max(0) as u64;
+        let left = available_keys_up_to_for_tenant(txn, tenant_id, &p.id, threshold + 1).await?;
+        if left <= threshold {
             let data = serde_json::json!({ "product_id": p.id, "product_name": p.name, "available": left, "threshold": p.low_stock_threshold });
-            emit_event_for_tenant(txn, tenant_id, "product.low_stock", data, now).await?;
+            emit("product.low_stock", data).await?;
         }
     }
     Ok(())
 }
 
 /// Sells the order's keys: the reserved ones, or fresh ones after expiry.
-/// Returns the order's new status.
+/// Returns the order's new status and whether it took keys that were
+/// available (a late payment), which changes the shop's stock; selling the
+/// reserved ones does not.
 async fn deliver(
     txn: &DatabaseTransaction,
     tenant_id: &str,
     order: &orders::Model,
+    kind: Option<&str>,
     now: chrono::DateTime<Utc>,
-) -> Result<&'static str, StoreError> {
-    let manual =
-        <products::Entity as sea_orm::EntityTrait>::find_by_id((tenant_id.to_string(), order.product_id.clone()))
+) -> Result<(&'static str, bool), StoreError> {
+    let manual = match kind {
+        Some(kind) => kind == "manual",
+        // Not in the cached catalog (hidden since the order): ask the database.
+        None => products::Entity::find_by_id((tenant_id.to_string(), order.product_id.clone()))
             .one(txn)
             .await?
-            .is_some_and(|p| p.kind == "manual");
+            .is_some_and(|p| p.kind == "manual"),
+    };
     if manual {
-        return Ok(status::PAID);
+        return Ok((status::PAID, false));
     }
     let wanted = order.quantity as u64;
     let mut sold = sell_reserved_keys_of_order_for_tenant(txn, tenant_id, &order.id, now).await?;
-    if sold < wanted {
+    let late = sold < wanted;
+    if late {
         // Late payment: the reservation was released; take what stock remains.
         match reserve_keys_for_order_for_tenant(txn, tenant_id, &order.product_id, &order.id, wanted - sold, now, None)
             .await?
@@ -259,5 +290,5 @@ async fn deliver(
             Reservation::Short { .. } => {}
         }
     }
-    Ok(if sold >= wanted { status::DELIVERED } else { status::NEEDS_ATTENTION })
+    Ok((if sold >= wanted { status::DELIVERED } else { status::NEEDS_ATTENTION }, late))
 }
