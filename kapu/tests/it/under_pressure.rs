@@ -166,3 +166,52 @@ async fn a_provider_retrying_from_one_address_is_never_refused_by_the_per_client
     assert_eq!(app.count_keys(&demo, "sold").await, 1);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shop_at_its_share_waits_in_its_own_queue_while_other_shops_are_served() {
+    use std::time::{Duration, Instant};
+    use support::fakes::epay::FakeEpay;
+    // One browsing or checkout request of a shop at a time; the next waits
+    // at most 400 ms for its turn.
+    let opts = Options { shop_share: Some((1, 400)), channel_timeout_ms: 10_000, channel_retries: 0, ..Options::default() };
+    let app = TestApp::spawn_with(opts).await;
+    let epay = FakeEpay::start("1001", "k-share").await;
+    let (busy, product) = app.create_shop("busy", "live", 5).await;
+    app.configure_channel(&busy, "epay", 1, true, &epay.credentials()).await;
+    let (status, first) = support::place_order(&app, "busy", &product, None).await;
+    assert_eq!(status, 201, "{first}");
+    epay.faults().set(|f| f.create_delay = Some(Duration::from_secs(3)));
+
+    // A checkout whose provider takes 3 s holds the busy shop's one turn…
+    let slow = support::place_order(&app, "busy", &product, None);
+    let meanwhile = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // …so the shop's next page view waits its turn, then is refused
+        // with the small 429 and Retry-After…
+        let started = Instant::now();
+        let r = app.client.get(app.shop_url("busy", "/api/v1/products")).send().await.expect("get");
+        let waited = started.elapsed();
+        assert_eq!(r.status().as_u16(), 429);
+        assert!(r.headers().contains_key("retry-after"));
+        assert!(waited >= Duration::from_millis(350), "it waited for a turn first: {waited:?}");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+        // …while another shop is served at once.
+        let started = Instant::now();
+        let (status, _) = app.get_json(&app.shop_url("demo", "/api/v1/products")).await;
+        assert_eq!(status, 200);
+        assert!(started.elapsed() < Duration::from_millis(300), "{:?}", started.elapsed());
+        // A buyer's own order is outside the share: served at once too.
+        let started = Instant::now();
+        let (no, token) = (support::order_no(&first), first["token"].as_str().expect("token"));
+        let (status, _) = app.order_view("busy", no, token).await;
+        assert_eq!(status, 200);
+        assert!(started.elapsed() < Duration::from_millis(300), "{:?}", started.elapsed());
+    };
+    let ((status, order), ()) = tokio::join!(slow, meanwhile);
+    assert_eq!(status, 201, "the slow checkout itself completes: {order}");
+    // Its turn given back, the busy shop serves again.
+    let (status, _) = app.get_json(&app.shop_url("busy", "/api/v1/products")).await;
+    assert_eq!(status, 200);
+    app.stop().await;
+}

@@ -62,6 +62,9 @@ pub struct Options {
     pub dns_resolver: Option<String>,
     /// Seconds before each webhook retry.
     pub webhook_retry_secs: String,
+    /// Each shop's share of the process: requests at once and how many
+    /// milliseconds more wait for a turn (`None`: the configuration's defaults).
+    pub shop_share: Option<(u32, u64)>,
 }
 
 impl Default for Options {
@@ -89,6 +92,7 @@ impl Default for Options {
             plan_rps_caps: false,
             dns_resolver: None,
             webhook_retry_secs: "1,1".into(),
+            shop_share: None,
         }
     }
 }
@@ -170,6 +174,8 @@ impl TestApp {
             shop_rate_limits: opts.plan_rps_caps,
             dns_resolver: opts.dns_resolver.clone(),
             webhook_retry_secs: opts.webhook_retry_secs.clone(),
+            shop_max_in_flight: opts.shop_share.map(|s| s.0),
+            shop_queue_wait_ms: opts.shop_share.map_or(Config::default().shop_queue_wait_ms, |s| s.1),
             ..Config::default()
         };
         let app = App::build(cfg.clone(), opts.demo).await.expect("app builds");
