@@ -165,7 +165,6 @@ impl Config {
         }
     }
 
-
     /// Defaults, then the TOML file named by `KAPU_CONFIG` (if any), then `KAPU_*` variables.
     pub fn load() -> Result<Self, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));

@@ -173,7 +173,8 @@ async fn a_shop_at_its_share_waits_in_its_own_queue_while_other_shops_are_served
     use support::fakes::epay::FakeEpay;
     // One browsing or checkout request of a shop at a time; the next waits
     // at most 400 ms for its turn.
-    let opts = Options { shop_share: Some((1, 400)), channel_timeout_ms: 10_000, channel_retries: 0, ..Options::default() };
+    let opts =
+        Options { shop_share: Some((1, 400)), channel_timeout_ms: 10_000, channel_retries: 0, ..Options::default() };
     let app = TestApp::spawn_with(opts).await;
     let epay = FakeEpay::start("1001", "k-share").await;
     let (busy, product) = app.create_shop("busy", "live", 5).await;
