@@ -97,6 +97,12 @@ pub struct Config {
     pub shop_max_in_flight: Option<u32>,
     /// Milliseconds a request waits for its shop's turn before a 429.
     pub shop_queue_wait_ms: u64,
+    /// Milliseconds a request over its shop's plan cap is held before its
+    /// 429, so that a client sending one request after another slows down to
+    /// that pace instead of taking the process's time (at most
+    /// `MAX_HELD_REFUSALS` are held at once; beyond that refusals are
+    /// immediate); 0 answers at once.
+    pub refusal_delay_ms: u64,
     /// DNS server (`ip:port`) asked to verify custom domains; the system's resolvers when unset.
     pub dns_resolver: Option<String>,
     /// Seconds before each retry of a failed webhook delivery (comma-separated);
@@ -145,6 +151,7 @@ impl Default for Config {
             shop_rate_limits: true,
             shop_max_in_flight: None,
             shop_queue_wait_ms: 10_000,
+            refusal_delay_ms: 500,
             dns_resolver: None,
             webhook_retry_secs: "5,300,1800,7200,18000,36000,36000".into(),
         }

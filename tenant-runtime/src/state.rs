@@ -42,6 +42,8 @@ pub struct Inner {
     pub shop_limits: crate::http::shop_limit::ShopLimits,
     /// Each shop's share of the process (requests of one shop at once).
     pub shop_share: crate::http::shop_share::ShopShare,
+    /// Holds refusals of requests over a shop's plan cap before they are sent.
+    pub refusal_hold: crate::http::shop_limit::RefusalHold,
 }
 
 impl std::ops::Deref for RuntimeState {
@@ -120,6 +122,9 @@ impl RuntimeState {
                 cfg.shop_share(),
                 std::time::Duration::from_millis(cfg.shop_queue_wait_ms),
             ),
+            refusal_hold: crate::http::shop_limit::RefusalHold::new(std::time::Duration::from_millis(
+                cfg.refusal_delay_ms,
+            )),
             cfg,
             db,
             master,

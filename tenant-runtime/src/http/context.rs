@@ -77,6 +77,7 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
     let class = RequestClass::of(&parts.method, &parts.uri);
     if let Err(wait) = state.shop_limits.check(&tenant.id, cap, class) {
         state.traffic.record_rate_limited(&tenant.id);
+        state.refusal_hold.wait().await;
         return refuse(StoreError::RateLimited { retry_after_secs: wait }, Some(&tenant));
     }
     // The shop's share of the process: browsing and checkout wait their

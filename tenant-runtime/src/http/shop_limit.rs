@@ -7,6 +7,8 @@
 //! refused. Other shops are untouched. In process.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use governor::Quota;
 use kapu_core::quota_limits::QuotaLimits;
@@ -35,6 +37,51 @@ impl ShopLimits {
             }
             (r, _) => r,
         }
+    }
+}
+
+/// At most this many over-cap requests are held before their 429 at once;
+/// beyond that they are refused immediately (a held request costs a timer
+/// and its connection's buffers, about 10 KB).
+pub const MAX_HELD_REFUSALS: usize = 10_000;
+
+/// Holds a refusal for a moment before it is sent: a client that sends its
+/// next request only after the last answer (a browser, a script, most
+/// floods) is slowed to one request per delay per connection, so refusing
+/// it stops costing the process (and the shops beside it) the time of
+/// answering as fast as it can ask.
+pub struct RefusalHold {
+    delay: Duration,
+    held: AtomicUsize,
+}
+
+impl RefusalHold {
+    pub fn new(delay: Duration) -> Self {
+        Self { delay, held: AtomicUsize::new(0) }
+    }
+
+    /// Waits the delay, unless it is zero or `MAX_HELD_REFUSALS` are
+    /// already waiting.
+    pub async fn wait(&self) {
+        struct Release<'a>(&'a AtomicUsize);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        if self.delay.is_zero() {
+            return;
+        }
+        let _release = Release(&self.held);
+        if self.held.fetch_add(1, Ordering::Relaxed) >= MAX_HELD_REFUSALS {
+            return;
+        }
+        tokio::time::sleep(self.delay).await;
+    }
+
+    /// Refusals being held now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
     }
 }
 
@@ -75,5 +122,42 @@ mod tests {
         // A cap under 5 still leaves checkout one request per second.
         while limits.check("b", Some(3), Browsing).is_ok() {}
         assert!(limits.check("b", Some(3), Checkout).is_ok());
+    }
+
+    #[tokio::test]
+    async fn refusals_are_held_for_the_delay_but_never_more_than_the_bound_at_once() {
+        use std::time::Instant;
+        let hold = std::sync::Arc::new(RefusalHold::new(Duration::from_millis(300)));
+        let started = Instant::now();
+        hold.wait().await;
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(hold.held(), 0, "a finished hold is released");
+        // With the bound reached, the next refusal is not held.
+        let hold = std::sync::Arc::new(RefusalHold::new(Duration::from_secs(60)));
+        let waiting: Vec<_> = (0..MAX_HELD_REFUSALS)
+            .map(|_| {
+                let hold = hold.clone();
+                tokio::spawn(async move { hold.wait().await })
+            })
+            .collect();
+        while hold.held() < MAX_HELD_REFUSALS {
+            tokio::task::yield_now().await;
+        }
+        let started = Instant::now();
+        hold.wait().await;
+        assert!(started.elapsed() < Duration::from_millis(150), "over the bound: refused at once");
+        // A held refusal whose client went away is released too.
+        for w in &waiting {
+            w.abort();
+        }
+        for w in waiting {
+            let _ = w.await;
+        }
+        assert_eq!(hold.held(), 0);
+        // No delay configured: never held.
+        let none = RefusalHold::new(Duration::ZERO);
+        let started = Instant::now();
+        none.wait().await;
+        assert!(started.elapsed() < Duration::from_millis(50));
     }
 }
