@@ -115,6 +115,9 @@ pub async fn ensure_demo_shop(db: &Db, master: &MasterKey) -> Result<bool, DbErr
     }
     enable_channel(&txn, &tenant_id, "sandbox", 0).await?;
     txn.commit().await?;
+    // Without statistics the planner picks keys of a fresh product slowly
+    // (PostgreSQL; a third of the rate until autovacuum gets to it).
+    kapu_core::store::key_imports::refresh_card_key_statistics(db.writer()).await?;
     Ok(true)
 }
 

@@ -13,7 +13,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use kapu_core::store::api_keys::Scope;
 use kapu_core::store::catalog_admin::find_product_for_tenant;
-use kapu_core::store::key_imports::{Delimiter, Entry, import_chunk_for_tenant, split_entries};
+use kapu_core::store::key_imports::{
+    Delimiter, Entry, import_chunk_for_tenant, refresh_card_key_statistics, split_entries,
+};
 use kapu_core::store::plan_limits::{Limit, check_limit};
 use serde_json::json;
 
@@ -102,6 +104,10 @@ pub async fn import_keys(
         let out = import_chunk_for_tenant(&txn, &keys, caller.tenant_id(), &product.id, &entries, &mut HashSet::new())
             .await?;
         txn.commit().await?;
+        if out.imported >= 1_000 {
+            // Current statistics for the key picks of a sale that may start now (PostgreSQL).
+            refresh_card_key_statistics(state.db.writer()).await?;
+        }
         state.bus.stock_changed(caller.tenant_id());
         let problems: Vec<_> = out.problems.iter().map(|p| json!({ "line": p.line, "reason": p.reason })).collect();
         Ok((
