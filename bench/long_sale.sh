@@ -12,15 +12,34 @@ cd "$(dirname "$0")/.."
 ORDERS=${ORDERS:-100000}
 CONNS=${CONNS:-64}
 WINDOW=${WINDOW:-10}
-PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 if [ -n "${KAPU_BENCH_BIN:-}" ]; then BIN=$KAPU_BENCH_BIN; else cargo build --release --quiet; BIN=target/release/kapu; fi
 work=$(mktemp -d)
+chmod 755 "$work"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A private PostgreSQL with production's vacuum settings (autovacuum on),
+# whatever the machine's shared server is set to; BENCH_PG_URL uses that
+# server instead.
+pg_stop=""
+if [ -n "${BENCH_PG_URL:-}" ]; then
+  PG_URL=$BENCH_PG_URL
+else
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  pgport=$(free_port)
+  as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  mkdir -p "$work/pg" && { [ "$(id -u)" != 0 ] || chown postgres "$work/pg"; }
+  as_pg "$pgbin/initdb" -D "$work/pg/data" -U postgres -A trust >/dev/null
+  as_pg "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w start \
+    -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB -c autovacuum=on" >/dev/null
+  pg_stop="as_pg $pgbin/pg_ctl -D $work/pg/data -m immediate stop"
+  PG_URL="postgres://postgres@127.0.0.1:$pgport/postgres"
+fi
 db="kapu_bench_long_$$"
 cleanup() {
   kill $(jobs -p) 2>/dev/null || true
   wait 2>/dev/null || true
-  psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+  if [ -n "$pg_stop" ]; then $pg_stop >/dev/null 2>&1 || true
+  else psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -36,8 +55,8 @@ for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null &
 copies=$(( (ORDERS * 12 / 10) / 20000 + 1 ))
 psql "$url" -qc "INSERT INTO card_keys (tenant_id, id, product_id, ciphertext, nonce, fingerprint, status, created_at)
   SELECT k.tenant_id, md5(k.id || g), k.product_id, k.ciphertext, k.nonce, md5(k.fingerprint || g), 'available', now()
-  FROM card_keys k, generate_series(1, $copies) g WHERE k.product_id = 'video-vip-month' AND k.status = 'available';
-  VACUUM ANALYZE card_keys"
+  FROM card_keys k, generate_series(1, $copies) g WHERE k.product_id = 'video-vip-month' AND k.status = 'available'"
+psql "$url" -qc "VACUUM ANALYZE card_keys"
 sample() { psql "$url" -qtAc "SELECT (SELECT count(*) FROM orders), n_live_tup, n_dead_tup FROM pg_stat_user_tables WHERE relname = 'card_keys'"; }
 echo "machine: $(nproc) cores; kapu $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $ORDERS orders at $CONNS connections; keys: $(psql "$url" -qtAc "SELECT count(*) FROM card_keys WHERE status = 'available'") available"
 wrk -t2 -c"$CONNS" -d3600s -s bench/order.lua -H "Host: demo.localhost:$PORT" "http://127.0.0.1:$PORT/api/v1/orders" >"$work/wrk.out" 2>&1 &

@@ -15,6 +15,7 @@ mod m20261130_000008_operators_plans_audit;
 mod m20261130_000009_domain_checks;
 mod m20261130_000010_webhooks;
 mod m20261130_000011_merchant_api_themes;
+mod m20261130_000012_autovacuum;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_domain_checks::Migration),
             Box::new(m20261130_000010_webhooks::Migration),
             Box::new(m20261130_000011_merchant_api_themes::Migration),
+            Box::new(m20261130_000012_autovacuum::Migration),
         ]
     }
 }
