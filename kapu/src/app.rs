@@ -142,6 +142,7 @@ impl App {
         let housekeeping = kapu_platform::spawn_housekeeping(self.platform.clone());
         let billing_sweep = kapu_platform::subscriptions::sweep::spawn_billing_sweep(self.platform.clone());
         let reconciler = kapu_runtime::payments::reconcile::spawn_reconciler(self.state.clone(), worker_stop.clone());
+        let statistics = spawn_statistics_keeper(self.db.clone());
         let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
         axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
@@ -151,9 +152,29 @@ impl App {
         follower.abort();
         housekeeping.abort();
         billing_sweep.abort();
+        statistics.abort();
         self.db.close().await;
         Ok(())
     }
+}
+
+/// Every 10 s, analyzes the sale tables that changed a lot since their last
+/// analysis (PostgreSQL; see `kapu_core::store::planner_statistics`).
+fn spawn_statistics_keeper(db: Db) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if db.engine() != kapu_core::db::Engine::Postgres {
+            return;
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            match kapu_core::store::planner_statistics::analyze_changed_sale_tables(db.writer()).await {
+                Ok(tables) if !tables.is_empty() => tracing::debug!(?tables, "planner statistics refreshed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "refreshing planner statistics failed"),
+            }
+        }
+    })
 }
 
 /// Sends each job to the plane that owns its kind.

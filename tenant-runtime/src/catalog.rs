@@ -70,6 +70,13 @@ const LANE_TTL: Duration = Duration::from_secs(30);
 pub struct CatalogCache {
     catalogs: Cache<String, Arc<Catalog>>,
     pages: Cache<(String, Lang), Bytes>,
+    /// (shop, product, language, the shop's page generation) → the product
+    /// page as a buyer first sees it (no input, no error).
+    product_pages: Cache<(String, String, Lang, u64), Bytes>,
+    /// Each shop's page generation: a new random number whenever its
+    /// catalog is dropped, so every product page cached before is unreachable
+    /// at once (and an evicted generation never matches an old page).
+    generations: moka::sync::Cache<String, u64>,
     setups: Cache<String, Arc<ShopSetup>>,
     /// (shop, product) → lane starts of its available keys (PostgreSQL only).
     lanes: Cache<(String, String), Arc<Vec<String>>>,
@@ -111,6 +118,8 @@ impl CatalogCache {
         Self {
             catalogs: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
             pages: Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            product_pages: Cache::builder().max_capacity(200_000).time_to_live(ttl).build(),
+            generations: moka::sync::Cache::builder().max_capacity(100_000).build(),
             setups: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
             lanes: Cache::builder().max_capacity(50_000).time_to_live(LANE_TTL).build(),
             descriptions: moka::sync::Cache::builder().max_capacity(20_000).build(),
@@ -199,10 +208,37 @@ impl CatalogCache {
         Ok(html)
     }
 
+    /// A product page of the shop as a buyer first sees it, rendered by
+    /// `render` on a miss. Dropped with the shop's catalog, and when a
+    /// checkout reserves keys of the product (its stock is on the page).
+    pub async fn product_page<F>(
+        &self,
+        tenant_id: &str,
+        product_id: &str,
+        lang: Lang,
+        render: F,
+    ) -> Result<Bytes, StoreError>
+    where
+        F: std::future::Future<Output = Result<String, StoreError>>,
+    {
+        let key = (tenant_id.to_string(), product_id.to_string(), lang, self.generation(tenant_id));
+        if let Some(hit) = self.product_pages.get(&key).await {
+            return Ok(hit);
+        }
+        let html = Bytes::from(render.await?);
+        self.product_pages.insert(key, html.clone()).await;
+        Ok(html)
+    }
+
+    fn generation(&self, tenant_id: &str) -> u64 {
+        self.generations.get_with_by_ref(tenant_id, rand::random)
+    }
+
     /// Forgets every shop's catalog and pages.
     pub async fn invalidate_all(&self) {
         self.catalogs.invalidate_all();
         self.pages.invalidate_all();
+        self.product_pages.invalidate_all();
         self.setups.invalidate_all();
         self.lanes.invalidate_all();
     }
@@ -222,6 +258,10 @@ impl CatalogCache {
         let Some(stock) = catalog.stock.get(product_id) else { return };
         let _ = stock.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(quantity)));
         self.invalidate_pages(tenant_id).await;
+        let generation = self.generation(tenant_id);
+        for lang in [Lang::Zh, Lang::En] {
+            self.product_pages.invalidate(&(tenant_id.to_string(), product_id.to_string(), lang, generation)).await;
+        }
     }
 
     /// Drops a shop's rendered pages (one per language).
@@ -235,5 +275,6 @@ impl CatalogCache {
     pub async fn invalidate(&self, tenant_id: &str) {
         self.catalogs.invalidate(tenant_id).await;
         self.invalidate_pages(tenant_id).await;
+        self.generations.insert(tenant_id.to_string(), rand::random());
     }
 }

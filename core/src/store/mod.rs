@@ -21,6 +21,7 @@ pub mod orders;
 pub mod payment_checks;
 pub mod payments;
 pub mod plan_limits;
+pub mod planner_statistics;
 pub mod plans;
 pub mod platform_overview;
 pub mod products;

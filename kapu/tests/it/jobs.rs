@@ -74,3 +74,47 @@ async fn failing_jobs_back_off_and_retry_then_go_dead_with_their_error_kept() {
     assert_eq!((c.done, c.dead, c.queued, c.running), (2, 1, 0, 0));
     db.close().await;
 }
+
+#[tokio::test]
+async fn a_sale_table_that_grew_is_analyzed_again_and_a_quiet_one_is_left_alone() {
+    use kapu_core::store::planner_statistics::analyze_changed_sale_tables;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let (db, _dir, _database) = support::migrated_db().await;
+    if db.engine() != kapu_core::db::Engine::Postgres {
+        // SQLite plans every statement anew: nothing to keep current.
+        assert!(analyze_changed_sale_tables(db.writer()).await.expect("analyze").is_empty());
+        return;
+    }
+    // Nothing changed yet: nothing analyzed.
+    assert!(analyze_changed_sale_tables(db.writer()).await.expect("analyze").is_empty());
+    // 1,500 jobs queued a day from now (nobody runs them).
+    let txn = db.writer().begin().await.expect("begin");
+    for i in 0..1_500 {
+        let job = NewJob::now("later", None, serde_json::json!({ "n": i }))
+            .at(chrono::Utc::now() + chrono::Duration::days(1));
+        enqueue(&txn, job).await.expect("enqueue");
+    }
+    txn.commit().await.expect("commit");
+    // The server's statistics counters arrive within a second or so.
+    let mut analyzed = Vec::new();
+    for _ in 0..100 {
+        analyzed = analyze_changed_sale_tables(db.writer()).await.expect("analyze");
+        if !analyzed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(analyzed, vec!["jobs".to_string()]);
+    let row = db
+        .writer()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'jobs'",
+        ))
+        .await
+        .expect("stats")
+        .expect("row");
+    assert!(row.try_get_by_index::<bool>(0).expect("bool"), "jobs was analyzed");
+    // Analyzed just now: not again until it changes by a tenth more.
+    assert!(analyze_changed_sale_tables(db.writer()).await.expect("analyze").is_empty());
+}

@@ -127,7 +127,10 @@ async fn sold_out_products_say_so_and_offer_no_form() {
         .await
         .expect("html");
     assert!(home.contains("已售罄") && home.contains("库存 3"), "live stock and sold-out state on the home page");
-    // The cached home page follows the stock as soon as an order reserves keys.
+    // The cached home and product pages follow the stock as soon as an order reserves keys.
+    let product =
+        app.client.get(app.url("/products/steam-wallet-50")).send().await.expect("get").text().await.expect("html");
+    assert!(product.contains("max=\"3\""), "the quantity selector is bounded by the stock");
     let (status, _) =
         app.order("demo", json!({"product_id": "steam-wallet-50", "quantity": 2, "email": "c@example.com"})).await;
     assert_eq!(status, 201);

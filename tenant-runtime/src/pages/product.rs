@@ -8,7 +8,7 @@ use kapu_core::money::format_minor;
 use kapu_core::pricing::parse_tiers;
 use minijinja::{Value, context};
 
-use super::{PageError, base_ctx, render};
+use super::{PageError, base_ctx, html, render_string};
 use crate::checkout::{OrderInput, place_order};
 use crate::error::StoreError;
 use crate::http::client_ip::ClientIp;
@@ -45,8 +45,17 @@ pub async fn show_product(
     lang: Lang,
     Path(product_id): Path<String>,
 ) -> Result<Response, PageError> {
-    let form = CheckoutForm { quantity: "1".into(), ..CheckoutForm::default() };
-    product_page(&state, &shop, lang, &product_id, &form, None).await
+    // As a buyer first sees it (no input, no error): the same for everyone,
+    // so rendered once and served from the shop's cache.
+    let body = state
+        .catalog
+        .product_page(shop.id(), &product_id, lang, async {
+            let form = CheckoutForm { quantity: "1".into(), ..CheckoutForm::default() };
+            product_html(&state, &shop, lang, &product_id, &form, None).await
+        })
+        .await
+        .map_err(|e| PageError(e, lang, Some(shop.tenant.clone())))?;
+    Ok(html(StatusCode::OK, body))
 }
 
 /// Renders the product page, with the buyer's input and an error when a checkout failed.
@@ -56,13 +65,27 @@ async fn product_page(
     lang: Lang,
     product_id: &str,
     form: &CheckoutForm,
-    error: Option<&StoreError>,
+    error: &StoreError,
 ) -> Result<Response, PageError> {
-    let fail = |e: StoreError| PageError(e, lang, Some(shop.tenant.clone()));
-    let catalog = state.catalog.catalog(&state.db, shop.id()).await.map_err(fail)?;
-    let product = catalog.product(product_id).ok_or_else(|| fail(StoreError::ProductNotFound))?;
+    let body = product_html(state, shop, lang, product_id, form, Some(error))
+        .await
+        .map_err(|e| PageError(e, lang, Some(shop.tenant.clone())))?;
+    Ok(html(error.status(), body))
+}
+
+/// The product page's HTML.
+async fn product_html(
+    state: &RuntimeState,
+    shop: &TenantCtx,
+    lang: Lang,
+    product_id: &str,
+    form: &CheckoutForm,
+    error: Option<&StoreError>,
+) -> Result<String, StoreError> {
+    let catalog = state.catalog.catalog(&state.db, shop.id()).await?;
+    let product = catalog.product(product_id).ok_or(StoreError::ProductNotFound)?;
     let stock = catalog.stock_of(product_id);
-    let setup = state.catalog.setup(&state.db, &state.master, shop.id()).await.map_err(fail)?;
+    let setup = state.catalog.setup(&state.db, &state.master, shop.id()).await?;
     let methods = if shop.tenant.is_test_mode() { &setup.offered.test } else { &setup.offered.live };
     let description = state.catalog.description_html(shop.id(), product);
     let channels: Vec<Value> = methods
@@ -74,7 +97,6 @@ async fn product_page(
         .map(|t| context! { min_qty => t.min_qty, price => format_minor(t.unit_price_minor, &product.currency) })
         .collect();
     let max_allowed = i64::from(product.max_qty).min(stock as i64).max(1);
-    let status = error.map_or(StatusCode::OK, StoreError::status);
     let ctx = context! {
         product => context! {
             id => product.id.clone(), name => product.name.clone(), description => minijinja::Value::from_safe_string(description.to_string()),
@@ -101,7 +123,7 @@ async fn product_page(
         },
         ..base_ctx(&shop.tenant, lang, &format!("/products/{}", product.id))
     };
-    Ok(render(Some(&shop.tenant), status, "product.html", ctx))
+    render_string(Some(&shop.tenant), "product.html", ctx)
 }
 
 pub async fn submit_checkout(
@@ -132,6 +154,6 @@ pub async fn submit_checkout(
         Ok(placed) => Ok(Redirect::to(&placed.pay_url).into_response()),
         Err(StoreError::ProductNotFound) => Err(fail(StoreError::ProductNotFound)),
         Err(e @ (StoreError::Internal(_) | StoreError::Unavailable(_))) => Err(fail(e)),
-        Err(e) => product_page(&state, &shop, lang, &form.product_id, &form, Some(&e)).await,
+        Err(e) => product_page(&state, &shop, lang, &form.product_id, &form, &e).await,
     }
 }
