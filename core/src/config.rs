@@ -11,12 +11,50 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
 
+/// What one process does (`kapu serve --role`, `KAPU_ROLE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything: the single-process default.
+    #[default]
+    All,
+    /// Shop hosts: storefront pages and API, payment notifications, shops' Stripe webhooks.
+    Storefront,
+    /// The platform host: dashboard, merchant API, `/ops`, the platform's Stripe webhook, the TLS ask.
+    Platform,
+    /// No traffic but health checks and metrics: the job queue and every periodic sweep.
+    Worker,
+}
+
+impl Role {
+    pub fn serves_storefront(self) -> bool {
+        matches!(self, Self::All | Self::Storefront)
+    }
+    pub fn serves_platform(self) -> bool {
+        matches!(self, Self::All | Self::Platform)
+    }
+    /// Runs the job queue and the periodic sweeps.
+    pub fn runs_jobs(self) -> bool {
+        matches!(self, Self::All | Self::Worker)
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Storefront => "storefront",
+            Self::Platform => "platform",
+            Self::Worker => "worker",
+        }
+    }
+}
+
 /// Everything Kapu reads from its environment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Where the embedded default keeps its state (SQLite file, master key, outbox).
     pub data_dir: PathBuf,
+    /// What this process does; every role but `all` needs PostgreSQL.
+    pub role: Role,
     /// `sqlite://…` or `postgres://…`; defaults to a SQLite file in `data_dir`.
     pub database_url: Option<String>,
     /// Address the HTTP server listens on.
@@ -114,6 +152,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./kapu-data"),
+            role: Role::All,
             database_url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             platform_domain: "localhost".into(),

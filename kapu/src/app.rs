@@ -12,6 +12,7 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kapu_core::bus::Bus;
+use kapu_core::config::Role;
 use kapu_core::config::normalize_host;
 use kapu_core::crypto::MasterKey;
 use kapu_core::db::Engine;
@@ -48,6 +49,13 @@ impl App {
     pub async fn build(cfg: Config, demo: bool) -> anyhow::Result<Self> {
         install_crypto_provider();
         let url = cfg.effective_database_url();
+        if cfg.role != Role::All && !url.starts_with("postgres") {
+            anyhow::bail!(
+                "role {:?} needs PostgreSQL (KAPU_DATABASE_URL=postgres://…): a SQLite file belongs to one process, \
+                 so the embedded default serves every plane and runs the jobs itself (role \"all\")",
+                cfg.role.name()
+            );
+        }
         let db = Db::connect(&url, cfg.db_max_connections).await?;
         let master = load_master_key(&cfg, db.engine())?;
         crate::migrate::run(&db).await.context("migrating the database")?;
@@ -86,11 +94,14 @@ impl App {
         Ok(Self { cfg, db, state, platform, bus, mailer, redis })
     }
 
-    /// The whole HTTP app: health checks on every host, the platform host's
-    /// routes, and every shop's storefront.
+    /// The HTTP app of this process's role: health checks on every host,
+    /// then the platform host's routes and every shop's storefront, each
+    /// only where the role serves it. A host the role does not serve gets a
+    /// plain 421 naming the role, never another plane's page.
     pub fn router(&self) -> Router {
-        let shops = kapu_runtime::storefront_router(self.state.clone());
-        let platform = kapu_platform::platform_router(self.platform.clone());
+        let role = self.cfg.role;
+        let shops = role.serves_storefront().then(|| kapu_runtime::storefront_router(self.state.clone()));
+        let platform = role.serves_platform().then(|| kapu_platform::platform_router(self.platform.clone()));
         let platform_host = self.cfg.platform_host();
         let health = HealthState {
             db: self.db.clone(),
@@ -100,19 +111,25 @@ impl App {
             platform_host: self.cfg.platform_host(),
             shop_host: self.cfg.shop_host(),
         };
-        Router::new()
+        let mut checks = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
-            .route("/internal/metrics", get(metrics))
-            .route("/internal/tls/ask", get(tls_ask))
+            .route("/internal/metrics", get(metrics));
+        if role.serves_platform() {
+            // Caddy asks the platform whether to get a certificate for a domain.
+            checks = checks.route("/internal/tls/ask", get(tls_ask));
+        }
+        checks
             .with_state(health)
             .fallback(move |req: Request| {
                 let host = request_host(req.headers(), req.uri()).map(|h| normalize_host(&h));
                 let to_platform = host.as_deref() == Some(platform_host.as_str());
-                let (platform, shops) = (platform.clone(), shops.clone());
+                let plane = if to_platform { platform.clone() } else { shops.clone() };
                 async move {
-                    let resp = if to_platform { platform.oneshot(req).await } else { shops.oneshot(req).await };
-                    resp.into_response()
+                    match plane {
+                        Some(plane) => plane.oneshot(req).await.into_response(),
+                        None => not_served(role, to_platform),
+                    }
                 }
             })
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -135,27 +152,46 @@ impl App {
 
     /// Serves on `listener` with the job worker until `shutdown` is cancelled;
     /// then stops accepting, finishes in-flight requests and the job in hand.
+    /// Jobs and periodic sweeps run only where the role says so (`all`,
+    /// `worker`); the platform's in-memory upkeep wherever it serves.
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let role = self.cfg.role;
+        tracing::info!(role = role.name(), "serving");
         let worker_stop = CancellationToken::new();
-        let worker = tokio::spawn(self.worker().run(worker_stop.clone()));
-        let follower = self.state.follow(&self.bus);
-        let housekeeping = kapu_platform::spawn_housekeeping(self.platform.clone());
-        let billing_sweep = kapu_platform::subscriptions::sweep::spawn_billing_sweep(self.platform.clone());
-        let reconciler = kapu_runtime::payments::reconcile::spawn_reconciler(self.state.clone(), worker_stop.clone());
-        let statistics = spawn_statistics_keeper(self.db.clone());
+        let mut background = Vec::new();
+        let mut finishing = Vec::new();
+        if role.runs_jobs() {
+            finishing.push(tokio::spawn(self.worker().run(worker_stop.clone())));
+            finishing
+                .push(kapu_runtime::payments::reconcile::spawn_reconciler(self.state.clone(), worker_stop.clone()));
+            background.push(kapu_platform::subscriptions::sweep::spawn_billing_sweep(self.platform.clone()));
+            background.push(spawn_statistics_keeper(self.db.clone()));
+        }
+        if role.serves_platform() || role.runs_jobs() {
+            let upkeep = kapu_platform::Upkeep { memory: role.serves_platform(), sweeps: role.runs_jobs() };
+            background.push(kapu_platform::spawn_housekeeping(self.platform.clone(), upkeep));
+        }
+        background.push(self.state.follow(&self.bus));
         let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
         axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
         worker_stop.cancel();
-        let _ = worker.await;
-        let _ = reconciler.await;
-        follower.abort();
-        housekeeping.abort();
-        billing_sweep.abort();
-        statistics.abort();
+        for task in finishing {
+            let _ = task.await;
+        }
+        for task in background {
+            task.abort();
+        }
         self.db.close().await;
         Ok(())
     }
+}
+
+/// The answer on a host this process's role does not serve.
+fn not_served(role: Role, platform_host: bool) -> Response {
+    let plane = if platform_host { "the platform (dashboard, merchant API)" } else { "shop storefronts" };
+    let body = format!("421 Misdirected Request: this Kapu process (role {}) does not serve {plane}\n", role.name());
+    (StatusCode::MISDIRECTED_REQUEST, body).into_response()
 }
 
 /// Every 10 s, analyzes the sale tables that changed a lot since their last

@@ -30,6 +30,12 @@ enum Command {
         /// Create the demo shop (demo.<shop domain>) if it does not exist.
         #[arg(long)]
         demo: bool,
+        /// What this process does (overrides KAPU_ROLE): `all` (the default:
+        /// everything in one process), `storefront` (shop hosts), `platform`
+        /// (the dashboard host) or `worker` (jobs and sweeps). Every role but
+        /// `all` needs PostgreSQL.
+        #[arg(long, value_parser = ["all", "storefront", "platform", "worker"])]
+        role: Option<String>,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -73,10 +79,17 @@ async fn main() -> anyhow::Result<()> {
             );
             app.db.close().await;
         }
-        Command::Serve { listen, demo } => {
+        Command::Serve { listen, demo, role } => {
             if let Some(addr) = listen {
                 cfg.listen = addr;
             }
+            cfg.role = match role.as_deref() {
+                Some("storefront") => kapu_core::config::Role::Storefront,
+                Some("platform") => kapu_core::config::Role::Platform,
+                Some("worker") => kapu_core::config::Role::Worker,
+                Some(_) => kapu_core::config::Role::All,
+                None => cfg.role,
+            };
             let app = App::build(cfg.clone(), demo).await?;
             // Handlers are in place before anyone is told we listen.
             let shutdown = CancellationToken::new();
@@ -84,8 +97,8 @@ async fn main() -> anyhow::Result<()> {
             let listener =
                 tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
             let addr = listener.local_addr()?;
-            tracing::info!(%addr, "kapu listening");
-            if demo {
+            tracing::info!(%addr, role = cfg.role.name(), "kapu listening");
+            if demo && cfg.role.serves_storefront() {
                 tracing::info!("demo shop: {}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, addr.port());
             }
             app.serve(listener, shutdown).await?;

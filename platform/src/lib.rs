@@ -179,13 +179,28 @@ async fn theme_asset(axum::extract::OriginalUri(uri): axum::extract::OriginalUri
     immutable_asset(kapu_themes::theme_asset(uri.path()))
 }
 
-/// Periodic upkeep: trims the login throttle and purges expired sessions and tokens.
-pub fn spawn_housekeeping(state: PlatformState) -> tokio::task::JoinHandle<()> {
+/// What a process's periodic upkeep covers.
+#[derive(Debug, Clone, Copy)]
+pub struct Upkeep {
+    /// Trim this process's in-memory login throttle (where it serves the platform).
+    pub memory: bool,
+    /// Purge expired sessions, tokens and idempotent answers, and re-check
+    /// pending custom domains (where it runs the sweeps).
+    pub sweeps: bool,
+}
+
+/// Periodic upkeep, every five minutes (see [`Upkeep`]).
+pub fn spawn_housekeeping(state: PlatformState, upkeep: Upkeep) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
         loop {
             tick.tick().await;
-            state.throttle.housekeeping();
+            if upkeep.memory {
+                state.throttle.housekeeping();
+            }
+            if !upkeep.sweeps {
+                continue;
+            }
             if let Err(e) = kapu_core::store::accounts::purge_expired_sessions_and_tokens(state.db.writer()).await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
             }

@@ -14,8 +14,13 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 type Logs = std::thread::JoinHandle<Vec<String>>;
 
 fn start(data_dir: &std::path::Path, db_url: &str, master_key: &str) -> (Child, u16, Logs) {
+    start_as(data_dir, db_url, master_key, "all")
+}
+
+/// `kapu serve --demo --role {role}`.
+fn start_as(data_dir: &std::path::Path, db_url: &str, master_key: &str, role: &str) -> (Child, u16, Logs) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kapu"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--role", role])
         .env("KAPU_DATA_DIR", data_dir)
         .env("KAPU_DATABASE_URL", db_url)
         .env("KAPU_MASTER_KEY", master_key)
@@ -208,4 +213,80 @@ async fn operator_create_prints_the_credentials_once_and_refuses_a_taken_email()
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"), "{}", String::from_utf8_lossy(&again.stderr));
     let bad = run("not-an-email");
     assert!(!bad.status.success());
+}
+
+#[tokio::test]
+async fn roles_serve_only_their_plane_and_only_the_worker_runs_jobs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = support::fresh_database(dir.path()).await;
+    let master_key = kapu_core::crypto::MasterKey::generate().to_base64();
+    if !database.is_postgres() {
+        // One SQLite file belongs to one process: any other role is refused, saying why.
+        let out = Command::new(env!("CARGO_BIN_EXE_kapu"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--role", "worker"])
+            .env("KAPU_DATA_DIR", dir.path())
+            .env("KAPU_DATABASE_URL", &database.url)
+            .env("KAPU_MASTER_KEY", &master_key)
+            .env_remove("KAPU_REDIS_URL")
+            .output()
+            .expect("run kapu");
+        assert!(!out.status.success());
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("needs PostgreSQL") && said.contains("\"all\""), "{said}");
+        println!("roles on one PostgreSQL database: covered by the PostgreSQL pass");
+        return;
+    }
+    let (shop_proc, shop_port, _) = start_as(dir.path(), &database.url, &master_key, "storefront");
+    let (platform_proc, platform_port, _) = start_as(dir.path(), &database.url, &master_key, "platform");
+    let client = |port: u16| {
+        reqwest::Client::builder()
+            .resolve("demo.localhost", std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .resolve("localhost", std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    };
+    let status =
+        |c: reqwest::Client, url: String| async move { c.get(url).send().await.expect("get").status().as_u16() };
+    // Each plane on its own process; the other's host gets a 421 naming the role.
+    assert_eq!(status(client(shop_port), format!("http://demo.localhost:{shop_port}/")).await, 200);
+    let r = client(shop_port).get(format!("http://localhost:{shop_port}/login")).send().await.expect("get");
+    assert_eq!(r.status().as_u16(), 421);
+    assert!(r.text().await.expect("text").contains("role storefront"));
+    assert_eq!(status(client(platform_port), format!("http://localhost:{platform_port}/login")).await, 200);
+    assert_eq!(status(client(platform_port), format!("http://demo.localhost:{platform_port}/")).await, 421);
+    assert_eq!(status(client(platform_port), format!("http://localhost:{platform_port}/healthz")).await, 200);
+
+    // A purchase on the storefront process: delivered at once, its email
+    // queued, and not sent while no process runs jobs.
+    let shop = client(shop_port);
+    let order: serde_json::Value = shop
+        .post(format!("http://demo.localhost:{shop_port}/api/v1/orders"))
+        .json(&serde_json::json!({"product_id": "win11-pro", "quantity": 1, "email": "roles@example.com"}))
+        .send()
+        .await
+        .expect("order")
+        .json()
+        .await
+        .expect("json");
+    let pay =
+        shop.post(order["pay_url"].as_str().expect("pay")).form(&[("outcome", "paid")]).send().await.expect("pay");
+    assert!(pay.status().is_redirection(), "{}", pay.status());
+    let outbox = dir.path().join("outbox");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(support::read_outbox(&outbox).is_empty(), "no process runs jobs yet");
+
+    // The worker serves health checks only, and sends the email.
+    let (worker_proc, worker_port, _) = start_as(dir.path(), &database.url, &master_key, "worker");
+    assert_eq!(status(client(worker_port), format!("http://localhost:{worker_port}/healthz")).await, 200);
+    assert_eq!(status(client(worker_port), format!("http://demo.localhost:{worker_port}/")).await, 421);
+    assert_eq!(status(client(worker_port), format!("http://localhost:{worker_port}/login")).await, 421);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !support::read_outbox(&outbox).iter().any(|(to, _, _)| to == "roles@example.com") {
+        assert!(Instant::now() < deadline, "the worker sent the delivery email");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for p in [shop_proc, platform_proc, worker_proc] {
+        assert!(sigterm_and_wait(p).success(), "clean exit on SIGTERM");
+    }
 }
