@@ -204,6 +204,11 @@ fn spawn_statistics_keeper(db: Db) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {
             tick.tick().await;
+            if !kapu_core::store::sweep_leases::may_sweep(db.writer(), "planner_statistics", Duration::from_secs(30))
+                .await
+            {
+                continue;
+            }
             match kapu_core::store::planner_statistics::analyze_changed_sale_tables(db.writer()).await {
                 Ok(tables) if !tables.is_empty() => tracing::debug!(?tables, "planner statistics refreshed"),
                 Ok(_) => {}

@@ -16,6 +16,7 @@ mod m20261130_000009_domain_checks;
 mod m20261130_000010_webhooks;
 mod m20261130_000011_merchant_api_themes;
 mod m20261130_000012_autovacuum;
+mod m20261130_000013_sweep_leases;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_webhooks::Migration),
             Box::new(m20261130_000011_merchant_api_themes::Migration),
             Box::new(m20261130_000012_autovacuum::Migration),
+            Box::new(m20261130_000013_sweep_leases::Migration),
         ]
     }
 }

@@ -198,7 +198,15 @@ pub fn spawn_housekeeping(state: PlatformState, upkeep: Upkeep) -> tokio::task::
             if upkeep.memory {
                 state.throttle.housekeeping();
             }
-            if !upkeep.sweeps {
+            // The database sweeps: on one worker at a time.
+            if !upkeep.sweeps
+                || !kapu_core::store::sweep_leases::may_sweep(
+                    state.db.writer(),
+                    "housekeeping",
+                    Duration::from_secs(900),
+                )
+                .await
+            {
                 continue;
             }
             if let Err(e) = kapu_core::store::accounts::purge_expired_sessions_and_tokens(state.db.writer()).await {

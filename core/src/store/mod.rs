@@ -30,5 +30,6 @@ pub mod shop_logo;
 pub mod shop_settings;
 pub mod shop_themes;
 pub mod subscriptions;
+pub mod sweep_leases;
 pub mod tenant_admin;
 pub mod webhooks;

@@ -118,3 +118,28 @@ async fn a_sale_table_that_grew_is_analyzed_again_and_a_quiet_one_is_left_alone(
     // Analyzed just now: not again until it changes by a tenth more.
     assert!(analyze_changed_sale_tables(db.writer()).await.expect("analyze").is_empty());
 }
+
+#[tokio::test]
+async fn a_sweep_lease_has_one_holder_at_a_time_and_passes_on_when_it_expires() {
+    use kapu_core::store::sweep_leases::take_lease;
+    let (db, _dir, _database) = support::migrated_db().await;
+    let w = db.writer();
+    let minute = Duration::from_secs(60);
+    assert!(take_lease(w, "reconcile", "worker-a", minute).await.expect("take"));
+    assert!(!take_lease(w, "reconcile", "worker-b", minute).await.expect("take"), "held by a");
+    assert!(take_lease(w, "reconcile", "worker-a", minute).await.expect("renew"), "a renews its own");
+    assert!(take_lease(w, "billing", "worker-b", minute).await.expect("take"), "another sweep is free");
+    // A holder that stops renewing loses the lease once it expires.
+    assert!(take_lease(w, "housekeeping", "worker-a", Duration::from_millis(200)).await.expect("take"));
+    assert!(!take_lease(w, "housekeeping", "worker-b", minute).await.expect("take"));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(take_lease(w, "housekeeping", "worker-b", minute).await.expect("take over"), "expired: b takes over");
+    assert!(!take_lease(w, "housekeeping", "worker-a", minute).await.expect("take"), "a came back too late");
+    // Twenty workers asking at once: one gets it.
+    let asks = (0..20).map(|i| {
+        let db = db.clone();
+        async move { take_lease(db.writer(), "statistics", &format!("worker-{i}"), minute).await.expect("take") }
+    });
+    let held = futures::future::join_all(asks).await.into_iter().filter(|h| *h).count();
+    assert_eq!(held, 1);
+}

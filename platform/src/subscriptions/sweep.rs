@@ -18,9 +18,14 @@ use crate::subscriptions::webhook::move_plan;
 
 pub fn spawn_billing_sweep(state: PlatformState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(state.cfg.billing_sweep_secs.max(1)));
+        let period = Duration::from_secs(state.cfg.billing_sweep_secs.max(1));
+        let mut tick = tokio::time::interval(period);
         loop {
             tick.tick().await;
+            // One worker at a time (a lease that outlives three missed passes).
+            if !kapu_core::store::sweep_leases::may_sweep(state.db.writer(), "billing", period * 3).await {
+                continue;
+            }
             if let Err(e) = sweep_once(&state).await {
                 tracing::warn!(error = %e, "billing sweep failed; next pass retries");
             }

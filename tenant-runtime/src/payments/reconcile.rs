@@ -153,7 +153,8 @@ async fn check_one(state: &RuntimeState, p: &payments::Model) -> Result<bool, St
     }
 }
 
-/// Sweeps every `reconcile_every_secs` until the token is cancelled.
+/// Sweeps every `reconcile_every_secs` until the token is cancelled, on one
+/// worker process at a time (`sweep_leases`).
 pub fn spawn_reconciler(state: RuntimeState, stop: tokio_util::sync::CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let period = std::time::Duration::from_secs(state.cfg.reconcile_every_secs.max(1));
@@ -161,6 +162,11 @@ pub fn spawn_reconciler(state: RuntimeState, stop: tokio_util::sync::Cancellatio
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = tokio::time::sleep(period) => {}
+            }
+            // One worker at a time (a lease that outlives three missed passes).
+            let lease = (period * 3).max(std::time::Duration::from_secs(30));
+            if !kapu_core::store::sweep_leases::may_sweep(state.db.writer(), "reconcile", lease).await {
+                continue;
             }
             match reconcile_due(&state).await {
                 Ok(s) if s.checked > 0 => {
