@@ -37,6 +37,11 @@ impl Role {
     pub fn runs_jobs(self) -> bool {
         matches!(self, Self::All | Self::Worker)
     }
+    /// The role named `name` (`all`, `storefront`, `platform`, `worker`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::All, Self::Storefront, Self::Platform, Self::Worker].into_iter().find(|r| r.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::All => "all",
@@ -295,6 +300,16 @@ pub fn normalize_host(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_are_named_alike_on_the_command_line_and_in_the_environment() {
+        for role in [Role::All, Role::Storefront, Role::Platform, Role::Worker] {
+            assert_eq!(Role::from_name(role.name()), Some(role));
+            // KAPU_ROLE is read through serde: the same names.
+            assert_eq!(serde_json::to_value(role).expect("json"), serde_json::json!(role.name()));
+        }
+        assert_eq!(Role::from_name("workers"), None);
+    }
 
     #[test]
     fn hosts_are_normalized() {

@@ -83,13 +83,9 @@ async fn main() -> anyhow::Result<()> {
             if let Some(addr) = listen {
                 cfg.listen = addr;
             }
-            cfg.role = match role.as_deref() {
-                Some("storefront") => kapu_core::config::Role::Storefront,
-                Some("platform") => kapu_core::config::Role::Platform,
-                Some("worker") => kapu_core::config::Role::Worker,
-                Some(_) => kapu_core::config::Role::All,
-                None => cfg.role,
-            };
+            if let Some(role) = role.as_deref().and_then(kapu_core::config::Role::from_name) {
+                cfg.role = role;
+            }
             let app = App::build(cfg.clone(), demo).await?;
             // Handlers are in place before anyone is told we listen.
             let shutdown = CancellationToken::new();

@@ -141,6 +141,12 @@ impl CatalogCache {
         self.catalogs.try_get_with(tenant_id.to_string(), load).await.map_err(|e| StoreError::from((*e).clone()))
     }
 
+    /// The shop's catalog if this process has it loaded; never loads it
+    /// (a load counts every available key of the shop).
+    pub async fn cached(&self, tenant_id: &str) -> Option<Arc<Catalog>> {
+        self.catalogs.get(tenant_id).await
+    }
+
     /// The shop's checkout setup (three queries and a decryption per
     /// channel on a miss; concurrent misses share one load).
     pub async fn setup(&self, db: &Db, master: &MasterKey, tenant_id: &str) -> Result<Arc<ShopSetup>, StoreError> {

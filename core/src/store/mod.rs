@@ -33,3 +33,13 @@ pub mod subscriptions;
 pub mod sweep_leases;
 pub mod tenant_admin;
 pub mod webhooks;
+
+/// `SELECT COUNT(*) FROM (inner) AS capped`: with `inner` ending in
+/// `LIMIT cap`, the database stops after `cap` rows, so "are there at least
+/// n?" costs n rows whatever the table holds.
+pub(crate) fn capped_count(inner: sea_orm::sea_query::SelectStatement) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Query};
+    let mut count = Query::select();
+    count.expr(Func::count(Expr::col(Asterisk))).from_subquery(inner, Alias::new("capped"));
+    count
+}

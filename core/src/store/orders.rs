@@ -109,9 +109,8 @@ pub async fn count_buyer_orders_for_tenant<C: ConnectionTrait>(
     email: &str,
     w: BuyerOrderWindow,
 ) -> Result<BuyerOrders, DbErr> {
-    use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Query, SelectStatement};
-    // (SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE … LIMIT cap)): the
-    // database stops after `cap` rows.
+    use sea_orm::sea_query::{Expr, Query};
+    // Each a `capped_count`: the database stops after `cap` rows.
     let capped = |column: orders::Column, value: &str, unpaid: bool| {
         let mut inner = Query::select();
         inner
@@ -127,9 +126,7 @@ pub async fn count_buyer_orders_for_tenant<C: ConnectionTrait>(
         } else {
             inner.and_where(orders::Column::CreatedAt.gte(w.recent_since)).limit(w.recent_cap.max(1));
         }
-        let mut count: SelectStatement = Query::select();
-        count.expr(Func::count(Expr::col(Asterisk))).from_subquery(inner, Alias::new("capped"));
-        Expr::SubQuery(None, Box::new(count.into()))
+        Expr::SubQuery(None, Box::new(super::capped_count(inner).into()))
     };
     let mut q = Query::select();
     q.expr(capped(orders::Column::ClientIp, client_ip, true))

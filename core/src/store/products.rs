@@ -68,7 +68,7 @@ pub async fn available_keys_up_to_for_tenant<C: ConnectionTrait>(
     product_id: &str,
     cap: u64,
 ) -> Result<u64, DbErr> {
-    use sea_orm::sea_query::{Alias, Asterisk, Query};
+    use sea_orm::sea_query::Query;
     let mut inner = Query::select();
     inner
         .expr(Expr::val(1))
@@ -77,8 +77,7 @@ pub async fn available_keys_up_to_for_tenant<C: ConnectionTrait>(
         .and_where(card_keys::Column::ProductId.eq(product_id))
         .and_where(card_keys::Column::Status.eq("available"))
         .limit(cap.max(1));
-    let mut count = Query::select();
-    count.expr(Func::count(Expr::col(Asterisk))).from_subquery(inner, Alias::new("capped"));
+    let count = super::capped_count(inner);
     let backend = conn.get_database_backend();
     let row = conn
         .query_one_raw(backend.build(&count))

@@ -158,7 +158,12 @@ pub async fn enabled_endpoints_for_tenant<C: ConnectionTrait>(
 
 /// Whether any of `endpoints` takes `event_type`.
 pub fn subscribed(endpoints: &[webhook_endpoints::Model], event_type: &str) -> bool {
-    endpoints.iter().any(|e| e.events.split(',').any(|t| t == event_type))
+    endpoints.iter().any(|e| takes(e, event_type))
+}
+
+/// Whether `endpoint` takes `event_type`.
+fn takes(endpoint: &webhook_endpoints::Model, event_type: &str) -> bool {
+    endpoint.events.split(',').any(|t| t == event_type)
 }
 
 /// Queues `event_type` for those of `endpoints` (the shop's enabled ones)
@@ -181,7 +186,7 @@ pub async fn emit_event_to_endpoints<C: ConnectionTrait>(
     })
     .to_string();
     let mut queued = 0;
-    for e in endpoints.iter().filter(|e| subscribed(std::slice::from_ref(e), event_type)) {
+    for e in endpoints.iter().filter(|e| takes(e, event_type)) {
         let id = new_id();
         webhook_deliveries::Entity::insert(webhook_deliveries::ActiveModel {
             tenant_id: Set(tenant_id.into()),

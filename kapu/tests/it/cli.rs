@@ -57,6 +57,23 @@ fn start_as(data_dir: &std::path::Path, db_url: &str, master_key: &str, role: &s
     }
 }
 
+/// Places an order for one win11-pro key on the demo shop served at `port`
+/// and pays it in the sandbox; returns the order's JSON and the answer to the payment.
+async fn buy_and_pay(client: &reqwest::Client, port: u16, email: &str) -> (serde_json::Value, reqwest::StatusCode) {
+    let order: serde_json::Value = client
+        .post(format!("http://demo.localhost:{port}/api/v1/orders"))
+        .json(&serde_json::json!({"product_id": "win11-pro", "quantity": 1, "email": email}))
+        .send()
+        .await
+        .expect("order")
+        .json()
+        .await
+        .expect("json");
+    let pay =
+        client.post(order["pay_url"].as_str().expect("pay")).form(&[("outcome", "paid")]).send().await.expect("pay");
+    (order, pay.status())
+}
+
 fn sigterm_and_wait(mut child: Child) -> std::process::ExitStatus {
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
@@ -98,19 +115,9 @@ async fn serve_demo_starts_serves_stops_on_sigterm_and_restarts_without_duplicat
     assert_eq!(home.status().as_u16(), 200);
 
     // A purchase, so that tokens and keys pass through the server.
-    let order: serde_json::Value = client
-        .post(format!("http://demo.localhost:{port}/api/v1/orders"))
-        .json(&serde_json::json!({"product_id": "win11-pro", "quantity": 1, "email": "log@example.com"}))
-        .send()
-        .await
-        .expect("order")
-        .json()
-        .await
-        .expect("json");
+    let (order, paid) = buy_and_pay(&client, port, "log@example.com").await;
+    assert!(paid.is_success() || paid.is_redirection());
     let token = order["token"].as_str().expect("token").to_string();
-    let pay =
-        client.post(order["pay_url"].as_str().expect("pay")).form(&[("outcome", "paid")]).send().await.expect("pay");
-    assert!(pay.status().is_success() || pay.status().is_redirection());
     let view: serde_json::Value = client
         .get(format!(
             "http://demo.localhost:{port}/api/v1/orders/{}?token={token}",
@@ -259,19 +266,8 @@ async fn roles_serve_only_their_plane_and_only_the_worker_runs_jobs() {
 
     // A purchase on the storefront process: delivered at once, its email
     // queued, and not sent while no process runs jobs.
-    let shop = client(shop_port);
-    let order: serde_json::Value = shop
-        .post(format!("http://demo.localhost:{shop_port}/api/v1/orders"))
-        .json(&serde_json::json!({"product_id": "win11-pro", "quantity": 1, "email": "roles@example.com"}))
-        .send()
-        .await
-        .expect("order")
-        .json()
-        .await
-        .expect("json");
-    let pay =
-        shop.post(order["pay_url"].as_str().expect("pay")).form(&[("outcome", "paid")]).send().await.expect("pay");
-    assert!(pay.status().is_redirection(), "{}", pay.status());
+    let (_, paid) = buy_and_pay(&client(shop_port), shop_port, "roles@example.com").await;
+    assert!(paid.is_redirection(), "{paid}");
     let outbox = dir.path().join("outbox");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(support::read_outbox(&outbox).is_empty(), "no process runs jobs yet");

@@ -96,9 +96,11 @@ pub async fn record_verified(
 ) -> Result<Confirmed, StoreError> {
     let now = Utc::now();
     // What the shop's caches know: whether it has webhook endpoints (as a
-    // checkout does, see `ShopSetup`) and the kind of its visible products.
+    // checkout does, see `ShopSetup`) and, if its catalog is loaded, the
+    // kind of its visible products (a confirmation never loads the catalog:
+    // that counts every available key of the shop).
     let setup = state.catalog.setup(&state.db, &state.master, tenant_id).await?;
-    let catalog = state.catalog.catalog(&state.db, tenant_id).await?;
+    let catalog = state.catalog.cached(tenant_id).await;
     let txn = state.db.begin().await?;
     let payment = lock_payment_for_tenant(&txn, tenant_id, &v.payment_id).await?.ok_or(StoreError::PaymentNotFound)?;
     if v.amount_minor != payment.amount_minor || v.currency != payment.currency {
@@ -110,7 +112,7 @@ pub async fn record_verified(
     let order = lock_order_for_tenant(&txn, tenant_id, &payment.order_id)
         .await?
         .ok_or_else(|| StoreError::Internal(format!("payment {} has no order", payment.id)))?;
-    let kind = catalog.product(&order.product_id).map(|p| p.kind.as_str());
+    let kind = catalog.as_ref().and_then(|c| c.product(&order.product_id)).map(|p| p.kind.as_str());
     let unchanged = |order: &orders::Model| Confirmed {
         order_id: order.id.clone(),
         order_no: order.order_no.clone(),
@@ -267,7 +269,7 @@ async fn deliver(
 ) -> Result<(&'static str, bool), StoreError> {
     let manual = match kind {
         Some(kind) => kind == "manual",
-        // Not in the cached catalog (hidden since the order): ask the database.
+        // No catalog loaded, or the product hidden since the order: ask the database.
         None => products::Entity::find_by_id((tenant_id.to_string(), order.product_id.clone()))
             .one(txn)
             .await?
