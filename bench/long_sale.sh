@@ -12,11 +12,9 @@ cd "$(dirname "$0")/.."
 ORDERS=${ORDERS:-100000}
 CONNS=${CONNS:-64}
 WINDOW=${WINDOW:-10}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-if [ -n "${KAPU_BENCH_BIN:-}" ]; then BIN=$KAPU_BENCH_BIN; else cargo build --release --quiet; BIN=target/release/kapu; fi
+source bench/lib.sh
 work=$(mktemp -d)
 chmod 755 "$work"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # A private PostgreSQL with production's vacuum settings (autovacuum on),
 # whatever the machine's shared server is set to; BENCH_PG_URL uses that
 # server instead.
@@ -45,7 +43,7 @@ cleanup() {
 trap cleanup EXIT
 psql "$PG_URL" -qc "CREATE DATABASE $db" >/dev/null
 url="${PG_URL%/*}/$db"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 KAPU_DATA_DIR="$work" KAPU_DATABASE_URL="$url" KAPU_MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
 KAPU_RATE_LIMIT_PER_SECOND=10000000 KAPU_RATE_LIMIT_BURST=10000000 KAPU_SHOP_RATE_LIMITS=false KAPU_TRUSTED_PROXIES=127.0.0.1/32 \
 RUST_LOG=warn "$BIN" serve --demo --listen "127.0.0.1:$PORT" >"$work/kapu.log" 2>&1 &

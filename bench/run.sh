@@ -29,18 +29,9 @@ ORDER_SECS=${ORDER_SECS:-3}
 NOTIFY_SECS=${NOTIFY_SECS:-2}
 CONNS=${CONNS:-64}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-
-if [ -n "${KAPU_BENCH_BIN:-}" ]; then
-  BIN=$KAPU_BENCH_BIN
-else
-  cargo build --release --quiet
-  BIN=target/release/kapu
-fi
+source bench/lib.sh
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # wrk_once URL [script] -> "req/s p50_ms p99_ms non2xx"
 wrk_once() {
@@ -53,10 +44,6 @@ wrk_once() {
   bad=$(awk '/Non-2xx/ {print $5}' <<<"$out")
   echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${bad:-0}"
 }
-to_ms() { python3 -c "
-import re,sys; v=sys.argv[1]; m=re.match(r'([0-9.]+)(us|ms|s)',v)
-n,u=float(m.group(1)),m.group(2); print(round(n/1000 if u=='us' else n*1000 if u=='s' else n,3))" "$1"; }
-median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
 
 # measure NAME URL [script] [secs] -> sets R_<NAME> = "rps p50 p99 non2xx" (medians)
 # With PER_RUN set, run i exports NOTIFY_LIST=$PER_RUN.$i (its own notifications).

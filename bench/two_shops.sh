@@ -22,8 +22,7 @@ PACE_CONNS=${PACE_CONNS:-4}
 FLOOD_CONNS=${FLOOD_CONNS:-64}
 ENGINE=${ENGINE:-sqlite}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-if [ -n "${KAPU_BENCH_BIN:-}" ]; then BIN=$KAPU_BENCH_BIN; else cargo build --release --quiet; BIN=target/release/kapu; fi
+source bench/lib.sh
 work=$(mktemp -d)
 pgdb=""
 cleanup() {
@@ -33,7 +32,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 base="http://127.0.0.1:$PORT"
 if [ "$ENGINE" = postgres ]; then
   pgdb="kapu_bench_two_$$"
@@ -62,10 +61,8 @@ stop() { kill -TERM "$pid"; wait "$pid" || true; }
 wrk_lat() {
   local out
   out=$(wrk -t1 -c"$3" -d"$5s" --latency -H "Host: $1:$PORT" -s "$4" "$base$2")
-  local to_ms='import re,sys; v=sys.argv[1]; m=re.match(r"([0-9.]+)(us|ms|s)",v); n,u=float(m.group(1)),m.group(2); print(round(n/1000 if u=="us" else n*1000 if u=="s" else n,3))'
-  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(python3 -c "$to_ms" "$(awk '$1=="50%" {print $2}' <<<"$out")") $(python3 -c "$to_ms" "$(awk '$1=="99%" {print $2}' <<<"$out")") $(awk '/Non-2xx/ {print $5}' <<<"$out" | grep . || echo 0)"
+  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")") $(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")") $(awk '/Non-2xx/ {print $5}' <<<"$out" | grep . || echo 0)"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # quiet [FLOOD_PATH FLOOD_SCRIPT] -> sets Q (rps p50 p99) and F (rps non2xx): medians of RUNS
 quiet() {
