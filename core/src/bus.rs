@@ -1,13 +1,16 @@
 //! The invalidation bus: how one plane tells the others that a shop changed,
 //! so that caches (tenant by host, catalog, rendered pages) drop what they
-//! hold. In-process by default; every process of a deployment shares one
-//! database, and until the Redis relay lands each process's caches also
-//! expire on their own (seconds), so a missed event only delays a change.
+//! hold. In process by default; with Redis, `fleet::bus_relay` carries each
+//! event to every other process of the deployment. Caches also expire on
+//! their own, so an event lost with a Redis outage only delays a change.
 
-use tokio::sync::broadcast;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{broadcast, mpsc};
 
 /// What changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Invalidation {
     /// Settings, status, mode, domains or catalog of a shop.
     ShopChanged { tenant_id: String },
@@ -17,12 +20,17 @@ pub enum Invalidation {
     /// created, a domain added or removed): caches that remembered "no shop
     /// here" must forget it.
     HostChanged { host: String },
+    /// This process may have missed events (its link to the other processes
+    /// was down): every cache drops everything.
+    Everything,
 }
 
 /// Cheap to clone; every clone publishes to the same subscribers.
 #[derive(Debug, Clone)]
 pub struct Bus {
     tx: broadcast::Sender<Invalidation>,
+    /// Where events go to reach other processes (set by the Redis relay).
+    outbound: Arc<OnceLock<mpsc::UnboundedSender<Invalidation>>>,
 }
 
 impl Default for Bus {
@@ -34,12 +42,27 @@ impl Default for Bus {
 impl Bus {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(1024);
-        Self { tx }
+        Self { tx, outbound: Arc::default() }
     }
 
-    /// Publishes an event; having no subscriber is fine.
+    /// Publishes an event to this process and, with a relay, to the others;
+    /// having no subscriber is fine.
     pub fn publish(&self, event: Invalidation) {
+        if let Some(out) = self.outbound.get() {
+            let _ = out.send(event.clone());
+        }
         let _ = self.tx.send(event);
+    }
+
+    /// Delivers an event that came from another process, here only.
+    pub fn deliver_from_elsewhere(&self, event: Invalidation) {
+        let _ = self.tx.send(event);
+    }
+
+    /// Sends every event published from now on to `out` as well (once; a
+    /// second relay is ignored). Returns whether it was attached.
+    pub fn relay_to(&self, out: mpsc::UnboundedSender<Invalidation>) -> bool {
+        self.outbound.set(out).is_ok()
     }
 
     pub fn shop_changed(&self, tenant_id: &str) {

@@ -74,8 +74,21 @@ pub struct Config {
     pub trusted_proxies: String,
     /// Base64 of 32 bytes; derives per-tenant encryption keys.
     pub master_key: Option<Secret<String>>,
-    /// Optional Redis (only checked by `/readyz` for now).
+    /// Optional Redis: with it, rate limits, spent challenges, channel
+    /// breakers, traffic figures, dashboard sessions and cache invalidation
+    /// are shared by every process (see `kapu_core::fleet`).
     pub redis_url: Option<String>,
+    /// Deadline of one Redis call, in milliseconds; past it the process
+    /// falls back to its own state for a second.
+    pub redis_timeout_ms: u64,
+    /// Start of every Redis key and channel (deployments sharing a Redis
+    /// use different prefixes).
+    pub redis_prefix: String,
+    /// Seconds a shop's catalog, rendered pages and setup are cached (the
+    /// invalidation bus drops them sooner when they change).
+    pub catalog_cache_secs: u64,
+    /// Seconds a host's shop (or "no shop here") is cached.
+    pub host_cache_secs: u64,
     /// `smtp://…` / `smtps://…`; when absent mail is written to `data_dir/outbox`.
     pub smtp_url: Option<Secret<String>>,
     /// Sender address of buyer emails.
@@ -166,6 +179,10 @@ impl Default for Config {
             trusted_proxies: String::new(),
             master_key: None,
             redis_url: None,
+            redis_timeout_ms: 100,
+            redis_prefix: "kapu:".into(),
+            catalog_cache_secs: 2,
+            host_cache_secs: 30,
             smtp_url: None,
             mail_from: "Kapu <no-reply@kapu.localhost>".into(),
             log_format: "text".into(),

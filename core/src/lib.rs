@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod entities;
+pub mod fleet;
 pub mod ids;
 pub mod jobs;
 pub mod mail;

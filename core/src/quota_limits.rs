@@ -1,17 +1,26 @@
 //! Rate limits whose quota can change while they run: one governor limiter
 //! per key (a shop, an API key), rebuilt when the key's quota differs from
 //! the one it was built with, so a plan change applies at the next request.
-//! In process, like the other limiters (see DESIGN §7 on sharing them).
+//! In process: the fallback of `fleet::limits` (and its only store
+//! without Redis). Idle keys leave after ten minutes, and at most a million
+//! are kept, so a flood of client addresses cannot grow it without bound.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-#[derive(Default)]
 pub struct QuotaLimits {
-    by_key: Mutex<HashMap<String, (Quota, Arc<DefaultDirectRateLimiter>)>>,
+    by_key: moka::sync::Cache<String, (Quota, Arc<DefaultDirectRateLimiter>)>,
+}
+
+impl Default for QuotaLimits {
+    fn default() -> Self {
+        Self {
+            by_key: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(Duration::from_secs(600)).build(),
+        }
+    }
 }
 
 impl QuotaLimits {
@@ -19,18 +28,23 @@ impl QuotaLimits {
     /// `Err(whole seconds to wait, at least 1)` when the key is over it.
     pub fn check(&self, key: &str, quota: Option<Quota>) -> Result<(), u64> {
         let Some(quota) = quota else { return Ok(()) };
-        let limiter = {
-            let mut map = self.by_key.lock().unwrap_or_else(|p| p.into_inner());
-            match map.get(key) {
-                Some((q, l)) if *q == quota => l.clone(),
-                _ => {
-                    let l = Arc::new(RateLimiter::direct(quota));
-                    map.insert(key.to_string(), (quota, l.clone()));
-                    l
-                }
-            }
+        // Concurrent first requests of a key share one limiter (`get_with`).
+        let (q, limiter) = self.by_key.get_with_by_ref(key, || (quota, Arc::new(RateLimiter::direct(quota))));
+        let limiter = if q == quota {
+            limiter
+        } else {
+            let l = Arc::new(RateLimiter::direct(quota));
+            self.by_key.insert(key.to_string(), (quota, l.clone()));
+            l
         };
         limiter.check().map_err(|nu| nu.wait_time_from(DefaultClock::default().now()).as_secs().max(1))
+    }
+}
+
+impl QuotaLimits {
+    /// Runs pending evictions of idle keys now.
+    pub fn retain_recent(&self) {
+        self.by_key.run_pending_tasks();
     }
 }
 

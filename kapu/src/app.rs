@@ -16,6 +16,7 @@ use kapu_core::config::Role;
 use kapu_core::config::normalize_host;
 use kapu_core::crypto::MasterKey;
 use kapu_core::db::Engine;
+use kapu_core::fleet::Fleet;
 use kapu_core::jobs::{ClaimedJob, JobHandler, Worker};
 use kapu_core::mail::Mailer;
 use kapu_core::{Config, Db};
@@ -39,7 +40,8 @@ pub struct App {
     pub platform: PlatformState,
     pub bus: Bus,
     pub mailer: Mailer,
-    redis: Option<redis::Client>,
+    /// Redis shared by every process (or none).
+    pub fleet: Fleet,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -71,11 +73,19 @@ impl App {
             Some(url) if !url.is_empty() => Some(redis::Client::open(url.as_str()).context("KAPU_REDIS_URL")?),
             _ => None,
         };
-        let health = kapu_runtime::state::channel_health(&cfg);
+        let fleet = match &cfg.redis_url {
+            Some(url) if !url.is_empty() => {
+                Fleet::redis(url, &cfg.redis_prefix, Duration::from_millis(cfg.redis_timeout_ms.max(1)))
+                    .context("KAPU_REDIS_URL")?
+            }
+            _ => Fleet::local(),
+        };
+        let health = kapu_runtime::state::channel_health(&cfg, &fleet);
         let providers = kapu_runtime::state::providers(&cfg)?;
         let traffic = Arc::new(kapu_core::traffic::TenantTraffic::default());
         let state = RuntimeState::new(
             cfg.clone(),
+            fleet.clone(),
             db.clone(),
             master.clone(),
             health.clone(),
@@ -83,15 +93,23 @@ impl App {
             traffic.clone(),
         )?;
         let bus = Bus::new();
+        // Connected lazily: a Redis that is down at start does not stop the process.
         let sessions = match &redis {
             Some(client) => SessionStore::Redis(
-                client.get_connection_manager().await.context("connecting to KAPU_REDIS_URL for dashboard sessions")?,
+                redis::aio::ConnectionManager::new_lazy_with_config(
+                    client.clone(),
+                    redis::aio::ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(Duration::from_secs(1)))
+                        .set_response_timeout(Some(Duration::from_secs(1)))
+                        .set_number_of_retries(1),
+                )
+                .context("KAPU_REDIS_URL for dashboard sessions")?,
             ),
             None => SessionStore::Database,
         };
-        let shared = kapu_platform::state::SharedWithRuntime { health, providers, traffic };
+        let shared = kapu_platform::state::SharedWithRuntime { health, providers, traffic, fleet: fleet.clone() };
         let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions, shared)?;
-        Ok(Self { cfg, db, state, platform, bus, mailer, redis })
+        Ok(Self { cfg, db, state, platform, bus, mailer, fleet })
     }
 
     /// The HTTP app of this process's role: health checks on every host,
@@ -105,7 +123,7 @@ impl App {
         let platform_host = self.cfg.platform_host();
         let health = HealthState {
             db: self.db.clone(),
-            redis: self.redis.clone(),
+            fleet: self.fleet.clone(),
             channels: self.state.health.clone(),
             metrics_token: self.cfg.metrics_token.as_ref().map(|t| t.expose().to_string()).filter(|t| !t.is_empty()),
             platform_host: self.cfg.platform_host(),
@@ -172,6 +190,10 @@ impl App {
             background.push(kapu_platform::spawn_housekeeping(self.platform.clone(), upkeep));
         }
         background.push(self.state.follow(&self.bus));
+        if let Some((outbound, inbound)) = kapu_core::fleet::bus_relay::spawn(&self.fleet, &self.bus) {
+            background.extend([outbound, inbound]);
+        }
+        background.extend(kapu_core::traffic::spawn_flush(self.state.traffic.clone(), self.fleet.clone()));
         let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
         axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
@@ -234,7 +256,7 @@ impl JobHandler for AllJobs {
 #[derive(Clone)]
 struct HealthState {
     db: Db,
-    redis: Option<redis::Client>,
+    fleet: Fleet,
     channels: Arc<kapu_billing::health::ChannelHealth>,
     metrics_token: Option<String>,
     platform_host: String,
@@ -293,8 +315,10 @@ async fn metrics(State(h): State<HealthState>, headers: axum::http::HeaderMap) -
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.channels.metrics_text()).into_response()
 }
 
+/// 200 while the database answers; Redis being down shows as `degraded`
+/// without taking the process out of rotation (it keeps selling).
 async fn readyz(State(h): State<HealthState>) -> Response {
-    let r = kapu_core::readiness::check(&h.db, h.redis.as_ref()).await;
+    let r = kapu_core::readiness::check(&h.db, &h.fleet).await;
     let status = if r.ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(r)).into_response()
 }

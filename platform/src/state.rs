@@ -36,7 +36,10 @@ pub struct Inner {
     /// Storefront traffic per shop, counted by the runtime.
     pub traffic: Arc<kapu_core::traffic::TenantTraffic>,
     /// Merchant API requests per key, under each shop's plan quota.
-    pub api_limits: kapu_core::quota_limits::QuotaLimits,
+    /// Merchant-API keys' requests per minute (the fleet's with Redis).
+    pub api_limits: kapu_core::fleet::limits::FleetLimits,
+    /// Redis shared by every process, when configured.
+    pub fleet: kapu_core::fleet::Fleet,
 }
 
 /// What the platform shares with the storefront runtime of its process.
@@ -44,6 +47,7 @@ pub struct SharedWithRuntime {
     pub health: Arc<kapu_billing::health::ChannelHealth>,
     pub providers: Arc<kapu_billing::providers::Providers>,
     pub traffic: Arc<kapu_core::traffic::TenantTraffic>,
+    pub fleet: kapu_core::fleet::Fleet,
 }
 
 impl std::ops::Deref for PlatformState {
@@ -62,13 +66,13 @@ impl PlatformState {
         sessions: SessionStore,
         shared: SharedWithRuntime,
     ) -> Result<Self, kapu_core::config::ConfigError> {
-        let SharedWithRuntime { health, providers, traffic } = shared;
+        let SharedWithRuntime { health, providers, traffic, fleet } = shared;
         let trusted_proxies = cfg.trusted_proxy_nets()?;
         let demo_url = format!("{}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, cfg.listen.port());
         Ok(Self(Arc::new(Inner {
             csrf_key: master.derive("platform", Purpose::DashboardCsrf),
             challenge_key: master.derive("platform", Purpose::LoginChallenge),
-            throttle: LoginThrottle::default(),
+            throttle: LoginThrottle::new(kapu_core::fleet::limits::FleetLimits::new(fleet.clone())),
             sessions,
             platform_host: cfg.platform_host(),
             shop_host: cfg.shop_host(),
@@ -77,7 +81,8 @@ impl PlatformState {
             health,
             providers,
             traffic,
-            api_limits: kapu_core::quota_limits::QuotaLimits::default(),
+            api_limits: kapu_core::fleet::limits::FleetLimits::new(fleet.clone()),
+            fleet,
             cfg,
             db,
             master,

@@ -27,7 +27,6 @@ use axum::extract::OriginalUri;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tower_governor::GovernorLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use state::RuntimeState;
@@ -36,10 +35,9 @@ use crate::error::StoreError;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
 
-/// Every storefront route, behind host resolution and the rate limiter.
+/// Every storefront route, behind host resolution and the rate limits (both in `http::context`).
 pub fn storefront_router(state: RuntimeState) -> Router {
-    let limits = http::rate_limit::config(state.cfg.rate_limit_per_second, state.cfg.rate_limit_burst);
-    http::rate_limit::spawn_housekeeping(limits.clone(), state.clone());
+    http::rate_limit::spawn_housekeeping(state.clone());
     pages::look::spawn_error_recorder(state.db.clone());
     // Money is never rate-limited (see `http::request_class`): providers'
     // notifications reach us however busy the shop is.
@@ -70,7 +68,6 @@ pub fn storefront_router(state: RuntimeState) -> Router {
         .route("/shop.css", get(pages::look::shop_css))
         .route("/logo/{hash}", get(pages::assets::get_logo))
         .fallback(not_found)
-        .layer(GovernorLayer::new(limits).error_handler(http::rate_limit::on_error))
         .merge(money)
         .layer(from_fn_with_state(state.clone(), http::context::storefront_context));
     for (name, value) in pages::security_headers() {

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use kapu_core::bus::{Bus, Invalidation};
 use kapu_core::crypto::MasterKey;
+use kapu_core::fleet::Fleet;
+use kapu_core::fleet::limits::FleetLimits;
 use kapu_core::{Config, Db};
 use tokio::sync::broadcast;
 
@@ -22,6 +24,8 @@ pub struct RuntimeState(Arc<Inner>);
 
 pub struct Inner {
     pub cfg: Config,
+    /// Redis shared by every process, when configured.
+    pub fleet: Fleet,
     pub db: Db,
     pub master: MasterKey,
     pub tenants: TenantCache,
@@ -38,7 +42,7 @@ pub struct Inner {
     pub retry: RetryPolicy,
     /// Requests and rate-limited requests per shop, shared with the operator console.
     pub traffic: Arc<kapu_core::traffic::TenantTraffic>,
-    /// The plan's shop-wide requests-per-second cap.
+    /// The per-client limit and the plan's shop-wide requests-per-second cap.
     pub shop_limits: crate::http::shop_limit::ShopLimits,
     /// Each shop's share of the process (requests of one shop at once).
     pub shop_share: crate::http::shop_share::ShopShare,
@@ -78,6 +82,7 @@ impl RuntimeState {
                     Ok(Invalidation::ShopChanged { tenant_id }) => state.shop_changed(&tenant_id).await,
                     Ok(Invalidation::StockChanged { tenant_id }) => state.stock_changed(&tenant_id).await,
                     Ok(Invalidation::HostChanged { host }) => state.tenants.invalidate_host(&host).await,
+                    Ok(Invalidation::Everything) => state.forget_all().await,
                     // Missed events: forget everything rather than serve stale data.
                     Err(broadcast::error::RecvError::Lagged(_)) => state.forget_all().await,
                     Err(broadcast::error::RecvError::Closed) => break,
@@ -91,8 +96,10 @@ impl RuntimeState {
         self.catalog.invalidate_all().await;
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: Config,
+        fleet: Fleet,
         db: Db,
         master: MasterKey,
         health: Arc<ChannelHealth>,
@@ -108,16 +115,20 @@ impl RuntimeState {
         Ok(Self(Arc::new(Inner {
             platform_host: cfg.platform_host(),
             shop_host: cfg.shop_host(),
-            tenants: TenantCache::new(),
-            catalog: CatalogCache::default(),
-            lookup_limits: LookupLimits::default(),
+            tenants: TenantCache::new(std::time::Duration::from_secs(cfg.host_cache_secs)),
+            catalog: CatalogCache::new(std::time::Duration::from_secs(cfg.catalog_cache_secs)),
+            lookup_limits: LookupLimits::new(FleetLimits::new(fleet.clone()), 10, 5),
             spent_challenges: Default::default(),
             trusted_proxies,
             providers,
             health,
             retry,
             traffic,
-            shop_limits: Default::default(),
+            shop_limits: crate::http::shop_limit::ShopLimits::new(
+                FleetLimits::new(fleet.clone()),
+                cfg.rate_limit_per_second,
+                cfg.rate_limit_burst,
+            ),
             shop_share: crate::http::shop_share::ShopShare::new(
                 cfg.shop_share(),
                 std::time::Duration::from_millis(cfg.shop_queue_wait_ms),
@@ -126,18 +137,20 @@ impl RuntimeState {
                 cfg.refusal_delay_ms,
             )),
             cfg,
+            fleet,
             db,
             master,
         })))
     }
 }
 
-/// The health registry a configuration asks for.
-pub fn channel_health(cfg: &Config) -> Arc<ChannelHealth> {
-    Arc::new(ChannelHealth::new(BreakerPolicy {
+/// The health registry a configuration asks for (the fleet's with Redis).
+pub fn channel_health(cfg: &Config, fleet: &Fleet) -> Arc<ChannelHealth> {
+    let policy = BreakerPolicy {
         failure_threshold: cfg.breaker_failures,
         cool_down: std::time::Duration::from_secs(cfg.breaker_cooldown_secs),
-    }))
+    };
+    Arc::new(ChannelHealth::shared(policy, fleet.clone()))
 }
 
 /// The provider client a configuration asks for.

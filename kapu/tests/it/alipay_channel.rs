@@ -122,7 +122,7 @@ async fn alipay_refusing_our_signature_is_a_refusal_not_an_outage() {
         .await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "payment_channels_unavailable");
-    let health = app.state.health.view(&tenant, "alipay");
+    let health = app.state.health.view(&tenant, "alipay").await;
     assert_eq!(health.state.as_str(), "closed", "a refusal does not open the breaker");
     assert!(health.last_error.expect("kept").0.contains("isv.invalid-signature"));
     app.stop().await;

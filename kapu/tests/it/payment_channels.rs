@@ -308,7 +308,7 @@ async fn primary_down_fails_over_opens_the_breaker_and_recovers() {
     let attempts = app.payments_of(&tenant, &no_and_token(&order).0).await;
     assert_eq!(attempts.iter().map(|p| p.channel.as_str()).collect::<Vec<_>>(), vec!["epusdt"]);
     assert_eq!(epay.inner.create_calls.load(std::sync::atomic::Ordering::SeqCst), 4);
-    let health = app.state.health.view(&tenant, "epay");
+    let health = app.state.health.view(&tenant, "epay").await;
     assert_eq!(health.state.as_str(), "open");
     // …and exported as metrics, to a scraper with the token only.
     let metrics = app.url("/internal/metrics");
@@ -325,12 +325,13 @@ async fn primary_down_fails_over_opens_the_breaker_and_recovers() {
 
     // The gateway recovers; after the cool-down one trial goes through and closes the breaker.
     epay.faults().set(|f| f.create_status = None);
-    let cooled = app.eventually(15, || async { app.state.health.view(&tenant, "epay").state.as_str() == "half_open" });
+    let cooled =
+        app.eventually(15, || async { app.state.health.view(&tenant, "epay").await.state.as_str() == "half_open" });
     assert!(cooled.await, "the breaker lets a trial through after its cool-down");
     let (_, order) = place_order(&app, "fo", &product, None).await;
     let attempts = app.payments_of(&tenant, &no_and_token(&order).0).await;
     assert_eq!(attempts.iter().map(|p| p.channel.as_str()).collect::<Vec<_>>(), vec!["epay"]);
-    assert_eq!(app.state.health.view(&tenant, "epay").state.as_str(), "closed");
+    assert_eq!(app.state.health.view(&tenant, "epay").await.state.as_str(), "closed");
     app.stop().await;
 }
 

@@ -58,7 +58,7 @@ pub async fn login(
 ) -> PageResult<Response> {
     let email = f.email.trim().to_lowercase();
     let ip = kapu_web::client_ip(peer.ip(), &headers, &state.trusted_proxies);
-    state.throttle.check(&email, ip).map_err(PageError::Throttled)?;
+    state.throttle.check(&email, ip).await.map_err(PageError::Throttled)?;
     let account = find_account_by_email(state.db.reader(), &email).await?;
     let ok = verify_password(f.password, account.as_ref().map(|a| a.password_hash.clone())).await?;
     let Some(account) = account.filter(|_| ok) else {

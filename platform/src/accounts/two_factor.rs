@@ -264,7 +264,7 @@ pub async fn submit_code(
     let account = find_account(state.db.reader(), &account_id).await?.ok_or(PageError::NotFound)?;
     let ip = kapu_web::client_ip(peer.ip(), &headers, &state.trusted_proxies);
     // Codes have their own budget (5 per account, then one per 2 minutes), apart from passwords.
-    state.throttle.check(&format!("2fa:{}", account.email), ip).map_err(PageError::Throttled)?;
+    state.throttle.check(&format!("2fa:{}", account.email), ip).await.map_err(PageError::Throttled)?;
     if !check_code(&state, &account, &f.code).await? {
         let msg = "验证码不正确或已使用过。That code is wrong or was already used.";
         return Ok(with_status(StatusCode::UNAUTHORIZED, code_form(&csrf, &f.next, &[msg])?));

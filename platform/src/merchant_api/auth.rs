@@ -12,6 +12,7 @@ use chrono::Utc;
 use governor::Quota;
 use kapu_core::entities::api_keys;
 use kapu_core::entities::tenants;
+use kapu_core::fleet::limits::Limit;
 use kapu_core::store::api_keys::{Scope, find_live_api_key_by_secret, touch_api_key_for_tenant};
 use kapu_core::tenant::{Tenant, TenantStatus};
 use sea_orm::EntityTrait;
@@ -75,7 +76,8 @@ impl FromRequestParts<PlatformState> for ApiCaller {
             .and_then(|n| u32::try_from(n).ok())
             .and_then(NonZeroU32::new)
             .map(Quota::per_minute);
-        if let Err(wait) = state.api_limits.check(&key.id, quota) {
+        let limits: Vec<Limit> = quota.map(|q| Limit::new(format!("rl:api:{}", key.id), q)).into_iter().collect();
+        if let Err(wait) = state.api_limits.check(&limits).await.map_err(|r| r.retry_after_secs) {
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",

@@ -103,7 +103,7 @@ pub async fn login(
     VerifiedForm(f): VerifiedForm<OpsLoginForm>,
 ) -> PageResult<Response> {
     let email = f.email.trim().to_lowercase();
-    state.throttle.check(&format!("ops:{email}"), ip.0).map_err(PageError::Throttled)?;
+    state.throttle.check(&format!("ops:{email}"), ip.0).await.map_err(PageError::Throttled)?;
     let op = find_operator_by_email(state.db.reader(), &email).await?;
     let password_ok = verify_password(f.password, op.as_ref().map(|o| o.password_hash.clone())).await?;
     let op = match op.filter(|_| password_ok) {

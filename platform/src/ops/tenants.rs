@@ -73,7 +73,7 @@ pub async fn tenant_detail(
     let orders_30d = count_orders_since(db, &t.id, since).await?;
     let usage = usage_of_tenant(db, &t.id).await?;
     let plan = plan_of_tenant(db, &t.id).await?;
-    let traffic = state.traffic.figures(&t.id);
+    let traffic = kapu_core::traffic::fleet_figures(&state.fleet, &state.traffic, &t.id).await;
     let audit = list_audit(db, &AuditQuery { tenant_id: Some(t.id.clone()), limit: 20, ..Default::default() }).await?;
     let page = context! {
         t => context! {

@@ -48,9 +48,14 @@ async fn page(
     let keys = state.master.tenant(tenant_id);
     let configured = list_channels_for_tenant(state.db.reader(), tenant_id).await?;
     let test_mode = access.shop.mode != "live";
+    let mut health = Vec::with_capacity(KINDS.len());
+    for kind in KINDS {
+        health.push(state.health.view(tenant_id, kind).await);
+    }
     let channels: Vec<Value> = KINDS
         .iter()
-        .map(|kind| {
+        .zip(health)
+        .map(|(kind, h)| {
             let row = configured.iter().find(|c| c.channel == *kind);
             let stored: serde_json::Value =
                 row.map(|c| serde_json::from_str(&credentials_of(&keys, c)).unwrap_or_default()).unwrap_or_default();
@@ -90,7 +95,6 @@ async fn page(
             let methods = row
                 .and_then(|c| channel_by_kind(&c.channel).map(|ch| ch.methods(&credentials_of(&keys, c))))
                 .unwrap_or_default();
-            let h = state.health.view(tenant_id, kind);
             context! {
                 kind => *kind, label => label_of(kind), configured => row.is_some(),
                 enabled => row.is_some_and(|c| c.enabled), priority => row.map(|c| c.priority).unwrap_or(10),

@@ -88,15 +88,12 @@ pub async fn dashboard(
     } else {
         format!("已启用 {real_channels} 个真实渠道。{real_channels} real channel(s) enabled.")
     };
-    let channel_health: Vec<Value> = channels
-        .iter()
-        .filter(|c| c.channel != "sandbox")
-        .map(|c| {
-            let h = state.health.view(tenant_id, &c.channel);
-            context! { label => kapu_billing::forms::label_of(&c.channel), state => h.state.as_str(),
-            success_rate => h.success_rate.map(|r| format!("{:.1}%", r * 100.0)), median_ms => h.median_latency_ms }
-        })
-        .collect();
+    let mut channel_health: Vec<Value> = Vec::new();
+    for c in channels.iter().filter(|c| c.channel != "sandbox") {
+        let h = state.health.view(tenant_id, &c.channel).await;
+        channel_health.push(context! { label => kapu_billing::forms::label_of(&c.channel), state => h.state.as_str(),
+        success_rate => h.success_rate.map(|r| format!("{:.1}%", r * 100.0)), median_ms => h.median_latency_ms });
+    }
     let page = context! {
         to_fulfil,
         periods, top_products, low_stock, checklist, channels_note, channel_health,

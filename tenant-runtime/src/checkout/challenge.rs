@@ -20,7 +20,8 @@ use crate::state::RuntimeState;
 pub const DIFFICULTY: u32 = 16;
 const LIFETIME_SECS: i64 = 300;
 
-/// Challenges already answered (kept as long as a challenge lives).
+/// Challenges already answered in this process (kept as long as a
+/// challenge lives): the record without Redis, or while it is down.
 pub struct SpentChallenges(moka::sync::Cache<String, ()>);
 
 impl Default for SpentChallenges {
@@ -60,8 +61,9 @@ pub fn leading_zero_bits(digest: &[u8]) -> u32 {
     n
 }
 
-/// Checks an answer (`"{challenge}:{counter}"`) and spends the challenge.
-pub fn verify(state: &RuntimeState, tenant_id: &str, ip: IpAddr, answer: &str) -> bool {
+/// Checks an answer (`"{challenge}:{counter}"`) and spends the challenge:
+/// once for the whole fleet with Redis, once for this process without.
+pub async fn verify(state: &RuntimeState, tenant_id: &str, ip: IpAddr, answer: &str) -> bool {
     let Some((challenge, counter)) = answer.rsplit_once(':') else { return false };
     let Some((body, sig)) = challenge.rsplit_once('.') else { return false };
     let mut parts = body.split('.');
@@ -80,13 +82,15 @@ pub fn verify(state: &RuntimeState, tenant_id: &str, ip: IpAddr, answer: &str) -
         return false;
     }
     // Spend it: a second use of the same answer fails.
-    let spent = &state.spent_challenges.0;
     let key = format!("{tenant_id}|{sig}");
-    if spent.contains_key(&key) {
-        return false;
+    let lifetime = Duration::from_secs(LIFETIME_SECS as u64 + 60);
+    if let Some(first) = state.fleet.take_once(&format!("pow:{key}"), lifetime).await {
+        return first;
     }
-    spent.insert(key, ());
-    true
+    let spent = &state.spent_challenges.0;
+    let mut first = false;
+    spent.entry(key).or_insert_with(|| first = true);
+    first
 }
 
 /// Finds an answer (what the storefront's script does; used by tests and API clients' docs).

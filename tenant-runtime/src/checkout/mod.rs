@@ -154,7 +154,7 @@ pub async fn place_order(
         client_ip: &ip,
     };
     // The attempt of the channel most likely to take the payment is written with the order.
-    let written = WrittenAttempt::pick(state, tenant, &candidates);
+    let written = WrittenAttempt::pick(state, tenant, &candidates).await;
 
     // Every way out of the transaction ends it explicitly: a dropped one
     // would keep its advisory and row locks until its connection is reused.
@@ -173,11 +173,15 @@ pub async fn place_order(
                 Verdict::TooFast => {
                     return Err(StoreError::TooManyOrders { minutes: tenant.risk.velocity_window_minutes });
                 }
-                Verdict::Challenge
-                    if !input.pow.as_deref().is_some_and(|a| challenge::verify(state, &tenant.id, client_ip, a)) =>
-                {
-                    let c = challenge::issue(state, &tenant.id, client_ip);
-                    return Err(StoreError::ChallengeRequired { challenge: c, difficulty: challenge::DIFFICULTY });
+                Verdict::Challenge => {
+                    let solved = match input.pow.as_deref() {
+                        Some(answer) => challenge::verify(state, &tenant.id, client_ip, answer).await,
+                        None => false,
+                    };
+                    if !solved {
+                        let c = challenge::issue(state, &tenant.id, client_ip);
+                        return Err(StoreError::ChallengeRequired { challenge: c, difficulty: challenge::DIFFICULTY });
+                    }
                 }
                 _ => {}
             }

@@ -16,6 +16,7 @@ use crate::error::StoreError;
 use crate::http::client_ip::{ClientIp, client_ip, peer_ip};
 use crate::http::host::TenantCtx;
 use crate::http::request_class::{RequestClass, is_money_path, is_order_api_path};
+use crate::http::shop_limit::Refusal;
 use crate::i18n::{self, Lang};
 use crate::pages;
 use crate::state::RuntimeState;
@@ -75,10 +76,17 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
     state.traffic.record_request(&tenant.id);
     let cap = if state.cfg.shop_rate_limits { tenant.storefront_rps } else { None };
     let class = RequestClass::of(&parts.method, &parts.uri);
-    if let Err(wait) = state.shop_limits.check(&tenant.id, cap, class) {
-        state.traffic.record_rate_limited(&tenant.id);
-        state.refusal_hold.wait().await;
-        return refuse(StoreError::RateLimited { retry_after_secs: wait }, Some(&tenant));
+    match state.shop_limits.check(&tenant.id, ip, cap, class).await {
+        Ok(()) => {}
+        Err(Refusal::Client { retry_after_secs }) => {
+            state.traffic.record_rate_limited(&tenant.id);
+            return refuse(StoreError::RateLimited { retry_after_secs }, Some(&tenant));
+        }
+        Err(Refusal::Shop { retry_after_secs }) => {
+            state.traffic.record_rate_limited(&tenant.id);
+            state.refusal_hold.wait().await;
+            return refuse(StoreError::RateLimited { retry_after_secs }, Some(&tenant));
+        }
     }
     // The shop's share of the process: browsing and checkout wait their
     // turn behind the shop's own requests, never behind other shops'.

@@ -40,19 +40,14 @@ pub struct TenantCache {
 
 impl Default for TenantCache {
     fn default() -> Self {
-        Self::new()
+        Self::new(Duration::from_secs(30))
     }
 }
 
 impl TenantCache {
-    pub fn new() -> Self {
-        Self {
-            cache: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(30))
-                .support_invalidation_closures()
-                .build(),
-        }
+    /// Hosts are remembered for `ttl` (the bus drops them sooner on a change).
+    pub fn new(ttl: Duration) -> Self {
+        Self { cache: Cache::builder().max_capacity(100_000).time_to_live(ttl).support_invalidation_closures().build() }
     }
 
     /// The tenant serving `host` (normalized), if any.

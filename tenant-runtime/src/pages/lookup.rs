@@ -63,7 +63,7 @@ pub async fn submit_password_lookup(
 ) -> Result<Response, PageError> {
     let fail = |e: StoreError| PageError(e, lang, Some(shop.tenant.clone()));
     let order_no = form.order_no.trim();
-    if !state.lookup_limits.allow(shop.id(), ip, order_no) {
+    if !state.lookup_limits.allow(shop.id(), ip, order_no).await {
         let e = StoreError::RateLimited { retry_after_secs: 600 };
         return Ok(page(&shop, lang, e.status(), order_no, Some(e.message(lang)), None));
     }
@@ -106,7 +106,7 @@ pub async fn submit_email_lookup(
         Ok(e) => e,
         Err(e) => return Ok(page(&shop, lang, e.status(), "", Some(e.message(lang)), None)),
     };
-    if !state.lookup_limits.allow(shop.id(), ip, email.as_str()) {
+    if !state.lookup_limits.allow(shop.id(), ip, email.as_str()).await {
         let e = StoreError::RateLimited { retry_after_secs: 600 };
         return Ok(page(&shop, lang, e.status(), "", Some(e.message(lang)), None));
     }

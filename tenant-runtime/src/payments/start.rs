@@ -42,12 +42,14 @@ pub struct WrittenAttempt {
 
 impl WrittenAttempt {
     /// Picks the channel and a new payment id (`None` when every breaker is open).
-    pub fn pick(state: &RuntimeState, tenant: &Tenant, candidates: &[Candidate]) -> Option<Self> {
-        candidates
-            .iter()
-            .map(|c| c.channel.kind())
-            .find(|kind| state.health.would_admit(&tenant.id, kind))
-            .map(|channel| Self { payment_id: new_id(), channel })
+    pub async fn pick(state: &RuntimeState, tenant: &Tenant, candidates: &[Candidate]) -> Option<Self> {
+        for c in candidates {
+            let channel = c.channel.kind();
+            if state.health.would_admit(&tenant.id, channel).await {
+                return Some(Self { payment_id: new_id(), channel });
+            }
+        }
+        None
     }
 }
 
@@ -112,7 +114,7 @@ pub async fn start_payment(
         let kind = cand.channel.kind();
         // The row the order's transaction wrote, when it is this channel's.
         let written = unused.filter(|w| w.channel == kind).inspect(|_| unused = None).map(|w| w.payment_id.clone());
-        if state.health.admit(&tenant.id, kind) == Admission::Skipped {
+        if state.health.admit(&tenant.id, kind).await == Admission::Skipped {
             failures.push(format!("{kind}: circuit breaker open"));
             if let Some(payment_id) = written {
                 let skipped = AttemptResult { calls: 0, latency_ms: 0, outcome: Err("circuit breaker open") };
@@ -145,7 +147,7 @@ pub async fn start_payment(
         let latency_ms = u64::try_from(attempted.elapsed.as_millis()).unwrap_or(u64::MAX);
         match attempted.result {
             Ok(start) => {
-                state.health.record_success(&tenant.id, kind, attempted.elapsed);
+                state.health.record_success(&tenant.id, kind, attempted.elapsed).await;
                 record_attempt_result(
                     state.db.writer(),
                     &tenant.id,
@@ -174,7 +176,7 @@ pub async fn start_payment(
             Err(e) => {
                 let transient = matches!(e, ChannelError::Transient(_));
                 let text = e.to_string();
-                state.health.record_failure(&tenant.id, kind, attempted.elapsed, &text, transient);
+                state.health.record_failure(&tenant.id, kind, attempted.elapsed, &text, transient).await;
                 record_attempt_result(
                     state.db.writer(),
                     &tenant.id,

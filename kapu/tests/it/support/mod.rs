@@ -139,6 +139,8 @@ impl TestApp {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             master_key: Some(kapu_core::secret::Secret::new(master.to_base64())),
             redis_url: std::env::var("KAPU_REDIS_URL").ok().filter(|u| !u.is_empty()),
+            // Tests share one Redis: each keeps its limits, breakers and bus to itself.
+            redis_prefix: format!("kapu-test:{}:", new_id()),
             order_ttl_secs: opts.order_ttl_secs,
             max_unpaid_orders: opts.max_unpaid_orders,
             rate_limit_per_second: opts.rate_limit_per_second,
