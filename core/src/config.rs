@@ -179,7 +179,7 @@ impl Default for Config {
             trusted_proxies: String::new(),
             master_key: None,
             redis_url: None,
-            redis_timeout_ms: 100,
+            redis_timeout_ms: 250,
             redis_prefix: "kapu:".into(),
             catalog_cache_secs: 2,
             host_cache_secs: 30,

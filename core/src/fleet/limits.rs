@@ -88,10 +88,12 @@ impl FleetLimits {
             let mut invocation = GCRA_SCRIPT.prepare_invoke();
             for l in limits {
                 let interval = l.quota.replenish_interval().as_micros().max(1) as u64;
-                invocation
-                    .key(self.fleet.key(&l.key))
-                    .arg(interval)
-                    .arg(interval * u64::from(l.quota.burst_size().get()));
+                let burst = u64::from(l.quota.burst_size().get());
+                // The quota is part of the key: a changed quota (a plan
+                // raised) starts from a full allowance at once, as the
+                // in-process limits do; the old key expires on its own.
+                let key = self.fleet.key(&format!("{}:{interval}:{burst}", l.key));
+                invocation.key(key).arg(interval).arg(interval * burst);
             }
             let answer: Option<(i64, i64)> =
                 self.fleet.call(|mut c| async move { invocation.invoke_async(&mut c).await }).await;

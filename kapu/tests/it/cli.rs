@@ -3,58 +3,28 @@
 
 use crate::support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kapu_core::entities::{card_keys, tenants};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
-/// The server's log lines after "listening", complete once it has exited.
-type Logs = std::thread::JoinHandle<Vec<String>>;
+use crate::support::process::KapuProcess;
 
-fn start(data_dir: &std::path::Path, db_url: &str, master_key: &str) -> (Child, u16, Logs) {
+fn start(data_dir: &std::path::Path, db_url: &str, master_key: &str) -> KapuProcess {
     start_as(data_dir, db_url, master_key, "all")
 }
 
 /// `kapu serve --demo --role {role}`.
-fn start_as(data_dir: &std::path::Path, db_url: &str, master_key: &str, role: &str) -> (Child, u16, Logs) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kapu"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--role", role])
-        .env("KAPU_DATA_DIR", data_dir)
-        .env("KAPU_DATABASE_URL", db_url)
-        .env("KAPU_MASTER_KEY", master_key)
-        .env("KAPU_LOG_FORMAT", "json")
-        .env_remove("KAPU_REDIS_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start kapu");
-    let out = BufReader::new(child.stdout.take().expect("stdout"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut port = None;
-    let mut lines = out.lines();
-    for line in lines.by_ref().map_while(Result::ok) {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-            && v["message"] == "kapu listening"
-        {
-            port = v["addr"].as_str().and_then(|a| a.parse::<std::net::SocketAddr>().ok()).map(|a| a.port());
-            break;
-        }
-        if Instant::now() > deadline {
-            break;
-        }
-    }
-    // Keep reading (and keep the lines) so the server never writes into a closed pipe.
-    let logs = std::thread::spawn(move || lines.map_while(Result::ok).collect());
-    match port {
-        Some(port) => (child, port, logs),
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("kapu did not start listening");
-        }
-    }
+fn start_as(data_dir: &std::path::Path, db_url: &str, master_key: &str, role: &str) -> KapuProcess {
+    KapuProcess::start(
+        &["serve", "--demo", "--listen", "127.0.0.1:0", "--role", role],
+        &[
+            ("KAPU_DATA_DIR", data_dir.display().to_string()),
+            ("KAPU_DATABASE_URL", db_url.to_string()),
+            ("KAPU_MASTER_KEY", master_key.to_string()),
+        ],
+    )
 }
 
 /// Places an order for one win11-pro key on the demo shop served at `port`
@@ -74,17 +44,8 @@ async fn buy_and_pay(client: &reqwest::Client, port: u16, email: &str) -> (serde
     (order, pay.status())
 }
 
-fn sigterm_and_wait(mut child: Child) -> std::process::ExitStatus {
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "kapu did not stop after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn sigterm_and_wait(p: KapuProcess) -> std::process::ExitStatus {
+    p.signal_and_wait("TERM").0
 }
 
 #[tokio::test]
@@ -94,7 +55,8 @@ async fn serve_demo_starts_serves_stops_on_sigterm_and_restarts_without_duplicat
     let db_url = database.url.clone();
     let master_key = kapu_core::crypto::MasterKey::generate().to_base64();
 
-    let (child, port, logs) = start(dir.path(), &db_url, &master_key);
+    let child = start(dir.path(), &db_url, &master_key);
+    let port = child.port;
     let client = reqwest::Client::builder()
         .resolve("demo.localhost", std::net::SocketAddr::from(([127, 0, 0, 1], port)))
         .build()
@@ -130,10 +92,10 @@ async fn serve_demo_starts_serves_stops_on_sigterm_and_restarts_without_duplicat
         .await
         .expect("json");
     let key = view["keys"][0].as_str().expect("delivered key").to_string();
-    assert!(sigterm_and_wait(child).success(), "clean exit on SIGTERM");
+    let (exit, logs) = child.signal_and_wait("TERM");
+    assert!(exit.success(), "clean exit on SIGTERM");
 
     // Logs are JSON with the request id and the shop, and never carry tokens or keys.
-    let logs = logs.join().expect("log reader");
     assert!(logs.iter().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "every log line is JSON");
     let placed = logs.iter().find(|l| l.contains("order placed")).expect("order placed is logged");
     let placed: serde_json::Value = serde_json::from_str(placed).expect("json");
@@ -145,7 +107,7 @@ async fn serve_demo_starts_serves_stops_on_sigterm_and_restarts_without_duplicat
         assert!(!line.contains(&key), "a log line carries a card key: {line}");
     }
 
-    let (child, _, _) = start(dir.path(), &db_url, &master_key);
+    let child = start(dir.path(), &db_url, &master_key);
     assert!(sigterm_and_wait(child).success());
     let db = kapu_core::Db::connect(&db_url, 2).await.expect("db");
     assert_eq!(tenants::Entity::find().count(db.reader()).await.expect("count"), 1);
@@ -243,8 +205,10 @@ async fn roles_serve_only_their_plane_and_only_the_worker_runs_jobs() {
         println!("roles on one PostgreSQL database: covered by the PostgreSQL pass");
         return;
     }
-    let (shop_proc, shop_port, _) = start_as(dir.path(), &database.url, &master_key, "storefront");
-    let (platform_proc, platform_port, _) = start_as(dir.path(), &database.url, &master_key, "platform");
+    let shop_proc = start_as(dir.path(), &database.url, &master_key, "storefront");
+    let shop_port = shop_proc.port;
+    let platform_proc = start_as(dir.path(), &database.url, &master_key, "platform");
+    let platform_port = platform_proc.port;
     let client = |port: u16| {
         reqwest::Client::builder()
             .resolve("demo.localhost", std::net::SocketAddr::from(([127, 0, 0, 1], port)))
@@ -273,7 +237,8 @@ async fn roles_serve_only_their_plane_and_only_the_worker_runs_jobs() {
     assert!(support::read_outbox(&outbox).is_empty(), "no process runs jobs yet");
 
     // The worker serves health checks only, and sends the email.
-    let (worker_proc, worker_port, _) = start_as(dir.path(), &database.url, &master_key, "worker");
+    let worker_proc = start_as(dir.path(), &database.url, &master_key, "worker");
+    let worker_port = worker_proc.port;
     assert_eq!(status(client(worker_port), format!("http://localhost:{worker_port}/healthz")).await, 200);
     assert_eq!(status(client(worker_port), format!("http://demo.localhost:{worker_port}/")).await, 421);
     assert_eq!(status(client(worker_port), format!("http://localhost:{worker_port}/login")).await, 421);

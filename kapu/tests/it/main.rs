@@ -21,6 +21,7 @@ mod dashboard_channels;
 mod dashboard_orders;
 mod dashboard_snapshots;
 mod expiry;
+mod fleet;
 mod isolation;
 mod jobs;
 mod live_mode;

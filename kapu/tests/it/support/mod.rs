@@ -9,6 +9,8 @@ pub mod database;
 pub mod fakes;
 pub mod merchant;
 pub mod operator;
+pub mod process;
+pub mod processes;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,6 +67,10 @@ pub struct Options {
     /// Each shop's share of the process: requests at once and how many
     /// milliseconds more wait for a turn (`None`: the configuration's defaults).
     pub shop_share: Option<(u32, u64)>,
+    /// What the process serves (`all` unless a fleet test says otherwise).
+    pub role: kapu_core::config::Role,
+    /// Redis to use instead of `KAPU_REDIS_URL` (a test's private server).
+    pub redis_url: Option<String>,
 }
 
 impl Default for Options {
@@ -93,6 +99,8 @@ impl Default for Options {
             dns_resolver: None,
             webhook_retry_secs: "1,1".into(),
             shop_share: None,
+            role: kapu_core::config::Role::All,
+            redis_url: None,
         }
     }
 }
@@ -105,6 +113,10 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     pub state: kapu_runtime::RuntimeState,
     pub platform: kapu_platform::PlatformState,
+    /// What other processes of this test's fleet connect to.
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     /// Declared last: the database is dropped after the server has stopped.
@@ -133,14 +145,19 @@ impl TestApp {
         let seed = if opts.demo { Seed::Demo } else { Seed::Schema };
         let database = cloned_database(data_dir.path(), seed).await;
         let master = database::test_master_key();
+        let redis_url =
+            opts.redis_url.clone().or_else(|| std::env::var("KAPU_REDIS_URL").ok()).filter(|u| !u.is_empty());
+        let redis_prefix = format!("kapu-test:{}:", new_id());
         let cfg = Config {
             data_dir: data_dir.path().to_path_buf(),
             database_url: Some(database.url.clone()),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             master_key: Some(kapu_core::secret::Secret::new(master.to_base64())),
-            redis_url: std::env::var("KAPU_REDIS_URL").ok().filter(|u| !u.is_empty()),
+            redis_url: redis_url.clone(),
             // Tests share one Redis: each keeps its limits, breakers and bus to itself.
-            redis_prefix: format!("kapu-test:{}:", new_id()),
+            redis_prefix: redis_prefix.clone(),
+            redis_timeout_ms: 2_000,
+            role: opts.role,
             order_ttl_secs: opts.order_ttl_secs,
             max_unpaid_orders: opts.max_unpaid_orders,
             rate_limit_per_second: opts.rate_limit_per_second,
@@ -195,7 +212,22 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        Self { addr, client, db, master, data_dir, state, platform, shutdown, server, _database: database }
+        let database_url = database.url.clone();
+        Self {
+            addr,
+            client,
+            db,
+            master,
+            data_dir,
+            state,
+            platform,
+            database_url,
+            redis_url,
+            redis_prefix,
+            shutdown,
+            server,
+            _database: database,
+        }
     }
 
     /// `http://{slug}.localhost:{port}{path}`.
