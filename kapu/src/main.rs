@@ -93,7 +93,8 @@ async fn main() -> anyhow::Result<()> {
             let listener =
                 tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
             let addr = listener.local_addr()?;
-            tracing::info!(%addr, role = cfg.role.name(), "kapu listening");
+            let process = kapu_core::store::sweep_leases::this_process();
+            tracing::info!(%addr, role = cfg.role.name(), process, "kapu listening");
             if demo && cfg.role.serves_storefront() {
                 tracing::info!("demo shop: {}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, addr.port());
             }

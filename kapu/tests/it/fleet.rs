@@ -495,3 +495,170 @@ impl Drop for Caddy {
         let _ = self.child.wait();
     }
 }
+
+/// The velocity rule asks for a challenge from the fourth order of one address.
+async fn challenged_shop(app: &TestApp) -> String {
+    use kapu_core::entities::tenants;
+    app.set_tenant("demo", tenants::Column::VelocityAction, "challenge").await;
+    let t = tenants::Entity::find_by_id(app.tenant_id("demo").await).one(app.db.reader()).await;
+    let mut t: tenants::ActiveModel = t.expect("tenant").expect("demo").into();
+    t.velocity_ip_max = sea_orm::Set(1);
+    t.velocity_email_max = sea_orm::Set(100);
+    sea_orm::ActiveModelTrait::update(t, app.db.writer()).await.expect("velocity");
+    app.tenant_id("demo").await
+}
+
+async fn order_from(c: &reqwest::Client, port: u16, ip: &str, email: &str, pow: Option<&str>) -> (u16, Value) {
+    let mut body = json!({"product_id": "win11-pro", "quantity": 1, "email": email});
+    if let Some(p) = pow {
+        body["pow"] = json!(p);
+    }
+    let r = c
+        .post(shop_url(port, "demo", "/api/v1/orders"))
+        .header("x-forwarded-for", ip)
+        .json(&body)
+        .send()
+        .await
+        .expect("order");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_proof_of_work_answer_accepted_on_one_storefront_is_refused_on_the_other() {
+    if !fleet_available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    challenged_shop(&app).await;
+    let env = [("KAPU_TRUSTED_PROXIES", "127.0.0.1/32".to_string())];
+    let (s1, s2) = (join(&app, "storefront", &env), join(&app, "storefront", &env));
+    let c = client();
+    let ip = "198.51.100.44";
+    assert_eq!(order_from(&c, s1.port, ip, "a@example.com", None).await.0, 201);
+    let (status, body) = order_from(&c, s1.port, ip, "b@example.com", None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (428, Some("challenge_required")), "{body}");
+    let answer = kapu_runtime::checkout::challenge::solve(body["error"]["challenge"].as_str().expect("challenge"));
+    // Spent on process A…
+    assert_eq!(order_from(&c, s1.port, ip, "b@example.com", Some(&answer)).await.0, 201);
+    // …so process B, which never saw it, refuses it with a new challenge.
+    let (status, body) = order_from(&c, s2.port, ip, "c@example.com", Some(&answer)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (428, Some("challenge_required")), "{body}");
+}
+
+#[tokio::test]
+async fn a_provider_failing_on_one_storefront_opens_the_breaker_for_both_and_one_trial_is_made() {
+    use crate::support::fakes::epay::FakeEpay;
+    use crate::support::fakes::epusdt::FakeEpusdt;
+    use std::sync::atomic::Ordering::SeqCst;
+    if !fleet_available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let (epay, usdt) = (FakeEpay::start("1001", "k-fleet").await, FakeEpusdt::start("t-fleet").await);
+    let (tenant, product) = app.create_shop("br", "live", 50).await;
+    app.configure_channel(&tenant, "epay", 1, true, &epay.credentials()).await;
+    app.configure_channel(&tenant, "epusdt", 2, true, &usdt.credentials()).await;
+    epay.faults().set(|f| f.create_status = Some(503));
+    let env = [("KAPU_BREAKER_FAILURES", "2".to_string()), ("KAPU_BREAKER_COOLDOWN_SECS", "3".to_string())];
+    let (s1, s2) = (join(&app, "storefront", &env), join(&app, "storefront", &env));
+    let c = client();
+    let buy = |port: u16| {
+        c.post(shop_url(port, "br", "/api/v1/orders"))
+            .json(&json!({"product_id": product, "quantity": 1, "email": "b@example.com"}))
+            .send()
+    };
+    // Two failures seen by process A open the breaker.
+    for _ in 0..2 {
+        assert_eq!(buy(s1.port).await.expect("order").status().as_u16(), 201);
+    }
+    assert_eq!(epay.inner.create_calls.load(SeqCst), 2);
+    // Process B never called epay and does not call it now.
+    for _ in 0..3 {
+        assert_eq!(buy(s2.port).await.expect("order").status().as_u16(), 201);
+    }
+    assert_eq!(epay.inner.create_calls.load(SeqCst), 2, "process B called a provider the fleet knows is down");
+    // After the cool-down, orders on both processes at once: one trial, fleet-wide.
+    tokio::time::sleep(Duration::from_millis(3_300)).await;
+    let (a, b) = tokio::join!(buy(s1.port), buy(s2.port));
+    assert_eq!((a.expect("a").status().as_u16(), b.expect("b").status().as_u16()), (201, 201));
+    assert_eq!(epay.inner.create_calls.load(SeqCst), 3, "exactly one trial call");
+}
+
+async fn lease_holder(app: &TestApp, name: &str) -> Option<(String, chrono::DateTime<chrono::Utc>)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = app
+        .db
+        .reader()
+        .query_one_raw(Statement::from_sql_and_values(
+            app.db.reader().get_database_backend(),
+            "SELECT holder, expires_at FROM sweep_leases WHERE name = $1",
+            [name.into()],
+        ))
+        .await
+        .expect("lease")?;
+    Some((row.try_get("", "holder").expect("holder"), row.try_get("", "expires_at").expect("expires")))
+}
+
+#[tokio::test]
+async fn two_workers_run_each_job_once_and_a_dead_lease_holder_hands_its_sweep_over() {
+    use kapu_core::entities::jobs;
+    use kapu_core::jobs::{NewJob, enqueue};
+    if !fleet_available() {
+        return;
+    }
+    // The test server serves the platform only: the two processes are the workers.
+    let app = TestApp::spawn_with(Options { role: kapu_core::config::Role::Platform, ..Options::default() }).await;
+    let tenant = app.tenant_id("demo").await;
+    let env = [("KAPU_RECONCILE_EVERY_SECS", "1".to_string())];
+    let (w1, w2) = (join(&app, "worker", &env), join(&app, "worker", &env));
+    for i in 0..1_000 {
+        let job = NewJob::now(
+            kapu_runtime::jobs::EXPIRE_ORDER,
+            Some(tenant.clone()),
+            json!({"order_id": format!("no-such-order-{i}")}),
+        );
+        enqueue(app.db.writer(), job).await.expect("enqueue");
+    }
+    assert!(app.jobs_settled(60).await, "the workers drained the queue");
+    let all = jobs::Entity::find()
+        .filter(jobs::Column::Kind.eq(kapu_runtime::jobs::EXPIRE_ORDER))
+        .all(app.db.reader())
+        .await
+        .expect("jobs");
+    assert_eq!(all.len(), 1_000);
+    assert!(all.iter().all(|j| j.status == "done" && j.attempts == 1), "every job ran exactly once");
+
+    // The reconciliation sweep: held by one worker at a time.
+    let ids = [w1.process_id.clone(), w2.process_id.clone()];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let holder = loop {
+        if let Some((h, _)) = lease_holder(&app, "reconcile").await {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "nobody took the reconciliation lease");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(ids.contains(&holder), "{holder} is one of {ids:?}");
+    for _ in 0..5 {
+        let (h, _) = lease_holder(&app, "reconcile").await.expect("lease");
+        assert_eq!(h, holder, "the lease stays with its live holder");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    // Kill the holder: the other worker takes the sweep once the lease expires.
+    let (dead, survivor) = if holder == w1.process_id { (w1, w2) } else { (w2, w1) };
+    let (_, expires) = lease_holder(&app, "reconcile").await.expect("lease");
+    dead.signal_and_wait("KILL");
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let (h, _) = lease_holder(&app, "reconcile").await.expect("lease");
+        if h == survivor.process_id {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sweep never moved to the surviving worker");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let moved_after = chrono::Utc::now() - expires;
+    println!("the sweep moved {moved_after} after the dead holder's lease expired");
+    assert!(moved_after < chrono::Duration::seconds(3), "taken over within a pass of the expiry");
+}

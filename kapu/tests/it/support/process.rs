@@ -12,6 +12,8 @@ pub type Logs = std::thread::JoinHandle<Vec<String>>;
 pub struct KapuProcess {
     pub child: Child,
     pub port: u16,
+    /// Its id in sweep leases (`this_process()`), from the "listening" line.
+    pub process_id: String,
     logs: Option<Logs>,
 }
 
@@ -33,12 +35,14 @@ impl KapuProcess {
         let out = BufReader::new(child.stdout.take().expect("stdout"));
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut port = None;
+        let mut process_id = String::new();
         let mut lines = out.lines();
         for line in lines.by_ref().map_while(Result::ok) {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
                 && v["message"] == "kapu listening"
             {
                 port = v["addr"].as_str().and_then(|a| a.parse::<std::net::SocketAddr>().ok()).map(|a| a.port());
+                process_id = v["process"].as_str().unwrap_or_default().to_string();
                 break;
             }
             if Instant::now() > deadline {
@@ -48,7 +52,7 @@ impl KapuProcess {
         // Keep reading (and keep the lines) so the server never writes into a closed pipe.
         let logs = std::thread::spawn(move || lines.map_while(Result::ok).collect());
         match port {
-            Some(port) => Self { child, port, logs: Some(logs) },
+            Some(port) => Self { child, port, process_id, logs: Some(logs) },
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
