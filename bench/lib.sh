@@ -19,3 +19,12 @@ import re,sys; v=sys.argv[1]; m=re.match(r'([0-9.]+)(us|ms|s)',v)
 n,u=float(m.group(1)),m.group(2); print(round(n/1000 if u=='us' else n*1000 if u=='s' else n,3))" "$1"; }
 
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
+
+# pg_add_keys URL COPIES: COPIES more copies of the order product's available
+# keys (same sealed values, new ids and fingerprints), so that order runs
+# never run out. Only a benchmark may do this: real keys are unique.
+pg_add_keys() {
+  psql "$1" -qc "INSERT INTO card_keys (tenant_id, id, product_id, ciphertext, nonce, fingerprint, status, created_at)
+    SELECT k.tenant_id, md5(k.id || g), k.product_id, k.ciphertext, k.nonce, md5(k.fingerprint || g), 'available', now()
+    FROM card_keys k, generate_series(1, $2) g WHERE k.product_id = 'video-vip-month' AND k.status = 'available'; ANALYZE card_keys"
+}

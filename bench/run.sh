@@ -122,9 +122,7 @@ sql() {
 # never run out. Only a benchmark may do this: real keys are unique.
 add_keys() {
   if [ "$1" = postgres ]; then
-    psql "$2" -qc "INSERT INTO card_keys (tenant_id, id, product_id, ciphertext, nonce, fingerprint, status, created_at)
-      SELECT k.tenant_id, md5(k.id || g), k.product_id, k.ciphertext, k.nonce, md5(k.fingerprint || g), 'available', now()
-      FROM card_keys k, generate_series(1, 8) g WHERE k.product_id = 'video-vip-month' AND k.status = 'available'; ANALYZE card_keys"
+    pg_add_keys "$2" 8
   else
     python3 - "$work/sqlite/kapu.db" <<'PY'
 import sqlite3, sys
