@@ -20,6 +20,9 @@ pub enum Invalidation {
     /// created, a domain added or removed): caches that remembered "no shop
     /// here" must forget it.
     HostChanged { host: String },
+    /// A checkout reserved `quantity` keys of a product: other processes
+    /// lower their cached stock in place (no catalog reload per sale).
+    KeysReserved { tenant_id: String, product_id: String, quantity: u64 },
     /// This process may have missed events (its link to the other processes
     /// was down): every cache drops everything.
     Everything,
@@ -52,6 +55,14 @@ impl Bus {
             let _ = out.send(event.clone());
         }
         let _ = self.tx.send(event);
+    }
+
+    /// Sends an event to the other processes only (this one has applied it
+    /// already); nothing happens without a relay.
+    pub fn tell_others(&self, event: Invalidation) {
+        if let Some(out) = self.outbound.get() {
+            let _ = out.send(event);
+        }
     }
 
     /// Delivers an event that came from another process, here only.

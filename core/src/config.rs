@@ -84,8 +84,10 @@ pub struct Config {
     /// Start of every Redis key and channel (deployments sharing a Redis
     /// use different prefixes).
     pub redis_prefix: String,
-    /// Seconds a shop's catalog, rendered pages and setup are cached (the
-    /// invalidation bus drops them sooner when they change).
+    /// Seconds a shop's catalog, rendered pages and setup are cached. Every
+    /// change drops them at once through the invalidation bus (with Redis,
+    /// on every process; sales lower the cached stock in place); the
+    /// lifetime only bounds what a process cut off from Redis can miss.
     pub catalog_cache_secs: u64,
     /// Seconds a host's shop (or "no shop here") is cached.
     pub host_cache_secs: u64,
@@ -181,7 +183,7 @@ impl Default for Config {
             redis_url: None,
             redis_timeout_ms: 250,
             redis_prefix: "kapu:".into(),
-            catalog_cache_secs: 2,
+            catalog_cache_secs: 30,
             host_cache_secs: 30,
             smtp_url: None,
             mail_from: "Kapu <no-reply@kapu.localhost>".into(),

@@ -26,6 +26,8 @@ pub struct Inner {
     pub cfg: Config,
     /// Redis shared by every process, when configured.
     pub fleet: Fleet,
+    /// The invalidation bus, once `follow` has attached this state to it.
+    bus: std::sync::OnceLock<Bus>,
     pub db: Db,
     pub master: MasterKey,
     pub tenants: TenantCache,
@@ -58,9 +60,27 @@ impl std::ops::Deref for RuntimeState {
 }
 
 impl RuntimeState {
-    /// Call after this process changed a shop's stock: cached catalogs and pages are dropped.
+    /// Call after this process changed a shop's stock (an expiry, a late
+    /// payment): cached catalogs and pages are dropped here at once and,
+    /// through the bus, on every other process.
     pub async fn stock_changed(&self, tenant_id: &str) {
         self.catalog.invalidate(tenant_id).await;
+        if let Some(bus) = self.bus.get() {
+            bus.tell_others(Invalidation::StockChanged { tenant_id: tenant_id.to_string() });
+        }
+    }
+
+    /// Call after a checkout of this process reserved keys: the cached stock
+    /// drops in place here and on every other process.
+    pub async fn keys_reserved(&self, tenant_id: &str, product_id: &str, quantity: u64) {
+        self.catalog.keys_reserved(tenant_id, product_id, quantity).await;
+        if let Some(bus) = self.bus.get() {
+            bus.tell_others(Invalidation::KeysReserved {
+                tenant_id: tenant_id.to_string(),
+                product_id: product_id.to_string(),
+                quantity,
+            });
+        }
     }
 
     /// Call after a shop's settings, status or mode changed.
@@ -74,13 +94,17 @@ impl RuntimeState {
     /// (the dashboard importing keys, editing a product, creating a shop)
     /// until the bus closes.
     pub fn follow(&self, bus: &Bus) -> tokio::task::JoinHandle<()> {
+        let _ = self.bus.set(bus.clone());
         let mut rx = bus.subscribe();
         let state = self.clone();
         tokio::spawn(async move {
             loop {
                 match rx.recv().await {
                     Ok(Invalidation::ShopChanged { tenant_id }) => state.shop_changed(&tenant_id).await,
-                    Ok(Invalidation::StockChanged { tenant_id }) => state.stock_changed(&tenant_id).await,
+                    Ok(Invalidation::StockChanged { tenant_id }) => state.catalog.invalidate(&tenant_id).await,
+                    Ok(Invalidation::KeysReserved { tenant_id, product_id, quantity }) => {
+                        state.catalog.keys_reserved(&tenant_id, &product_id, quantity).await
+                    }
                     Ok(Invalidation::HostChanged { host }) => state.tenants.invalidate_host(&host).await,
                     Ok(Invalidation::Everything) => state.forget_all().await,
                     // Missed events: forget everything rather than serve stale data.
@@ -138,6 +162,7 @@ impl RuntimeState {
             )),
             cfg,
             fleet,
+            bus: std::sync::OnceLock::new(),
             db,
             master,
         })))

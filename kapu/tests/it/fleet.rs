@@ -118,6 +118,20 @@ async fn a_change_on_the_platform_reaches_every_storefront_within_a_second() {
     .await;
     assert!(took.is_some(), "new stock on both storefronts within a second");
 
+    // A sale on one storefront lowers the stock the other shows, without a reload.
+    let r = c
+        .post(shop_url(s1.port, "demo", "/api/v1/orders"))
+        .json(&json!({"product_id": id, "quantity": 1, "email": "fleet@example.com"}))
+        .send()
+        .await
+        .expect("order");
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
+    let took = on_every(&c, &[s2.port], Duration::from_secs(1), |_, l| {
+        product(l, &id).is_some_and(|p| p["stock"].as_u64() == Some(stock_before + 2))
+    })
+    .await;
+    assert!(took.is_some(), "the other storefront shows the sale within a second");
+
     // Hidden.
     let r = api(reqwest::Method::PATCH, &format!("/products/{id}"), json!({"visible": false})).await.expect("hide");
     assert_eq!(r.status().as_u16(), 200);

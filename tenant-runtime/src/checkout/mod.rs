@@ -276,7 +276,7 @@ pub async fn place_order(
     };
     txn.commit().await?;
     if !manual {
-        state.catalog.keys_reserved(&tenant.id, &product.id, quantity.into()).await;
+        state.keys_reserved(&tenant.id, &product.id, quantity.into()).await;
     }
 
     let (start, channel_kind) = match start_payment(state, tenant, &keys, &candidates, &payable, written.as_ref()).await
