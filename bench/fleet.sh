@@ -55,7 +55,7 @@ stop_all() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 # measure PORT -> "home_rps home_p99 json_rps json_p99 order_rps order_p99" (medians)
 wrk_one() { # PORT PATH CONNS [SCRIPT]
   local out
-  out=$(wrk -t2 -c"$3" -d"${SECS}s" --latency -H "Host: demo.localhost:$1" ${4:+-s "$4"} "http://127.0.0.1:$1$2")
+  out=$(wrk -t"$(( $3 < 2 ? 1 : 2 ))" -c"$3" -d"${SECS}s" --latency -H "Host: demo.localhost:$1" ${4:+-s "$4"} "http://127.0.0.1:$1$2")
   echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")") $(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")"
 }
 measure() {
