@@ -39,6 +39,8 @@ pub struct Catalog {
     /// Keys available per product: as loaded, less what this process's
     /// checkouts reserved since (see [`CatalogCache::keys_reserved`]).
     pub stock: HashMap<String, AtomicU64>,
+    /// When it was read from the database (a refresh starts at ¾ of the lifetime).
+    pub loaded_at: std::time::Instant,
 }
 
 impl Catalog {
@@ -59,6 +61,19 @@ impl Catalog {
         let id = category_id?;
         self.categories.iter().find(|c| c.id == id).map(|c| c.name.as_str())
     }
+}
+
+/// Reads a shop's catalog: its visible products, categories and stock.
+async fn load_catalog(db: &Db, tenant_id: &str) -> Result<Arc<Catalog>, sea_orm::DbErr> {
+    let loaded_at = std::time::Instant::now();
+    let r = db.reader();
+    let (products, categories, stock) = tokio::try_join!(
+        list_visible_products_for_tenant(r, tenant_id),
+        list_categories_for_tenant(r, tenant_id),
+        stock_by_product_for_tenant(r, tenant_id),
+    )?;
+    let stock = stock.into_iter().map(|(id, n)| (id, AtomicU64::new(n))).collect();
+    Ok(Arc::new(Catalog { products, categories, stock, loaded_at }))
 }
 
 /// How many lanes a product's keys are split into for concurrent checkouts.
@@ -83,6 +98,12 @@ pub struct CatalogCache {
     /// (shop, product, hash of the Markdown) → sanitised HTML. Keyed by the
     /// text, so an edited description is rendered anew without invalidation.
     descriptions: moka::sync::Cache<(String, String, u64), Arc<str>>,
+    /// A catalog older than this is reloaded in the background while the
+    /// cached one is still served, so a busy shop's page never waits for
+    /// its reload (¾ of the lifetime).
+    refresh_after: Duration,
+    /// Shops whose catalog is being refreshed now (one refresh at a time).
+    refreshing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// What placing an order needs of a shop's configuration, so that a
@@ -123,22 +144,54 @@ impl CatalogCache {
             setups: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
             lanes: Cache::builder().max_capacity(50_000).time_to_live(LANE_TTL).build(),
             descriptions: moka::sync::Cache::builder().max_capacity(20_000).build(),
+            refresh_after: ttl * 3 / 4,
+            refreshing: Arc::default(),
         }
     }
 
-    /// The shop's catalog; concurrent misses share one load.
+    /// The shop's catalog; concurrent misses share one load. A catalog past
+    /// ¾ of its lifetime is still served while a fresh one loads in the
+    /// background.
     pub async fn catalog(&self, db: &Db, tenant_id: &str) -> Result<Arc<Catalog>, StoreError> {
-        let load = async {
-            let r = db.reader();
-            let (products, categories, stock) = tokio::try_join!(
-                list_visible_products_for_tenant(r, tenant_id),
-                list_categories_for_tenant(r, tenant_id),
-                stock_by_product_for_tenant(r, tenant_id),
-            )?;
-            let stock = stock.into_iter().map(|(id, n)| (id, AtomicU64::new(n))).collect();
-            Ok::<_, sea_orm::DbErr>(Arc::new(Catalog { products, categories, stock }))
-        };
-        self.catalogs.try_get_with(tenant_id.to_string(), load).await.map_err(|e| StoreError::from((*e).clone()))
+        if let Some(hit) = self.catalogs.get(tenant_id).await {
+            if hit.loaded_at.elapsed() >= self.refresh_after {
+                self.refresh_in_background(db, tenant_id);
+            }
+            return Ok(hit);
+        }
+        self.catalogs
+            .try_get_with(tenant_id.to_string(), load_catalog(db, tenant_id))
+            .await
+            .map_err(|e| StoreError::from((*e).clone()))
+    }
+
+    /// Reloads a shop's catalog off the request path. A change dropped while
+    /// it loads wins: the fresh catalog is kept only if the shop's
+    /// generation did not move meanwhile. The shop's pages then re-render
+    /// from it (its stock may have moved).
+    fn refresh_in_background(&self, db: &Db, tenant_id: &str) {
+        {
+            let mut refreshing = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+            if !refreshing.insert(tenant_id.to_string()) {
+                return;
+            }
+        }
+        let (this, db, tenant) = (self.clone(), db.clone(), tenant_id.to_string());
+        tokio::spawn(async move {
+            let before = this.generation(&tenant);
+            if let Ok(fresh) = load_catalog(&db, &tenant).await
+                && this.generation(&tenant) == before
+            {
+                this.catalogs.insert(tenant.clone(), fresh).await;
+                if this.generation(&tenant) == before {
+                    this.generations.insert(tenant.clone(), rand::random());
+                    this.invalidate_pages(&tenant).await;
+                } else {
+                    this.catalogs.invalidate(&tenant).await;
+                }
+            }
+            this.refreshing.lock().unwrap_or_else(|p| p.into_inner()).remove(&tenant);
+        });
     }
 
     /// The shop's catalog if this process has it loaded; never loads it

@@ -251,6 +251,7 @@ async fn a_merchant_api_key_of_sixty_a_minute_gets_sixty_across_two_platform_pro
     let c = client();
     let mut ok = 0;
     let mut by_port = std::collections::BTreeMap::new();
+    let started = Instant::now();
     for i in 0..130 {
         let port = if i % 2 == 0 { app.addr.port() } else { other.port };
         let r = c
@@ -266,9 +267,12 @@ async fn a_merchant_api_key_of_sixty_a_minute_gets_sixty_across_two_platform_pro
             s => panic!("unexpected {s}"),
         }
     }
-    println!("merchant API over two processes: {ok} of 130 admitted ({by_port:?})");
-    // 60 at once, plus one a second while the test runs.
-    assert!((60..=63).contains(&ok), "{ok}");
+    let took = started.elapsed();
+    println!("merchant API over two processes: {ok} of 130 admitted in {took:?} ({by_port:?})");
+    // 60 at once, plus one a second while the test runs (two processes each
+    // keeping their own count would admit up to 120).
+    let most = 60 + took.as_secs() as usize + 1;
+    assert!((60..=most).contains(&ok), "{ok} admitted, at most {most} expected");
 }
 
 #[tokio::test]

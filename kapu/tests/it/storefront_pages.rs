@@ -272,3 +272,42 @@ async fn pages_follow_the_buyers_language_and_the_switch_never_redirects_off_sit
     assert!(last.text().await.expect("html").contains("Too many requests"));
     app.stop().await;
 }
+
+/// The products API's price of `win11-pro` on the demo shop.
+async fn listed_price(app: &TestApp) -> i64 {
+    let (_, list) = app.get_json(&app.url("/api/v1/products")).await;
+    let p = list["products"].as_array().expect("list").iter().find(|p| p["id"] == "win11-pro").cloned();
+    p.expect("win11-pro")["price_minor"].as_i64().expect("price")
+}
+
+#[tokio::test]
+async fn a_busy_shops_catalog_is_refreshed_in_the_background_before_it_expires() {
+    use kapu_core::entities::products;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    // A 4 s lifetime: past 3 s the cached catalog is still served while a
+    // fresh one loads; it would expire only at 4 s.
+    let app = TestApp::spawn_with(Options { catalog_cache_secs: Some(4), ..Options::default() }).await;
+    let before = listed_price(&app).await;
+    let loaded = std::time::Instant::now();
+    // A change behind the cache's back (no event): only a reload can show it.
+    products::Entity::update_many()
+        .col_expr(products::Column::PriceMinor, Expr::value(before + 100))
+        .filter(products::Column::Id.eq("win11-pro"))
+        .exec(app.db.writer())
+        .await
+        .expect("price");
+    tokio::time::sleep(std::time::Duration::from_millis(3_200).saturating_sub(loaded.elapsed())).await;
+    // Past ¾ of the lifetime: answered from the cache at once (the old price)…
+    assert_eq!(listed_price(&app).await, before, "served from the cache while the refresh runs");
+    // …and the fresh catalog is in place well before the old one would expire.
+    let mut fresh = false;
+    while loaded.elapsed() < std::time::Duration::from_millis(3_900) {
+        if listed_price(&app).await == before + 100 {
+            fresh = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(fresh, "the background refresh replaced the catalog before it expired");
+    app.stop().await;
+}

@@ -71,6 +71,8 @@ pub struct Options {
     pub role: kapu_core::config::Role,
     /// Redis to use instead of `KAPU_REDIS_URL` (a test's private server).
     pub redis_url: Option<String>,
+    /// Seconds a shop's catalog is cached (`None`: the default).
+    pub catalog_cache_secs: Option<u64>,
 }
 
 impl Default for Options {
@@ -101,6 +103,7 @@ impl Default for Options {
             shop_share: None,
             role: kapu_core::config::Role::All,
             redis_url: None,
+            catalog_cache_secs: None,
         }
     }
 }
@@ -158,6 +161,7 @@ impl TestApp {
             redis_prefix: redis_prefix.clone(),
             redis_timeout_ms: 2_000,
             role: opts.role,
+            catalog_cache_secs: opts.catalog_cache_secs.unwrap_or(Config::default().catalog_cache_secs),
             order_ttl_secs: opts.order_ttl_secs,
             max_unpaid_orders: opts.max_unpaid_orders,
             rate_limit_per_second: opts.rate_limit_per_second,
