@@ -102,6 +102,8 @@ pub struct CatalogCache {
     /// cached one is still served, so a busy shop's page never waits for
     /// its reload (¾ of the lifetime).
     refresh_after: Duration,
+    /// Per shop, how many times its pages were dropped (see `page_epoch`).
+    page_epochs: moka::sync::Cache<String, u64>,
     /// Shops whose catalog is being refreshed now (one refresh at a time).
     refreshing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
@@ -145,6 +147,7 @@ impl CatalogCache {
             lanes: Cache::builder().max_capacity(50_000).time_to_live(LANE_TTL).build(),
             descriptions: moka::sync::Cache::builder().max_capacity(20_000).build(),
             refresh_after: ttl * 3 / 4,
+            page_epochs: moka::sync::Cache::builder().max_capacity(100_000).build(),
             refreshing: Arc::default(),
         }
     }
@@ -159,10 +162,27 @@ impl CatalogCache {
             }
             return Ok(hit);
         }
-        self.catalogs
+        let before = self.generation(tenant_id);
+        let loaded = self
+            .catalogs
             .try_get_with(tenant_id.to_string(), load_catalog(db, tenant_id))
             .await
-            .map_err(|e| StoreError::from((*e).clone()))
+            .map_err(|e| StoreError::from((*e).clone()))?;
+        self.unless_changed_since(before, tenant_id, &self.catalogs).await;
+        Ok(loaded)
+    }
+
+    /// A load (or render) that started at generation `before` may have been
+    /// cached after the shop changed: drop it, so the next request reads
+    /// the change rather than waiting out the lifetime.
+    async fn unless_changed_since<K, V>(&self, before: u64, tenant_id: &str, cache: &Cache<K, V>)
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static + std::borrow::Borrow<str>,
+        V: Clone + Send + Sync + 'static,
+    {
+        if self.generation(tenant_id) != before {
+            cache.invalidate(tenant_id).await;
+        }
     }
 
     /// Reloads a shop's catalog off the request path. A change dropped while
@@ -219,7 +239,11 @@ impl CatalogCache {
                 OfferedMethods { live: offered_methods(&channels, false), test: offered_methods(&channels, true) };
             Ok::<_, sea_orm::DbErr>(Arc::new(ShopSetup { channels, offered, risk_entries, webhooks }))
         };
-        self.setups.try_get_with(tenant_id.to_string(), load).await.map_err(|e| StoreError::from((*e).clone()))
+        let before = self.generation(tenant_id);
+        let setup =
+            self.setups.try_get_with(tenant_id.to_string(), load).await.map_err(|e| StoreError::from((*e).clone()))?;
+        self.unless_changed_since(before, tenant_id, &self.setups).await;
+        Ok(setup)
     }
 
     /// Where a checkout of this product starts looking for an available key:
@@ -262,8 +286,12 @@ impl CatalogCache {
         if let Some(hit) = self.pages.get(&key).await {
             return Ok(hit);
         }
+        let before = self.page_epoch(tenant_id);
         let html = Bytes::from(render.await?);
-        self.pages.insert(key, html.clone()).await;
+        self.pages.insert(key.clone(), html.clone()).await;
+        if self.page_epoch(tenant_id) != before {
+            self.pages.invalidate(&key).await;
+        }
         Ok(html)
     }
 
@@ -284,8 +312,12 @@ impl CatalogCache {
         if let Some(hit) = self.product_pages.get(&key).await {
             return Ok(hit);
         }
+        let before = self.page_epoch(tenant_id);
         let html = Bytes::from(render.await?);
-        self.product_pages.insert(key, html.clone()).await;
+        self.product_pages.insert(key.clone(), html.clone()).await;
+        if self.page_epoch(tenant_id) != before {
+            self.product_pages.invalidate(&key).await;
+        }
         Ok(html)
     }
 
@@ -323,8 +355,16 @@ impl CatalogCache {
         }
     }
 
+    /// How many times the shop's pages were dropped (a render that saw the
+    /// count move while it ran is not kept).
+    fn page_epoch(&self, tenant_id: &str) -> u64 {
+        self.page_epochs.get(tenant_id).unwrap_or(0)
+    }
+
     /// Drops a shop's rendered pages (one per language).
     async fn invalidate_pages(&self, tenant_id: &str) {
+        let next = self.page_epoch(tenant_id).wrapping_add(1);
+        self.page_epochs.insert(tenant_id.to_string(), next);
         for lang in [Lang::Zh, Lang::En] {
             self.pages.invalidate(&(tenant_id.to_string(), lang)).await;
         }
