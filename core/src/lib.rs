@@ -12,6 +12,7 @@ pub mod ids;
 pub mod jobs;
 pub mod mail;
 pub mod money;
+pub mod passwords;
 pub mod pricing;
 pub mod quota_limits;
 pub mod readiness;

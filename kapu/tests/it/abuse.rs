@@ -162,3 +162,22 @@ async fn a_coupons_usage_limit_is_exact_under_fifty_concurrent_orders() {
     assert_eq!(app.stock("demo", "video-vip-month").await, 20_000 - 5, "refused orders reserve nothing");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_buyer_over_the_unpaid_cap_is_refused_before_a_lookup_password_is_hashed() {
+    let app = TestApp::spawn_with(Options { max_unpaid_orders: 1, ..Options::default() }).await;
+    let body =
+        json!({"product_id": "win11-pro", "quantity": 1, "email": "pw@example.com", "lookup_password": "s3cret-pass"});
+    let before = kapu_core::passwords::hashes_made();
+    let (status, order) = app.order("demo", body.clone()).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(kapu_core::passwords::hashes_made(), before + 1, "the first order's password is hashed");
+    // The same buyer again, over the cap of one unpaid order: refused, and
+    // the 19 MiB hash is never made.
+    for _ in 0..5 {
+        let (status, refused) = app.order("demo", body.clone()).await;
+        assert_eq!((status, refused["error"]["code"].as_str()), (429, Some("too_many_unpaid_orders")), "{refused}");
+    }
+    assert_eq!(kapu_core::passwords::hashes_made(), before + 1, "no hash for a refused order");
+    app.stop().await;
+}

@@ -1,7 +1,5 @@
-//! Passwords: argon2id with the crate's default parameters (19 MiB, 2 passes),
-//! hashed off the async threads.
-
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+//! Passwords: the rules for a new one, and argon2id hashing on the bounded
+//! pool of `kapu_core::passwords`.
 
 use crate::error::PageError;
 
@@ -23,32 +21,13 @@ pub fn check_new_password(password: &str, email: &str) -> Option<&'static str> {
     None
 }
 
+/// Hashes on the bounded pool (`kapu_core::passwords`).
 pub async fn hash_password(password: String) -> Result<String, PageError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| PageError::Internal(format!("argon2: {e}")))
-    })
-    .await
-    .map_err(|e| PageError::Internal(e.to_string()))?
+    kapu_core::passwords::hash(password).await.map_err(|_| PageError::Throttled(1))
 }
 
 /// Checks `password` against `hash`; with no account (`None`) a dummy hash is
 /// checked, so a wrong email costs as long as a wrong password.
 pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, PageError> {
-    tokio::task::spawn_blocking(move || {
-        let target = hash.clone().unwrap_or_else(|| DUMMY_HASH.to_string());
-        let ok = PasswordHash::new(&target)
-            .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-            .unwrap_or(false);
-        ok && hash.is_some()
-    })
-    .await
-    .map_err(|e| PageError::Internal(e.to_string()))
+    kapu_core::passwords::verify(password, hash).await.map_err(|_| PageError::Throttled(1))
 }
-
-/// argon2id of a random password nobody knows, with the default parameters.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Nq5HnIzVL7+7LOwW8cSdgLZkDNoU3ZbHcFi8Ix1CVA";

@@ -12,7 +12,6 @@
 pub mod challenge;
 pub mod validate;
 
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use chrono::{DateTime, Duration, Utc};
 use kapu_core::entities::orders;
 use kapu_core::ids::{new_id, new_order_no};
@@ -114,9 +113,32 @@ pub async fn place_order(
     let method = input.channel.as_deref().map(str::trim).filter(|c| !c.is_empty());
     let candidates = channel_candidates(&setup, tenant, method)?;
 
-    // Slow hashing happens before the write transaction, never inside it.
+    // Slow hashing happens before the write transaction, never inside it,
+    // and only for a buyer under the unpaid-order cap (checked again, exactly,
+    // in the transaction): a flood of orders with passwords from one client
+    // is refused before it costs a hash each.
     let lookup_hash = match lookup_password {
-        Some(p) => Some(hash_password(&p)?),
+        Some(p) => {
+            let (cap, now) = (state.cfg.max_unpaid_orders, Utc::now());
+            let window = BuyerOrderWindow {
+                now,
+                unpaid_cap: u64::from(cap),
+                recent_since: velocity_window_start(&tenant.risk, now),
+                recent_cap: velocity_count_cap(&tenant.risk),
+            };
+            let counts = count_buyer_orders_for_tenant(
+                state.db.reader(),
+                &tenant.id,
+                &client_ip.to_string(),
+                email.as_str(),
+                window,
+            )
+            .await?;
+            if counts.unpaid_by_ip >= u64::from(cap) || counts.unpaid_by_email >= u64::from(cap) {
+                return Err(StoreError::TooManyUnpaidOrders { limit: cap });
+            }
+            Some(kapu_core::passwords::hash(p).await.map_err(|_| StoreError::RateLimited { retry_after_secs: 1 })?)
+        }
         None => None,
     };
 
@@ -320,12 +342,4 @@ async fn record_stopped(state: &RuntimeState, tenant_id: &str, rule: &str, email
     if let Err(e) = record_risk_event_for_tenant(state.db.writer(), tenant_id, rule, email, ip).await {
         tracing::warn!(error = %e, rule, "could not record a risk event");
     }
-}
-
-fn hash_password(p: &str) -> Result<String, StoreError> {
-    let salt = SaltString::generate(&mut OsRng);
-    argon2::Argon2::default()
-        .hash_password(p.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| StoreError::Internal(format!("argon2: {e}")))
 }

@@ -3,7 +3,6 @@
 //! answers the same whether or not orders exist (no enumeration). Both are
 //! throttled per client IP and per order number / email.
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -74,14 +73,11 @@ pub async fn submit_password_lookup(
     };
     let hash = order.as_ref().and_then(|o| o.lookup_hash.clone());
     let password = form.lookup_password.clone();
-    // Argon2 is slow on purpose: off the async threads.
-    let ok = tokio::task::spawn_blocking(move || {
-        hash.as_deref()
-            .and_then(|h| PasswordHash::new(h).ok())
-            .is_some_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-    })
-    .await
-    .unwrap_or(false);
+    // On the bounded hashing pool; an order without a password (or no
+    // order) is checked against a dummy hash, so timing tells nothing.
+    let ok = kapu_core::passwords::verify(password, hash)
+        .await
+        .map_err(|_| fail(StoreError::RateLimited { retry_after_secs: 1 }))?;
     match order {
         Some(o) if ok => {
             let token = state.master.tenant(shop.id()).order_token(&o.id);
