@@ -171,15 +171,15 @@ async fn admitted(c: &reqwest::Client, ports: &[u16], slug: &str, ip: &str, n: u
 }
 
 /// Sends requests to the product list for `span`, in turn to each of
-/// `ports`, the i-th from `ip(i)`; returns how many were admitted and the
-/// time from the first request to the last.
+/// `ports`, the i-th from `ip(i)`; returns how many were admitted, how many
+/// were sent, and the time from the first request to the last.
 async fn admitted_for(
     c: &reqwest::Client,
     ports: &[u16],
     slug: &str,
     ip: impl Fn(usize) -> String,
     span: Duration,
-) -> (usize, Duration) {
+) -> (usize, usize, Duration) {
     let started = Instant::now();
     let (mut ok, mut i) = (0, 0);
     while started.elapsed() < span {
@@ -187,7 +187,20 @@ async fn admitted_for(
         i += 1;
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
-    (ok, started.elapsed())
+    (ok, i, started.elapsed())
+}
+
+/// Admitted `ok` of `sent` in `took` under a limit of `rate` per second with
+/// a burst of `burst`: at most the fleet-wide allowance (+10 %), and at
+/// least 90 % of what the sender could have been given (a slow machine
+/// may send fewer requests than the allowance).
+fn within_the_fleet_allowance(ok: usize, sent: usize, took: Duration, rate: f64, burst: f64) {
+    let allowance = burst + rate * took.as_secs_f64();
+    let reachable = allowance.min(sent as f64);
+    assert!(
+        (ok as f64) <= allowance * 1.1 + 1.0 && (ok as f64) >= reachable * 0.9 - 1.0,
+        "{ok} admitted of {sent} sent in {took:?}; the fleet's allowance was {allowance:.0}"
+    );
 }
 
 #[tokio::test]
@@ -219,20 +232,19 @@ async fn a_client_limit_and_a_plan_cap_hold_across_two_storefronts() {
 
     // One client, its requests spread over both processes for 1.5 s: the
     // fleet admits its burst of 20 plus 20 per second, not twice that.
-    let (ok, took) = admitted_for(&c, &ports, "other", |_| "198.51.100.7".into(), Duration::from_millis(1_500)).await;
-    let expected = 20.0 + 20.0 * took.as_secs_f64();
-    println!("one client over two processes: {ok} admitted in {took:?} (fleet-wide: {expected:.0})");
-    assert!((ok as f64) <= expected * 1.1 + 1.0 && (ok as f64) >= expected * 0.9 - 1.0, "{ok} vs {expected:.0}");
+    let (ok, sent, took) =
+        admitted_for(&c, &ports, "other", |_| "198.51.100.7".into(), Duration::from_millis(1_500)).await;
+    println!("one client over two processes: {ok} of {sent} admitted in {took:?}");
+    within_the_fleet_allowance(ok, sent, took, 20.0, 20.0);
     // Another client of the same shop is not affected.
     assert_eq!(admitted(&c, &ports, "other", "198.51.100.8", 10).await, 10);
 
     // The plan's cap: many clients of the demo shop, spread over both
     // processes, share 40 per second (and a burst of 40).
     let many = |i: usize| format!("203.0.113.{}", i % 200);
-    let (ok, took) = admitted_for(&c, &ports, "demo", many, Duration::from_millis(1_500)).await;
-    let expected = 40.0 + 40.0 * took.as_secs_f64();
-    println!("plan cap over two processes: {ok} admitted in {took:?} (fleet-wide: {expected:.0})");
-    assert!((ok as f64) <= expected * 1.1 + 1.0 && (ok as f64) >= expected * 0.9 - 1.0, "{ok} vs {expected:.0}");
+    let (ok, sent, took) = admitted_for(&c, &ports, "demo", many, Duration::from_millis(1_500)).await;
+    println!("plan cap over two processes: {ok} of {sent} admitted in {took:?}");
+    within_the_fleet_allowance(ok, sent, took, 40.0, 40.0);
     // The other shop on the same processes is untouched.
     assert_eq!(admitted(&c, &ports, "other", "198.51.100.9", 10).await, 10);
 }
