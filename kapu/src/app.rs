@@ -299,7 +299,8 @@ async fn tls_ask(State(h): State<HealthState>, axum::extract::Query(q): axum::ex
     }
 }
 
-/// Payment channel health as Prometheus text, for a scraper holding `KAPU_METRICS_TOKEN`.
+/// Payment channel health (and, with Redis, whether it is degraded) as
+/// Prometheus text, for a scraper holding `KAPU_METRICS_TOKEN`.
 async fn metrics(State(h): State<HealthState>, headers: axum::http::HeaderMap) -> Response {
     let Some(token) = h.metrics_token.as_deref() else {
         return StatusCode::NOT_FOUND.into_response();
@@ -312,7 +313,16 @@ async fn metrics(State(h): State<HealthState>, headers: axum::http::HeaderMap) -
     if !kapu_core::crypto::constant_time_eq(given, token) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.channels.metrics_text()).into_response()
+    let mut text = h.channels.metrics_text();
+    if h.fleet.is_shared() {
+        let degraded = u8::from(h.fleet.status() == kapu_core::fleet::FleetStatus::Degraded);
+        text.push_str(
+            "# HELP kapu_redis_degraded 1 while Redis does not answer and this process runs on its own state.\n\
+             # TYPE kapu_redis_degraded gauge\n",
+        );
+        text.push_str(&format!("kapu_redis_degraded {degraded}\n"));
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// 200 while the database answers; Redis being down shows as `degraded`

@@ -368,7 +368,11 @@ async fn with_redis_down_the_fleet_keeps_selling_and_shares_again_when_it_is_bac
     // One request per second per client with a burst of 1,000: each request
     // leaves its client's limit in Redis for about a second (to look at).
     let mut env = long_caches();
-    env.extend([("KAPU_RATE_LIMIT_PER_SECOND", "1".to_string()), ("KAPU_RATE_LIMIT_BURST", "1000".to_string())]);
+    env.extend([
+        ("KAPU_RATE_LIMIT_PER_SECOND", "1".to_string()),
+        ("KAPU_RATE_LIMIT_BURST", "1000".to_string()),
+        ("KAPU_METRICS_TOKEN", "scrape".to_string()),
+    ]);
     let s1 = join(&app, "storefront", &env);
     let c = client();
     let tenant = app.tenant_id("demo").await;
@@ -386,6 +390,14 @@ async fn with_redis_down_the_fleet_keeps_selling_and_shares_again_when_it_is_bac
     }
     let (status, ready) = readiness(&c, s1.port).await;
     assert_eq!((status, ready["redis"].as_str()), (200, Some("degraded")), "{ready}");
+    let metrics = |port: u16| {
+        let c = c.clone();
+        async move {
+            let r = c.get(format!("http://localhost:{port}/internal/metrics")).bearer_auth("scrape").send().await;
+            r.expect("metrics").text().await.expect("text")
+        }
+    };
+    assert!(metrics(s1.port).await.contains("kapu_redis_degraded 1"), "the outage is a metric");
     assert!(app.jobs_settled(20).await);
     for no in &placed {
         assert_eq!(app.order_row(&tenant, no).await.status, "delivered", "{no}");
@@ -399,6 +411,7 @@ async fn with_redis_down_the_fleet_keeps_selling_and_shares_again_when_it_is_bac
         assert!(Instant::now() < deadline, "the storefront never saw Redis back");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    assert!(metrics(s1.port).await.contains("kapu_redis_degraded 0"));
     // The relay resubscribes within a second or two.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let key = merchant_api(&app, &tenant).await;
