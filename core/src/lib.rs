@@ -16,6 +16,7 @@ pub mod passwords;
 pub mod pricing;
 pub mod quota_limits;
 pub mod readiness;
+pub mod redirects;
 pub mod secret;
 pub mod store;
 pub mod tenant;

@@ -58,6 +58,18 @@ impl Limit {
     }
 }
 
+/// A limiter key part made from what a client sent (an email, an order
+/// number): kept as is up to 128 bytes, otherwise its SHA-256, so a client
+/// cannot make the limiter store megabytes per key.
+pub fn bounded(part: &str) -> std::borrow::Cow<'_, str> {
+    use sha2::{Digest, Sha256};
+    if part.len() <= 128 {
+        return std::borrow::Cow::Borrowed(part);
+    }
+    let digest = Sha256::digest(part.as_bytes());
+    std::borrow::Cow::Owned(format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
 /// The first limit that refused a request and how long to wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {
@@ -160,6 +172,15 @@ mod tests {
         assert_eq!(refused.index, if all_or_nothing { 1 } else { 0 });
         // Another shop is untouched.
         assert_eq!(admitted(&limits, &[Limit::new("shop:b", per_second(8))], 8).await, 8);
+    }
+
+    #[test]
+    fn client_sent_key_parts_are_bounded() {
+        assert_eq!(bounded("a@example.com"), "a@example.com");
+        let huge = "x".repeat(1 << 20);
+        let b = bounded(&huge);
+        assert_eq!(b.len(), "sha256:".len() + 64);
+        assert_ne!(bounded(&format!("{huge}y")), b, "different inputs keep different keys");
     }
 
     #[tokio::test]

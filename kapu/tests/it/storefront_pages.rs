@@ -311,3 +311,18 @@ async fn a_busy_shops_catalog_is_refreshed_in_the_background_before_it_expires()
     assert!(fresh, "the background refresh replaced the catalog before it expired");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_language_switch_goes_back_only_to_paths_on_this_site() {
+    let app = TestApp::spawn().await;
+    // Each of these is a way browsers can be led to another site.
+    for back in ["//evil.example/x", "/\t/evil.example", "/\n/evil.example", "/\\evil.example", "/%09/evil.example"] {
+        let q = serde_urlencoded::to_string([("back", back)]).expect("query");
+        let r = app.client.get(app.url(&format!("/lang/en?{q}"))).send().await.expect("get");
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(r.headers()["location"], "/", "{back:?} must not leave the site");
+    }
+    let r = app.client.get(app.url("/lang/en?back=%2Fproducts%2Fwin11-pro")).send().await.expect("get");
+    assert_eq!(r.headers()["location"], "/products/win11-pro", "a path on this site is kept");
+    app.stop().await;
+}

@@ -105,11 +105,7 @@ impl FromRequestParts<PlatformState> for Merchant {
 
 /// Where to go after logging in: only paths on this site.
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.contains("://") {
-        next
-    } else {
-        "/shops"
-    }
+    kapu_core::redirects::same_site_path(next).unwrap_or("/shops")
 }
 
 #[cfg(test)]

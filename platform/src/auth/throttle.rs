@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::Quota;
-use kapu_core::fleet::limits::{FleetLimits, Limit};
+use kapu_core::fleet::limits::{FleetLimits, Limit, bounded};
 
 pub struct LoginThrottle {
     limits: FleetLimits,
@@ -36,7 +36,7 @@ impl LoginThrottle {
     pub async fn check(&self, email: &str, ip: IpAddr) -> Result<(), u64> {
         let checks = [
             Limit::new(format!("rl:login-ip:{ip}"), self.per_ip),
-            Limit::new(format!("rl:login:{}", email.to_lowercase()), self.per_email),
+            Limit::new(format!("rl:login:{}", bounded(&email.to_lowercase())), self.per_email),
         ];
         self.limits.check(&checks).await.map_err(|r| r.retry_after_secs)
     }

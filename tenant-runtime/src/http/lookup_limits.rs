@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use governor::Quota;
-use kapu_core::fleet::limits::{FleetLimits, Limit};
+use kapu_core::fleet::limits::{FleetLimits, Limit, bounded};
 
 pub struct LookupLimits {
     limits: FleetLimits,
@@ -28,7 +28,7 @@ impl LookupLimits {
     pub async fn allow(&self, tenant_id: &str, ip: IpAddr, target: &str) -> bool {
         let checks = [
             Limit::new(format!("rl:lookup-ip:{tenant_id}:{ip}"), self.per_ip),
-            Limit::new(format!("rl:lookup:{tenant_id}:{}", target.to_ascii_lowercase()), self.per_target),
+            Limit::new(format!("rl:lookup:{tenant_id}:{}", bounded(&target.to_ascii_lowercase())), self.per_target),
         ];
         self.limits.check(&checks).await.is_ok()
     }

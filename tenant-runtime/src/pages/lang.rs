@@ -15,10 +15,7 @@ pub struct Back {
 pub async fn switch_lang(Path(tag): Path<String>, Query(q): Query<Back>) -> Response {
     let lang = Lang::from_tag(&tag);
     // Only paths on this site: never an open redirect.
-    let back = q
-        .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
-        .unwrap_or_else(|| "/".into());
+    let back = q.back.filter(|b| kapu_core::redirects::same_site_path(b).is_some()).unwrap_or_else(|| "/".into());
     let cookie = format!("kapu_lang={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly", lang.tag());
     let mut resp = StatusCode::SEE_OTHER.into_response();
     if let (Ok(c), Ok(l)) = (HeaderValue::from_str(&cookie), HeaderValue::from_str(&back)) {
