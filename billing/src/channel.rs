@@ -287,10 +287,15 @@ pub fn cny_only(channel: &str, currency: &str) -> Result<(), ChannelError> {
     }
 }
 
-/// True for addresses on the public internet: not loopback, private,
-/// link-local, shared (CGNAT), unspecified, broadcast or documentation ranges.
+/// True for addresses on the public internet. Refused: loopback, private,
+/// link-local, shared (CGNAT), unspecified, broadcast, multicast,
+/// documentation, benchmarking, IETF protocol and reserved (240/4) IPv4;
+/// and IPv6 loopback, unspecified, unique-local, link-local, multicast,
+/// documentation, discard, Teredo, 6to4 and NAT64 (which reach IPv4 hosts
+/// through a gateway), plus IPv4-mapped and IPv4-compatible addresses
+/// whose IPv4 address is not public.
 pub fn is_public_ip(ip: std::net::IpAddr) -> bool {
-    use std::net::IpAddr;
+    use std::net::{IpAddr, Ipv4Addr};
     match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();
@@ -299,16 +304,41 @@ pub fn is_public_ip(ip: std::net::IpAddr) -> bool {
                 || v4.is_link_local()
                 || v4.is_unspecified()
                 || v4.is_broadcast()
+                || v4.is_multicast()
                 || v4.is_documentation()
                 || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1])))
+                || o[0] >= 240
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19)))
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_ip(IpAddr::V4(v4));
+            let seg = v6.segments();
+            // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible, deprecated).
+            if seg[..5].iter().all(|s| *s == 0)
+                && (seg[5] == 0xffff || seg[5] == 0)
+                && !v6.is_loopback()
+                && !v6.is_unspecified()
+            {
+                let [a, b] = seg[6].to_be_bytes();
+                let [c, d] = seg[7].to_be_bytes();
+                return is_public_ip(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
             }
-            let first = v6.segments()[0];
-            !(v6.is_loopback() || v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
+            let nat64 = seg[0] == 0x64 && seg[1] == 0xff9b;
+            let six_to_four = seg[0] == 0x2002;
+            let teredo = seg[0] == 0x2001 && seg[1] == 0;
+            let documentation = seg[0] == 0x2001 && seg[1] == 0x0db8;
+            let discard = seg[0] == 0x0100 && seg[1..4].iter().all(|s| *s == 0);
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || nat64
+                || six_to_four
+                || teredo
+                || documentation
+                || discard)
         }
     }
 }
@@ -331,10 +361,29 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            // The gaps a review found: NAT64, 6to4, IPv4-compatible, multicast, reserved.
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "ff02::1",
+            "ff0e::1",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "192.0.0.170",
+            "198.18.0.1",
+            "2001::1",
+            "2001:db8::1",
+            "100::1",
         ] {
             assert!(!is_public_ip(private.parse().expect("ip")), "{private}");
         }
-        for public in ["1.1.1.1", "110.75.0.1", "2400:3200::1"] {
+        for public in ["1.1.1.1", "110.75.0.1", "2400:3200::1", "::ffff:1.1.1.1", "2606:4700::1111"] {
             assert!(is_public_ip(public.parse().expect("ip")), "{public}");
         }
     }

@@ -66,7 +66,10 @@ impl Providers {
             // A provider answering with a redirect into a private network is not followed there.
             .redirect(reqwest::redirect::Policy::none());
         if !allow_private_hosts {
-            builder = builder.dns_resolver(std::sync::Arc::new(PublicOnly));
+            // A proxy would resolve names itself and reach any address: the
+            // filter holds only on direct connections, so proxy variables
+            // (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) are ignored.
+            builder = builder.dns_resolver(std::sync::Arc::new(PublicOnly)).no_proxy();
         }
         let http = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
         Ok(Self { http, endpoints, timeout, allow_private_hosts })
