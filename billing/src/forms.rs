@@ -132,9 +132,22 @@ pub fn merge_credentials(kind: &str, stored: &str, form: &HashMap<String, String
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
+    // A stored secret is never sent to an address it was not entered for:
+    // a changed gateway needs every secret entered again.
+    let gateway_of = |v: Option<&str>| v.map(|g| g.trim().trim_end_matches('/').to_ascii_lowercase());
+    let stored_gateway = gateway_of(obj.get("gateway").and_then(Value::as_str)).filter(|g| !g.is_empty());
+    let gateway_moved =
+        stored_gateway.is_some_and(|old| gateway_of(form.get("gateway").map(String::as_str)) != Some(old));
     for spec in fields_of(kind) {
         let submitted = form.get(spec.name).map(|v| v.trim()).unwrap_or("");
         match spec.kind {
+            FieldKind::Secret | FieldKind::SecretBlock if submitted.is_empty() && gateway_moved => {
+                return Err(format!(
+                    "网关地址已更改，请重新输入「{label}」。The gateway address changed: enter the {label} again \
+                     (a saved secret is never sent to a new address).",
+                    label = spec.label
+                ));
+            }
             FieldKind::Secret | FieldKind::SecretBlock if submitted.is_empty() => {}
             FieldKind::Methods(all) => {
                 let chosen: Vec<Value> = all
@@ -164,6 +177,24 @@ mod tests {
 
     fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_changed_gateway_needs_the_secret_entered_again() {
+        let fields = |gateway: &str, key: &str| {
+            form(&[("gateway", gateway), ("pid", "1001"), ("key", key), ("method_alipay", "on"), ("mode", "mapi")])
+        };
+        let first = merge_credentials("epay", "{}", &fields("https://pay.example.com", "s3cret")).expect("valid");
+        // The same address (a trailing slash aside): the saved key stays.
+        assert!(merge_credentials("epay", &first, &fields("https://pay.example.com/", "")).is_ok());
+        // Another address with the key left blank: refused, naming the field.
+        let err = merge_credentials("epay", &first, &fields("https://attacker.example.net", "")).expect_err("moved");
+        assert!(err.contains("Merchant key") && err.contains("gateway address changed"), "{err}");
+        assert!(!err.contains("s3cret"));
+        // Entered again: saved, with the new key.
+        let moved = merge_credentials("epay", &first, &fields("https://attacker.example.net", "n3w")).expect("valid");
+        let v: Value = serde_json::from_str(&moved).expect("json");
+        assert_eq!(v["key"].as_str(), Some("n3w"));
     }
 
     #[test]
