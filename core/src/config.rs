@@ -91,6 +91,10 @@ pub struct Config {
     pub catalog_cache_secs: u64,
     /// Seconds a host's shop (or "no shop here") is cached.
     pub host_cache_secs: u64,
+    /// Milliseconds a client has to send a request's headers, counted from
+    /// the connection's first byte or the end of its previous request; an
+    /// idle or slow connection is closed after it.
+    pub header_read_timeout_ms: u64,
     /// `smtp://…` / `smtps://…`; when absent mail is written to `data_dir/outbox`.
     pub smtp_url: Option<Secret<String>>,
     /// Sender address of buyer emails.
@@ -185,6 +189,7 @@ impl Default for Config {
             redis_prefix: "kapu:".into(),
             catalog_cache_secs: 30,
             host_cache_secs: 30,
+            header_read_timeout_ms: 10_000,
             smtp_url: None,
             mail_from: "Kapu <no-reply@kapu.localhost>".into(),
             log_format: "text".into(),

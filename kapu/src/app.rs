@@ -1,7 +1,6 @@
 //! One Kapu process: configuration, database, master key, the HTTP app
 //! (platform host + every shop host) and the job worker.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -194,9 +193,8 @@ impl App {
             background.extend([outbound, inbound]);
         }
         background.extend(kapu_core::traffic::spawn_flush(self.state.traffic.clone(), self.fleet.clone()));
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
-        let stop = shutdown.clone();
-        axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await?;
+        let header_read = Duration::from_millis(self.cfg.header_read_timeout_ms.max(1));
+        crate::http_server::serve(listener, self.router(), header_read, shutdown.clone()).await;
         worker_stop.cancel();
         for task in finishing {
             let _ = task.await;

@@ -181,3 +181,44 @@ async fn a_buyer_over_the_unpaid_cap_is_refused_before_a_lookup_password_is_hash
     assert_eq!(kapu_core::passwords::hashes_made(), before + 1, "no hash for a refused order");
     app.stop().await;
 }
+
+/// Reads from `stream` until the server closes it (or `within` passes);
+/// returns how long the server took to close it, if it did.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> Option<std::time::Duration> {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(within.saturating_sub(started.elapsed()), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_or_idles_is_disconnected() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_with(Options { header_read_timeout_ms: Some(700), ..Options::default() }).await;
+    // Headers started and never finished (a slowloris client).
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: demo.localhost\r\nX-Slow: 1\r\n").await.expect("write");
+    let closed = closed_within(&mut slow, Duration::from_secs(5)).await;
+    assert!(closed.is_some_and(|t| t >= Duration::from_millis(500)), "closed after the deadline: {closed:?}");
+    // A connection that never sends anything.
+    let mut silent = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    assert!(closed_within(&mut silent, Duration::from_secs(5)).await.is_some(), "a silent connection is closed");
+    // A kept-alive connection left idle after a request is closed too; the request itself is answered.
+    let mut idle = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: demo.localhost\r\n\r\n").await.expect("write");
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(5)).await.is_some(),
+        "an idle keep-alive connection is closed"
+    );
+    // Ordinary requests are unaffected.
+    let r = app.client.get(app.url("/")).send().await.expect("home");
+    assert_eq!(r.status().as_u16(), 200);
+    app.stop().await;
+}

@@ -73,6 +73,8 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// Seconds a shop's catalog is cached (`None`: the default).
     pub catalog_cache_secs: Option<u64>,
+    /// Milliseconds a client has to send a request's headers (`None`: the default).
+    pub header_read_timeout_ms: Option<u64>,
 }
 
 impl Default for Options {
@@ -104,6 +106,7 @@ impl Default for Options {
             role: kapu_core::config::Role::All,
             redis_url: None,
             catalog_cache_secs: None,
+            header_read_timeout_ms: None,
         }
     }
 }
@@ -162,6 +165,7 @@ impl TestApp {
             redis_timeout_ms: 2_000,
             role: opts.role,
             catalog_cache_secs: opts.catalog_cache_secs.unwrap_or(Config::default().catalog_cache_secs),
+            header_read_timeout_ms: opts.header_read_timeout_ms.unwrap_or(Config::default().header_read_timeout_ms),
             order_ttl_secs: opts.order_ttl_secs,
             max_unpaid_orders: opts.max_unpaid_orders,
             rate_limit_per_second: opts.rate_limit_per_second,
