@@ -66,8 +66,7 @@ pub fn bounded(part: &str) -> std::borrow::Cow<'_, str> {
     if part.len() <= 128 {
         return std::borrow::Cow::Borrowed(part);
     }
-    let digest = Sha256::digest(part.as_bytes());
-    std::borrow::Cow::Owned(format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    std::borrow::Cow::Owned(format!("sha256:{}", crate::crypto::hex(&Sha256::digest(part.as_bytes()))))
 }
 
 /// The first limit that refused a request and how long to wait.

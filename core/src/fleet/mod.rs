@@ -38,9 +38,6 @@ struct Shared {
     degraded: AtomicBool,
     /// Milliseconds since the epoch before which no call is tried.
     paused_until_ms: AtomicU64,
-    /// Set when Redis answered again after being degraded; the bus relay
-    /// drops this process's caches, which may have missed events.
-    transitions: tokio::sync::watch::Sender<u64>,
     /// This process, in published events (so it skips its own).
     process_id: String,
 }
@@ -77,7 +74,6 @@ impl Fleet {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
-        let (transitions, _) = tokio::sync::watch::channel(0);
         Ok(Self(Some(Arc::new(Shared {
             client,
             conn,
@@ -85,7 +81,6 @@ impl Fleet {
             timeout,
             degraded: AtomicBool::new(false),
             paused_until_ms: AtomicU64::new(0),
-            transitions,
             process_id: format!("{:016x}", rand::random::<u64>()),
         }))))
     }
@@ -153,13 +148,7 @@ impl Fleet {
         let Some(s) = &self.0 else { return };
         if s.degraded.swap(false, Ordering::Relaxed) {
             tracing::info!("Redis answers again: shared limits, breakers and invalidation resume");
-            s.transitions.send_modify(|n| *n += 1);
         }
-    }
-
-    /// Ticks each time Redis comes back after being degraded.
-    pub fn recoveries(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        self.0.as_ref().map(|s| s.transitions.subscribe())
     }
 
     /// Takes `name` once for `ttl` across the fleet (`SET NX PX`): `Some(true)`

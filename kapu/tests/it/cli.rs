@@ -10,6 +10,7 @@ use kapu_core::entities::{card_keys, tenants};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
 use crate::support::process::KapuProcess;
+use crate::support::processes::order_on;
 
 fn start(data_dir: &std::path::Path, db_url: &str, master_key: &str) -> KapuProcess {
     start_as(data_dir, db_url, master_key, "all")
@@ -30,15 +31,7 @@ fn start_as(data_dir: &std::path::Path, db_url: &str, master_key: &str, role: &s
 /// Places an order for one win11-pro key on the demo shop served at `port`
 /// and pays it in the sandbox; returns the order's JSON and the answer to the payment.
 async fn buy_and_pay(client: &reqwest::Client, port: u16, email: &str) -> (serde_json::Value, reqwest::StatusCode) {
-    let order: serde_json::Value = client
-        .post(format!("http://demo.localhost:{port}/api/v1/orders"))
-        .json(&serde_json::json!({"product_id": "win11-pro", "quantity": 1, "email": email}))
-        .send()
-        .await
-        .expect("order")
-        .json()
-        .await
-        .expect("json");
+    let (_, order) = order_on(client, port, "demo", "win11-pro", email, None, serde_json::json!({})).await;
     let pay =
         client.post(order["pay_url"].as_str().expect("pay")).form(&[("outcome", "paid")]).send().await.expect("pay");
     (order, pay.status())

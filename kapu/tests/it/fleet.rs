@@ -12,7 +12,7 @@ use kapu_core::store::api_keys::{Scope, create_api_key_for_tenant};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::support::processes::{self, PrivateRedis, client, fleet_available, join, shop_url};
+use crate::support::processes::{self, PrivateRedis, client, fleet_available, join, order_on, shop_url};
 use crate::support::{self, Options, TestApp};
 
 /// Storefront caches that only the bus can explain a change within a second.
@@ -119,13 +119,8 @@ async fn a_change_on_the_platform_reaches_every_storefront_within_a_second() {
     assert!(took.is_some(), "new stock on both storefronts within a second");
 
     // A sale on one storefront lowers the stock the other shows, without a reload.
-    let r = c
-        .post(shop_url(s1.port, "demo", "/api/v1/orders"))
-        .json(&json!({"product_id": id, "quantity": 1, "email": "fleet@example.com"}))
-        .send()
-        .await
-        .expect("order");
-    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
+    let (status, order) = order_on(&c, s1.port, "demo", &id, "fleet@example.com", None, json!({})).await;
+    assert_eq!(status, 201, "{order}");
     let took = on_every(&c, &[s2.port], Duration::from_secs(1), |_, l| {
         product(l, &id).is_some_and(|p| p["stock"].as_u64() == Some(stock_before + 2))
     })
@@ -295,15 +290,7 @@ async fn one_payment_notification_sent_twenty_times_across_two_storefronts_deliv
     let app = TestApp::spawn().await;
     let (s1, s2) = (join(&app, "storefront", &[]), join(&app, "storefront", &[]));
     let c = client();
-    let order: Value = c
-        .post(shop_url(s1.port, "demo", "/api/v1/orders"))
-        .json(&json!({"product_id": "win11-pro", "quantity": 1, "email": "twenty@example.com"}))
-        .send()
-        .await
-        .expect("order")
-        .json()
-        .await
-        .expect("json");
+    let (_, order) = order_on(&c, s1.port, "demo", "win11-pro", "twenty@example.com", None, json!({})).await;
     let order_no = support::order_no(&order).to_string();
     let tenant = app.tenant_id("demo").await;
     let payment = app.payment_of(&tenant, &order_no).await;
@@ -339,14 +326,8 @@ async fn one_payment_notification_sent_twenty_times_across_two_storefronts_deliv
 
 /// Places and pays one order on the storefront at `port`; returns its number.
 async fn buy(c: &reqwest::Client, port: u16, email: &str) -> (String, Value) {
-    let r = c
-        .post(shop_url(port, "demo", "/api/v1/orders"))
-        .json(&json!({"product_id": "win11-pro", "quantity": 1, "email": email}))
-        .send()
-        .await
-        .expect("order");
-    assert_eq!(r.status().as_u16(), 201);
-    let order: Value = r.json().await.expect("json");
+    let (status, order) = order_on(c, port, "demo", "win11-pro", email, None, json!({})).await;
+    assert_eq!(status, 201, "{order}");
     let pay =
         c.post(order["pay_url"].as_str().expect("pay url")).form(&[("outcome", "paid")]).send().await.expect("pay");
     assert!(pay.status().is_redirection(), "{}", pay.status());
@@ -552,19 +533,8 @@ async fn challenged_shop(app: &TestApp) -> String {
 }
 
 async fn order_from(c: &reqwest::Client, port: u16, ip: &str, email: &str, pow: Option<&str>) -> (u16, Value) {
-    let mut body = json!({"product_id": "win11-pro", "quantity": 1, "email": email});
-    if let Some(p) = pow {
-        body["pow"] = json!(p);
-    }
-    let r = c
-        .post(shop_url(port, "demo", "/api/v1/orders"))
-        .header("x-forwarded-for", ip)
-        .json(&body)
-        .send()
-        .await
-        .expect("order");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    let extra = pow.map_or(json!({}), |p| json!({"pow": p}));
+    order_on(c, port, "demo", "win11-pro", email, Some(ip), extra).await
 }
 
 #[tokio::test]
@@ -606,25 +576,21 @@ async fn a_provider_failing_on_one_storefront_opens_the_breaker_for_both_and_one
     let env = [("KAPU_BREAKER_FAILURES", "2".to_string()), ("KAPU_BREAKER_COOLDOWN_SECS", "3".to_string())];
     let (s1, s2) = (join(&app, "storefront", &env), join(&app, "storefront", &env));
     let c = client();
-    let buy = |port: u16| {
-        c.post(shop_url(port, "br", "/api/v1/orders"))
-            .json(&json!({"product_id": product, "quantity": 1, "email": "b@example.com"}))
-            .send()
-    };
+    let buy = |port: u16| order_on(&c, port, "br", &product, "b@example.com", None, json!({}));
     // Two failures seen by process A open the breaker.
     for _ in 0..2 {
-        assert_eq!(buy(s1.port).await.expect("order").status().as_u16(), 201);
+        assert_eq!(buy(s1.port).await.0, 201);
     }
     assert_eq!(epay.inner.create_calls.load(SeqCst), 2);
     // Process B never called epay and does not call it now.
     for _ in 0..3 {
-        assert_eq!(buy(s2.port).await.expect("order").status().as_u16(), 201);
+        assert_eq!(buy(s2.port).await.0, 201);
     }
     assert_eq!(epay.inner.create_calls.load(SeqCst), 2, "process B called a provider the fleet knows is down");
     // After the cool-down, orders on both processes at once: one trial, fleet-wide.
     tokio::time::sleep(Duration::from_millis(3_300)).await;
     let (a, b) = tokio::join!(buy(s1.port), buy(s2.port));
-    assert_eq!((a.expect("a").status().as_u16(), b.expect("b").status().as_u16()), (201, 201));
+    assert_eq!((a.0, b.0), (201, 201));
     assert_eq!(epay.inner.create_calls.load(SeqCst), 3, "exactly one trial call");
 }
 

@@ -21,7 +21,9 @@ use kapu_core::store::coupons::{
     CouponRejection, discount_for, find_applicable_coupon_for_tenant, take_coupon_use_for_tenant,
 };
 use kapu_core::store::manual_delivery::{AnswerError, check_answers, parse_input_fields};
-use kapu_core::store::orders::{BuyerOrderWindow, count_buyer_orders_for_tenant, lock_unpaid_caps_for_tenant, status};
+use kapu_core::store::orders::{
+    BuyerOrderWindow, BuyerOrders, count_buyer_orders_for_tenant, lock_unpaid_caps_for_tenant, status,
+};
 use kapu_core::store::risk::{
     Verdict, record_risk_event_for_tenant, screen_by_lists, velocity_count_cap, velocity_verdict, velocity_window_start,
 };
@@ -119,13 +121,8 @@ pub async fn place_order(
     // is refused before it costs a hash each.
     let lookup_hash = match lookup_password {
         Some(p) => {
-            let (cap, now) = (state.cfg.max_unpaid_orders, Utc::now());
-            let window = BuyerOrderWindow {
-                now,
-                unpaid_cap: u64::from(cap),
-                recent_since: velocity_window_start(&tenant.risk, now),
-                recent_cap: velocity_count_cap(&tenant.risk),
-            };
+            let cap = state.cfg.max_unpaid_orders;
+            let window = buyer_window(tenant, cap, Utc::now());
             let counts = count_buyer_orders_for_tenant(
                 state.db.reader(),
                 &tenant.id,
@@ -134,7 +131,7 @@ pub async fn place_order(
                 window,
             )
             .await?;
-            if counts.unpaid_by_ip >= u64::from(cap) || counts.unpaid_by_email >= u64::from(cap) {
+            if over_unpaid_cap(&counts, cap) {
                 return Err(StoreError::TooManyUnpaidOrders { limit: cap });
             }
             Some(kapu_core::passwords::hash(p).await.map_err(|_| StoreError::RateLimited { retry_after_secs: 1 })?)
@@ -183,12 +180,7 @@ pub async fn place_order(
     let txn = state.db.begin().await?;
     let written_order = async {
         lock_unpaid_caps_for_tenant(&txn, &tenant.id, &ip, email.as_str()).await?;
-        let window = BuyerOrderWindow {
-            now,
-            unpaid_cap: u64::from(cap),
-            recent_since: velocity_window_start(&tenant.risk, now),
-            recent_cap: velocity_count_cap(&tenant.risk),
-        };
+        let window = buyer_window(tenant, cap, now);
         let counts = count_buyer_orders_for_tenant(&txn, &tenant.id, &ip, email.as_str(), window).await?;
         if !allow_listed {
             match velocity_verdict(&tenant.risk, counts.recent_by_ip, counts.recent_by_email) {
@@ -208,7 +200,7 @@ pub async fn place_order(
                 _ => {}
             }
         }
-        if counts.unpaid_by_ip >= u64::from(cap) || counts.unpaid_by_email >= u64::from(cap) {
+        if over_unpaid_cap(&counts, cap) {
             return Err(StoreError::TooManyUnpaidOrders { limit: cap });
         }
         if let Some(c) = &coupon
@@ -342,4 +334,20 @@ async fn record_stopped(state: &RuntimeState, tenant_id: &str, rule: &str, email
     if let Err(e) = record_risk_event_for_tenant(state.db.writer(), tenant_id, rule, email, ip).await {
         tracing::warn!(error = %e, rule, "could not record a risk event");
     }
+}
+
+/// What the buyer's orders are counted against: the unpaid-order cap and
+/// the shop's velocity window.
+fn buyer_window(tenant: &kapu_core::tenant::Tenant, cap: u32, now: chrono::DateTime<Utc>) -> BuyerOrderWindow {
+    BuyerOrderWindow {
+        now,
+        unpaid_cap: u64::from(cap),
+        recent_since: velocity_window_start(&tenant.risk, now),
+        recent_cap: velocity_count_cap(&tenant.risk),
+    }
+}
+
+/// Whether the buyer (by address or by email) already holds `cap` unpaid orders.
+fn over_unpaid_cap(counts: &BuyerOrders, cap: u32) -> bool {
+    counts.unpaid_by_ip >= u64::from(cap) || counts.unpaid_by_email >= u64::from(cap)
 }

@@ -71,6 +71,31 @@ pub fn shop_url(port: u16, slug: &str, path: &str) -> String {
     format!("http://{slug}.localhost:{port}{path}")
 }
 
+/// Places an order for one `product` on shop `slug` served at `port`, from
+/// `forwarded_for` when given (through the trusted-proxy header), with any
+/// `extra` fields (a proof-of-work answer…); returns the status and JSON.
+pub async fn order_on(
+    c: &reqwest::Client,
+    port: u16,
+    slug: &str,
+    product: &str,
+    email: &str,
+    forwarded_for: Option<&str>,
+    extra: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut body = serde_json::json!({"product_id": product, "quantity": 1, "email": email});
+    if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    let mut req = c.post(shop_url(port, slug, "/api/v1/orders")).json(&body);
+    if let Some(ip) = forwarded_for {
+        req = req.header("x-forwarded-for", ip);
+    }
+    let r = req.send().await.expect("order");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
 /// A free TCP port on loopback (for servers a test starts itself).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind").local_addr().expect("addr").port()
