@@ -70,6 +70,14 @@ pub struct Config {
     pub shop_domain: String,
     /// `http` or `https`: the scheme of every absolute link Kapu builds.
     pub public_scheme: String,
+    /// The port in every absolute link Kapu builds (emails, provider return
+    /// addresses). Unset: none with `https` (a proxy on 443 in front), the
+    /// listen port with `http` (a developer's machine). Never taken from a
+    /// request's `Host`, which the client chooses.
+    pub public_port: Option<u16>,
+    /// Bits of an IPv6 address that name one client for rate limits (64: a
+    /// subscriber's `/64` is one client, however many addresses it uses).
+    pub ipv6_client_prefix: u8,
     /// Comma-separated CIDRs whose `X-Forwarded-For` is believed.
     pub trusted_proxies: String,
     /// Base64 of 32 bytes; derives per-tenant encryption keys.
@@ -111,6 +119,12 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// How often the job worker polls for due jobs, in milliseconds.
     pub job_poll_ms: u64,
+    /// Core jobs (expiry, emails) run at once by one process.
+    pub job_concurrency: usize,
+    /// Jobs of one shop run at once in each lane of one process.
+    pub job_concurrency_per_shop: usize,
+    /// Webhook deliveries in flight at once in one process (their own lane).
+    pub webhook_concurrency: usize,
     /// Connections in the database pool (PostgreSQL; SQLite readers).
     pub db_max_connections: u32,
     /// Upper bound of one call to a payment provider, in milliseconds.
@@ -182,6 +196,8 @@ impl Default for Config {
             platform_domain: "localhost".into(),
             shop_domain: "localhost".into(),
             public_scheme: "http".into(),
+            public_port: None,
+            ipv6_client_prefix: 64,
             trusted_proxies: String::new(),
             master_key: None,
             redis_url: None,
@@ -198,6 +214,9 @@ impl Default for Config {
             rate_limit_per_second: 50,
             rate_limit_burst: 200,
             job_poll_ms: 500,
+            job_concurrency: 4,
+            job_concurrency_per_shop: 2,
+            webhook_concurrency: 8,
             db_max_connections: 16,
             channel_timeout_ms: 8_000,
             channel_retries: 2,
@@ -291,6 +310,21 @@ impl Config {
             .collect()
     }
 
+    /// `scheme://host[:port]` for links to `host` (a normalized host without
+    /// a port), from configuration only.
+    pub fn public_origin(&self, host: &str) -> String {
+        let https = self.public_scheme == "https";
+        let port = match self.public_port {
+            Some(p) => Some(p),
+            None if !https => Some(self.listen.port()).filter(|p| *p != 0),
+            None => None,
+        };
+        match port {
+            Some(p) if !(p == 443 && https || p == 80 && !https) => format!("{}://{host}:{p}", self.public_scheme),
+            _ => format!("{}://{host}", self.public_scheme),
+        }
+    }
+
     /// Where `.eml` files go when no SMTP server is configured.
     pub fn outbox_dir(&self) -> PathBuf {
         self.data_dir.join("outbox")
@@ -324,6 +358,21 @@ pub fn normalize_host(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_take_their_port_from_configuration_only() {
+        let mut cfg = Config { listen: "127.0.0.1:8080".parse().expect("addr"), ..Config::default() };
+        assert_eq!(cfg.public_origin("demo.localhost"), "http://demo.localhost:8080");
+        cfg.public_scheme = "https".into();
+        assert_eq!(cfg.public_origin("shop.example"), "https://shop.example");
+        cfg.public_port = Some(8443);
+        assert_eq!(cfg.public_origin("shop.example"), "https://shop.example:8443");
+        cfg.public_port = Some(443);
+        assert_eq!(cfg.public_origin("shop.example"), "https://shop.example");
+        cfg.public_scheme = "http".into();
+        cfg.public_port = Some(80);
+        assert_eq!(cfg.public_origin("shop.example"), "http://shop.example");
+    }
 
     #[test]
     fn roles_are_named_alike_on_the_command_line_and_in_the_environment() {

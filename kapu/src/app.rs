@@ -16,7 +16,7 @@ use kapu_core::config::normalize_host;
 use kapu_core::crypto::MasterKey;
 use kapu_core::db::Engine;
 use kapu_core::fleet::Fleet;
-use kapu_core::jobs::{ClaimedJob, JobHandler, Worker};
+use kapu_core::jobs::{ClaimedJob, Concurrency, JobHandler, OutsideKind, Worker};
 use kapu_core::mail::Mailer;
 use kapu_core::{Config, Db};
 use kapu_platform::PlatformState;
@@ -49,6 +49,7 @@ impl App {
     /// Connects, loads or creates the master key, migrates, and (with `demo`) provisions the demo shop.
     pub async fn build(cfg: Config, demo: bool) -> anyhow::Result<Self> {
         install_crypto_provider();
+        kapu_core::fleet::limits::set_ipv6_client_prefix(cfg.ipv6_client_prefix);
         let url = cfg.effective_database_url();
         if cfg.role != Role::All && !url.starts_with("postgres") {
             anyhow::bail!(
@@ -164,7 +165,13 @@ impl App {
             runtime: RuntimeJobs { state: self.state.clone(), mailer: self.mailer.clone() },
             platform: PlatformJobs { state: self.platform.clone(), mailer: self.mailer.clone() },
         });
-        Worker::new(self.db.clone(), handler, Duration::from_millis(self.cfg.job_poll_ms))
+        let per_tenant = self.cfg.job_concurrency_per_shop;
+        let core = Concurrency { total: self.cfg.job_concurrency, per_tenant };
+        let webhooks = OutsideKind {
+            kind: kapu_core::store::webhooks::DELIVER_WEBHOOK,
+            concurrency: Concurrency { total: self.cfg.webhook_concurrency, per_tenant },
+        };
+        Worker::new(self.db.clone(), handler, Duration::from_millis(self.cfg.job_poll_ms)).lanes(core, vec![webhooks])
     }
 
     /// Serves on `listener` with the job worker until `shutdown` is cancelled;

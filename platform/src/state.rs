@@ -35,9 +35,10 @@ pub struct Inner {
     pub providers: Arc<kapu_billing::providers::Providers>,
     /// Storefront traffic per shop, counted by the runtime.
     pub traffic: Arc<kapu_core::traffic::TenantTraffic>,
-    /// Merchant API requests per key, under each shop's plan quota.
-    /// Merchant-API keys' requests per minute (the fleet's with Redis).
-    pub api_limits: kapu_core::fleet::limits::FleetLimits,
+    /// Fleet-wide limits (the fleet's with Redis): merchant-API keys'
+    /// requests per minute, dashboard actions that send or queue work
+    /// (webhook redelivery, sign-ups, account emails).
+    pub limits: kapu_core::fleet::limits::FleetLimits,
     /// Redis shared by every process, when configured.
     pub fleet: kapu_core::fleet::Fleet,
 }
@@ -81,7 +82,7 @@ impl PlatformState {
             health,
             providers,
             traffic,
-            api_limits: kapu_core::fleet::limits::FleetLimits::new(fleet.clone()),
+            limits: kapu_core::fleet::limits::FleetLimits::new(fleet.clone()),
             fleet,
             cfg,
             db,

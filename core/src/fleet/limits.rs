@@ -69,6 +69,35 @@ pub fn bounded(part: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(format!("sha256:{}", crate::crypto::hex(&Sha256::digest(part.as_bytes()))))
 }
 
+/// Bits of an IPv6 address that name one client for limits (`/64`: one
+/// subscriber's network, which can hold 2^64 addresses).
+static IPV6_CLIENT_PREFIX: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(64);
+
+/// Sets the IPv6 prefix length [`client_key`] keys on (`KAPU_IPV6_CLIENT_PREFIX`).
+pub fn set_ipv6_client_prefix(bits: u8) {
+    IPV6_CLIENT_PREFIX.store(bits.clamp(1, 128), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The part of a client's address a per-client limit keys on: an IPv4
+/// address whole, an IPv6 address by its network (`/64` unless
+/// configured), so a client with a block of addresses is still one client.
+/// An IPv4-mapped IPv6 address counts as its IPv4 address.
+pub fn client_key(ip: std::net::IpAddr) -> String {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let bits = u32::from(IPV6_CLIENT_PREFIX.load(std::sync::atomic::Ordering::Relaxed));
+                let mask = if bits >= 128 { u128::MAX } else { !(u128::MAX >> bits) };
+                let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+                format!("{net}/{bits}")
+            }
+        },
+    }
+}
+
 /// The first limit that refused a request and how long to wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {
@@ -136,6 +165,17 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_its_64_and_ipv4_is_whole() {
+        let key = |s: &str| client_key(s.parse().expect("ip"));
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), key("2001:db8:1:2::9"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+    }
 
     fn per_second(n: u32) -> Quota {
         Quota::per_second(NonZeroU32::new(n).expect("n"))

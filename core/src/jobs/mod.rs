@@ -5,7 +5,9 @@
 //! neither. The [`Worker`] claims due jobs (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL, the single writer on SQLite), runs them, and reschedules
 //! failures with exponential backoff until `max_attempts`, after which the job
-//! is `dead` and stays visible for an operator. A job whose worker died
+//! is `dead` and stays visible for an operator. Kinds that call the outside
+//! world run in lanes of their own, and no shop takes more than its share of
+//! a lane (see [`Worker`]). A job whose worker died
 //! mid-run is claimed again once its lock expires, so job bodies must be
 //! idempotent.
 
@@ -13,5 +15,8 @@ pub mod kinds;
 mod queue;
 mod worker;
 
-pub use queue::{ClaimedJob, JobCounts, NewJob, claim_due, counts, enqueue, mark_done, mark_failed, retry_delay};
-pub use worker::{JobHandler, Worker};
+pub use queue::{
+    Claim, ClaimedJob, JobCounts, Kinds, NewJob, claim_due, counts, enqueue, mark_done, mark_failed, retry_delay,
+    tenant_slot,
+};
+pub use worker::{Concurrency, JobHandler, OutsideKind, Worker};

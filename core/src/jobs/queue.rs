@@ -69,23 +69,86 @@ pub async fn enqueue<C: ConnectionTrait>(conn: &C, job: NewJob) -> Result<(), Db
     Ok(())
 }
 
-/// Claims up to `limit` due jobs: queued ones whose time has come, and running
-/// ones whose lock expired (their worker died).
-pub async fn claim_due(db: &Db, limit: u64) -> Result<Vec<ClaimedJob>, DbErr> {
+/// Which job kinds a claim takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Kinds<'a> {
+    /// Only these kinds (a lane of jobs that call the outside world).
+    Only(&'a [&'a str]),
+    /// Every kind but these (the core lane: expiry, emails).
+    Except(&'a [&'a str]),
+}
+
+/// What a worker's lane asks for: how many jobs, of which kinds, and how
+/// many one shop may have running at once in this lane.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub limit: usize,
+    pub kinds: Kinds<'a>,
+    /// Jobs of one shop (or of the platform, for jobs without one) running at once.
+    pub per_tenant: usize,
+    /// This lane's jobs already running, by tenant (see [`tenant_slot`]).
+    pub running: &'a std::collections::HashMap<String, usize>,
+}
+
+/// The fairness bucket of a job: its shop, or `""` for platform jobs.
+pub fn tenant_slot(tenant_id: Option<&str>) -> String {
+    tenant_id.unwrap_or_default().to_string()
+}
+
+/// Claims due jobs: queued ones whose time has come, and running ones whose
+/// lock expired (their worker died); oldest first, but never more of one
+/// shop's than `per_tenant` allows beside what it has running, so a shop
+/// with thousands of due jobs takes its share and no more.
+pub async fn claim_due(db: &Db, claim: Claim<'_>) -> Result<Vec<ClaimedJob>, DbErr> {
+    if claim.limit == 0 {
+        return Ok(Vec::new());
+    }
     let now = Utc::now();
+    let full: Vec<String> =
+        claim.running.iter().filter(|(_, n)| **n >= claim.per_tenant).map(|(t, _)| t.clone()).collect();
     let txn = db.begin().await?;
-    let due = jobs::Entity::find()
-        .filter(
-            jobs::Column::Status
-                .eq("queued")
-                .and(jobs::Column::RunAt.lte(now))
-                .or(jobs::Column::Status.eq("running").and(jobs::Column::LockedUntil.lt(now))),
-        )
+    let mut find = jobs::Entity::find().filter(
+        jobs::Column::Status
+            .eq("queued")
+            .and(jobs::Column::RunAt.lte(now))
+            .or(jobs::Column::Status.eq("running").and(jobs::Column::LockedUntil.lt(now))),
+    );
+    find = match claim.kinds {
+        Kinds::Only(kinds) => find.filter(jobs::Column::Kind.is_in(kinds.iter().copied())),
+        Kinds::Except([]) => find,
+        Kinds::Except(kinds) => find.filter(jobs::Column::Kind.is_not_in(kinds.iter().copied())),
+    };
+    // Shops already at their share are left out in the query, so their
+    // backlog cannot fill the candidates.
+    let platform_full = full.iter().any(String::is_empty);
+    let shops_full: Vec<&String> = full.iter().filter(|t| !t.is_empty()).collect();
+    if !shops_full.is_empty() {
+        find = find.filter(jobs::Column::TenantId.is_null().or(jobs::Column::TenantId.is_not_in(shops_full)));
+    }
+    if platform_full {
+        find = find.filter(jobs::Column::TenantId.is_not_null());
+    }
+    // A few candidates per free slot: one shop's many due jobs are skipped
+    // in memory for the next shop's.
+    let candidates = find
         .order_by_asc(jobs::Column::RunAt)
-        .limit(limit)
+        .order_by_asc(jobs::Column::Id)
+        .limit((claim.limit * 8) as u64)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .all(&txn)
         .await?;
+    let mut taken = claim.running.clone();
+    let mut due = Vec::new();
+    for job in candidates {
+        if due.len() == claim.limit {
+            break;
+        }
+        let slot = taken.entry(tenant_slot(job.tenant_id.as_deref())).or_default();
+        if *slot < claim.per_tenant {
+            *slot += 1;
+            due.push(job);
+        }
+    }
     if due.is_empty() {
         txn.commit().await?;
         return Ok(Vec::new());

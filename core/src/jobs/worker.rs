@@ -1,10 +1,12 @@
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, warn};
 
-use super::queue::{ClaimedJob, claim_due, mark_done, mark_failed};
+use super::queue::{Claim, ClaimedJob, Kinds, claim_due, mark_done, mark_failed, tenant_slot};
 use crate::db::Db;
 
 /// Runs the body of a job. Bodies must be idempotent: a job can run again
@@ -14,44 +16,119 @@ pub trait JobHandler: Send + Sync {
     async fn run(&self, job: &ClaimedJob) -> anyhow::Result<()>;
 }
 
+/// How many jobs run at once, in all and per shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concurrency {
+    pub total: usize,
+    pub per_tenant: usize,
+}
+
+/// A kind of job that calls the outside world (a merchant's webhook
+/// endpoint, a provider), with its own lane: its slow calls wait in their
+/// own slots, never in front of another kind.
+#[derive(Debug, Clone, Copy)]
+pub struct OutsideKind {
+    pub kind: &'static str,
+    pub concurrency: Concurrency,
+}
+
 /// Polls the `jobs` table and runs due jobs until cancelled.
+///
+/// The work is split into lanes that never wait for one another: one lane
+/// per [`OutsideKind`] and a core lane for every other kind (expiring
+/// orders, delivery and account emails). In each lane jobs run
+/// concurrently up to the lane's total, and one shop holds at most its
+/// per-shop share of the lane, so a shop with a slow webhook endpoint and
+/// a thousand queued deliveries delays only itself.
 pub struct Worker {
     db: Db,
     handler: Arc<dyn JobHandler>,
     poll: Duration,
+    core: Concurrency,
+    outside: Vec<OutsideKind>,
 }
 
 impl Worker {
+    /// A worker whose core lane runs 4 jobs at once (2 per shop) and with
+    /// no outside lanes; see [`Worker::lanes`].
     pub fn new(db: Db, handler: Arc<dyn JobHandler>, poll: Duration) -> Self {
-        Self { db, handler, poll }
+        Self { db, handler, poll, core: Concurrency { total: 4, per_tenant: 2 }, outside: Vec::new() }
     }
 
-    /// Runs until `shutdown` is cancelled; the job in hand is finished first.
+    /// Sets the core lane's concurrency and the kinds that get lanes of their own.
+    pub fn lanes(mut self, core: Concurrency, outside: Vec<OutsideKind>) -> Self {
+        self.core = core;
+        self.outside = outside;
+        self
+    }
+
+    /// Runs until `shutdown` is cancelled; the jobs in hand are finished first.
     pub async fn run(self, shutdown: CancellationToken) {
-        info!("job worker started");
+        info!(core = self.core.total, outside = self.outside.len(), "job worker started");
+        let this = Arc::new(self);
+        let outside_kinds: Vec<&'static str> = this.outside.iter().map(|o| o.kind).collect();
+        let mut lanes = JoinSet::new();
+        for o in this.outside.clone() {
+            lanes.spawn(this.clone().lane(LaneKinds::Only(o.kind), o.concurrency, shutdown.clone()));
+        }
+        lanes.spawn(this.clone().lane(LaneKinds::Except(outside_kinds), this.core, shutdown.clone()));
+        while lanes.join_next().await.is_some() {}
+        info!("job worker stopped");
+    }
+
+    async fn lane(self: Arc<Self>, kinds: LaneKinds, limit: Concurrency, shutdown: CancellationToken) {
+        let limit = Concurrency { total: limit.total.max(1), per_tenant: limit.per_tenant.max(1) };
+        let mut running_jobs = JoinSet::new();
+        let mut slot_of = HashMap::new();
+        let mut running: HashMap<String, usize> = HashMap::new();
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
-            let claimed = match claim_due(&self.db, 16).await {
+            let free = limit.total - running_jobs.len();
+            let claim = Claim { limit: free, kinds: kinds.as_kinds(), per_tenant: limit.per_tenant, running: &running };
+            let claimed = match claim_due(&self.db, claim).await {
                 Ok(jobs) => jobs,
                 Err(e) => {
                     warn!(error = %e, "cannot claim jobs");
                     Vec::new()
                 }
             };
-            let idle = claimed.is_empty();
+            let took_some = !claimed.is_empty();
             for job in claimed {
-                self.run_one(job).await;
+                let slot = tenant_slot(job.tenant_id.as_deref());
+                *running.entry(slot.clone()).or_default() += 1;
+                let this = self.clone();
+                let handle = running_jobs.spawn(async move { this.run_one(job).await });
+                slot_of.insert(handle.id(), slot);
             }
-            if idle {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(self.poll) => {}
+            if took_some && running_jobs.len() < limit.total {
+                // There may be more due (another shop's): ask again at once.
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(done) = running_jobs.join_next_with_id(), if !running_jobs.is_empty() => {
+                    let id = match done {
+                        Ok((id, ())) => id,
+                        Err(e) => {
+                            error!(error = %e, "a job's task ended abnormally; its lock will expire and it will run again");
+                            e.id()
+                        }
+                    };
+                    if let Some(slot) = slot_of.remove(&id)
+                        && let Some(n) = running.get_mut(&slot)
+                    {
+                        *n -= 1;
+                        if *n == 0 {
+                            running.remove(&slot);
+                        }
+                    }
                 }
+                _ = tokio::time::sleep(self.poll) => {}
             }
         }
-        info!("job worker stopped");
+        while running_jobs.join_next().await.is_some() {}
     }
 
     async fn run_one(&self, job: ClaimedJob) {
@@ -78,5 +155,20 @@ impl Worker {
         }
         .instrument(span)
         .await
+    }
+}
+
+/// The kinds a lane claims (owned, so a lane's task holds its own).
+enum LaneKinds {
+    Only(&'static str),
+    Except(Vec<&'static str>),
+}
+
+impl LaneKinds {
+    fn as_kinds(&self) -> Kinds<'_> {
+        match self {
+            LaneKinds::Only(kind) => Kinds::Only(std::slice::from_ref(kind)),
+            LaneKinds::Except(kinds) => Kinds::Except(kinds),
+        }
     }
 }

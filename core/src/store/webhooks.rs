@@ -295,19 +295,42 @@ pub fn order_data(o: &crate::entities::orders::Model, status: &str) -> serde_jso
     })
 }
 
-/// Puts a delivery back to pending for a manual redelivery. `false` if the shop has no such delivery.
+/// What asking for a redelivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redelivery {
+    /// Put back to pending: queue its job.
+    Reset,
+    /// Already pending with a job queued: nothing to add.
+    AlreadyQueued,
+    /// The shop has no such delivery.
+    NotFound,
+}
+
+/// Puts a finished (delivered or failed) delivery back to pending for a
+/// manual redelivery. A pending one is left alone, so clicking "Redeliver"
+/// again and again queues one attempt, not one per click.
 pub async fn reset_delivery_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<Redelivery, DbErr> {
     let r = webhook_deliveries::Entity::update_many()
         .col_expr(webhook_deliveries::Column::Status, Expr::value("pending"))
         .col_expr(webhook_deliveries::Column::NextAttemptAt, Expr::value(now))
         .filter(webhook_deliveries::Column::TenantId.eq(tenant_id))
         .filter(webhook_deliveries::Column::Id.eq(id))
+        .filter(webhook_deliveries::Column::Status.ne("pending"))
         .exec(conn)
         .await?;
-    Ok(r.rows_affected == 1)
+    if r.rows_affected == 1 {
+        return Ok(Redelivery::Reset);
+    }
+    Ok(match find_delivery_for_tenant(conn, tenant_id, id).await? {
+        Some(_) => Redelivery::AlreadyQueued,
+        None => Redelivery::NotFound,
+    })
 }
+
+/// Webhook endpoints one shop may have.
+pub const MAX_ENDPOINTS_PER_SHOP: usize = 10;

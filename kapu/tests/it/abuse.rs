@@ -222,3 +222,38 @@ async fn a_client_that_never_finishes_its_headers_or_idles_is_disconnected() {
     assert_eq!(r.status().as_u16(), 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn links_in_a_buyers_email_ignore_the_port_a_client_put_in_host() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant_id("demo").await;
+    // The shop is named by the host; the port is the client's invention.
+    let r = app
+        .client
+        .post(app.shop_url("demo", "/api/v1/orders"))
+        .header(reqwest::header::HOST, "demo.localhost:6666")
+        .json(&json!({"product_id": "video-vip-month", "quantity": 1, "email": "forged@example.com", "channel": "sandbox"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 201);
+    let order: serde_json::Value = r.json().await.expect("json");
+    let no = support::order_no(&order).to_string();
+    let payment = app.payment_of(&tenant, &no).await;
+    let fields = support::sandbox_fields(&app.keys_of("demo").await, &payment.id, "paid", payment.amount_minor, "CNY");
+    assert_eq!(app.notify("demo", &payment.id, &fields).await.0, 200);
+    assert!(
+        app.eventually(10, || async {
+            support::read_outbox(&app.outbox()).iter().any(|(to, _, _)| to == "forged@example.com")
+        })
+        .await
+    );
+    let (_, _, body) = support::read_outbox(&app.outbox())
+        .into_iter()
+        .find(|(to, _, _)| to == "forged@example.com")
+        .expect("delivery email");
+    let port = app.addr.port();
+    assert!(body.contains(&format!("http://demo.localhost:{port}/orders/{no}?token=")), "{body}");
+    assert!(!body.contains(":6666"), "{body}");
+    app.stop().await;
+}

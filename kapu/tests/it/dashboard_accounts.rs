@@ -309,9 +309,53 @@ async fn two_factor_sign_in_needs_a_fresh_code_after_the_password() {
     let p = e.post("/login/2fa", &[("code", &next_code)]).await;
     p.expect(303);
     assert!(p.location.as_deref().is_some_and(|l| l.starts_with("/login")));
-    // Turning it off needs a valid code too.
+    // Turning it off needs a valid code too, under the same budget as codes at sign-in.
     c.post("/account/2fa/disable", &[("code", "000000")]).await.expect(422);
     assert!(c.get("/account/2fa").await.body.contains("On: signing in asks"));
+    let guessed = c.post("/account/2fa/disable", &[("code", &code_at(&secret, now + 60))]).await;
+    guessed.expect(429);
+    assert!(c.get("/account/2fa").await.body.contains("On: signing in asks"), "throttled: nothing changed");
+}
+
+#[tokio::test]
+async fn a_password_reset_link_does_not_skip_the_second_factor() {
+    let app = TestApp::spawn().await;
+    let mut b = verified_merchant(&app, "reset2fa@example.com").await;
+    let setup = b.get("/account/2fa").await;
+    let secret = between(&setup.body, "id=\"totp-secret\">", "<").to_string();
+    let sig = between(&setup.body, "name=\"sig\" value=\"", "\"").to_string();
+    let now = chrono::Utc::now().timestamp() as u64;
+    b.post("/account/2fa/enable", &[("secret", &secret), ("sig", &sig), ("code", &code_at(&secret, now))])
+        .await
+        .expect(303);
+
+    // Someone with the mailbox (and not the phone) resets the password.
+    let mut m = Browser::new(&app);
+    m.post("/forgot", &[("email", "reset2fa@example.com")]).await.expect(200);
+    let mut link = None;
+    assert!(
+        app.eventually(10, || {
+            link = link_in_outbox(&app, "reset2fa@example.com", "/reset");
+            let f = link.is_some();
+            async move { f }
+        })
+        .await
+    );
+    let token = link.expect("reset link").split("token=").nth(1).expect("token").to_string();
+    let reset = m.post("/reset", &[("token", &token), ("password", "a brand new password")]).await;
+    reset.expect(303);
+    assert_eq!(reset.location.as_deref(), Some("/login/2fa?next=%2Fshops%3Fm%3Dpassword_changed"));
+    // The password changed and every session ended, but the link signed no one in.
+    m.get("/shops").await.expect(303);
+    b.get("/shops").await.expect(303);
+    m.post("/login/2fa", &[("code", "000000"), ("next", "/shops")]).await.expect(401);
+    m.get("/shops").await.expect(303);
+    // With the code, in.
+    let ok =
+        m.post("/login/2fa", &[("code", &code_at(&secret, now + 30)), ("next", "/shops?m=password_changed")]).await;
+    ok.expect(303);
+    assert_eq!(ok.location.as_deref(), Some("/shops?m=password_changed"));
+    m.get("/shops").await.expect(200);
 }
 
 #[tokio::test]

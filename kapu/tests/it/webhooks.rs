@@ -263,3 +263,181 @@ async fn endpoint_urls_are_checked_and_never_reach_kapus_own_network() {
     assert_eq!(inside.count(), 0);
     app.stop().await;
 }
+
+/// An endpoint that never answers in time; keeps when each request arrived.
+#[derive(Clone, Default)]
+struct Hanging {
+    arrivals: Arc<Mutex<Vec<std::time::Instant>>>,
+}
+
+impl Hanging {
+    async fn start() -> (Self, String) {
+        let h = Hanging::default();
+        let state = h.clone();
+        let app = Router::new().route(
+            "/hook",
+            post(move || {
+                let state = state.clone();
+                async move {
+                    state.arrivals.lock().expect("arrivals").push(std::time::Instant::now());
+                    tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+                    StatusCode::OK
+                }
+            }),
+        );
+        let url = support::fakes::serve(app).await;
+        (h, format!("{url}/hook"))
+    }
+
+    fn count(&self) -> usize {
+        self.arrivals.lock().expect("arrivals").len()
+    }
+
+    /// The most requests that arrived within `window` of one another.
+    fn most_within(&self, window: std::time::Duration) -> usize {
+        let a = self.arrivals.lock().expect("arrivals").clone();
+        (0..a.len()).map(|i| a[i..].iter().take_while(|t| t.duration_since(a[i]) < window).count()).max().unwrap_or(0)
+    }
+}
+
+#[tokio::test]
+async fn a_shop_whose_endpoint_hangs_delays_no_other_shops_expiry_email_or_webhook() {
+    use std::time::{Duration, Instant};
+    // Every webhook call waits out the provider timeout (1.5 s here); no retries.
+    let app =
+        TestApp::spawn_with(Options { order_ttl_secs: 3, webhook_retry_secs: String::new(), ..Default::default() })
+            .await;
+    let mut slow = merchant_with_shop(&app, "slow@example.com", "slowhook").await;
+    let slow_tenant = app.tenant_id("slowhook").await;
+    let (hanging, hanging_url) = Hanging::start().await;
+    add_endpoint(&mut slow, "slowhook", &hanging_url, &["order.created"]).await.expect(200);
+    for i in 0..50 {
+        kapu_core::store::webhooks::emit_event_for_tenant(
+            app.db.writer(),
+            &slow_tenant,
+            "order.created",
+            json!({ "n": i }),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("emit");
+    }
+    assert!(app.eventually(5, || async { hanging.count() > 0 }).await, "the worker is on the slow shop's jobs");
+
+    // Another shop, with an endpoint that answers at once.
+    let mut quick = merchant_with_shop(&app, "quick@example.com", "quickhook").await;
+    let quick_tenant = app.tenant_id("quickhook").await;
+    let product = app.add_product(&quick_tenant, "Card", 1000, 5).await;
+    let (receiver, receiver_url) = Receiver::start(&[]).await;
+    add_endpoint(&mut quick, "quickhook", &receiver_url, &["order.created"]).await.expect(200);
+
+    // Its webhook arrives within a second of the order.
+    let placed = Instant::now();
+    let (status, unpaid) = app
+        .order(
+            "quickhook",
+            json!({"product_id": product, "quantity": 1, "email": "late@example.com", "channel": "sandbox"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{unpaid}");
+    assert!(app.eventually(5, || async { receiver.count() == 1 }).await);
+    let webhook_after = placed.elapsed();
+
+    // Its delivery email goes out within a second of the payment.
+    let paid_at = Instant::now();
+    pay(&app, "quickhook", &quick_tenant, &product).await;
+    assert!(
+        app.eventually(5, || async { read_outbox(&app.outbox()).iter().any(|(to, _, _)| to == "buyer@example.com") })
+            .await
+    );
+    let email_after = paid_at.elapsed();
+
+    // Its unpaid order expires within a second of its time (3 s).
+    let unpaid_no = order_no(&unpaid).to_string();
+    assert!(
+        app.eventually(10, || async { app.order_row(&quick_tenant, &unpaid_no).await.status == "expired" }).await,
+        "the unpaid order expired"
+    );
+    let expiry_after = placed.elapsed();
+
+    assert!(webhook_after < Duration::from_secs(1), "webhook took {webhook_after:?}");
+    assert!(email_after < Duration::from_secs(1), "delivery email took {email_after:?}");
+    assert!(expiry_after < Duration::from_secs(4), "expiry took {expiry_after:?} for a 3 s order");
+    // Meanwhile the slow shop held no more than its share of the webhook
+    // lane: two calls at a time, each waiting out the 1.5 s timeout.
+    assert_eq!(hanging.most_within(Duration::from_secs(1)), 2, "calls to the slow shop's endpoint at once");
+    assert!(hanging.count() < 50, "its backlog is still being worked through, two at a time");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn redelivery_is_queued_once_and_limited_and_endpoints_per_shop_are_capped() {
+    use kapu_core::entities::jobs;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    // Each call to the hanging endpoint takes 5 s: long enough for the clicks below.
+    let app = TestApp::spawn_with(Options {
+        webhook_retry_secs: String::new(),
+        channel_timeout_ms: 5_000,
+        ..Default::default()
+    })
+    .await;
+    let mut b = merchant_with_shop(&app, "owner@example.com", "redo").await;
+    let tenant = app.tenant_id("redo").await;
+    let product = app.add_product(&tenant, "Card", 1000, 5).await;
+    let (hanging, hanging_url) = Hanging::start().await;
+    add_endpoint(&mut b, "redo", &hanging_url, &["order.created"]).await.expect(200);
+    app.order("redo", json!({"product_id": product, "quantity": 1, "email": "b@example.com", "channel": "sandbox"}))
+        .await;
+    // One attempt, timed out: failed.
+    assert!(app.jobs_settled(10).await);
+    let page = b.get("/shops/redo/webhooks").await;
+    assert!(page.body.contains(">failed<"), "{}", page.body);
+    let delivery = page
+        .body
+        .split("data-delivery=\"")
+        .nth(1)
+        .and_then(|row| row.split('"').next())
+        .expect("delivery row")
+        .to_string();
+    let webhook_jobs = || async {
+        jobs::Entity::find()
+            .filter(jobs::Column::Kind.eq("deliver_webhook"))
+            .count(app.db.reader())
+            .await
+            .expect("count")
+    };
+    assert_eq!(webhook_jobs().await, 1);
+
+    // The last failure turned the endpoint off: the merchant turns it back on.
+    let endpoint =
+        page.body.split("data-endpoint=\"").nth(1).and_then(|row| row.split('"').next()).expect("endpoint").to_string();
+    b.post(&format!("/shops/redo/webhooks/{endpoint}/toggle"), &[("enabled", "true")]).await.expect(303);
+    // Twenty clicks while the attempt is pending or in flight: one more attempt.
+    let path = format!("/shops/redo/webhooks/deliveries/{delivery}/redeliver");
+    let first = b.post(&path, &[]).await;
+    assert_eq!(first.status, 303);
+    assert!(first.location.as_deref().unwrap_or_default().contains("m=redelivering"), "{:?}", first.location);
+    for _ in 0..19 {
+        let again = b.post(&path, &[]).await;
+        assert_eq!(again.status, 303);
+        let to = again.location.as_deref().unwrap_or_default();
+        assert!(to.contains("m=already-queued"), "{to}");
+    }
+    let shown = b.get("/shops/redo/webhooks?m=already-queued").await;
+    assert!(shown.body.contains("already queued"), "{}", shown.body);
+    assert_eq!(webhook_jobs().await, 2, "one job per redelivery, not per click");
+    // The shop's allowance (20 at once) is spent: the next click waits.
+    let refused = b.post(&path, &[]).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(app.jobs_settled(10).await);
+    assert_eq!(hanging.count(), 2);
+
+    // Ten endpoints at most.
+    for _ in 1..10 {
+        add_endpoint(&mut b, "redo", &hanging_url, &["order.paid"]).await.expect(200);
+    }
+    let eleventh = add_endpoint(&mut b, "redo", &hanging_url, &["order.paid"]).await;
+    assert_eq!(eleventh.status, 422);
+    assert!(eleventh.body.contains("at most 10 webhook endpoints"), "{}", eleventh.body);
+    app.stop().await;
+}

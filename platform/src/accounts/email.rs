@@ -2,14 +2,12 @@
 //! transaction, sent by the job worker, which issues the one-time token, so
 //! the token itself is never stored anywhere but the merchant's inbox.
 
-use axum::http::HeaderMap;
 use kapu_core::jobs::kinds::SEND_ACCOUNT_EMAIL;
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::mail::{Mailer, OutgoingMail};
 use kapu_core::store::accounts::{TokenPurpose, find_account, issue_account_token};
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::auth::csrf::request_port;
 use crate::state::PlatformState;
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -24,14 +22,13 @@ pub struct AccountEmailJob {
 pub async fn queue_account_email<C: ConnectionTrait>(
     conn: &C,
     state: &PlatformState,
-    headers: &HeaderMap,
     account_id: &str,
     purpose: TokenPurpose,
 ) -> Result<(), DbErr> {
     let job = AccountEmailJob {
         account_id: account_id.into(),
         purpose: purpose.as_str().into(),
-        base_url: state.platform_origin(request_port(headers)),
+        base_url: state.cfg.public_origin(&state.platform_host),
     };
     enqueue(conn, NewJob::now(SEND_ACCOUNT_EMAIL, None, serde_json::to_value(job).unwrap_or_default())).await
 }

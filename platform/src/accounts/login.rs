@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::store::accounts::find_account_by_email;
 use minijinja::context;
 
-use crate::accounts::two_factor::challenge_cookie;
+use crate::accounts::two_factor::ask_for_code;
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
 use crate::auth::password::verify_password;
 use crate::auth::session::{CurrentAccount, safe_next, session_cookie, session_lifetime};
@@ -68,9 +68,7 @@ pub async fn login(
     };
     if account.totp_secret.is_some() {
         // Password accepted; the session waits for the second factor.
-        let next = serde_urlencoded::to_string([("next", safe_next(&f.next))]).unwrap_or_default();
-        let cookie = challenge_cookie(&state, &account.id);
-        return Ok(([(SET_COOKIE, cookie)], Redirect::to(&format!("/login/2fa?{next}"))).into_response());
+        return Ok(ask_for_code(&state, &account.id, safe_next(&f.next)));
     }
     let token = state.sessions.create(&state.db, &account.id, session_lifetime()).await?;
     tracing::info!(account = %account.id, %ip, "merchant logged in");

@@ -2,8 +2,8 @@
 //! answer to "forgot" is the same whether or not the account exists.
 
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use kapu_core::store::accounts::{
@@ -13,10 +13,13 @@ use kapu_core::store::accounts::{
 use minijinja::context;
 
 use crate::accounts::email::queue_account_email;
+use crate::accounts::two_factor::ask_for_code;
 use crate::accounts::verify::{TokenQuery, rejection_text};
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
 use crate::auth::password::{check_new_password, hash_password};
+use crate::auth::request_ip::RequestIp;
 use crate::auth::session::{session_cookie, session_lifetime};
+use crate::auth::throttle::AccountRequest;
 use crate::error::{PageError, PageResult};
 use crate::page::{Layout, render, with_status};
 use crate::state::PlatformState;
@@ -38,16 +41,30 @@ pub struct ForgotForm {
 pub async fn forgot(
     State(state): State<PlatformState>,
     CsrfToken(csrf): CsrfToken,
-    headers: HeaderMap,
+    ip: RequestIp,
     VerifiedForm(f): VerifiedForm<ForgotForm>,
 ) -> PageResult<Response> {
     let email = f.email.trim().to_lowercase();
+    if email.len() > 254 {
+        let page = context! { errors => ["请输入有效的邮箱地址。Enter a valid email address."] };
+        return Ok(with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render("forgot.html", layout(&csrf, "重置密码"), page)?,
+        ));
+    }
+    // Counted on arrival for every address, known or not, so the answer
+    // still says nothing about which addresses have accounts.
+    state
+        .throttle
+        .check_account_request(AccountRequest::PasswordReset, &email, ip.0)
+        .await
+        .map_err(PageError::Throttled)?;
     if let Some(account) = find_account_by_email(state.db.reader(), &email).await? {
         let since = Utc::now() - Duration::hours(1);
         let recent =
             count_recent_tokens_of_account(state.db.reader(), &account.id, TokenPurpose::ResetPassword, since).await?;
         if recent < 5 {
-            queue_account_email(state.db.writer(), &state, &headers, &account.id, TokenPurpose::ResetPassword).await?;
+            queue_account_email(state.db.writer(), &state, &account.id, TokenPurpose::ResetPassword).await?;
         } else {
             tracing::warn!(account = %account.id, "password reset requests capped");
         }
@@ -107,7 +124,6 @@ pub async fn reset(
     mark_email_verified(&txn, &account_id).await?;
     txn.commit().await?;
     let signed_out = state.sessions.delete_all_of_account(&state.db, &account_id).await?;
-    let token = state.sessions.create(&state.db, &account_id, session_lifetime()).await?;
     tracing::info!(account = %account_id, signed_out, "password reset");
     let actor = kapu_core::store::audit::Actor::merchant(&account_id, &account.email, "");
     crate::audit::account_action(
@@ -117,5 +133,12 @@ pub async fn reset(
         &format!("{signed_out} other sessions signed out"),
     )
     .await?;
-    Ok(([(SET_COOKIE, session_cookie(&state, &token))], Redirect::to("/shops?m=password_changed")).into_response())
+    let done = "/shops?m=password_changed";
+    if account.totp_secret.is_some() {
+        // The link proves the mailbox, not the second factor: the
+        // session waits for a code, as after a password.
+        return Ok(ask_for_code(&state, &account_id, done));
+    }
+    let token = state.sessions.create(&state.db, &account_id, session_lifetime()).await?;
+    Ok(([(SET_COOKIE, session_cookie(&state, &token))], Redirect::to(done)).into_response())
 }

@@ -11,8 +11,10 @@ use crate::accounts::email::queue_account_email;
 use crate::accounts::normalize_email;
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
 use crate::auth::password::{check_new_password, hash_password};
+use crate::auth::request_ip::RequestIp;
 use crate::auth::session::{CurrentAccount, session_cookie, session_lifetime};
-use crate::error::PageResult;
+use crate::auth::throttle::AccountRequest;
+use crate::error::{PageError, PageResult};
 use crate::page::{Layout, render, with_status};
 use crate::state::PlatformState;
 use kapu_core::store::accounts::TokenPurpose;
@@ -40,13 +42,15 @@ fn form(csrf: &str, email: &str, errors: &[&str]) -> PageResult<Response> {
 pub async fn signup(
     State(state): State<PlatformState>,
     CsrfToken(csrf): CsrfToken,
-    headers: axum::http::HeaderMap,
+    ip: RequestIp,
     VerifiedForm(f): VerifiedForm<SignupForm>,
 ) -> PageResult<Response> {
     let Some(email) = normalize_email(&f.email) else {
         let r = form(&csrf, &f.email, &["请输入有效的邮箱地址。Enter a valid email address."])?;
         return Ok(with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, r));
     };
+    // Counted before the hash and the email, whether or not the sign-up succeeds.
+    state.throttle.check_account_request(AccountRequest::SignUp, &email, ip.0).await.map_err(PageError::Throttled)?;
     if let Some(why) = check_new_password(&f.password, &email) {
         return Ok(with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, form(&csrf, &email, &[why])?));
     }
@@ -61,7 +65,7 @@ pub async fn signup(
         }
         Err(e) => return Err(e.into()),
     };
-    queue_account_email(&txn, &state, &headers, &account_id, TokenPurpose::VerifyEmail).await?;
+    queue_account_email(&txn, &state, &account_id, TokenPurpose::VerifyEmail).await?;
     txn.commit().await?;
     let token = state.sessions.create(&state.db, &account_id, session_lifetime()).await?;
     tracing::info!(account = %account_id, "merchant signed up");

@@ -197,6 +197,8 @@ pub async fn disable_two_factor(
     VerifiedForm(f): VerifiedForm<CodeForm>,
 ) -> PageResult<Response> {
     let row = find_account(state.db.reader(), &account.id).await?.ok_or(PageError::NotFound)?;
+    // The same budget as codes at sign-in: a stolen session cannot guess its way to turning 2FA off.
+    state.throttle.check(&format!("2fa:{}", row.email), ip.0).await.map_err(PageError::Throttled)?;
     if !check_code(&state, &row, &f.code).await? {
         let msg = "验证码不正确或已使用过。That code is wrong or was already used.";
         return setup_page(&state, &account, &csrf, None, &[msg]).await;
@@ -206,8 +208,17 @@ pub async fn disable_two_factor(
     Ok(Redirect::to("/account/2fa?m=2fa_off").into_response())
 }
 
+/// The answer once the first factor is proven (a password, a reset link)
+/// for an account with two-factor on: no session yet, a challenge cookie
+/// and the code form, which goes on to `next` (already checked same-site).
+pub fn ask_for_code(state: &PlatformState, account_id: &str, next: &str) -> Response {
+    let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    let cookie = challenge_cookie(state, account_id);
+    ([(SET_COOKIE, cookie)], Redirect::to(&format!("/login/2fa?{query}"))).into_response()
+}
+
 /// `Set-Cookie` for "password accepted, code pending" (5 minutes, login paths only).
-pub fn challenge_cookie(state: &PlatformState, account_id: &str) -> String {
+fn challenge_cookie(state: &PlatformState, account_id: &str) -> String {
     let exp = Utc::now().timestamp() + CHALLENGE_SECS;
     let payload = format!("{account_id}.{exp}");
     let sig = hmac_sha256_hex(&state.challenge_key, payload.as_bytes());

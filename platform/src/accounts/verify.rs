@@ -1,7 +1,7 @@
 //! `GET /verify?token=…` (the emailed link) and `POST /verify/resend`.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use kapu_core::store::accounts::{
@@ -11,7 +11,9 @@ use minijinja::context;
 
 use crate::accounts::email::queue_account_email;
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
+use crate::auth::request_ip::RequestIp;
 use crate::auth::session::{CurrentAccount, Merchant};
+use crate::auth::throttle::AccountRequest;
 use crate::error::{PageError, PageResult};
 use crate::page::{Layout, render, with_status};
 use crate::state::PlatformState;
@@ -63,16 +65,21 @@ pub async fn verify_email(
 pub async fn resend_verification(
     State(state): State<PlatformState>,
     Merchant(account): Merchant,
-    headers: HeaderMap,
+    ip: RequestIp,
     VerifiedForm(_): VerifiedForm<serde_json::Value>,
 ) -> PageResult<Response> {
     if account.verified {
         return Ok(Redirect::to("/shops?m=verified").into_response());
     }
+    state
+        .throttle
+        .check_account_request(AccountRequest::VerificationResend, &account.email, ip.0)
+        .await
+        .map_err(PageError::Throttled)?;
     let since = Utc::now() - Duration::hours(1);
     if count_recent_tokens_of_account(state.db.reader(), &account.id, TokenPurpose::VerifyEmail, since).await? >= 5 {
         return Err(PageError::Throttled(3600));
     }
-    queue_account_email(state.db.writer(), &state, &headers, &account.id, TokenPurpose::VerifyEmail).await?;
+    queue_account_email(state.db.writer(), &state, &account.id, TokenPurpose::VerifyEmail).await?;
     Ok(Redirect::to("/shops?m=verify_sent").into_response())
 }

@@ -6,12 +6,34 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::Quota;
-use kapu_core::fleet::limits::{FleetLimits, Limit, bounded};
+use kapu_core::fleet::limits::{FleetLimits, Limit, bounded, client_key};
 
 pub struct LoginThrottle {
     limits: FleetLimits,
     per_email: Quota,
     per_ip: Quota,
+}
+
+/// What costs a password hash or sends an email to an address the client
+/// typed, counted when the request arrives (not when the email goes out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRequest {
+    /// `POST /signup`: a hash and a verification email.
+    SignUp,
+    /// `POST /forgot`: a reset email.
+    PasswordReset,
+    /// "Resend the verification email".
+    VerificationResend,
+}
+
+impl AccountRequest {
+    fn name(self) -> &'static str {
+        match self {
+            AccountRequest::SignUp => "signup",
+            AccountRequest::PasswordReset => "forgot",
+            AccountRequest::VerificationResend => "verify-resend",
+        }
+    }
 }
 
 impl Default for LoginThrottle {
@@ -35,8 +57,22 @@ impl LoginThrottle {
     /// Takes one attempt for this email and address; `Err(secs)` when either is exhausted.
     pub async fn check(&self, email: &str, ip: IpAddr) -> Result<(), u64> {
         let checks = [
-            Limit::new(format!("rl:login-ip:{ip}"), self.per_ip),
+            Limit::new(format!("rl:login-ip:{}", client_key(ip)), self.per_ip),
             Limit::new(format!("rl:login:{}", bounded(&email.to_lowercase())), self.per_email),
+        ];
+        self.limits.check(&checks).await.map_err(|r| r.retry_after_secs)
+    }
+
+    /// Takes one account request for this address and client: 5 per
+    /// address, then one every 12 minutes; 10 per client address, then one
+    /// every 6 minutes. `Err(secs)` when either is exhausted.
+    pub async fn check_account_request(&self, what: AccountRequest, email: &str, ip: IpAddr) -> Result<(), u64> {
+        let per_email = Quota::with_period(Duration::from_secs(720)).expect("non-zero").allow_burst(nz(5));
+        let per_ip = Quota::with_period(Duration::from_secs(360)).expect("non-zero").allow_burst(nz(10));
+        let what = what.name();
+        let checks = [
+            Limit::new(format!("rl:{what}-ip:{}", client_key(ip)), per_ip),
+            Limit::new(format!("rl:{what}:{}", bounded(&email.trim().to_lowercase())), per_email),
         ];
         self.limits.check(&checks).await.map_err(|r| r.retry_after_secs)
     }

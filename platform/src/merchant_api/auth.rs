@@ -77,7 +77,7 @@ impl FromRequestParts<PlatformState> for ApiCaller {
             .and_then(NonZeroU32::new)
             .map(Quota::per_minute);
         let limits: Vec<Limit> = quota.map(|q| Limit::new(format!("rl:api:{}", key.id), q)).into_iter().collect();
-        if let Err(wait) = state.api_limits.check(&limits).await.map_err(|r| r.retry_after_secs) {
+        if let Err(wait) = state.limits.check(&limits).await.map_err(|r| r.retry_after_secs) {
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",

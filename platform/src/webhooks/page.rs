@@ -8,10 +8,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
+use kapu_core::fleet::limits::Limit;
 use kapu_core::store::webhooks::{
-    EVENT_TYPES, create_endpoint_for_tenant, delete_endpoint_for_tenant, find_endpoint_for_tenant,
-    list_endpoints_for_tenant, new_secret, queue_delivery, recent_deliveries_for_tenant, reset_delivery_for_tenant,
-    set_endpoint_enabled_for_tenant,
+    EVENT_TYPES, MAX_ENDPOINTS_PER_SHOP, Redelivery, create_endpoint_for_tenant, delete_endpoint_for_tenant,
+    find_endpoint_for_tenant, list_endpoints_for_tenant, new_secret, queue_delivery, recent_deliveries_for_tenant,
+    reset_delivery_for_tenant, set_endpoint_enabled_for_tenant,
 };
 use minijinja::context;
 
@@ -34,6 +35,9 @@ fn flash(code: Option<&str>) -> Option<Flash> {
         "saved" => Flash::ok("已保存。Saved."),
         "deleted" => Flash::ok("已删除。Deleted."),
         "redelivering" => Flash::ok("已重新排队投递。Queued for delivery again."),
+        "already-queued" => {
+            Flash::ok("这次投递已在队列中，无需重复点击。This delivery is already queued: no need to click again.")
+        }
         _ => None,
     }
 }
@@ -131,6 +135,11 @@ pub async fn add_endpoint(
     let events: Vec<&str> =
         EVENT_TYPES.iter().copied().filter(|t| form.iter().any(|(k, v)| k == "event" && v == t)).collect();
     let mut errors = Vec::new();
+    if list_endpoints_for_tenant(state.db.reader(), access.tenant_id()).await?.len() >= MAX_ENDPOINTS_PER_SHOP {
+        errors.push(format!(
+            "每个店铺最多 {MAX_ENDPOINTS_PER_SHOP} 个 Webhook 地址，请先删除不用的。A shop can have at most {MAX_ENDPOINTS_PER_SHOP} webhook endpoints: delete one you no longer use first."
+        ));
+    }
     let url = check_url(&state, url_text).map_err(|e| errors.push(e)).ok();
     if events.is_empty() {
         errors.push("请至少选择一个事件。Choose at least one event.".into());
@@ -197,18 +206,31 @@ pub async fn delete_endpoint(
     Ok(Redirect::to(&format!("/shops/{}/webhooks?m=deleted", access.shop.slug)).into_response())
 }
 
+/// Manual redeliveries a shop may ask for: 20 at once, then one every 30 s.
+fn redelivery_quota() -> governor::Quota {
+    governor::Quota::with_period(std::time::Duration::from_secs(30))
+        .expect("non-zero period")
+        .allow_burst(std::num::NonZeroU32::new(20).expect("non-zero"))
+}
+
 pub async fn redeliver(
     State(state): State<PlatformState>,
     OwnerAccess(access): OwnerAccess,
     Path((_, id)): Path<(String, String)>,
     VerifiedForm(_): VerifiedForm<serde_json::Value>,
 ) -> PageResult<Response> {
+    let limit = Limit::new(format!("rl:redeliver:{}", access.tenant_id()), redelivery_quota());
+    state.limits.check(&[limit]).await.map_err(|r| PageError::Throttled(r.retry_after_secs))?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    if !reset_delivery_for_tenant(&txn, access.tenant_id(), &id, now).await? {
-        return Err(PageError::NotFound);
-    }
-    queue_delivery(&txn, access.tenant_id(), &id, now).await?;
+    let flash = match reset_delivery_for_tenant(&txn, access.tenant_id(), &id, now).await? {
+        Redelivery::NotFound => return Err(PageError::NotFound),
+        Redelivery::AlreadyQueued => "already-queued",
+        Redelivery::Reset => {
+            queue_delivery(&txn, access.tenant_id(), &id, now).await?;
+            "redelivering"
+        }
+    };
     txn.commit().await?;
-    Ok(Redirect::to(&format!("/shops/{}/webhooks?m=redelivering", access.shop.slug)).into_response())
+    Ok(Redirect::to(&format!("/shops/{}/webhooks?m={flash}", access.shop.slug)).into_response())
 }

@@ -103,7 +103,10 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
     };
     tracing::Span::current().record("tenant", tenant.slug.as_str());
     let tenant_for_errors = tenant.clone();
-    let base_url = format!("{}://{}", state.cfg.public_scheme, raw_host.unwrap_or_default());
+    // The request chose the host (which named this shop); the scheme and
+    // port come from configuration, so a forged `Host` port cannot reach
+    // a buyer's email.
+    let base_url = state.cfg.public_origin(&normalize_host(raw_host.as_deref().unwrap_or_default()));
     parts.extensions.insert(TenantCtx { tenant, base_url });
     parts.extensions.insert(ClientIp(ip));
     parts.extensions.insert(lang);

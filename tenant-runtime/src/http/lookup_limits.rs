@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use governor::Quota;
-use kapu_core::fleet::limits::{FleetLimits, Limit, bounded};
+use kapu_core::fleet::limits::{FleetLimits, Limit, bounded, client_key};
 
 pub struct LookupLimits {
     limits: FleetLimits,
@@ -27,7 +27,7 @@ impl LookupLimits {
     /// Takes one attempt for (shop, IP) and (shop, target); false when either is exhausted.
     pub async fn allow(&self, tenant_id: &str, ip: IpAddr, target: &str) -> bool {
         let checks = [
-            Limit::new(format!("rl:lookup-ip:{tenant_id}:{ip}"), self.per_ip),
+            Limit::new(format!("rl:lookup-ip:{tenant_id}:{}", client_key(ip)), self.per_ip),
             Limit::new(format!("rl:lookup:{tenant_id}:{}", bounded(&target.to_ascii_lowercase())), self.per_target),
         ];
         self.limits.check(&checks).await.is_ok()

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use governor::Quota;
-use kapu_core::fleet::limits::{FleetLimits, Limit};
+use kapu_core::fleet::limits::{FleetLimits, Limit, client_key};
 
 use crate::http::request_class::RequestClass;
 
@@ -58,7 +58,7 @@ impl ShopLimits {
         if class == RequestClass::Money {
             return Ok(());
         }
-        let client = Limit::new(format!("rl:client:{tenant_id}:{ip}"), self.per_client);
+        let client = Limit::new(format!("rl:client:{tenant_id}:{}", client_key(ip)), self.per_client);
         let rps = rps.and_then(NonZeroU32::new).filter(|_| class.under_shop_cap());
         let Some(rps) = rps else {
             return self

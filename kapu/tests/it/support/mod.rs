@@ -154,10 +154,13 @@ impl TestApp {
         let redis_url =
             opts.redis_url.clone().or_else(|| std::env::var("KAPU_REDIS_URL").ok()).filter(|u| !u.is_empty());
         let redis_prefix = format!("kapu-test:{}:", new_id());
+        // Bound first: links in emails carry the port buyers reach us on.
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
         let cfg = Config {
             data_dir: data_dir.path().to_path_buf(),
             database_url: Some(database.url.clone()),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen: addr,
             master_key: Some(kapu_core::secret::Secret::new(master.to_base64())),
             redis_url: redis_url.clone(),
             // Tests share one Redis: each keeps its limits, breakers and bus to itself.
@@ -209,8 +212,6 @@ impl TestApp {
         let db = app.db.clone();
         let state = app.state.clone();
         let platform = app.platform.clone();
-        let listener = tokio::net::TcpListener::bind(cfg.listen).await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let server = tokio::spawn(async move { app.serve(listener, stop).await.expect("serve") });
