@@ -50,7 +50,10 @@ def sign_up(base, i):
     form = urllib.parse.urlencode(
         {"csrf": csrf, "email": f"bench-{i}-{os.getpid()}@example.com", "password": "correct horse battery"}
     ).encode()
-    req = urllib.request.Request(f"{base}/signup", data=form, headers={"Origin": base})
+    # Each sign-up from its own client (sign-ups are limited per client
+    # address); the server believes X-Forwarded-For from loopback here.
+    client = f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
+    req = urllib.request.Request(f"{base}/signup", data=form, headers={"Origin": base, "X-Forwarded-For": client})
     try:
         opener.open(req, timeout=120)
         return 200
@@ -64,7 +67,7 @@ def main():
     conc = int(sys.argv[3]) if len(sys.argv) > 3 else 8
     with tempfile.TemporaryDirectory() as work:
         port = free_port()
-        env = dict(os.environ, KAPU_DATA_DIR=work, RUST_LOG="warn")
+        env = dict(os.environ, KAPU_DATA_DIR=work, RUST_LOG="warn", KAPU_TRUSTED_PROXIES="127.0.0.1/32")
         env.pop("KAPU_DATABASE_URL", None)
         proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

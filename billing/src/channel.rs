@@ -45,6 +45,17 @@ pub struct PaymentRequest {
     pub notify_url: String,
     /// The buyer's address, which some providers want.
     pub client_ip: String,
+    /// The order's access token: Kapu's own pay pages (scan-to-pay, the
+    /// sandbox) open only with it, as the order page does.
+    pub order_token: String,
+}
+
+impl PaymentRequest {
+    /// The address of one of Kapu's own pay pages for this payment
+    /// (`page`: `qr` or `sandbox`), carrying the order's token.
+    pub fn on_site_pay_url(&self, page: &str) -> String {
+        format!("{}/pay/{page}/{}?token={}", self.base_url, self.payment_id, self.order_token)
+    }
 }
 
 /// How the buyer pays.

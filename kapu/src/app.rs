@@ -154,7 +154,8 @@ impl App {
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 // The path only: query strings can carry order tokens.
                 let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, tenant = tracing::field::Empty)
+                let path = loggable_path(req.uri().path());
+                tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id, tenant = tracing::field::Empty)
             }))
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
     }
@@ -211,6 +212,32 @@ impl App {
         }
         self.db.close().await;
         Ok(())
+    }
+}
+
+/// A request path as logged: payment attempt ids (in Kapu's pay pages and
+/// the providers' notification addresses) are left out, so logs hold no
+/// handle on a buyer's payment.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["", "pay", kind, _id] => format!("/pay/{kind}/…").into(),
+        ["", "api", "v1", "payments", _id, rest @ ..] => format!("/api/v1/payments/…/{}", rest.join("/")).into(),
+        _ => path.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn payment_ids_stay_out_of_logged_paths() {
+        assert_eq!(loggable_path("/pay/sandbox/0193abc"), "/pay/sandbox/…");
+        assert_eq!(loggable_path("/pay/qr/0193abc"), "/pay/qr/…");
+        assert_eq!(loggable_path("/api/v1/payments/0193abc/notify"), "/api/v1/payments/…/notify");
+        assert_eq!(loggable_path("/orders/2026113000001"), "/orders/2026113000001");
+        assert_eq!(loggable_path("/"), "/");
     }
 }
 

@@ -2,6 +2,7 @@
 
 use kapu_core::entities::orders;
 use kapu_core::store::orders::find_order_by_no_for_tenant;
+use sea_orm::EntityTrait;
 
 use crate::error::StoreError;
 use crate::http::host::TenantCtx;
@@ -25,4 +26,30 @@ pub async fn find_order_with_token(
         return Err(StoreError::OrderNotFound);
     }
     Ok(order)
+}
+
+/// A payment attempt and its order, for Kapu's own pay pages, when `token`
+/// is the order's token; otherwise [`StoreError::PaymentNotFound`], the same
+/// answer as for an unknown payment, so a payment id alone opens nothing.
+pub async fn find_payment_with_token(
+    state: &RuntimeState,
+    shop: &TenantCtx,
+    payment_id: &str,
+    token: Option<&str>,
+) -> Result<(kapu_core::entities::payments::Model, orders::Model), StoreError> {
+    let token = token.filter(|t| !t.is_empty() && t.len() <= 64).ok_or(StoreError::PaymentNotFound)?;
+    if payment_id.len() > 64 {
+        return Err(StoreError::PaymentNotFound);
+    }
+    let payment = kapu_core::store::payments::find_payment_for_tenant(state.db.reader(), shop.id(), payment_id)
+        .await?
+        .ok_or(StoreError::PaymentNotFound)?;
+    if !state.master.tenant(shop.id()).verify_order_token(&payment.order_id, token) {
+        return Err(StoreError::PaymentNotFound);
+    }
+    let order = orders::Entity::find_by_id((shop.id().to_string(), payment.order_id.clone()))
+        .one(state.db.reader())
+        .await?
+        .ok_or(StoreError::PaymentNotFound)?;
+    Ok((payment, order))
 }

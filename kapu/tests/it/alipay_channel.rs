@@ -23,7 +23,12 @@ async fn alipay_precreate_shows_a_qr_code_and_a_signed_notification_delivers() {
     let order = placed(&app, "ali", &product, "alipay").await;
     let p = app.payments_of(&tenant, order_no(&order)).await.remove(0);
     let pay_url = order["pay_url"].as_str().expect("pay_url");
-    assert!(pay_url.ends_with(&format!("/pay/qr/{}", p.id)), "{pay_url}");
+    let token = order["token"].as_str().expect("token");
+    assert!(pay_url.ends_with(&format!("/pay/qr/{}?token={token}", p.id)), "{pay_url}");
+    // The payment id alone opens nothing.
+    let bare = app.client.get(pay_url.split('?').next().expect("path")).send().await.expect("qr page");
+    assert_eq!(bare.status().as_u16(), 404);
+    assert!(!bare.text().await.expect("html").contains(token));
     assert_eq!(p.qr_payload.as_deref(), Some(format!("https://qr.alipay.com/bax0{}", p.id).as_str()));
     assert_eq!(fake.trade(&p.id).expect("trade").total_amount, "10.00");
 

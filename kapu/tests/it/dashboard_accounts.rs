@@ -386,3 +386,31 @@ async fn sessions_live_in_redis_when_configured_and_in_the_database_otherwise() 
     b.post("/logout", &[]).await.expect(303);
     b.get("/shops").await.expect(303);
 }
+
+#[tokio::test]
+async fn sign_ups_and_reset_requests_are_counted_when_they_arrive() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::new(&app);
+    // A burst of reset requests for one address: five pass, the sixth is
+    // refused at once (before, all passed: the cap counted tokens the worker
+    // had issued, and the burst outran it). Unknown addresses count alike.
+    for _ in 0..5 {
+        b.post("/forgot", &[("email", "someone@example.com")]).await.expect(200);
+    }
+    let refused = b.post("/forgot", &[("email", "someone@example.com")]).await;
+    refused.expect(429);
+    // Another address is not held back by that one.
+    b.post("/forgot", &[("email", "other@example.com")]).await.expect(200);
+
+    // Ten sign-ups from one client address, then a wait.
+    let before = app.account_count().await;
+    for i in 0..10 {
+        let mut s = Browser::new(&app);
+        let email = format!("new{i}@example.com");
+        s.post("/signup", &[("email", &email), ("password", "correct horse battery")]).await.expect(303);
+    }
+    let mut s = Browser::new(&app);
+    let p = s.post("/signup", &[("email", "eleventh@example.com"), ("password", "correct horse battery")]).await;
+    p.expect(429);
+    assert_eq!(app.account_count().await, before + 10, "the refused sign-up created nothing");
+}

@@ -39,6 +39,18 @@ async fn buyer_orders_pays_in_the_sandbox_and_gets_keys_by_api_and_email() {
     // The sandbox page is marked TEST MODE.
     let page = app.client.get(pay_url).send().await.expect("get").text().await.expect("html");
     assert!(page.contains("TEST MODE"));
+    // It opens with the order's token only: the payment id alone, or with
+    // another token, neither shows the page (nor the token) nor pays.
+    let bare = pay_url.split('?').next().expect("path").to_string();
+    for url in [bare.clone(), format!("{bare}?token=0000"), format!("{bare}?token=")] {
+        let r = app.client.get(&url).send().await.expect("get");
+        assert_eq!(r.status().as_u16(), 404, "{url}");
+        assert!(!r.text().await.expect("html").contains(token));
+        let r = app.client.post(&url).form(&[("outcome", "paid")]).send().await.expect("post");
+        assert_eq!(r.status().as_u16(), 404, "{url}");
+    }
+    let (_, view) = app.order_view("demo", order_no, token).await;
+    assert_eq!(view["status"], "pending", "nothing was paid without the token");
 
     // Pending: no keys yet.
     let (_, view) = app.order_view("demo", order_no, token).await;

@@ -171,6 +171,7 @@ pub async fn place_order(
         base_url: &shop.base_url,
         return_url: &return_url,
         client_ip: &ip,
+        order_token: &token,
     };
     // The attempt of the channel most likely to take the payment is written with the order.
     let written = WrittenAttempt::pick(state, tenant, &candidates).await;

@@ -24,7 +24,8 @@ pub async fn show_order(
     let fail = |e| PageError(e, lang, Some(shop.tenant.clone()));
     let order = find_order_with_token(&state, &shop, &order_no, q.token.as_deref()).await.map_err(fail)?;
     let view = OrderView::load(&state, &order, lang).await.map_err(fail)?;
-    // The pay button goes back to the latest unpaid attempt's channel page.
+    // The pay button goes back to where the latest unpaid attempt sent the
+    // buyer (a provider's page, or Kapu's own with the order's token).
     let pay_url = if order.status == kapu_core::store::orders::status::PENDING {
         list_payments_of_order_for_tenant(state.db.reader(), shop.id(), &order.id)
             .await
@@ -32,7 +33,7 @@ pub async fn show_order(
             .into_iter()
             .filter(|p| p.status != pay_status::SUCCEEDED)
             .max_by(|a, b| a.created_at.cmp(&b.created_at))
-            .map(|p| format!("/pay/{}/{}", p.channel, p.id))
+            .and_then(|p| p.pay_url)
     } else {
         None
     };

@@ -3,20 +3,20 @@
 //! is sent here to scan it; the page links back to the order, which shows the
 //! keys once the payment is confirmed.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine as _;
-use kapu_core::entities::orders;
-use kapu_core::store::payments::{find_payment_for_tenant, status as pay_status};
+use kapu_core::store::payments::status as pay_status;
 use minijinja::{Value, context};
-use sea_orm::EntityTrait;
 
 use super::{PageError, base_ctx, no_referrer, render};
+use crate::api::get_order::TokenQuery;
 use crate::delivery::view::OrderView;
 use crate::error::StoreError;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
+use crate::orders::find_payment_with_token;
 use crate::state::RuntimeState;
 
 /// The payload drawn as an SVG `data:` URL.
@@ -31,18 +31,14 @@ pub async fn show_qr(
     shop: TenantCtx,
     lang: Lang,
     Path(payment_id): Path<String>,
+    Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
     let fail = |e| PageError(e, lang, Some(shop.tenant.clone()));
-    let payment = find_payment_for_tenant(state.db.reader(), shop.id(), &payment_id)
-        .await
-        .map_err(|e| fail(e.into()))?
-        .filter(|p| p.qr_payload.is_some())
-        .ok_or_else(|| fail(StoreError::PaymentNotFound))?;
-    let order = orders::Entity::find_by_id((shop.id().to_string(), payment.order_id.clone()))
-        .one(state.db.reader())
-        .await
-        .map_err(|e| fail(e.into()))?
-        .ok_or_else(|| fail(StoreError::PaymentNotFound))?;
+    let (payment, order) =
+        find_payment_with_token(&state, &shop, &payment_id, q.token.as_deref()).await.map_err(fail)?;
+    if payment.qr_payload.is_none() {
+        return Err(fail(StoreError::PaymentNotFound));
+    }
     let view = OrderView::load(&state, &order, lang).await.map_err(fail)?;
     let token = state.master.tenant(shop.id()).order_token(&order.id);
     let qr = qr_data_url(payment.qr_payload.as_deref().unwrap_or_default()).map_err(fail)?;
@@ -52,7 +48,7 @@ pub async fn show_qr(
         // Base64 and a fixed prefix only: nothing to escape.
         qr => Value::from_safe_string(qr),
         return_url => format!("/orders/{}?token={token}", order.order_no),
-        ..base_ctx(&shop.tenant, lang, &format!("/pay/qr/{payment_id}"))
+        ..base_ctx(&shop.tenant, lang, &format!("/pay/qr/{payment_id}?token={token}"))
     };
     Ok(no_referrer(render(Some(&shop.tenant), StatusCode::OK, "pay_qr.html", ctx)))
 }

@@ -5,21 +5,21 @@
 //! page once the payment and the order's new state are committed.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use kapu_billing::PaymentOutcome;
 use kapu_billing::channels::sandbox::sign_notification;
 use kapu_core::entities::orders;
-use kapu_core::store::payments::find_payment_for_tenant;
 use minijinja::{Value, context};
-use sea_orm::EntityTrait;
 
 use super::{PageError, base_ctx, no_referrer, render};
+use crate::api::get_order::TokenQuery;
 use crate::delivery::view::OrderView;
 use crate::error::StoreError;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
+use crate::orders::find_payment_with_token;
 use crate::payments::confirm::apply_notification;
 use crate::state::RuntimeState;
 
@@ -32,18 +32,15 @@ async fn load(
     state: &RuntimeState,
     shop: &TenantCtx,
     payment_id: &str,
+    token: Option<&str>,
 ) -> Result<(kapu_core::entities::payments::Model, orders::Model), StoreError> {
     if !shop.tenant.is_test_mode() {
         return Err(StoreError::SandboxDisabled);
     }
-    let payment = find_payment_for_tenant(state.db.reader(), shop.id(), payment_id)
-        .await?
-        .filter(|p| p.channel == kapu_billing::channels::sandbox::KIND)
-        .ok_or(StoreError::PaymentNotFound)?;
-    let order = orders::Entity::find_by_id((shop.id().to_string(), payment.order_id.clone()))
-        .one(state.db.reader())
-        .await?
-        .ok_or(StoreError::PaymentNotFound)?;
+    let (payment, order) = find_payment_with_token(state, shop, payment_id, token).await?;
+    if payment.channel != kapu_billing::channels::sandbox::KIND {
+        return Err(StoreError::PaymentNotFound);
+    }
     Ok((payment, order))
 }
 
@@ -57,14 +54,15 @@ pub async fn show_sandbox(
     shop: TenantCtx,
     lang: Lang,
     Path(payment_id): Path<String>,
+    Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
     let fail = |e| PageError(e, lang, Some(shop.tenant.clone()));
-    let (payment, order) = load(&state, &shop, &payment_id).await.map_err(fail)?;
+    let (payment, order) = load(&state, &shop, &payment_id, q.token.as_deref()).await.map_err(fail)?;
     let view = OrderView::load(&state, &order, lang).await.map_err(fail)?;
     let ctx = context! {
         order => Value::from(minijinja::value::Serde(&view)), payment_status => payment.status,
         return_url => order_url(&state, &order),
-        ..base_ctx(&shop.tenant, lang, &format!("/pay/sandbox/{payment_id}"))
+        ..base_ctx(&shop.tenant, lang, &format!("/pay/sandbox/{payment_id}?token={}", q.token.unwrap_or_default()))
     };
     Ok(no_referrer(render(Some(&shop.tenant), StatusCode::OK, "sandbox_pay.html", ctx)))
 }
@@ -74,6 +72,7 @@ pub async fn submit_sandbox(
     shop: TenantCtx,
     lang: Lang,
     Path(payment_id): Path<String>,
+    Query(q): Query<TokenQuery>,
     form: Result<Form<SandboxForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
     let fail = |e| PageError(e, lang, Some(shop.tenant.clone()));
@@ -83,7 +82,7 @@ pub async fn submit_sandbox(
         "failed" => PaymentOutcome::Failed,
         _ => return Err(fail(StoreError::InvalidForm("outcome must be paid or failed".into()))),
     };
-    let (payment, order) = load(&state, &shop, &payment_id).await.map_err(fail)?;
+    let (payment, order) = load(&state, &shop, &payment_id, q.token.as_deref()).await.map_err(fail)?;
     let keys = state.master.tenant(shop.id());
     let n = sign_notification(&keys, &payment.id, outcome, payment.amount_minor, &payment.currency);
     apply_notification(&state, &shop, &payment.id, &n).await.map_err(fail)?;

@@ -94,6 +94,8 @@ pub struct Payable<'a> {
     pub base_url: &'a str,
     pub return_url: &'a str,
     pub client_ip: &'a str,
+    /// The order's access token (Kapu's own pay pages ask for it).
+    pub order_token: &'a str,
 }
 
 /// Tries `candidates` in order until one starts the payment. Returns the
@@ -141,6 +143,7 @@ pub async fn start_payment(
             base_url: order.base_url.to_string(),
             return_url: order.return_url.to_string(),
             client_ip: order.client_ip.to_string(),
+            order_token: order.order_token.to_string(),
         };
         let ctx = state.providers.context(&tenant.id, keys, tenant.is_test_mode(), &cand.credentials);
         let attempted = create_with_retries(cand.channel.as_ref(), ctx, &req, state.retry).await;

@@ -154,11 +154,7 @@ impl PaymentChannel for AlipayChannel {
             .qr_code
             .filter(|q| !q.is_empty())
             .ok_or_else(|| ChannelError::Business("Alipay gave no QR code".into()))?;
-        Ok(PaymentStart {
-            pay_url: format!("{}/pay/qr/{}", req.base_url, req.payment_id),
-            qr_payload: Some(qr),
-            provider_ref: None,
-        })
+        Ok(PaymentStart { pay_url: req.on_site_pay_url("qr"), qr_payload: Some(qr), provider_ref: None })
     }
 
     async fn verify_notification(
@@ -286,6 +282,7 @@ mod tests {
             return_url: "http://s.localhost/orders/1".into(),
             notify_url: "http://s.localhost/api/v1/payments/019abc/notify".into(),
             client_ip: "203.0.113.9".into(),
+            order_token: "t0k".into(),
         };
         let start = AlipayChannel.create_payment(ctx, &req).await.expect("redirect");
         let (base, query) = start.pay_url.split_once('?').expect("query");

@@ -141,7 +141,7 @@ impl PaymentChannel for EpayChannel {
             .payurl
             .or(r.urlscheme)
             .filter(|u| !u.is_empty())
-            .or_else(|| qr.as_ref().map(|_| format!("{}/pay/qr/{}", req.base_url, req.payment_id)))
+            .or_else(|| qr.as_ref().map(|_| req.on_site_pay_url("qr")))
             .ok_or_else(|| ChannelError::Business("epay gave neither a payment URL nor a QR code".into()))?;
         Ok(PaymentStart { pay_url, qr_payload: qr, provider_ref: r.trade_no })
     }
@@ -272,6 +272,7 @@ mod tests {
             return_url: "http://shop.localhost/orders/1?token=t".into(),
             notify_url: "http://shop.localhost/api/v1/payments/019abc/notify".into(),
             client_ip: "203.0.113.9".into(),
+            order_token: "t0k".into(),
         }
     }
 

@@ -52,11 +52,7 @@ impl PaymentChannel for SandboxChannel {
         if !ctx.test_mode {
             return Err(ChannelError::NotAllowed("the sandbox only works for shops in test mode".into()));
         }
-        Ok(PaymentStart {
-            pay_url: format!("{}/pay/sandbox/{}", req.base_url, req.payment_id),
-            qr_payload: None,
-            provider_ref: None,
-        })
+        Ok(PaymentStart { pay_url: req.on_site_pay_url("sandbox"), qr_payload: None, provider_ref: None })
     }
 
     async fn verify_notification(
@@ -170,6 +166,7 @@ mod tests {
             return_url: String::new(),
             notify_url: String::new(),
             client_ip: "127.0.0.1".into(),
+            order_token: "t0k".into(),
         };
         let live = ChannelContext {
             tenant_id: "t1",
@@ -184,6 +181,6 @@ mod tests {
         assert!(matches!(SandboxChannel.create_payment(live, &req).await, Err(ChannelError::NotAllowed(_))));
         let test = ChannelContext { test_mode: true, ..live };
         let start = SandboxChannel.create_payment(test, &req).await.expect("test mode works");
-        assert_eq!(start.pay_url, "http://demo.localhost/pay/sandbox/p1");
+        assert_eq!(start.pay_url, "http://demo.localhost/pay/sandbox/p1?token=t0k");
     }
 }

@@ -200,11 +200,7 @@ impl PaymentChannel for WechatChannel {
         }
         let c: Created =
             serde_json::from_str(&a.body).map_err(|_| ChannelError::Business("WeChat Pay gave no code_url".into()))?;
-        Ok(PaymentStart {
-            pay_url: format!("{}/pay/qr/{}", req.base_url, req.payment_id),
-            qr_payload: Some(c.code_url),
-            provider_ref: None,
-        })
+        Ok(PaymentStart { pay_url: req.on_site_pay_url("qr"), qr_payload: Some(c.code_url), provider_ref: None })
     }
 
     async fn verify_notification(
