@@ -3,6 +3,7 @@
 //! encryption, durable jobs and mail.
 
 pub mod bus;
+pub mod buyer_patterns;
 pub mod config;
 pub mod crypto;
 pub mod db;

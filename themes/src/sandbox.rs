@@ -15,9 +15,11 @@ use minijinja::{Environment, Value};
 
 use crate::{RenderError, Theme, html_environment};
 
-/// Instructions one page render may run (a built-in page with 500 products
-/// uses well under a tenth of this).
-pub const FUEL: u64 = 2_000_000;
+/// Instructions one page render may run. A built-in home page with 500
+/// products uses about 23,000; spending all of it takes about 17 ms
+/// (`bench/template_fuel.sh`), the most a merchant's template can hold a
+/// thread for one request.
+pub const FUEL: u64 = 400_000;
 /// Nested calls, includes and blocks.
 pub const RECURSION_LIMIT: usize = 64;
 /// Largest page an override may produce.
@@ -145,6 +147,11 @@ impl ShopTemplates {
 
     pub fn theme(&self) -> &'static Theme {
         self.theme
+    }
+
+    /// Whether merchant-written templates render here (not only the theme's).
+    pub fn has_overrides(&self) -> bool {
+        self.env.is_some()
     }
 
     /// Renders `name`. With overrides, a failing render falls back to the

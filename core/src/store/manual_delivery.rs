@@ -51,7 +51,7 @@ pub fn check_answers(
             continue;
         }
         let pattern_ok = match &f.pattern {
-            Some(p) => regex::Regex::new(&format!("^(?:{p})$")).map(|r| r.is_match(&v)).unwrap_or(false),
+            Some(p) => crate::buyer_patterns::matches(p, &v),
             None => true,
         };
         if v.chars().count() > MAX_ANSWER_LEN || v.chars().any(char::is_control) || !pattern_ok {

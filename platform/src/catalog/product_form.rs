@@ -187,12 +187,21 @@ pub fn parse_field_lines(text: &str) -> Result<Vec<InputField>, String> {
             }
         };
         let pattern = parts.next().filter(|p| !p.is_empty()).map(str::to_string);
-        if let Some(p) = &pattern
-            && regex::Regex::new(p).is_err()
-        {
-            return Err(format!(
-                "填写项第 {i} 行：正则表达式无效。Field line {i}: the pattern is not a valid regular expression."
-            ));
+        if let Some(p) = &pattern {
+            use kapu_core::buyer_patterns::{MAX_PATTERN_LEN, PatternError, check};
+            match check(p) {
+                Ok(_) => {}
+                Err(PatternError::TooLong) => {
+                    return Err(format!(
+                        "填写项第 {i} 行：正则表达式最长 {MAX_PATTERN_LEN} 个字符。Field line {i}: a pattern can be at most {MAX_PATTERN_LEN} characters."
+                    ));
+                }
+                Err(PatternError::Invalid) => {
+                    return Err(format!(
+                        "填写项第 {i} 行：正则表达式无效或过于复杂。Field line {i}: the pattern is not a valid regular expression, or is too complex."
+                    ));
+                }
+            }
         }
         out.push(InputField { label, required, pattern });
     }

@@ -42,6 +42,8 @@ pub fn render_string(shop: Option<&Tenant>, name: &str, ctx: Value) -> Result<St
     let failed_before = shop.is_some_and(|s| look::failed_before(s, name));
     let rendered = if failed_before {
         templates.theme().render(name, ctx).map(|h| (h, None))
+    } else if templates.has_overrides() {
+        off_the_async_threads(|| templates.render(name, ctx))
     } else {
         templates.render(name, ctx)
     };
@@ -52,6 +54,17 @@ pub fn render_string(shop: Option<&Tenant>, name: &str, ctx: Value) -> Result<St
         look::report(shop, l.version, &e);
     }
     Ok(html)
+}
+
+/// Runs merchant-written code (a template override, up to its fuel budget)
+/// with the async runtime told this thread is busy, so other requests move
+/// to other threads meanwhile. On a single-threaded runtime (tests) it
+/// simply runs.
+fn off_the_async_threads<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+        _ => work(),
+    }
 }
 
 /// An HTML response that is never stored by browsers or proxies.
