@@ -205,6 +205,18 @@ impl TenantKeys {
         expected.as_bytes().ct_eq(token.as_bytes()).into()
     }
 
+    /// The token of the shop's preview link in generation `epoch` (a test-mode
+    /// shop opens only with it). Order ids never contain `:`, so no order
+    /// token equals a preview token.
+    pub fn preview_token(&self, epoch: i32) -> String {
+        URL_SAFE_NO_PAD.encode(&hmac(&self.order_token, format!("preview:{epoch}").as_bytes())[..24])
+    }
+
+    /// Constant-time check of a preview token.
+    pub fn verify_preview_token(&self, epoch: i32, token: &str) -> bool {
+        self.preview_token(epoch).as_bytes().ct_eq(token.as_bytes()).into()
+    }
+
     /// HMAC-SHA256 (hex) of a sandbox notification's canonical text.
     pub fn sandbox_signature(&self, canonical: &str) -> String {
         hex(&hmac(&self.sandbox_notify, canonical.as_bytes()))

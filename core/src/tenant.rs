@@ -41,6 +41,10 @@ pub struct Tenant {
     pub storefront_rps: Option<u32>,
     /// The shop's theme choice and customisations (`None`: the default theme as shipped).
     pub look: Option<crate::store::shop_themes::ShopLook>,
+    /// In test mode, open to everyone (the merchant chose it, or the demo shop).
+    pub test_public: bool,
+    /// The generation of preview links that open it in test mode.
+    pub preview_epoch: i32,
 }
 
 /// The shop's order-velocity rule.
@@ -68,6 +72,12 @@ impl Default for RiskSettings {
 impl Tenant {
     pub fn is_test_mode(&self) -> bool {
         self.mode == ShopMode::Test
+    }
+
+    /// Whether anyone may browse and buy, or only holders of a preview link
+    /// (a test-mode shop the merchant has not opened to everyone).
+    pub fn needs_preview_link(&self) -> bool {
+        self.is_test_mode() && !self.test_public
     }
 
     /// How long an unpaid order holds its keys: the shop's own setting, else `default_secs`.
@@ -106,6 +116,8 @@ impl From<tenants::Model> for Tenant {
             plan_id: m.plan_id,
             storefront_rps: None,
             look: None,
+            test_public: m.test_public,
+            preview_epoch: m.preview_epoch,
         }
     }
 }

@@ -17,6 +17,7 @@ mod m20261130_000010_webhooks;
 mod m20261130_000011_merchant_api_themes;
 mod m20261130_000012_autovacuum;
 mod m20261130_000013_sweep_leases;
+mod m20261201_000001_test_mode_visibility;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000011_merchant_api_themes::Migration),
             Box::new(m20261130_000012_autovacuum::Migration),
             Box::new(m20261130_000013_sweep_leases::Migration),
+            Box::new(m20261201_000001_test_mode_visibility::Migration),
         ]
     }
 }

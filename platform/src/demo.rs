@@ -11,6 +11,7 @@ use kapu_core::tenant::find_tenant_by_slug;
 use sea_orm::DbErr;
 
 use crate::provision::{NewProduct, NewShop, add_category, add_product, create_tenant, enable_channel};
+use kapu_core::store::shop_settings::set_test_public_for_tenant;
 
 /// Slug of the demo shop.
 pub const DEMO_SLUG: &str = "demo";
@@ -76,7 +77,10 @@ const PRODUCTS: &[DemoProduct] = &[
 
 /// Creates the demo shop unless it exists. Returns true when it was created.
 pub async fn ensure_demo_shop(db: &Db, master: &MasterKey) -> Result<bool, DbErr> {
-    if find_tenant_by_slug(db.reader(), DEMO_SLUG).await?.is_some() {
+    // The demo shop holds demo keys only and is there to be tried by
+    // anyone: open in test mode, unlike a merchant's new shop.
+    if let Some(t) = find_tenant_by_slug(db.reader(), DEMO_SLUG).await? {
+        set_test_public_for_tenant(db.writer(), &t.id, true).await?;
         return Ok(false);
     }
     let txn = db.begin().await?;
@@ -93,6 +97,7 @@ pub async fn ensure_demo_shop(db: &Db, master: &MasterKey) -> Result<bool, DbErr
         Err(e) if is_unique_violation(&e) => return Ok(false),
         Err(e) => return Err(e),
     };
+    set_test_public_for_tenant(&txn, &tenant_id, true).await?;
     let keys = master.tenant(&tenant_id);
     add_category(&txn, &tenant_id, "game-cards", "游戏点卡 / Game cards", 0).await?;
     add_category(&txn, &tenant_id, "software", "软件激活码 / Software keys", 1).await?;

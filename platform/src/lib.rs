@@ -46,6 +46,8 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/", get(shops::dashboard::dashboard))
         .route("/settings", get(shops::settings::settings_page).post(shops::settings::save_settings))
         .route("/mode", post(shops::mode::set_mode))
+        .route("/visibility", post(shops::mode::set_visibility))
+        .route("/preview/revoke", post(shops::mode::revoke_preview))
         .route(
             "/logo",
             post(shops::logo::upload_logo)

@@ -58,6 +58,14 @@ pub fn flash_for(code: Option<&str>) -> Option<Flash> {
         "fulfilled" => ("ok", "已发货，买家将收到邮件。Delivered; the buyer is being emailed."),
         "mode_test" => ("ok", "已切回测试模式。The shop is back in test mode."),
         "mode_live" => ("ok", "店铺已上线。The shop is live."),
+        "test_public" => ("ok", "测试中的店铺已向所有人开放。The shop is open to everyone while in test mode."),
+        "test_private" => {
+            ("ok", "测试中的店铺只对持预览链接的人开放。Only preview-link holders can see the shop while in test mode.")
+        }
+        "preview_revoked" => (
+            "ok",
+            "已作废之前分享的预览链接，下方是新链接。Earlier preview links no longer work; the new one is below.",
+        ),
         "2fa_on" => ("ok", "两步验证已开启。Two-factor sign-in is on."),
         "2fa_off" => ("ok", "两步验证已关闭。Two-factor sign-in is off."),
         _ => return None,

@@ -44,6 +44,8 @@ pub async fn create_tenant<C: ConnectionTrait>(conn: &C, shop: &NewShop<'_>) -> 
         plan_id: Set(plan_id),
         status_reason: Set(String::new()),
         closed_at: Set(None),
+        test_public: Set(false),
+        preview_epoch: Set(0),
     })
     .exec_without_returning(conn)
     .await?;

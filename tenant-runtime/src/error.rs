@@ -23,6 +23,8 @@ pub enum StoreError {
     ShopNotFound,
     #[error("shop closed")]
     ShopClosed,
+    #[error("shop not open yet")]
+    ShopNotOpenYet,
     #[error("product not found")]
     ProductNotFound,
     #[error("order not found")]
@@ -102,6 +104,7 @@ impl StoreError {
             | FieldInvalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             TooManyUnpaidOrders { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ShopClosed | NoPaymentChannel | PaymentChannelsDown(_) | Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ShopNotOpenYet => StatusCode::FORBIDDEN,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -115,6 +118,7 @@ impl StoreError {
             LookupFailed => "lookup_failed",
             ShopNotFound => "shop_not_found",
             ShopClosed => "shop_closed",
+            ShopNotOpenYet => "shop_not_open_yet",
             ProductNotFound => "product_not_found",
             OrderNotFound => "order_not_found",
             PaymentNotFound => "payment_not_found",
@@ -185,6 +189,12 @@ impl StoreError {
                 .into(),
             ShopClosed => lang
                 .pick("本店暂时关闭，请稍后再来。", "This shop is temporarily closed. Please come back later.")
+                .into(),
+            ShopNotOpenYet => lang
+                .pick(
+                    "本店尚未开业（测试中），只有店主分享的预览链接可以访问。",
+                    "This shop is not open yet (it is being tested): only the owner's preview link opens it.",
+                )
                 .into(),
             ProductNotFound => {
                 lang.pick("商品不存在或已下架。", "This product does not exist or is no longer for sale.").into()

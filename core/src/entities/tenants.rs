@@ -37,6 +37,10 @@ pub struct Model {
     pub status_reason: String,
     /// When the shop was closed; its data is purged after the retention period.
     pub closed_at: Option<DateTimeUtc>,
+    /// In test mode, whether everyone may see the shop (not only preview-link holders).
+    pub test_public: bool,
+    /// Bumped to revoke every preview link given out so far.
+    pub preview_epoch: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

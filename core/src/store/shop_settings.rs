@@ -48,6 +48,31 @@ pub async fn set_mode_for_tenant<C: ConnectionTrait>(conn: &C, tenant_id: &str, 
     Ok(())
 }
 
+/// Opens a test-mode shop to everyone, or back to preview-link holders only.
+pub async fn set_test_public_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    public: bool,
+) -> Result<(), DbErr> {
+    tenants::Entity::update_many()
+        .col_expr(tenants::Column::TestPublic, Expr::value(public))
+        .filter(tenants::Column::Id.eq(tenant_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every preview link given out so far.
+pub async fn revoke_preview_links_for_tenant<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<(), DbErr> {
+    use sea_orm::ExprTrait;
+    tenants::Entity::update_many()
+        .col_expr(tenants::Column::PreviewEpoch, Expr::col(tenants::Column::PreviewEpoch).add(1))
+        .filter(tenants::Column::Id.eq(tenant_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_velocity_rule_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,

@@ -75,9 +75,24 @@ async fn a_merchant_opens_a_shop_and_sells_a_key_in_a_real_browser() {
     }
     assert!(done, "import finished: {}", body_text(&c).await);
 
-    // A buyer on the new shop's own host.
+    // In test mode the shop is not open to the public yet...
     let shop = format!("http://starlight.localhost:{port}");
     c.goto(&format!("{shop}/")).await.expect("storefront");
+    let closed = body_text(&c).await;
+    assert!(closed.contains("尚未开业"), "{closed}");
+    // ...only through the preview link on its settings page.
+    c.goto(&format!("{platform}/shops/starlight/settings")).await.expect("settings");
+    let preview = c
+        .find(Locator::Css("#preview-url"))
+        .await
+        .expect("preview link shown")
+        .prop("value")
+        .await
+        .expect("value")
+        .expect("a link");
+    assert!(preview.starts_with(&format!("{shop}/?preview=")), "{preview}");
+    // A buyer on the new shop's own host, with the link the merchant shared.
+    c.goto(&preview).await.expect("storefront");
     let home = body_text(&c).await;
     assert!(home.contains("星光卡铺") && home.contains("星光月卡"), "{home}");
     click(&c, "a[href^='/products/']").await;

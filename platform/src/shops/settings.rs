@@ -77,13 +77,15 @@ async fn page(
 ) -> PageResult<Response> {
     let locked = currency_locked(state, access.tenant_id()).await?;
     let blocker = go_live_blocker(state, access.tenant_id(), &access.shop.currency).await?;
+    let preview_token = state.master.tenant(access.tenant_id()).preview_token(access.shop.preview_epoch);
+    let preview_url = format!("{}?preview={preview_token}", access.shop_url);
     let layout =
         Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "设置" };
     render(
         "settings.html",
         layout,
         context! { logo_url => access.shop.logo_hash.as_ref().map(|h| format!("{}logo/{h}", access.shop_url)), form => crate::page::ser(&form), errors => crate::page::ser(errors), currencies => crate::page::ser(CURRENCIES), currency_locked => locked,
-        can_go_live => blocker.is_none(), go_live_blocker => blocker },
+        can_go_live => blocker.is_none(), go_live_blocker => blocker, preview_url, test_public => access.shop.test_public },
     )
 }
 

@@ -47,6 +47,67 @@ fn served_while_closed(method: &axum::http::Method, path: &str) -> bool {
     is_money_path(path) || reading
 }
 
+/// What search engines are told about a shop in test mode.
+const NOINDEX: &str = "noindex, nofollow";
+
+/// The cookie that holds a test-mode shop's preview token on its host.
+const PREVIEW_COOKIE: &str = "kapu_preview";
+
+/// How a request stands with a test-mode shop that needs a preview link.
+enum Preview {
+    /// It carries the current preview cookie.
+    Held,
+    /// It presents a valid `?preview=` token: set the cookie.
+    Presented(String),
+    None,
+}
+
+fn preview_access(state: &RuntimeState, tenant: &Tenant, parts: &axum::http::request::Parts) -> Preview {
+    let keys = state.master.tenant(&tenant.id);
+    let valid = |t: &str| t.len() <= 64 && keys.verify_preview_token(tenant.preview_epoch, t);
+    let cookie = parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == PREVIEW_COOKIE)
+        .map(|(_, v)| v);
+    if cookie.is_some_and(valid) {
+        return Preview::Held;
+    }
+    let presented = query_pairs(parts).into_iter().find(|(k, _)| k == "preview").map(|(_, v)| v);
+    match presented {
+        Some(t) if valid(&t) => Preview::Presented(t),
+        _ => Preview::None,
+    }
+}
+
+fn query_pairs(parts: &axum::http::request::Parts) -> Vec<(String, String)> {
+    parts.uri.query().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default()
+}
+
+/// Keeps a valid preview token in a cookie for this shop's host and sends
+/// the browser on to the same address without it (so it is not shared on).
+fn enter_preview(state: &RuntimeState, parts: &axum::http::request::Parts, token: &str) -> Response {
+    use axum::response::IntoResponse;
+    let rest: Vec<(String, String)> = query_pairs(parts).into_iter().filter(|(k, _)| k != "preview").collect();
+    let mut to = parts.uri.path().to_string();
+    if !rest.is_empty() {
+        to.push('?');
+        to.push_str(&serde_urlencoded::to_string(rest).unwrap_or_default());
+    }
+    let secure = if state.cfg.public_scheme == "https" { "; Secure" } else { "" };
+    let cookie = format!("{PREVIEW_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}");
+    let mut resp = axum::response::Redirect::to(&to).into_response();
+    if let Ok(v) = cookie.parse() {
+        resp.headers_mut().insert(axum::http::header::SET_COOKIE, v);
+    }
+    resp.headers_mut().insert("x-robots-tag", axum::http::HeaderValue::from_static(NOINDEX));
+    resp
+}
+
 /// See the module docs.
 pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
@@ -72,6 +133,17 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
     };
     if tenant.status != TenantStatus::Active && !served_while_closed(&parts.method, parts.uri.path()) {
         return refuse(StoreError::ShopClosed, Some(&tenant));
+    }
+    if tenant.needs_preview_link() && !served_while_closed(&parts.method, parts.uri.path()) {
+        match preview_access(&state, &tenant, &parts) {
+            Preview::Held => {}
+            Preview::Presented(token) => return enter_preview(&state, &parts, &token),
+            Preview::None => {
+                let mut resp = refuse(StoreError::ShopNotOpenYet, Some(&tenant));
+                resp.headers_mut().insert("x-robots-tag", axum::http::HeaderValue::from_static(NOINDEX));
+                return resp;
+            }
+        }
     }
     state.traffic.record_request(&tenant.id);
     let cap = if state.cfg.shop_rate_limits { tenant.storefront_rps } else { None };
@@ -112,8 +184,13 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
     parts.extensions.insert(lang);
     req = Request::from_parts(parts, body);
     let tenant_id = tenant_for_errors.id.clone();
+    let test_mode = tenant_for_errors.is_test_mode();
     let ctx = RequestKind { api, tenant: Some(tenant_for_errors) };
-    let resp = REQUEST.scope(ctx, i18n::CURRENT.scope(lang, next.run(req))).await;
+    let mut resp = REQUEST.scope(ctx, i18n::CURRENT.scope(lang, next.run(req))).await;
+    if test_mode {
+        // A shop being tested stays out of search engines, open or not.
+        resp.headers_mut().insert("x-robots-tag", axum::http::HeaderValue::from_static(NOINDEX));
+    }
     if resp.status() == axum::http::StatusCode::TOO_MANY_REQUESTS {
         state.traffic.record_rate_limited(&tenant_id);
     }

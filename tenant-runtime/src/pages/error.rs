@@ -84,5 +84,7 @@ fn neutral_shop(lang: Lang) -> Tenant {
         plan_id: String::new(),
         look: None,
         storefront_rps: None,
+        test_public: false,
+        preview_epoch: 0,
     }
 }

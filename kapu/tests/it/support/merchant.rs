@@ -153,10 +153,13 @@ pub async fn verified_merchant(app: &TestApp, email: &str) -> Browser {
     b
 }
 
-/// A verified merchant with a new shop `slug`.
+/// A verified merchant with a new shop `slug`, opened to everyone while in
+/// test mode (as a merchant may choose on the settings page), so tests can
+/// buy on it without a preview link.
 pub async fn merchant_with_shop(app: &TestApp, email: &str, slug: &str) -> Browser {
     let mut b = verified_merchant(app, email).await;
     b.post("/shops", &[("name", &format!("Shop {slug}")), ("slug", slug)]).await.expect(303);
+    b.post(&format!("/shops/{slug}/visibility"), &[("public", "true")]).await.expect(303);
     b
 }
 

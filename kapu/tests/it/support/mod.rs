@@ -323,7 +323,12 @@ impl TestApp {
         let shop = NewShop { slug, name: &name, announcement: "", default_locale: "zh-CN", currency: "CNY" };
         let tenant_id = create_tenant(self.db.writer(), &shop).await.expect("tenant");
         enable_channel(self.db.writer(), &tenant_id, "sandbox", 0).await.expect("channel");
-        if mode != "test" {
+        if mode == "test" {
+            // Open to everyone, as a merchant may choose: tests buy without a preview link.
+            kapu_core::store::shop_settings::set_test_public_for_tenant(self.db.writer(), &tenant_id, true)
+                .await
+                .expect("open to everyone");
+        } else {
             self.set_tenant(slug, tenants::Column::Mode, mode).await;
         }
         let product_id = self.add_product(&tenant_id, "Test product", 1000, keys).await;
