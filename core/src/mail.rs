@@ -13,6 +13,20 @@ pub struct OutgoingMail {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+    /// The shop this email speaks for, if any: it goes out as
+    /// `"{shop} via {platform}" <platform address>`, so the shop's
+    /// (merchant-chosen) name is never mistaken for the platform's.
+    pub shop_name: Option<String>,
+}
+
+/// The sender a shop's email shows: the shop's name (without anything that
+/// could pass for an address, at most 60 characters) "via" the platform's
+/// name, at the platform's own address.
+pub fn shop_sender(platform: &Mailbox, shop_name: &str) -> Mailbox {
+    let clean: String =
+        shop_name.chars().filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '@' | '"' | '\\')).take(60).collect();
+    let via = platform.name.as_deref().filter(|n| !n.is_empty()).unwrap_or("Kapu");
+    Mailbox::new(Some(format!("{} via {via}", clean.trim())), platform.email.clone())
 }
 
 /// Errors of building or sending mail.
@@ -68,7 +82,11 @@ impl Mailer {
     /// Sends one message.
     pub async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
         let to = parse_mailbox(&mail.to)?;
-        let builder = Message::builder().from(self.from.clone()).to(to).subject(mail.subject.clone());
+        let from = match &mail.shop_name {
+            Some(shop) => shop_sender(&self.from, shop),
+            None => self.from.clone(),
+        };
+        let builder = Message::builder().from(from).to(to).subject(mail.subject.clone());
         let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text.clone());
         let message = match &mail.html {
             Some(html) => builder.multipart(
@@ -88,4 +106,22 @@ impl Mailer {
 
 fn parse_mailbox(text: &str) -> Result<Mailbox, MailError> {
     text.parse::<Mailbox>().map_err(|_| MailError::Address(text.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shops_name_cannot_pass_for_an_address_or_the_platform() {
+        let platform: Mailbox = "Kapu <no-reply@kapu.example>".parse().expect("mailbox");
+        let m = shop_sender(&platform, "Support <help@bank.example>\r\nBcc: x@y.z");
+        assert_eq!(m.email.to_string(), "no-reply@kapu.example");
+        let name = m.name.expect("name");
+        assert!(name.ends_with(" via Kapu"), "{name}");
+        assert!(!name.contains('@') && !name.contains('<') && !name.contains('\n'), "{name}");
+        assert!(
+            shop_sender(&platform, &"长".repeat(200)).name.expect("name").chars().count() <= 60 + " via Kapu".len()
+        );
+    }
 }

@@ -58,6 +58,13 @@ impl Limit {
     }
 }
 
+/// A quota of `burst` at once, then one more every `secs` seconds.
+pub fn burst_then_every(burst: u32, secs: u64) -> Quota {
+    Quota::with_period(std::time::Duration::from_secs(secs.max(1)))
+        .expect("non-zero period")
+        .allow_burst(std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN))
+}
+
 /// A limiter key part made from what a client sent (an email, an order
 /// number): kept as is up to 128 bytes, otherwise its SHA-256, so a client
 /// cannot make the limiter store megabytes per key.

@@ -255,5 +255,8 @@ async fn links_in_a_buyers_email_ignore_the_port_a_client_put_in_host() {
     let port = app.addr.port();
     assert!(body.contains(&format!("http://demo.localhost:{port}/orders/{no}?token=")), "{body}");
     assert!(!body.contains(":6666"), "{body}");
+    // The shop's name speaks through the platform's sender, visibly.
+    let senders = support::senders_in_outbox(&app.outbox(), "forged@example.com");
+    assert_eq!(senders, vec![("卡铺演示店 Kapu Demo via Kapu".to_string(), "no-reply@kapu.localhost".to_string())]);
     app.stop().await;
 }

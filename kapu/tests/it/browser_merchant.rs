@@ -123,7 +123,9 @@ async fn a_merchant_opens_a_shop_and_sells_a_key_in_a_real_browser() {
     click(&c, "button[value=paid]").await;
     let key2 = c.wait().for_element(Locator::Css("code.key")).await.expect("key").text().await.expect("text");
     assert!(key2.starts_with("STAR-000") && key2 != key, "{key2}");
-    // The rule was in force: an API order from the same address without an answer is challenged.
+    // The rule was in force: an API order from the same address without an
+    // answer is challenged (the test client has no preview cookie: open the shop).
+    app.open_to_everyone("starlight").await;
     let tenant = app.tenant_id("starlight").await;
     let products =
         kapu_core::store::catalog_admin::list_all_products_for_tenant(app.db.reader(), &tenant).await.expect("db");

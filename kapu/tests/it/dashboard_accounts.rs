@@ -47,8 +47,15 @@ async fn sign_up_verify_and_open_a_shop_that_serves_buyers_at_once() {
     assert!(dash.body.contains("TEST MODE"));
     assert!(dash.body.contains("Launch checklist"));
 
-    // The storefront is live immediately, in test mode.
+    // The storefront is served at once, in test mode, to holders of its preview link only.
     let front = app.client.get(app.shop_url("kaka", "/")).send().await.expect("storefront");
+    assert_eq!(front.status().as_u16(), 403);
+    let settings = b.get("/shops/kaka/settings").await;
+    let token = settings.body.split("?preview=").nth(1).expect("preview link").split('"').next().expect("token");
+    let front = app.client.get(app.shop_url("kaka", &format!("/?preview={token}"))).send().await.expect("preview");
+    assert_eq!(front.status().as_u16(), 303);
+    let cookie = front.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_string();
+    let front = app.client.get(app.shop_url("kaka", "/")).header("cookie", cookie).send().await.expect("storefront");
     assert_eq!(front.status().as_u16(), 200);
     assert!(front.text().await.expect("html").contains("TEST MODE"));
 }

@@ -84,6 +84,14 @@ async fn orders_appear_with_search_filters_detail_actions_and_csv() {
     b.post(&format!("/shops/ordershop/orders/{paid}/resend"), &[]).await.expect(303);
     assert!(app.eventually(10, || async { mails("alice@example.com") == 2 }).await, "resent");
     b.post(&format!("/shops/ordershop/orders/{pending_no}/resend"), &[]).await.expect(400);
+    // Three resends per order, then a wait: the button cannot mail a buyer
+    // (or an address a stranger typed) over and over.
+    for _ in 0..2 {
+        b.post(&format!("/shops/ordershop/orders/{paid}/resend"), &[]).await.expect(303);
+    }
+    b.post(&format!("/shops/ordershop/orders/{paid}/resend"), &[]).await.expect(429);
+    assert!(app.jobs_settled(10).await);
+    assert_eq!(mails("alice@example.com"), 4, "the refused resend sent nothing");
 
     // The dashboard home counts the sale.
     let home = b.get("/shops/ordershop").await;

@@ -72,5 +72,6 @@ pub fn compose(purpose: TokenPurpose, to: &str, base_url: &str, token: &str) -> 
         subject: subject.into(),
         text: format!("{zh}\n{link}\n\n{en}\n{link}\n\n— Kapu 卡铺\n"),
         html: None,
+        shop_name: None,
     }
 }

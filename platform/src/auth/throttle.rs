@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::Quota;
-use kapu_core::fleet::limits::{FleetLimits, Limit, bounded, client_key};
+use kapu_core::fleet::limits::{FleetLimits, Limit, bounded, burst_then_every, client_key};
 
 pub struct LoginThrottle {
     limits: FleetLimits,
@@ -67,8 +67,8 @@ impl LoginThrottle {
     /// address, then one every 12 minutes; 10 per client address, then one
     /// every 6 minutes. `Err(secs)` when either is exhausted.
     pub async fn check_account_request(&self, what: AccountRequest, email: &str, ip: IpAddr) -> Result<(), u64> {
-        let per_email = Quota::with_period(Duration::from_secs(720)).expect("non-zero").allow_burst(nz(5));
-        let per_ip = Quota::with_period(Duration::from_secs(360)).expect("non-zero").allow_burst(nz(10));
+        let per_email = burst_then_every(5, 720);
+        let per_ip = burst_then_every(10, 360);
         let what = what.name();
         let checks = [
             Limit::new(format!("rl:{what}-ip:{}", client_key(ip)), per_ip),

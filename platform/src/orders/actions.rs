@@ -5,6 +5,7 @@ use crate::audit::shop_action;
 use crate::auth::request_ip::RequestIp;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use kapu_core::fleet::limits::{Limit, burst_then_every};
 use kapu_core::jobs::kinds::SEND_DELIVERY_EMAIL;
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::manual_delivery::fulfil_order_for_tenant;
@@ -32,6 +33,13 @@ pub async fn resend_delivery_email(
     VerifiedForm(_): VerifiedForm<serde_json::Value>,
 ) -> PageResult<Response> {
     let o = order_of(&state, &access, &order_no).await?;
+    // Each resend is an email to an address a buyer typed, from the
+    // platform's sender: a few per order, a steady trickle per shop.
+    let limits = [
+        Limit::new(format!("rl:resend-order:{}:{}", access.tenant_id(), o.id), burst_then_every(3, 1200)),
+        Limit::new(format!("rl:resend-shop:{}", access.tenant_id()), burst_then_every(30, 60)),
+    ];
+    state.limits.check(&limits).await.map_err(|r| PageError::Throttled(r.retry_after_secs))?;
     if !resend_delivery_email_for_tenant(state.db.writer(), access.tenant_id(), &o).await? {
         return Err(PageError::BadRequest(
             "只有已发货的订单可以重发发货邮件。Only delivered orders have a delivery email to resend.".into(),

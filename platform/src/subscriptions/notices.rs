@@ -52,7 +52,7 @@ pub fn compose(to: &str, shop_name: &str, plan_url: &str, notice: &BillingNotice
             ),
         ),
     };
-    OutgoingMail { to: to.into(), subject, text, html: None }
+    OutgoingMail { to: to.into(), subject, text, html: None, shop_name: None }
 }
 
 /// Runs a `send_billing_notice` job.

@@ -94,6 +94,7 @@ pub async fn deliver_webhook(
                         url = ep.url
                     ),
                     html: None,
+                    shop_name: None,
                 };
                 mailer.send(&mail).await?;
             }

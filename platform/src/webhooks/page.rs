@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use kapu_core::fleet::limits::Limit;
+use kapu_core::fleet::limits::{Limit, burst_then_every};
 use kapu_core::store::webhooks::{
     EVENT_TYPES, MAX_ENDPOINTS_PER_SHOP, Redelivery, create_endpoint_for_tenant, delete_endpoint_for_tenant,
     find_endpoint_for_tenant, list_endpoints_for_tenant, new_secret, queue_delivery, recent_deliveries_for_tenant,
@@ -206,20 +206,14 @@ pub async fn delete_endpoint(
     Ok(Redirect::to(&format!("/shops/{}/webhooks?m=deleted", access.shop.slug)).into_response())
 }
 
-/// Manual redeliveries a shop may ask for: 20 at once, then one every 30 s.
-fn redelivery_quota() -> governor::Quota {
-    governor::Quota::with_period(std::time::Duration::from_secs(30))
-        .expect("non-zero period")
-        .allow_burst(std::num::NonZeroU32::new(20).expect("non-zero"))
-}
-
 pub async fn redeliver(
     State(state): State<PlatformState>,
     OwnerAccess(access): OwnerAccess,
     Path((_, id)): Path<(String, String)>,
     VerifiedForm(_): VerifiedForm<serde_json::Value>,
 ) -> PageResult<Response> {
-    let limit = Limit::new(format!("rl:redeliver:{}", access.tenant_id()), redelivery_quota());
+    // Manual redeliveries per shop: 20 at once, then one every 30 s.
+    let limit = Limit::new(format!("rl:redeliver:{}", access.tenant_id()), burst_then_every(20, 30));
     state.limits.check(&[limit]).await.map_err(|r| PageError::Throttled(r.retry_after_secs))?;
     let now = Utc::now();
     let txn = state.db.begin().await?;

@@ -74,7 +74,7 @@ pub fn compose(shop_name: &str, order: &orders::Model, keys: &[String], token: &
             "Keep this email private; anyone with the link can see your keys.",
         ),
     );
-    OutgoingMail { to: order.email.clone(), subject, text, html: None }
+    OutgoingMail { to: order.email.clone(), subject, text, html: None, shop_name: Some(shop_name.to_string()) }
 }
 
 /// Emails the links of the address's recent orders in this shop; sends nothing when there are none.
@@ -108,7 +108,9 @@ pub async fn send_order_links(
         Lang::Zh => format!("【{}】您的订单链接", shop.name),
         Lang::En => format!("[{}] Links to your orders", shop.name),
     };
-    mailer.send(&OutgoingMail { to: email.to_string(), subject, text, html: None }).await?;
+    mailer
+        .send(&OutgoingMail { to: email.to_string(), subject, text, html: None, shop_name: Some(shop.name.clone()) })
+        .await?;
     tracing::info!(orders = orders.len(), "order links emailed");
     Ok(())
 }

@@ -159,7 +159,7 @@ pub async fn verified_merchant(app: &TestApp, email: &str) -> Browser {
 pub async fn merchant_with_shop(app: &TestApp, email: &str, slug: &str) -> Browser {
     let mut b = verified_merchant(app, email).await;
     b.post("/shops", &[("name", &format!("Shop {slug}")), ("slug", slug)]).await.expect(303);
-    b.post(&format!("/shops/{slug}/visibility"), &[("public", "true")]).await.expect(303);
+    app.open_to_everyone(slug).await;
     b
 }
 

@@ -324,10 +324,7 @@ impl TestApp {
         let tenant_id = create_tenant(self.db.writer(), &shop).await.expect("tenant");
         enable_channel(self.db.writer(), &tenant_id, "sandbox", 0).await.expect("channel");
         if mode == "test" {
-            // Open to everyone, as a merchant may choose: tests buy without a preview link.
-            kapu_core::store::shop_settings::set_test_public_for_tenant(self.db.writer(), &tenant_id, true)
-                .await
-                .expect("open to everyone");
+            self.open_to_everyone(slug).await;
         } else {
             self.set_tenant(slug, tenants::Column::Mode, mode).await;
         }
@@ -361,6 +358,16 @@ impl TestApp {
         // What the dashboard does after adding a product and its keys.
         self.state.stock_changed(tenant_id).await;
         product_id
+    }
+
+    /// Opens a test-mode shop to everyone, as its merchant may choose on the
+    /// settings page (without the audit entry), so tests buy without a preview link.
+    pub async fn open_to_everyone(&self, slug: &str) {
+        let tenant_id = self.tenant_id(slug).await;
+        kapu_core::store::shop_settings::set_test_public_for_tenant(self.db.writer(), &tenant_id, true)
+            .await
+            .expect("open to everyone");
+        self.state.shop_changed(&tenant_id).await;
     }
 
     pub async fn set_tenant(&self, slug: &str, column: tenants::Column, value: &str) {
@@ -547,6 +554,23 @@ pub fn read_outbox(dir: &std::path::Path) -> Vec<(String, String, String)> {
             let subject = msg.subject().unwrap_or("").to_string();
             let body = msg.body_text(0).map(|b| b.to_string()).unwrap_or_default();
             Some((to, subject, body))
+        })
+        .collect()
+}
+
+/// The `From` of each email to `to` in the outbox: (display name, address).
+pub fn senders_in_outbox(dir: &std::path::Path, to: &str) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let raw = std::fs::read(e.path()).ok()?;
+            let msg = mail_parser::MessageParser::default().parse(&raw)?;
+            if msg.to()?.first()?.address()? != to {
+                return None;
+            }
+            let from = msg.from()?.first()?;
+            Some((from.name().unwrap_or("").to_string(), from.address()?.to_string()))
         })
         .collect()
 }
