@@ -86,13 +86,16 @@ async fn main() -> anyhow::Result<()> {
             if let Some(role) = role.as_deref().and_then(kapu_core::config::Role::from_name) {
                 cfg.role = role;
             }
-            let app = App::build(cfg.clone(), demo).await?;
             // Handlers are in place before anyone is told we listen.
             let shutdown = CancellationToken::new();
             watch_signals(shutdown.clone())?;
+            // Bound before building: with plain http and no KAPU_PUBLIC_PORT,
+            // links carry the port actually bound (`--listen …:0` included).
             let listener =
                 tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
             let addr = listener.local_addr()?;
+            cfg.listen = addr;
+            let app = App::build(cfg.clone(), demo).await?;
             let process = kapu_core::store::sweep_leases::this_process();
             tracing::info!(%addr, role = cfg.role.name(), process, "kapu listening");
             if demo && cfg.role.serves_storefront() {

@@ -130,6 +130,43 @@ pub async fn check_limit<C: ConnectionTrait>(
     Ok(Ok(()))
 }
 
+/// Checks, exactly, that `adding` more keys fit the plan's stock limit:
+/// call it inside the transaction that records the import (the import row,
+/// or the keys themselves). The shop's row is locked first, so two imports
+/// checked at once are checked one after the other, and keys that running
+/// imports are still to insert count as already there.
+pub async fn check_key_room_exactly<C: ConnectionTrait>(
+    txn: &C,
+    tenant_id: &str,
+    adding: u64,
+) -> Result<Result<(), LimitExceeded>, DbErr> {
+    use sea_orm::QuerySelect;
+    crate::entities::tenants::Entity::find_by_id(tenant_id.to_string()).lock_exclusive().one(txn).await?;
+    let plan = plan_of_tenant(txn, tenant_id).await?;
+    let Some(limit) = Limit::KeysInStock.of(&plan) else { return Ok(Ok(())) };
+    let stale_before = Utc::now() - chrono::Duration::seconds(crate::store::key_imports::STALL_SECS);
+    let pending: i64 = crate::entities::key_imports::Entity::find()
+        .filter(crate::entities::key_imports::Column::TenantId.eq(tenant_id))
+        .filter(crate::entities::key_imports::Column::Status.eq("running"))
+        .filter(crate::entities::key_imports::Column::UpdatedAt.gte(stale_before))
+        .all(txn)
+        .await?
+        .iter()
+        .map(|i| (i.total - i.processed).max(0))
+        .sum();
+    let current = count_keys_in_stock(txn, tenant_id).await? + pending as u64;
+    if current + adding > limit.max(0) as u64 {
+        return Ok(Err(LimitExceeded {
+            plan_name: plan.name,
+            label: Limit::KeysInStock.label(),
+            limit: limit.into(),
+            current,
+            adding,
+        }));
+    }
+    Ok(Ok(()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

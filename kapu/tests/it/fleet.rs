@@ -431,8 +431,12 @@ async fn a_purchase_through_caddy_lands_on_both_storefronts_and_completes() {
         return;
     }
     let app = TestApp::spawn().await;
-    let (s1, s2) = (join(&app, "storefront", &[]), join(&app, "storefront", &[]));
-    let caddy = Caddy::start(&[s1.port, s2.port]).await;
+    // Links are built from configuration: the storefronts are told the
+    // balancer's port, as a deployment sets KAPU_PUBLIC_PORT (or https).
+    let port = processes::free_port();
+    let public = [("KAPU_PUBLIC_PORT", port.to_string())];
+    let (s1, s2) = (join(&app, "storefront", &public), join(&app, "storefront", &public));
+    let caddy = Caddy::start_on(port, &[s1.port, s2.port]).await;
     let c = client();
     let port = caddy.port;
     let mut upstreams = HashSet::new();
@@ -485,9 +489,8 @@ struct Caddy {
 }
 
 impl Caddy {
-    async fn start(upstreams: &[u16]) -> Self {
+    async fn start_on(port: u16, upstreams: &[u16]) -> Self {
         let dir = tempfile::tempdir().expect("dir");
-        let port = processes::free_port();
         let to: Vec<String> = upstreams.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let config = format!(
             "{{\n  admin off\n  auto_https off\n  storage file_system {storage}\n}}\n\

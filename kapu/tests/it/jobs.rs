@@ -130,9 +130,10 @@ async fn a_sweep_lease_has_one_holder_at_a_time_and_passes_on_when_it_expires() 
     assert!(take_lease(w, "reconcile", "worker-a", minute).await.expect("renew"), "a renews its own");
     assert!(take_lease(w, "billing", "worker-b", minute).await.expect("take"), "another sweep is free");
     // A holder that stops renewing loses the lease once it expires.
-    assert!(take_lease(w, "housekeeping", "worker-a", Duration::from_millis(200)).await.expect("take"));
+    // (Two seconds: a loaded machine must not let it lapse before b asks.)
+    assert!(take_lease(w, "housekeeping", "worker-a", Duration::from_secs(2)).await.expect("take"));
     assert!(!take_lease(w, "housekeeping", "worker-b", minute).await.expect("take"));
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
     assert!(take_lease(w, "housekeeping", "worker-b", minute).await.expect("take over"), "expired: b takes over");
     assert!(!take_lease(w, "housekeeping", "worker-a", minute).await.expect("take"), "a came back too late");
     // Twenty workers asking at once: one gets it.

@@ -11,7 +11,7 @@ use kapu_core::entities::{api_keys, plans, products};
 use reqwest::header::HeaderMap;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use support::merchant::{Browser, merchant_with_shop};
+use support::merchant::{Browser, create_product, merchant_with_shop};
 use support::{TestApp, order_no, sandbox_fields};
 
 /// A caller of the merchant API with one key (or none).
@@ -510,5 +510,31 @@ async fn the_openapi_document_describes_every_route() {
     assert_error(&anon.get("/customers").await, 404, "not_found");
     let del = anon.send(app.client.delete(format!("{}/products", anon.base))).await;
     assert_error(&del, 405, "method_not_allowed");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_imports_sent_at_once_never_pass_the_plans_stock_limit_together() {
+    let app = TestApp::spawn().await;
+    unlimited_api(&app).await;
+    app.set_plan_limit("free", plans::Column::MaxKeysInStock, Some(10)).await;
+    let mut b = merchant_with_shop(&app, "owner@example.com", "racing").await;
+    let tenant = app.tenant_id("racing").await;
+    let admin = make_key(&mut b, "racing", "importer", "write").await;
+    let pid = create_product(&mut b, "racing", "Card", "1.00").await;
+    // Eight calls of three keys each, at once: room for three of them (9 of 10).
+    let calls = (0..8).map(|i| {
+        let api = Api::new(&app, Some(&admin));
+        let path = format!("/products/{pid}/keys");
+        async move {
+            let body = format!("R{i}-A\nR{i}-B\nR{i}-C\n");
+            api.post_text(&path, "text/plain; charset=utf-8", &body).await
+        }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let ok = answers.iter().filter(|a| a.status == 200).count();
+    let refused = answers.iter().filter(|a| a.status == 422 && a.body["error"]["code"] == "plan_limit").count();
+    assert_eq!((ok, refused), (3, 5), "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    assert_eq!(app.count_keys(&tenant, "available").await, 9, "the limit held");
     app.stop().await;
 }

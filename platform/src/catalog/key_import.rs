@@ -9,7 +9,7 @@
 //! interrupted; importing the same text again finishes it, because keys the
 //! product already holds are skipped.
 
-use kapu_core::store::plan_limits::{Limit, check_limit};
+use kapu_core::store::plan_limits::check_key_room_exactly;
 use std::collections::HashSet;
 
 use axum::Json;
@@ -97,14 +97,16 @@ pub async fn import_keys(
         ))
         .await;
     }
-    if let Err(over) =
-        check_limit(state.db.reader(), access.tenant_id(), Limit::KeysInStock, entries.len() as u64).await?
-    {
+    let tenant_id = access.tenant_id().to_string();
+    // Checked and recorded in one transaction, with the shop locked: two
+    // imports started together cannot both take the last room of the plan.
+    let txn = state.db.begin().await?;
+    if let Err(over) = check_key_room_exactly(&txn, &tenant_id, entries.len() as u64).await? {
+        drop(txn);
         return refuse(over.to_string()).await;
     }
-    let tenant_id = access.tenant_id().to_string();
-    let import_id =
-        create_key_import_for_tenant(state.db.writer(), &tenant_id, &product.id, entries.len() as i64).await?;
+    let import_id = create_key_import_for_tenant(&txn, &tenant_id, &product.id, entries.len() as i64).await?;
+    txn.commit().await?;
     tracing::info!(tenant = %tenant_id, product = %product.id, import = %import_id, keys = entries.len(), "key import started");
     tokio::spawn(run_import(state.clone(), tenant_id, product.id.clone(), import_id.clone(), entries));
     Ok(Redirect::to(&format!("/shops/{}/imports/{import_id}", access.shop.slug)).into_response())

@@ -16,7 +16,7 @@ use kapu_core::store::catalog_admin::find_product_for_tenant;
 use kapu_core::store::key_imports::{
     Delimiter, Entry, import_chunk_for_tenant, refresh_card_key_statistics, split_entries,
 };
-use kapu_core::store::plan_limits::{Limit, check_limit};
+use kapu_core::store::plan_limits::check_key_room_exactly;
 use serde_json::json;
 
 use super::auth::ApiCaller;
@@ -94,13 +94,12 @@ pub async fn import_keys(
                 ),
             ));
         }
-        if let Err(over) =
-            check_limit(state.db.reader(), caller.tenant_id(), Limit::KeysInStock, entries.len() as u64).await?
-        {
+        let keys = state.master.tenant(caller.tenant_id());
+        // The check and the insert share a transaction with the shop locked.
+        let txn = state.db.begin().await?;
+        if let Err(over) = check_key_room_exactly(&txn, caller.tenant_id(), entries.len() as u64).await? {
             return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plan_limit", over.to_string()));
         }
-        let keys = state.master.tenant(caller.tenant_id());
-        let txn = state.db.begin().await?;
         let out = import_chunk_for_tenant(&txn, &keys, caller.tenant_id(), &product.id, &entries, &mut HashSet::new())
             .await?;
         txn.commit().await?;
