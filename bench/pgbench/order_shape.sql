@@ -14,9 +14,9 @@ WITH picked AS MATERIALIZED (
 UPDATE card_keys SET status = 'reserved', order_id = 'pg' || :client_id || '-' || :n FROM picked
  WHERE card_keys.tenant_id = :tenant AND card_keys.id = picked.id AND card_keys.status = 'available';
 INSERT INTO orders (tenant_id, id, order_no, product_id, product_name, quantity, unit_price_minor, amount_minor,
-  currency, email, status, channel, client_ip, locale, base_url, expires_at, created_at, updated_at, discount_minor)
+  currency, email, status, channel, client_ip, client_net, locale, base_url, expires_at, created_at, updated_at, discount_minor)
  VALUES (:tenant, 'pg' || :client_id || '-' || :n, 'pg' || :client_id || '-' || :n, 'video-vip-month', 'bench', 1,
-  1500, 1500, 'CNY', 'pgbench@example.com', 'pending', 'sandbox', '10.0.0.1', 'en', 'http://bench',
+  1500, 1500, 'CNY', 'pgbench@example.com', 'pending', 'sandbox', '10.0.0.1', '10.0.0.1', 'en', 'http://bench',
   now() + interval '15 minutes', now(), now(), 0);
 INSERT INTO payments (tenant_id, id, order_id, channel, status, amount_minor, currency, calls, checks, created_at, updated_at)
  VALUES (:tenant, 'pp' || :client_id || '-' || :n, 'pg' || :client_id || '-' || :n, 'sandbox', 'created', 1500, 'CNY', 0, 0, now(), now());

@@ -22,6 +22,9 @@ pub struct Model {
     pub status: String,
     pub channel: String,
     pub client_ip: String,
+    /// What per-client caps count by: the IPv4 address, or the IPv6 /64
+    /// (`kapu_core::fleet::limits::client_key`).
+    pub client_net: String,
     /// Buyer's language at checkout (`zh-CN` or `en`), used for emails.
     pub locale: String,
     /// `{scheme}://{host}` the order was placed on; links in emails go back there.

@@ -40,7 +40,7 @@ pub async fn lock_order_for_tenant<C: ConnectionTrait>(
 }
 
 /// Makes the unpaid-order caps exact under concurrency: until the
-/// transaction ends, other checkouts of this shop from the same client IP or
+/// transaction ends, other checkouts of this shop from the same client network or
 /// for the same email wait here, so each counts the orders the others placed.
 /// PostgreSQL: two transaction-scoped advisory locks, taken in key order in
 /// one statement (no deadlock between two checkouts sharing either). SQLite
@@ -48,7 +48,7 @@ pub async fn lock_order_for_tenant<C: ConnectionTrait>(
 pub async fn lock_unpaid_caps_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
-    client_ip: &str,
+    client_net: &str,
     email: &str,
 ) -> Result<(), DbErr> {
     use sea_orm::{DbBackend, Statement};
@@ -63,7 +63,7 @@ pub async fn lock_unpaid_caps_for_tenant<C: ConnectionTrait>(
         first.copy_from_slice(&digest[..8]);
         i64::from_be_bytes(first)
     };
-    let (a, b) = (key("ip", client_ip), key("email", email));
+    let (a, b) = (key("ip", client_net), key("email", email));
     let (first, second) = (a.min(b), a.max(b));
     conn.execute_raw(Statement::from_sql_and_values(
         backend,
@@ -105,7 +105,7 @@ pub struct BuyerOrderWindow {
 pub async fn count_buyer_orders_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
-    client_ip: &str,
+    client_net: &str,
     email: &str,
     w: BuyerOrderWindow,
 ) -> Result<BuyerOrders, DbErr> {
@@ -129,9 +129,9 @@ pub async fn count_buyer_orders_for_tenant<C: ConnectionTrait>(
         Expr::SubQuery(None, Box::new(super::capped_count(inner).into()))
     };
     let mut q = Query::select();
-    q.expr(capped(orders::Column::ClientIp, client_ip, true))
+    q.expr(capped(orders::Column::ClientNet, client_net, true))
         .expr(capped(orders::Column::Email, email, true))
-        .expr(capped(orders::Column::ClientIp, client_ip, false))
+        .expr(capped(orders::Column::ClientNet, client_net, false))
         .expr(capped(orders::Column::Email, email, false));
     let backend = conn.get_database_backend();
     let row = conn

@@ -35,6 +35,32 @@ async fn unpaid_orders_are_capped_per_client_ip() {
 }
 
 #[tokio::test]
+async fn an_ipv6_client_is_capped_by_its_64_not_by_each_address() {
+    let app = TestApp::spawn_with(Options {
+        max_unpaid_orders: 2,
+        trusted_proxies: "127.0.0.1/32".into(),
+        ..Options::default()
+    })
+    .await;
+    let send = |ip: &'static str, email: &'static str| {
+        app.client
+            .post(app.url("/api/v1/orders"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({"product_id": "video-vip-month", "quantity": 1, "email": email}))
+            .send()
+    };
+    // One subscriber's /64 has 2^64 addresses: a new one per order changes nothing.
+    assert_eq!(send("2001:db8:1:2::1", "a@example.com").await.expect("send").status().as_u16(), 201);
+    assert_eq!(send("2001:db8:1:2::2", "b@example.com").await.expect("send").status().as_u16(), 201);
+    let third = send("2001:db8:1:2:ffff::3", "c@example.com").await.expect("send");
+    assert_eq!(third.status().as_u16(), 429);
+    // The next /64 is another client.
+    assert_eq!(send("2001:db8:1:3::1", "d@example.com").await.expect("send").status().as_u16(), 201);
+    assert_eq!(app.stock("demo", "video-vip-month").await, 20_000 - 3);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn unpaid_orders_are_capped_per_email_across_client_ips() {
     // Behind a trusted proxy, each request comes from its own client IP.
     let app = TestApp::spawn_with(Options {

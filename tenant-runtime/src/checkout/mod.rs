@@ -14,6 +14,7 @@ pub mod validate;
 
 use chrono::{DateTime, Duration, Utc};
 use kapu_core::entities::orders;
+use kapu_core::fleet::limits::client_key;
 use kapu_core::ids::{new_id, new_order_no};
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::card_keys::{Reservation, reserve_keys_for_order_for_tenant};
@@ -126,7 +127,7 @@ pub async fn place_order(
             let counts = count_buyer_orders_for_tenant(
                 state.db.reader(),
                 &tenant.id,
-                &client_ip.to_string(),
+                &client_key(client_ip),
                 email.as_str(),
                 window,
             )
@@ -180,9 +181,10 @@ pub async fn place_order(
     // would keep its advisory and row locks until its connection is reused.
     let txn = state.db.begin().await?;
     let written_order = async {
-        lock_unpaid_caps_for_tenant(&txn, &tenant.id, &ip, email.as_str()).await?;
+        let net = client_key(client_ip);
+        lock_unpaid_caps_for_tenant(&txn, &tenant.id, &net, email.as_str()).await?;
         let window = buyer_window(tenant, cap, now);
-        let counts = count_buyer_orders_for_tenant(&txn, &tenant.id, &ip, email.as_str(), window).await?;
+        let counts = count_buyer_orders_for_tenant(&txn, &tenant.id, &net, email.as_str(), window).await?;
         if !allow_listed {
             match velocity_verdict(&tenant.risk, counts.recent_by_ip, counts.recent_by_email) {
                 Verdict::TooFast => {
@@ -240,6 +242,7 @@ pub async fn place_order(
             status: status::PENDING.into(),
             channel: order_channel(written.as_ref(), &candidates).unwrap_or_default().into(),
             client_ip: ip.clone(),
+            client_net: net.clone(),
             locale: lang.tag().into(),
             base_url: shop.base_url.clone(),
             attention_reason: None,
