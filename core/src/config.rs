@@ -103,6 +103,10 @@ pub struct Config {
     /// the connection's first byte or the end of its previous request; an
     /// idle or slow connection is closed after it.
     pub header_read_timeout_ms: u64,
+    /// Milliseconds a client has to send a whole request body (a 16 MB key
+    /// file on a slow line included); a body with nothing arriving for
+    /// `header_read_timeout_ms` fails sooner.
+    pub body_read_timeout_ms: u64,
     /// `smtp://…` / `smtps://…`; when absent mail is written to `data_dir/outbox`.
     pub smtp_url: Option<Secret<String>>,
     /// Sender address of buyer emails.
@@ -206,6 +210,7 @@ impl Default for Config {
             catalog_cache_secs: 30,
             host_cache_secs: 30,
             header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 120_000,
             smtp_url: None,
             mail_from: "Kapu <no-reply@kapu.localhost>".into(),
             log_format: "text".into(),

@@ -201,8 +201,11 @@ impl App {
             background.extend([outbound, inbound]);
         }
         background.extend(kapu_core::traffic::spawn_flush(self.state.traffic.clone(), self.fleet.clone()));
-        let header_read = Duration::from_millis(self.cfg.header_read_timeout_ms.max(1));
-        crate::http_server::serve(listener, self.router(), header_read, shutdown.clone()).await;
+        let deadlines = crate::http_server::Deadlines {
+            header_read: Duration::from_millis(self.cfg.header_read_timeout_ms.max(1)),
+            body_read: Duration::from_millis(self.cfg.body_read_timeout_ms.max(1)),
+        };
+        crate::http_server::serve(listener, self.router(), deadlines, shutdown.clone()).await;
         worker_stop.cancel();
         for task in finishing {
             let _ = task.await;

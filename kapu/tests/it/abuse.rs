@@ -243,9 +243,20 @@ async fn a_client_that_never_finishes_its_headers_or_idles_is_disconnected() {
         closed_within(&mut idle, Duration::from_secs(5)).await.is_some(),
         "an idle keep-alive connection is closed"
     );
-    // Ordinary requests are unaffected.
+    // A body that stops arriving: the request fails and the connection closes.
+    let mut stalled = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    stalled
+        .write_all(b"POST /api/v1/orders HTTP/1.1\r\nHost: demo.localhost\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"product_id\":")
+        .await
+        .expect("write");
+    let closed = closed_within(&mut stalled, Duration::from_secs(5)).await;
+    assert!(closed.is_some_and(|t| t >= Duration::from_millis(500)), "a stalled body is cut off: {closed:?}");
+    // Ordinary requests are unaffected, with bodies too.
     let r = app.client.get(app.url("/")).send().await.expect("home");
     assert_eq!(r.status().as_u16(), 200);
+    let (status, _) =
+        app.order("demo", json!({"product_id": "video-vip-month", "quantity": 1, "email": "ok@example.com"})).await;
+    assert_eq!(status, 201);
     app.stop().await;
 }
 
