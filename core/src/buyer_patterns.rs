@@ -33,13 +33,14 @@ pub fn check(pattern: &str) -> Result<Arc<Regex>, PatternError> {
     COMPILED
         .get_with(pattern.to_string(), || {
             COMPILES.fetch_add(1, Ordering::Relaxed);
-            RegexBuilder::new(&format!("^(?:{pattern})$"))
-                .size_limit(SIZE_LIMIT)
-                .dfa_size_limit(SIZE_LIMIT)
-                .nest_limit(50)
-                .build()
-                .ok()
-                .map(Arc::new)
+            let build = |p: &str| {
+                RegexBuilder::new(p).size_limit(SIZE_LIMIT).dfa_size_limit(SIZE_LIMIT).nest_limit(50).build().ok()
+            };
+            // On its own first: a pattern such as `x)|(y` is balanced only
+            // inside the anchoring group, which it would break open (found
+            // by fuzzing: `^(?:x)|(y)$` accepts any answer starting with x).
+            build(pattern)?;
+            build(&format!("^(?:{pattern})$")).map(Arc::new)
         })
         .ok_or(PatternError::Invalid)
 }
@@ -68,6 +69,17 @@ mod tests {
             assert!(!matches(p, "x1234567-once"), "anchored at both ends");
         }
         assert_eq!(compiles(), before, "no compile per checkout");
+    }
+
+    #[test]
+    fn a_pattern_cannot_break_out_of_its_anchors() {
+        // Balanced only once wrapped: refused, instead of matching prefixes.
+        assert_eq!(check("C)*|a+=(b").err(), Some(PatternError::Invalid));
+        assert!(!matches("C)*|a+=(b", "aa-anything"));
+        assert_eq!(check("x)|(y").err(), Some(PatternError::Invalid));
+        // Alternation inside a whole pattern stays anchored.
+        assert!(matches("ab|cd", "cd"));
+        assert!(!matches("ab|cd", "abX"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use minijinja::{Environment, Value};
 use sha2::{Digest, Sha256};
 
 pub use manifest::{Manifest, SettingKind, SettingSpec, settings_css};
-pub use sandbox::{FUEL, MAX_SOURCE_BYTES, OverrideError, ShopTemplates, check_override};
+pub use sandbox::{FUEL, MAX_OUTPUT_BYTES, MAX_SOURCE_BYTES, OverrideError, ShopTemplates, check_override};
 pub use texts::{text, texts};
 
 /// A rendering failure (a bug in a template or its data).

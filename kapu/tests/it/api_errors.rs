@@ -71,6 +71,20 @@ async fn the_openapi_document_describes_the_storefront_api() {
         assert!(doc["paths"].get(path).is_some(), "missing {path}");
     }
     assert!(doc["components"]["schemas"].get("OrderCreated").is_some());
+    // Found by schemathesis (bench/schemathesis.py): path parameters were
+    // undeclared, and limits every request can meet were undocumented.
+    let get_order = &doc["paths"]["/api/v1/orders/{order_no}"]["get"];
+    assert!(get_order["parameters"].as_array().expect("params").iter().any(|p| p["name"] == "order_no"));
+    for code in ["403", "429", "503"] {
+        assert!(doc["paths"]["/api/v1/products"]["get"]["responses"].get(code).is_some(), "{code} documented");
+    }
+    // JSON Schema's integer admits 3.0; so does the API.
+    let (status, order) =
+        post_raw(&app, r#"{"product_id":"video-vip-month","quantity":1.0,"email":"w@example.com"}"#, "en").await;
+    assert_eq!(status, 201, "{order}");
+    let (status, body) =
+        post_raw(&app, r#"{"product_id":"video-vip-month","quantity":1.5,"email":"w@example.com"}"#, "en").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_json")));
     let (status, body) = app.get_json(&app.url("/api/v1/nope")).await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
     app.stop().await;

@@ -1,8 +1,9 @@
 //! `GET/POST /coupons`.
 
+use crate::merchant_api::error::ApiQuery;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use kapu_core::db::is_unique_violation;
@@ -32,7 +33,7 @@ fn coupon_json(c: &coupons::Model, currency: &str) -> Value {
 pub async fn list_coupons(
     State(state): State<PlatformState>,
     caller: ApiCaller,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Value>> {
     let (limit, before) = q.parse()?;
     let rows = coupons_page_for_tenant(state.db.reader(), caller.tenant_id(), before.as_deref(), limit + 1).await?;

@@ -101,3 +101,27 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// A query string read into `T`, or 422 `invalid_query` in the API's JSON
+/// error form (axum's own rejection is a plain-text 400 outside the
+/// documented contract).
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query).map(ApiQuery).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_query",
+                format!("查询参数无效：{e}。The query string is not valid: {e}."),
+            )
+        })
+    }
+}

@@ -1,8 +1,9 @@
 //! `GET /orders` (filters, cursor pages) and `GET /orders/{order_no}`.
 //! Card keys are never part of an API answer.
 
+use crate::merchant_api::error::ApiQuery;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use kapu_core::entities::orders;
 use kapu_core::money::format_minor;
@@ -57,7 +58,7 @@ fn order_json(o: &orders::Model) -> Value {
 pub async fn list_orders(
     State(state): State<PlatformState>,
     caller: ApiCaller,
-    Query(q): Query<OrdersQuery>,
+    ApiQuery(q): ApiQuery<OrdersQuery>,
 ) -> ApiResult<Json<Value>> {
     let (limit, before) = PageQuery { limit: q.limit, cursor: q.cursor }.parse()?;
     let mut errors = Vec::new();

@@ -1,8 +1,9 @@
 //! `GET/POST /products`, `GET /products/{id}`, `GET /stock`.
 
+use crate::merchant_api::error::ApiQuery;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use kapu_core::entities::products;
@@ -37,7 +38,7 @@ fn product_json(p: &products::Model, stock: Option<&KeyCounts>) -> Value {
 pub async fn list_products(
     State(state): State<PlatformState>,
     caller: ApiCaller,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Value>> {
     let (limit, after) = q.parse()?;
     let rows = products_page_for_tenant(state.db.reader(), caller.tenant_id(), after.as_deref(), limit + 1).await?;

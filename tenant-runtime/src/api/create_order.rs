@@ -18,6 +18,8 @@ use crate::state::RuntimeState;
 #[serde(deny_unknown_fields)]
 pub struct CreateOrder {
     pub product_id: String,
+    /// A whole number (`3` or `3.0`); the product's bounds apply.
+    #[serde(deserialize_with = "whole_number")]
     pub quantity: i64,
     /// Where the keys are sent.
     pub email: String,
@@ -32,6 +34,19 @@ pub struct CreateOrder {
     pub pow: Option<String>,
     /// Manual-delivery products: the buyer's answers, keyed by field label.
     pub fields: Option<std::collections::HashMap<String, String>>,
+}
+
+/// A JSON number with no fractional part: clients in languages with one
+/// number type send `3.0` for 3, and JSON Schema's `integer` allows it.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!("{n} is not a whole number"))),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -36,7 +36,8 @@ pub struct OrderOut {
 }
 
 /// An order, by number and token. A wrong token is the same 404 as a missing order.
-#[utoipa::path(get, path = "/api/v1/orders/{order_no}", tag = "storefront", params(TokenQuery),
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}", tag = "storefront",
+    params(("order_no" = String, Path, description = "The order's number"), TokenQuery),
     responses((status = 200, body = OrderOut), (status = 404, description = "order_not_found")))]
 pub async fn get_order(
     State(state): State<RuntimeState>,

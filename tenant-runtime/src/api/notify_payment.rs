@@ -15,6 +15,7 @@ use crate::state::RuntimeState;
 /// JSON body; answers the provider's expected acknowledgement once applied
 /// (repeats included), or 400 `notification_rejected` and changes nothing.
 #[utoipa::path(post, path = "/api/v1/payments/{payment_id}/notify", tag = "payments",
+    params(("payment_id" = String, Path, description = "The payment attempt the provider was told about")),
     responses((status = 200, description = "acknowledged, e.g. `success`"),
         (status = 400, description = "notification_rejected"), (status = 404, description = "payment_not_found")))]
 pub async fn notify_payment(
@@ -34,6 +35,7 @@ pub async fn notify_payment(
 /// The same notification sent as a GET with its fields in the query string,
 /// as 易支付 gateways do.
 #[utoipa::path(get, path = "/api/v1/payments/{payment_id}/notify", tag = "payments",
+    params(("payment_id" = String, Path, description = "The payment attempt the provider was told about")),
     responses((status = 200, description = "acknowledged, e.g. `success`"),
         (status = 400, description = "notification_rejected"), (status = 404, description = "payment_not_found")))]
 pub async fn notify_payment_get(

@@ -25,9 +25,35 @@ use super::{create_order, get_order, list_products, notify_payment, stripe_webho
         create_order::CreateOrder,
         create_order::OrderCreated,
         get_order::OrderOut
-    ))
+    )),
+    modifiers(&AnyShopRefusal)
 )]
 pub struct StorefrontApi;
+
+/// What any storefront request can meet before its handler runs: the
+/// client's or the shop's rate limit, a shop not open yet (test mode,
+/// preview link only), or a closed shop. Documented on every operation.
+struct AnyShopRefusal;
+
+impl utoipa::Modify for AnyShopRefusal {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::ResponseBuilder;
+        for item in api.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                for (code, what) in [
+                    ("403", "shop_not_open_yet"),
+                    ("429", "rate_limited"),
+                    ("503", "shop_closed / service_unavailable"),
+                ] {
+                    op.responses
+                        .responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| ResponseBuilder::new().description(what).into());
+                }
+            }
+        }
+    }
+}
 
 /// `GET /api/v1/openapi.json`
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
