@@ -12,21 +12,12 @@ import concurrent.futures
 import http.cookiejar
 import os
 import re
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from kapu_server import KapuServer
 
 
 def rss_mb(pid):
@@ -65,39 +56,24 @@ def main():
     binary = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     conc = int(sys.argv[3]) if len(sys.argv) > 3 else 8
-    with tempfile.TemporaryDirectory() as work:
-        port = free_port()
-        env = dict(os.environ, KAPU_DATA_DIR=work, RUST_LOG="warn", KAPU_TRUSTED_PROXIES="127.0.0.1/32")
-        env.pop("KAPU_DATABASE_URL", None)
-        proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://localhost:{port}"
-        try:
-            for _ in range(120):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except Exception:
-                    time.sleep(0.5)
-            print(f"{n} sign-ups, {conc} at once; RSS of the server:")
-            print(f"  started                  {rss_mb(proc.pid):7.0f} MB")
-            started = time.time()
-            done, peak, marks = 0, 0.0, {30, 100, 300, n}
-            statuses = {}
-            with concurrent.futures.ThreadPoolExecutor(conc) as pool:
-                for status in pool.map(lambda i: sign_up(base, i), range(n)):
-                    done += 1
-                    statuses[status] = statuses.get(status, 0) + 1
-                    peak = max(peak, rss_mb(proc.pid))
-                    if done in marks:
-                        print(f"  after {done:5d} sign-ups     {rss_mb(proc.pid):7.0f} MB")
-            took = time.time() - started
-            time.sleep(5)
-            print(f"  5 s later                {rss_mb(proc.pid):7.0f} MB (peak {peak:.0f} MB)")
-            print(f"  {n / took:.1f} sign-ups/s; answers: {statuses}")
-        finally:
-            proc.terminate()
-            proc.wait()
+    with KapuServer(binary, env={"KAPU_TRUSTED_PROXIES": "127.0.0.1/32"}) as server:
+        base = f"http://localhost:{server.port}"
+        print(f"{n} sign-ups, {conc} at once; RSS of the server:")
+        print(f"  started                  {rss_mb(server.pid):7.0f} MB")
+        started = time.time()
+        done, peak, marks = 0, 0.0, {30, 100, 300, n}
+        statuses = {}
+        with concurrent.futures.ThreadPoolExecutor(conc) as pool:
+            for status in pool.map(lambda i: sign_up(base, i), range(n)):
+                done += 1
+                statuses[status] = statuses.get(status, 0) + 1
+                peak = max(peak, rss_mb(server.pid))
+                if done in marks:
+                    print(f"  after {done:5d} sign-ups     {rss_mb(server.pid):7.0f} MB")
+        took = time.time() - started
+        time.sleep(5)
+        print(f"  5 s later                {rss_mb(server.pid):7.0f} MB (peak {peak:.0f} MB)")
+        print(f"  {n / took:.1f} sign-ups/s; answers: {statuses}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 //! HTTP helpers shared by the storefront runtime and the platform (dashboard):
-//! the client's address behind trusted proxies and the same-origin check
-//! that guards form posts. Pure functions over `http` types, no framework.
+//! the client's address behind trusted proxies, the same-origin check that
+//! guards form posts, and reading a cookie. Pure functions over `http`
+//! types, no framework.
 
 use std::net::IpAddr;
 
@@ -41,6 +42,19 @@ pub fn same_origin(headers: &HeaderMap, base_url: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// The value of cookie `name`, if the request carries it (and it is not empty).
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

@@ -5,6 +5,19 @@ use crate::support;
 use serde_json::json;
 use support::{Options, TestApp};
 
+/// POSTs an order for one demo key as if from `ip` (behind the trusted proxy); returns the status.
+async fn order_from(app: &TestApp, ip: &str, email: &str) -> u16 {
+    app.client
+        .post(app.url("/api/v1/orders"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"product_id": "video-vip-month", "quantity": 1, "email": email}))
+        .send()
+        .await
+        .expect("send")
+        .status()
+        .as_u16()
+}
+
 #[tokio::test]
 async fn unpaid_orders_are_capped_per_client_ip() {
     let app = TestApp::spawn_with(Options { max_unpaid_orders: 3, ..Options::default() }).await;
@@ -42,20 +55,12 @@ async fn an_ipv6_client_is_capped_by_its_64_not_by_each_address() {
         ..Options::default()
     })
     .await;
-    let send = |ip: &'static str, email: &'static str| {
-        app.client
-            .post(app.url("/api/v1/orders"))
-            .header("x-forwarded-for", ip)
-            .json(&json!({"product_id": "video-vip-month", "quantity": 1, "email": email}))
-            .send()
-    };
     // One subscriber's /64 has 2^64 addresses: a new one per order changes nothing.
-    assert_eq!(send("2001:db8:1:2::1", "a@example.com").await.expect("send").status().as_u16(), 201);
-    assert_eq!(send("2001:db8:1:2::2", "b@example.com").await.expect("send").status().as_u16(), 201);
-    let third = send("2001:db8:1:2:ffff::3", "c@example.com").await.expect("send");
-    assert_eq!(third.status().as_u16(), 429);
+    assert_eq!(order_from(&app, "2001:db8:1:2::1", "a@example.com").await, 201);
+    assert_eq!(order_from(&app, "2001:db8:1:2::2", "b@example.com").await, 201);
+    assert_eq!(order_from(&app, "2001:db8:1:2:ffff::3", "c@example.com").await, 429);
     // The next /64 is another client.
-    assert_eq!(send("2001:db8:1:3::1", "d@example.com").await.expect("send").status().as_u16(), 201);
+    assert_eq!(order_from(&app, "2001:db8:1:3::1", "d@example.com").await, 201);
     assert_eq!(app.stock("demo", "video-vip-month").await, 20_000 - 3);
     app.stop().await;
 }
@@ -69,19 +74,11 @@ async fn unpaid_orders_are_capped_per_email_across_client_ips() {
         ..Options::default()
     })
     .await;
-    let send = |ip: &'static str, email: &'static str| {
-        app.client
-            .post(app.url("/api/v1/orders"))
-            .header("x-forwarded-for", ip)
-            .json(&json!({"product_id": "video-vip-month", "quantity": 1, "email": email}))
-            .send()
-    };
-    assert_eq!(send("203.0.113.1", "same@example.com").await.expect("send").status().as_u16(), 201);
-    assert_eq!(send("203.0.113.2", "same@example.com").await.expect("send").status().as_u16(), 201);
-    let third = send("203.0.113.3", "same@example.com").await.expect("send");
-    assert_eq!(third.status().as_u16(), 429);
+    assert_eq!(order_from(&app, "203.0.113.1", "same@example.com").await, 201);
+    assert_eq!(order_from(&app, "203.0.113.2", "same@example.com").await, 201);
+    assert_eq!(order_from(&app, "203.0.113.3", "same@example.com").await, 429);
     // A different buyer from yet another IP is not affected.
-    assert_eq!(send("203.0.113.4", "other@example.com").await.expect("send").status().as_u16(), 201);
+    assert_eq!(order_from(&app, "203.0.113.4", "other@example.com").await, 201);
     // The orders recorded the forwarded client IPs.
     let tenant = app.tenant_id("demo").await;
     use kapu_core::entities::orders;

@@ -126,6 +126,8 @@ async fn keys_are_shown_once_stored_hashed_scoped_revocable_and_audited() {
     for path in ["/products?limit=1&limit=2", "/coupons?limit=1&limit=2", "/orders?status=a&status=b"] {
         assert_error(&api.get(path).await, 422, "invalid_query");
     }
+    // An empty limit is not "the default": the schema says integer.
+    assert_error(&api.get("/products?limit=").await, 422, "invalid_request");
 
     // No key, a malformed header, an unknown key, a key-shaped guess: 401 in the standard shape.
     for key in [None, Some("nonsense"), Some("kapu_sk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")] {

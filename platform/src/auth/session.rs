@@ -3,7 +3,6 @@
 //! platform is served over HTTPS.
 
 use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use chrono::Duration;
 use kapu_core::store::accounts::find_account;
@@ -26,18 +25,7 @@ pub struct Account {
     pub verified: bool,
 }
 
-/// The value of cookie `name`, if the request carries it.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
-}
+pub use kapu_web::cookie;
 
 /// `Set-Cookie` for a new session.
 pub fn session_cookie(state: &PlatformState, token: &str) -> String {
@@ -110,7 +98,7 @@ pub fn safe_next(next: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderMap, HeaderValue};
 
     use super::*;
 

@@ -27,7 +27,8 @@ pub const MAX_LIMIT: u64 = 100;
 
 /// The page size asked for.
 pub fn limit(raw: Option<&str>) -> ApiResult<u64> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+    // Absent means the default; present but empty (`limit=`) is not a number.
+    match raw.map(str::trim) {
         None => Ok(DEFAULT_LIMIT),
         Some(s) => s.parse::<u64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
             ApiError::invalid(vec![format!(

@@ -30,7 +30,8 @@ pub struct OrdersQuery {
 }
 
 fn time(field: &str, raw: Option<&str>, errors: &mut Vec<String>) -> Option<DateTime<Utc>> {
-    let raw = raw.map(str::trim).filter(|s| !s.is_empty())?;
+    // Absent: no bound. Present, even empty, it must be a time.
+    let raw = raw.map(str::trim)?;
     match DateTime::parse_from_rfc3339(raw) {
         Ok(t) => Some(t.with_timezone(&Utc)),
         Err(_) => {
@@ -62,7 +63,7 @@ pub async fn list_orders(
 ) -> ApiResult<Json<Value>> {
     let (limit, before) = PageQuery { limit: q.limit, cursor: q.cursor }.parse()?;
     let mut errors = Vec::new();
-    let status = q.status.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let status = q.status.map(|s| s.trim().to_string());
     if let Some(s) = &status
         && !status::ALL.contains(&s.as_str())
     {

@@ -65,16 +65,7 @@ enum Preview {
 fn preview_access(state: &RuntimeState, tenant: &Tenant, parts: &axum::http::request::Parts) -> Preview {
     let keys = state.master.tenant(&tenant.id);
     let valid = |t: &str| t.len() <= 64 && keys.verify_preview_token(tenant.preview_epoch, t);
-    let cookie = parts
-        .headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == PREVIEW_COOKIE)
-        .map(|(_, v)| v);
-    if cookie.is_some_and(valid) {
+    if kapu_web::cookie(&parts.headers, PREVIEW_COOKIE).is_some_and(valid) {
         return Preview::Held;
     }
     let presented = query_pairs(parts).into_iter().find(|(k, _)| k == "preview").map(|(_, v)| v);
