@@ -30,6 +30,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use kapu_admin_ui::AdminUi;
+use kapu_web::RouteBook;
 
 pub use state::PlatformState;
 
@@ -40,9 +41,29 @@ use crate::page::{Layout, render};
 
 /// Routes served on the platform host.
 pub fn platform_router(state: PlatformState) -> Router {
+    dashboard_routes()
+        .into_router()
+        .fallback(|| async { PageError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ensure_csrf_cookie))
+        .layer(axum::middleware::map_response(security_headers))
+        .nest("/api/merchant/v1", merchant_api::routes().into_router())
+        .with_state(state)
+}
+
+/// Every path the platform host serves, as its router was built (for the
+/// isolation sweep, which calls each as users who must not reach shop A).
+pub fn platform_paths() -> Vec<String> {
+    let api = merchant_api::routes();
+    let mut paths = dashboard_routes().paths().to_vec();
+    paths.extend(api.paths().iter().map(|p| format!("/api/merchant/v1{p}")));
+    paths
+}
+
+/// The dashboard's, the console's and the accounts' routes.
+fn dashboard_routes() -> RouteBook<PlatformState> {
     use catalog::{categories, coupons, key_import, keys, product_form, products};
     use orders::{actions, detail, export, list};
-    let shop = Router::new()
+    let shop = RouteBook::new()
         .route("/", get(shops::dashboard::dashboard))
         .route("/settings", get(shops::settings::settings_page).post(shops::settings::save_settings))
         .route("/mode", post(shops::mode::set_mode))
@@ -99,7 +120,7 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/orders/{no}/resend", post(actions::resend_delivery_email))
         .route("/orders/{no}/refunded", post(actions::mark_refunded))
         .route("/orders/{no}/fulfil", post(actions::fulfil_order));
-    Router::new()
+    RouteBook::new()
         .route("/", get(landing))
         .route("/signup", get(accounts::signup::signup_page).post(accounts::signup::signup))
         .route("/login", get(accounts::login::login_page).post(accounts::login::login))
@@ -115,16 +136,11 @@ pub fn platform_router(state: PlatformState) -> Router {
         .route("/shops", get(shops::list::list_shops).post(shops::create::create_shop))
         .route("/shops/{slug}/orders.csv", get(export::export_orders))
         .nest("/shops/{slug}", shop)
-        .nest("/ops", ops::ops_router())
+        .nest("/ops", ops::ops_routes())
         .route("/api/platform/stripe/webhook", post(subscriptions::webhook::stripe_billing_webhook))
         .route("/static/{file}", get(static_asset))
         .route("/assets/{file}", get(theme_asset))
         .route("/assets/previews/{file}", get(theme_asset))
-        .fallback(|| async { PageError::NotFound })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ensure_csrf_cookie))
-        .layer(axum::middleware::map_response(security_headers))
-        .nest("/api/merchant/v1", merchant_api::router())
-        .with_state(state)
 }
 
 /// Dashboard pages must not be framed, sniffed or cached by shared caches.

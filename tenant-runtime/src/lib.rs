@@ -27,6 +27,7 @@ use axum::extract::OriginalUri;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use kapu_web::RouteBook;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use state::RuntimeState;
@@ -35,18 +36,16 @@ use crate::error::StoreError;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
 
-/// Every storefront route, behind host resolution and the rate limits (both in `http::context`).
-pub fn storefront_router(state: RuntimeState) -> Router {
-    http::rate_limit::spawn_housekeeping(state.clone());
-    pages::look::spawn_error_recorder(state.db.clone());
-    // Money is never rate-limited (see `http::request_class`): providers'
-    // notifications reach us however busy the shop is.
-    let money =
-        Router::new().route("/api/v1/channels/stripe/webhook", post(api::stripe_webhook::stripe_webhook)).route(
+/// Every storefront path, as the router is built from it (for the isolation
+/// sweep). Money paths are never rate-limited (see `http::request_class`):
+/// providers' notifications reach us however busy the shop is.
+pub fn storefront_routes() -> RouteBook<RuntimeState> {
+    RouteBook::new()
+        .route("/api/v1/channels/stripe/webhook", post(api::stripe_webhook::stripe_webhook))
+        .route(
             "/api/v1/payments/{payment_id}/notify",
             post(api::notify_payment::notify_payment).get(api::notify_payment::notify_payment_get),
-        );
-    let mut router = Router::new()
+        )
         .route("/api/v1/products", get(api::list_products::list_products))
         .route("/api/v1/orders", post(api::create_order::create_order))
         .route("/api/v1/orders/{order_no}", get(api::get_order::get_order))
@@ -67,8 +66,15 @@ pub fn storefront_router(state: RuntimeState) -> Router {
         .route("/assets/previews/{file}", get(pages::assets::get_asset))
         .route("/shop.css", get(pages::look::shop_css))
         .route("/logo/{hash}", get(pages::assets::get_logo))
+}
+
+/// Every storefront route, behind host resolution and the rate limits (both in `http::context`).
+pub fn storefront_router(state: RuntimeState) -> Router {
+    http::rate_limit::spawn_housekeeping(state.clone());
+    pages::look::spawn_error_recorder(state.db.clone());
+    let mut router = storefront_routes()
+        .into_router()
         .fallback(not_found)
-        .merge(money)
         .layer(from_fn_with_state(state.clone(), http::context::storefront_context));
     for (name, value) in pages::security_headers() {
         if let Some(name) = name {

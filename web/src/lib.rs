@@ -3,7 +3,11 @@
 //! guards form posts, and reading a cookie. Pure functions over `http`
 //! types, no framework.
 
+pub mod route_book;
+
 use std::net::IpAddr;
+
+pub use route_book::RouteBook;
 
 use http::HeaderMap;
 use ipnet::IpNet;

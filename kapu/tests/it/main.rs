@@ -23,6 +23,7 @@ mod dashboard_snapshots;
 mod expiry;
 mod fleet;
 mod isolation;
+mod isolation_sweep;
 mod jobs;
 mod live_mode;
 mod merchant_api;

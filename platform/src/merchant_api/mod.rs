@@ -15,11 +15,11 @@ pub mod keys;
 pub mod orders;
 pub mod products;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use kapu_web::RouteBook;
 
 use crate::state::PlatformState;
 use error::ApiError;
@@ -30,8 +30,8 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// Largest request body (a 10,000-key import of long keys fits).
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-pub fn router() -> Router<PlatformState> {
-    Router::new()
+pub fn routes() -> RouteBook<PlatformState> {
+    RouteBook::new()
         .route("/openapi.json", get(openapi))
         .route("/products", get(products::list_products).post(products::create_product))
         .route("/products/{id}", get(products::get_product).patch(products::update_product))
@@ -40,18 +40,21 @@ pub fn router() -> Router<PlatformState> {
         .route("/orders", get(orders::list_orders))
         .route("/orders/{order_no}", get(orders::get_order))
         .route("/coupons", get(coupons::list_coupons).post(coupons::create_coupon))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "没有这个 API 路径。No such API path.")
+        .map(|router| {
+            router
+                .fallback(|| async {
+                    ApiError::new(StatusCode::NOT_FOUND, "not_found", "没有这个 API 路径。No such API path.")
+                })
+                .method_not_allowed_fallback(|| async {
+                    ApiError::new(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method_not_allowed",
+                        "该路径不支持此方法。This path does not take that method.",
+                    )
+                })
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                .layer(axum::middleware::map_response(api_headers))
         })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "该路径不支持此方法。This path does not take that method.",
-            )
-        })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::map_response(api_headers))
 }
 
 async fn openapi() -> Response {

@@ -13,10 +13,10 @@ pub mod plans;
 pub mod session;
 pub mod tenants;
 
-use axum::Router;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use kapu_admin_ui::AdminUi;
+use kapu_web::RouteBook;
 use minijinja::{Value, context};
 
 use crate::error::PageResult;
@@ -25,8 +25,8 @@ use crate::state::PlatformState;
 use session::Operator;
 
 /// Routes under `/ops`.
-pub fn ops_router() -> Router<PlatformState> {
-    Router::new()
+pub fn ops_routes() -> RouteBook<PlatformState> {
+    RouteBook::new()
         .route("/", get(overview::overview))
         .route("/login", get(login::login_page).post(login::login))
         .route("/logout", post(login::logout))
