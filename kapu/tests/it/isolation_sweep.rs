@@ -25,11 +25,15 @@ use support::merchant::merchant_with_shop;
 /// Everything of shop A in the database, as JSON.
 async fn rows_of(app: &TestApp, tenant: &str) -> BTreeMap<&'static str, Vec<Value>> {
     let db = app.db.reader();
+    // A's rows of `$e`, in a stable order (by `$by`, the id where there is one).
     macro_rules! rows {
         ($e:ident) => {
+            rows!($e, Id)
+        };
+        ($e:ident, $by:ident) => {
             $e::Entity::find()
                 .filter($e::Column::TenantId.eq(tenant))
-                .order_by_asc($e::Column::Id)
+                .order_by_asc($e::Column::$by)
                 .into_json()
                 .all(db)
                 .await
@@ -49,24 +53,8 @@ async fn rows_of(app: &TestApp, tenant: &str) -> BTreeMap<&'static str, Vec<Valu
         ("channel_configs", rows!(channel_configs)),
         ("risk_entries", rows!(risk_entries)),
         ("key_imports", rows!(key_imports)),
-        (
-            "memberships",
-            memberships::Entity::find()
-                .filter(memberships::Column::TenantId.eq(tenant))
-                .into_json()
-                .all(db)
-                .await
-                .expect("memberships"),
-        ),
-        (
-            "shop_themes",
-            shop_themes::Entity::find()
-                .filter(shop_themes::Column::TenantId.eq(tenant))
-                .into_json()
-                .all(db)
-                .await
-                .expect("themes"),
-        ),
+        ("memberships", rows!(memberships, AccountId)),
+        ("shop_themes", rows!(shop_themes, TenantId)),
     ])
 }
 
@@ -102,22 +90,21 @@ async fn no_route_shows_or_changes_shop_a_to_anyone_outside_it() {
         .await
         .expect(200);
     a.post("/shops/alpha/coupons", &[("code", "ALPHASAVE"), ("kind", "percent"), ("value", "10")]).await;
-    let api_key_a =
-        api_keys::Entity::find().filter(api_keys::Column::TenantId.eq(&tenant_a)).one(app.db.reader()).await;
-    let endpoint = webhook_endpoints::Entity::find()
-        .filter(webhook_endpoints::Column::TenantId.eq(&tenant_a))
-        .one(app.db.reader())
-        .await
-        .expect("db")
-        .expect("endpoint");
-    let coupon = coupons::Entity::find().filter(coupons::Column::TenantId.eq(&tenant_a)).one(app.db.reader()).await;
-    let owner_a = memberships::Entity::find()
-        .filter(memberships::Column::TenantId.eq(&tenant_a))
-        .one(app.db.reader())
-        .await
-        .expect("db")
-        .expect("owner");
-    let mut ids: BTreeMap<&str, String> = BTreeMap::from([
+    a.post("/shops/alpha/api-keys", &[("name", "alpha script"), ("scope", "write")]).await.expect(200);
+    // A's one row of `$e` (each was just made above).
+    macro_rules! one_of_a {
+        ($e:ident) => {
+            $e::Entity::find()
+                .filter($e::Column::TenantId.eq(&tenant_a))
+                .one(app.db.reader())
+                .await
+                .expect("db")
+                .expect(stringify!($e))
+        };
+    }
+    let (endpoint, coupon, key_a, owner_a) =
+        (one_of_a!(webhook_endpoints), one_of_a!(coupons), one_of_a!(api_keys), one_of_a!(memberships));
+    let ids: BTreeMap<&str, String> = BTreeMap::from([
         ("slug", "alpha".to_string()),
         ("id:products", product.clone()),
         ("product_id", product.clone()),
@@ -130,14 +117,10 @@ async fn no_route_shows_or_changes_shop_a_to_anyone_outside_it() {
         ("kind", "epay".to_string()),
         ("name", "home.html".to_string()),
         ("tag", "en".to_string()),
+        ("id:coupons", coupon.id),
+        ("id:api-keys", key_a.id),
         ("id", product.clone()),
     ]);
-    if let Ok(Some(c)) = coupon {
-        ids.insert("id:coupons", c.id);
-    }
-    if let Ok(Some(k)) = api_key_a {
-        ids.insert("id:api-keys", k.id);
-    }
     // What must never reach anyone outside shop A; its owner sees each of
     // them, so their absence below means something.
     let secrets = ["alpha-buyer@example.com", "alpha-hook", "ALPHASAVE", "alpha-owner@example.com"];
