@@ -1,13 +1,17 @@
 //! The isolation sweep: every route of the platform and the storefront, read
 //! from the routers as they are built (`platform_paths`, `storefront_routes`,
-//! so a new route cannot be left out), called with shop A's ids in every
-//! method by those who must reach nothing of shop A: an anonymous client,
-//! the owner of shop B (signed in, with CSRF tokens), shop B's API key, and
-//! anyone on shop B's host. No answer may show A's private data, and A's
-//! rows must be exactly as before.
+//! so a new route cannot be left out), called with shop A's ids.
 //!
-//! Not covered here: staff of A, a buyer of A and operators, who may reach
-//! some of A's data; which parts is each route's own test.
+//! - Those who must reach nothing of shop A, in every method: an anonymous
+//!   client, the owner of shop B (signed in, with CSRF tokens), shop B's API
+//!   key, and anyone on shop B's host. No answer shows A's private data and
+//!   A's rows are exactly as before.
+//! - Those who may reach part of it: staff of A (never the owner's pages:
+//!   webhooks, channels, team, API keys, settings), a buyer of A holding
+//!   their own order's token (never another buyer's order), and an operator
+//!   (the tenant and its owner, never buyers, keys or credentials). Each is
+//!   checked against what they must not see, and A's rows they must not
+//!   change are compared before and after.
 
 use crate::support;
 
@@ -20,7 +24,8 @@ use kapu_core::entities::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use support::TestApp;
-use support::merchant::merchant_with_shop;
+use support::merchant::{Browser, make_api_key, merchant_with_shop, verified_merchant};
+use support::operator::signed_in_operator;
 
 /// Everything of shop A in the database, as JSON.
 async fn rows_of(app: &TestApp, tenant: &str) -> BTreeMap<&'static str, Vec<Value>> {
@@ -74,18 +79,37 @@ fn with_ids(path: &str, ids: &BTreeMap<&str, String>) -> String {
         .join("/")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_route_shows_or_changes_shop_a_to_anyone_outside_it() {
-    let app = TestApp::spawn().await;
-    // Shop A, with something behind every kind of id.
-    let mut a = merchant_with_shop(&app, "alpha-owner@example.com", "alpha").await;
+/// Shop A with something behind every kind of id, and what only its owner sees.
+struct ShopA {
+    owner: Browser,
+    tenant: String,
+    ids: BTreeMap<&'static str, String>,
+    /// Seen on the owner's pages and by no one outside the shop.
+    private: Vec<String>,
+    /// The key delivered to A's first buyer (seen by that buyer and A's
+    /// members) and A's channel credentials (shown to no one once saved).
+    sealed: Vec<String>,
+}
+
+const CHANNEL_SECRET: &str = "alpha-channel-secret-5d1f";
+
+async fn shop_a(app: &TestApp) -> ShopA {
+    let mut a = merchant_with_shop(app, "alpha-owner@example.com", "alpha").await;
     let tenant_a = app.tenant_id("alpha").await;
-    let product = app.add_product(&tenant_a, "Alpha Secret Product", 1000, 3).await;
+    let product = app.add_product(&tenant_a, "Alpha Secret Product", 1000, 5).await;
     let (status, order) =
         app.order("alpha", json!({"product_id": product, "quantity": 1, "email": "alpha-buyer@example.com"})).await;
     assert_eq!(status, 201, "{order}");
     let order_no = support::order_no(&order).to_string();
     let payment = app.payment_of(&tenant_a, &order_no).await;
+    // The order is paid, so it holds a delivered key.
+    let paid = app.client.post(order["pay_url"].as_str().expect("pay_url")).form(&[("outcome", "paid")]).send().await;
+    assert_eq!(paid.expect("pay").status().as_u16(), 303);
+    let (_, view) = app.order_view("alpha", &order_no, order["token"].as_str().expect("token")).await;
+    let keys: Vec<String> = serde_json::from_value(view["keys"].clone()).expect("delivered keys");
+    assert_eq!(keys.len(), 1, "{view}");
+    app.configure_channel(&tenant_a, "epay", 5, false, &json!({"pid": "1001", "key": CHANNEL_SECRET}).to_string())
+        .await;
     a.post("/shops/alpha/webhooks", &[("url", "http://127.0.0.1:9/alpha-hook"), ("event", "order.paid")])
         .await
         .expect(200);
@@ -121,51 +145,79 @@ async fn no_route_shows_or_changes_shop_a_to_anyone_outside_it() {
         ("id:api-keys", key_a.id),
         ("id", product.clone()),
     ]);
-    // What must never reach anyone outside shop A; its owner sees each of
-    // them, so their absence below means something.
-    let secrets = ["alpha-buyer@example.com", "alpha-hook", "ALPHASAVE", "alpha-owner@example.com"];
+    let private: Vec<String> =
+        ["alpha-buyer@example.com", "alpha-hook", "ALPHASAVE", "alpha-owner@example.com"].map(String::from).to_vec();
+    // Its owner sees each of them, so their absence below means something.
     let mut seen_by_owner = String::new();
     for p in ["/shops/alpha/orders", "/shops/alpha/webhooks", "/shops/alpha/coupons", "/shops/alpha/team"] {
         seen_by_owner.push_str(&a.get(p).await.body);
     }
-    for s in secrets {
-        assert!(seen_by_owner.contains(s), "A's owner sees {s:?}");
+    for s in &private {
+        assert!(seen_by_owner.contains(s.as_str()), "A's owner sees {s:?}");
     }
+    let mut sealed = keys;
+    sealed.push(CHANNEL_SECRET.to_string());
+    ShopA { owner: a, tenant: tenant_a, ids, private, sealed }
+}
+
+/// Fails if `body` shows any of `secrets`.
+fn no_leak(who: &str, url: &str, body: &str, secrets: &[&String]) {
+    for s in secrets {
+        assert!(!body.contains(s.as_str()), "{who} saw {s:?} at {url}: {}", &body[..body.len().min(400)]);
+    }
+}
+
+/// Every platform path as a signed-in `browser`: read, then posted with a
+/// valid CSRF token and no fields. Sign-out paths are only read, so the whole
+/// sweep runs signed in (checked at the end on `own_page`).
+async fn sweep_signed_in(
+    who: &str,
+    browser: &mut Browser,
+    ids: &BTreeMap<&str, String>,
+    secrets: &[&String],
+    own_page: &str,
+) -> usize {
+    let mut calls = 0;
+    for path in kapu_platform::platform_paths() {
+        let concrete = with_ids(&path, ids);
+        no_leak(who, &concrete, &browser.get(&concrete).await.body, secrets);
+        if !concrete.ends_with("/logout") {
+            no_leak(who, &concrete, &browser.post(&concrete, &[]).await.body, secrets);
+        }
+        calls += 2;
+    }
+    assert_eq!(browser.get(own_page).await.status, 200, "{who} stayed signed in through the sweep");
+    calls
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_route_shows_or_changes_shop_a_to_anyone_outside_it() {
+    let app = TestApp::spawn().await;
+    let ShopA { tenant: tenant_a, ids, private, sealed, .. } = shop_a(&app).await;
+    let secrets: Vec<&String> = private.iter().chain(&sealed).collect();
 
     // Those outside: shop B's owner and API key, and an anonymous client.
     let mut b = merchant_with_shop(&app, "bravo-owner@example.com", "bravo").await;
-    let key_page = b.post("/shops/bravo/api-keys", &[("name", "b"), ("scope", "write")]).await;
-    let at = key_page.body.find("id=\"api-key-secret\">").expect("key") + "id=\"api-key-secret\">".len();
-    let key_b = key_page.body[at..at + key_page.body[at..].find('<').expect("end")].to_string();
+    let key_b = make_api_key(&mut b, "bravo", "b", "write").await;
     let anonymous = &app.client;
     let before = rows_of(&app, &tenant_a).await;
 
     let platform = kapu_platform::platform_paths();
     let storefront: Vec<String> = kapu_runtime::storefront_routes().paths().to_vec();
     assert!(platform.len() > 80 && storefront.len() > 15, "{} {}", platform.len(), storefront.len());
-    let mut calls = 0;
-    let leak = |who: &str, url: &str, body: &str| {
-        for s in secrets {
-            assert!(!body.contains(s), "{who} saw {s:?} at {url}: {}", &body[..body.len().min(400)]);
-        }
-    };
+    // Shop B's owner, signed in, with valid CSRF tokens.
+    let mut calls = sweep_signed_in("B's owner", &mut b, &ids, &secrets, "/shops/bravo/orders").await;
     for path in &platform {
         let concrete = with_ids(path, &ids);
-        // Shop B's owner, signed in, with valid CSRF tokens.
-        let page = b.get(&concrete).await;
-        leak("B's owner", &concrete, &page.body);
-        let page = b.post(&concrete, &[]).await;
-        leak("B's owner", &concrete, &page.body);
         // Anyone, and B's API key, in every method.
         for method in [reqwest::Method::GET, reqwest::Method::POST, reqwest::Method::PATCH, reqwest::Method::DELETE] {
             let url = app.platform_url(&concrete);
             let r = anonymous.request(method.clone(), &url).json(&json!({})).send().await.expect("send");
-            leak("anonymous", &url, &r.text().await.unwrap_or_default());
+            no_leak("anonymous", &url, &r.text().await.unwrap_or_default(), &secrets);
             let r = anonymous.request(method, &url).bearer_auth(&key_b).json(&json!({})).send().await.expect("send");
-            leak("B's API key", &url, &r.text().await.unwrap_or_default());
+            no_leak("B's API key", &url, &r.text().await.unwrap_or_default(), &secrets);
             calls += 2;
         }
-        calls += 2;
     }
     for path in &storefront {
         let concrete = with_ids(path, &ids);
@@ -179,7 +231,7 @@ async fn no_route_shows_or_changes_shop_a_to_anyone_outside_it() {
                     .send()
                     .await
                     .expect("send");
-                leak(&format!("anyone on {host}"), &url, &r.text().await.unwrap_or_default());
+                no_leak(&format!("anyone on {host}"), &url, &r.text().await.unwrap_or_default(), &secrets);
                 calls += 1;
             }
         }
@@ -190,5 +242,78 @@ async fn no_route_shows_or_changes_shop_a_to_anyone_outside_it() {
     for (table, rows) in &before {
         assert_eq!(&after[table], rows, "shop A's {table} changed");
     }
+    app.stop().await;
+}
+
+/// The tables only A's owner may change.
+const OWNERS_TABLES: [&str; 7] =
+    ["tenants", "api_keys", "webhook_endpoints", "channel_configs", "memberships", "shop_themes", "risk_entries"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_buyers_and_operators_reach_only_their_part_of_shop_a() {
+    let app = TestApp::spawn().await;
+    let ShopA { mut owner, tenant: tenant_a, ids, private, sealed } = shop_a(&app).await;
+    let mut calls = 0;
+
+    // A buyer of A with their own paid order's token reaches none of the
+    // first buyer's order, on any storefront path, and changes nothing.
+    let product = &ids["product_id"];
+    let (status, own) =
+        app.order("alpha", json!({"product_id": product, "quantity": 1, "email": "alpha-second@example.com"})).await;
+    assert_eq!(status, 201, "{own}");
+    let (own_no, own_token) = (support::order_no(&own).to_string(), own["token"].as_str().expect("token").to_string());
+    let paid = app.client.post(own["pay_url"].as_str().expect("pay_url")).form(&[("outcome", "paid")]).send().await;
+    assert_eq!(paid.expect("pay").status().as_u16(), 303);
+    let buyer = reqwest::Client::builder()
+        .cookie_store(true)
+        .dns_resolver(std::sync::Arc::new(support::Loopback))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let own_page = buyer.get(app.shop_url("alpha", &format!("/orders/{own_no}?token={own_token}"))).send().await;
+    assert_eq!(own_page.expect("own order").status().as_u16(), 200);
+    let everything: Vec<&String> = private.iter().chain(&sealed).collect();
+    let before = rows_of(&app, &tenant_a).await;
+    for path in kapu_runtime::storefront_routes().paths() {
+        let url = app.shop_url("alpha", &format!("{}?token={own_token}", with_ids(path, &ids)));
+        let fields = [("outcome", "paid"), ("token", own_token.as_str())];
+        for r in [
+            buyer.get(&url).send().await,
+            buyer.post(&url).form(&fields).send().await,
+            buyer.post(&url).json(&json!({"outcome": "paid", "token": own_token})).send().await,
+        ] {
+            no_leak("A's other buyer", &url, &r.expect("send").text().await.unwrap_or_default(), &everything);
+            calls += 1;
+        }
+    }
+    assert!(app.jobs_settled(10).await);
+    assert_eq!(rows_of(&app, &tenant_a).await, before, "a buyer changed shop A");
+
+    // An operator sees the tenant, its owner and its audit trail (which
+    // names its webhook endpoints), never its buyers, keys, coupons or
+    // credentials, and an empty form changes nothing.
+    let (mut operator, _) = signed_in_operator(&app, "ops@kapu.example").await;
+    let not_the_owner: Vec<&String> =
+        everything.iter().copied().filter(|s| !s.contains("owner") && !s.contains("hook")).collect();
+    calls += sweep_signed_in("an operator", &mut operator, &ids, &not_the_owner, "/ops/tenants").await;
+    assert!(app.jobs_settled(10).await);
+    assert_eq!(rows_of(&app, &tenant_a).await, before, "an operator's empty forms changed shop A");
+
+    // Staff of A run the shop (orders, products, keys) but never see or
+    // change what is the owner's: endpoints, credentials, the team.
+    let mut staff = verified_merchant(&app, "alpha-staff@example.com").await;
+    owner.post("/shops/alpha/team", &[("email", "alpha-staff@example.com")]).await.expect(303);
+    let owners_only: Vec<&String> = everything
+        .iter()
+        .copied()
+        .filter(|s| s.contains("hook") || s.contains("owner") || **s == CHANNEL_SECRET)
+        .collect();
+    let before = rows_of(&app, &tenant_a).await;
+    calls += sweep_signed_in("A's staff", &mut staff, &ids, &owners_only, "/shops/alpha/orders").await;
+    let after = rows_of(&app, &tenant_a).await;
+    for table in OWNERS_TABLES {
+        assert_eq!(after[table], before[table], "A's staff changed the owner's {table}");
+    }
+    println!("{calls} calls as another buyer, an operator and staff");
     app.stop().await;
 }

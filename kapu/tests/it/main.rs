@@ -7,6 +7,7 @@ mod support;
 mod abuse;
 mod alipay_channel;
 mod api_errors;
+mod api_status_codes;
 mod audit_log;
 mod browser;
 mod browser_merchant;

@@ -11,7 +11,7 @@ use kapu_core::entities::{api_keys, plans, products};
 use reqwest::header::HeaderMap;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use support::merchant::{Browser, create_product, merchant_with_shop};
+use support::merchant::{create_product, make_api_key, merchant_with_shop};
 use support::{TestApp, order_no, sandbox_fields};
 
 /// A caller of the merchant API with one key (or none).
@@ -73,16 +73,6 @@ fn assert_error(a: &Answer, status: u16, code: &str) {
     assert!(a.body["error"]["message"].as_str().is_some_and(|m| m.len() > 10), "{}", a.body);
 }
 
-/// Makes a key on the dashboard; returns the secret as the page shows it once.
-async fn make_key(b: &mut Browser, slug: &str, name: &str, scope: &str) -> String {
-    let p = b.post(&format!("/shops/{slug}/api-keys"), &[("name", name), ("scope", scope)]).await;
-    p.expect(200);
-    let at = p.body.find("id=\"api-key-secret\">").expect("key shown") + "id=\"api-key-secret\">".len();
-    let secret = p.body[at..at + p.body[at..].find('<').expect("end")].to_string();
-    assert!(secret.starts_with("kapu_sk_"), "{secret}");
-    secret
-}
-
 async fn unlimited_api(app: &TestApp) {
     app.set_plan_limit("free", plans::Column::ApiRequestsPerMinute, None).await;
 }
@@ -97,8 +87,8 @@ async fn keys_are_shown_once_stored_hashed_scoped_revocable_and_audited() {
     unlimited_api(&app).await;
     let mut b = merchant_with_shop(&app, "owner@example.com", "apishop").await;
     let tenant = app.tenant_id("apishop").await;
-    let read = make_key(&mut b, "apishop", "dashboard reader", "read").await;
-    let write = make_key(&mut b, "apishop", "restock script", "write").await;
+    let read = make_api_key(&mut b, "apishop", "dashboard reader", "read").await;
+    let write = make_api_key(&mut b, "apishop", "restock script", "write").await;
     assert_ne!(read, write);
     // Shown once: the list shows only the start of each key.
     let list = b.get("/shops/apishop/api-keys").await;
@@ -195,7 +185,7 @@ async fn a_key_of_one_shop_finds_nothing_of_another() {
         .await;
     assert_eq!(status, 201);
     let b_order = order_no(&order).to_string();
-    let key = make_key(&mut a, "shopa", "a", "write").await;
+    let key = make_api_key(&mut a, "shopa", "a", "write").await;
     let api = Api::new(&app, Some(&key));
 
     assert_error(&api.get(&format!("/products/{product_b}")).await, 404, "not_found");
@@ -221,7 +211,7 @@ async fn products_keys_stock_orders_and_coupons_through_the_api() {
     unlimited_api(&app).await;
     let mut b = merchant_with_shop(&app, "owner@example.com", "driven").await;
     let tenant = app.tenant_id("driven").await;
-    let api = Api::new(&app, Some(&make_key(&mut b, "driven", "erp", "write").await));
+    let api = Api::new(&app, Some(&make_api_key(&mut b, "driven", "erp", "write").await));
 
     // Every bad field is named; nothing is created.
     let bad = api.post("/products", json!({"name": "", "price": "abc", "min_qty": 0}), None).await;
@@ -396,7 +386,7 @@ async fn idempotency_keys_replay_and_cursors_page_without_gaps() {
     unlimited_api(&app).await;
     let mut b = merchant_with_shop(&app, "owner@example.com", "paged").await;
     let tenant = app.tenant_id("paged").await;
-    let api = Api::new(&app, Some(&make_key(&mut b, "paged", "erp", "write").await));
+    let api = Api::new(&app, Some(&make_api_key(&mut b, "paged", "erp", "write").await));
 
     let body = json!({"name": "Once", "price": "1.00"});
     let first = api.post("/products", body.clone(), Some("create-once-1")).await;
@@ -423,7 +413,7 @@ async fn idempotency_keys_replay_and_cursors_page_without_gaps() {
     assert_eq!(replay.headers["idempotent-replayed"], "true");
     assert_eq!(replay.body, invalid.body);
     // Keys are per API key: another key may use the same Idempotency-Key.
-    let api2 = Api::new(&app, Some(&make_key(&mut b, "paged", "other", "write").await));
+    let api2 = Api::new(&app, Some(&make_api_key(&mut b, "paged", "other", "write").await));
     assert_eq!(api2.post("/products", body.clone(), Some("create-once-1")).await.status, 201);
     assert_eq!(product_count(&app, &tenant).await, 2);
     // A key import replayed does not import twice (and says so the same way).
@@ -474,8 +464,8 @@ async fn each_key_is_held_to_its_plans_requests_per_minute() {
     let app = TestApp::spawn().await;
     app.set_plan_limit("free", plans::Column::ApiRequestsPerMinute, Some(3)).await;
     let mut b = merchant_with_shop(&app, "owner@example.com", "limited").await;
-    let one = Api::new(&app, Some(&make_key(&mut b, "limited", "one", "read").await));
-    let two = Api::new(&app, Some(&make_key(&mut b, "limited", "two", "read").await));
+    let one = Api::new(&app, Some(&make_api_key(&mut b, "limited", "one", "read").await));
+    let two = Api::new(&app, Some(&make_api_key(&mut b, "limited", "two", "read").await));
     for _ in 0..3 {
         assert_eq!(one.get("/stock").await.status, 200);
     }
@@ -529,7 +519,7 @@ async fn key_imports_sent_at_once_never_pass_the_plans_stock_limit_together() {
     app.set_plan_limit("free", plans::Column::MaxKeysInStock, Some(10)).await;
     let mut b = merchant_with_shop(&app, "owner@example.com", "racing").await;
     let tenant = app.tenant_id("racing").await;
-    let admin = make_key(&mut b, "racing", "importer", "write").await;
+    let admin = make_api_key(&mut b, "racing", "importer", "write").await;
     let pid = create_product(&mut b, "racing", "Card", "1.00").await;
     // Eight calls of three keys each, at once: room for three of them (9 of 10).
     let calls = (0..8).map(|i| {

@@ -1,6 +1,8 @@
 use axum::Json;
 use utoipa::OpenApi;
 
+use crate::http::context::refusals_before_handler;
+
 use super::{create_order, get_order, list_products, notify_payment, stripe_webhook};
 
 /// The storefront API's OpenAPI document.
@@ -30,21 +32,21 @@ use super::{create_order, get_order, list_products, notify_payment, stripe_webho
 )]
 pub struct StorefrontApi;
 
-/// What any storefront request can meet before its handler runs: the
-/// client's or the shop's rate limit, a shop not open yet (test mode,
-/// preview link only), or a closed shop. Documented on every operation.
+/// What a storefront request can meet before its handler runs, operation
+/// by operation, from the gate's own rules (`refusals_before_handler`):
+/// the client's or the shop's rate limit everywhere but on payment
+/// notifications, and a shop not open yet (test mode, preview link only)
+/// or closed everywhere but on notifications and buyers' order views.
 struct AnyShopRefusal;
 
 impl utoipa::Modify for AnyShopRefusal {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use axum::http::Method;
         use utoipa::openapi::ResponseBuilder;
-        for item in api.paths.paths.values_mut() {
-            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
-                for (code, what) in [
-                    ("403", "shop_not_open_yet"),
-                    ("429", "rate_limited"),
-                    ("503", "shop_closed / service_unavailable"),
-                ] {
+        for (path, item) in api.paths.paths.iter_mut() {
+            for (method, op) in [(Method::GET, &mut item.get), (Method::POST, &mut item.post)] {
+                let Some(op) = op else { continue };
+                for (code, what) in refusals_before_handler(&method, path) {
                     op.responses
                         .responses
                         .entry(code.to_string())

@@ -47,6 +47,22 @@ fn served_while_closed(method: &axum::http::Method, path: &str) -> bool {
     is_money_path(path) || reading
 }
 
+/// What this gate can answer to `method` on `path` (a route's path, with
+/// `{param}` placeholders) before the route's handler runs: the refusals the
+/// storefront API documents on each operation (`api::openapi`), from the
+/// same rules the gate applies.
+pub fn refusals_before_handler(method: &axum::http::Method, path: &str) -> Vec<(&'static str, &'static str)> {
+    let mut refusals = Vec::new();
+    if !served_while_closed(method, path) {
+        refusals.push(("403", "shop_not_open_yet: a shop in test mode, without its preview link"));
+        refusals.push(("503", "shop_closed: the shop is suspended or closed"));
+    }
+    if !is_money_path(path) {
+        refusals.push(("429", "rate_limited: the client's or the shop's request limit"));
+    }
+    refusals
+}
+
 /// What search engines are told about a shop in test mode.
 const NOINDEX: &str = "noindex, nofollow";
 

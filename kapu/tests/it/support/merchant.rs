@@ -163,6 +163,16 @@ pub async fn merchant_with_shop(app: &TestApp, email: &str, slug: &str) -> Brows
     b
 }
 
+/// Makes an API key on the dashboard; returns the secret as the page shows it once.
+pub async fn make_api_key(b: &mut Browser, slug: &str, name: &str, scope: &str) -> String {
+    let p = b.post(&format!("/shops/{slug}/api-keys"), &[("name", name), ("scope", scope)]).await;
+    p.expect(200);
+    let at = p.body.find("id=\"api-key-secret\">").expect("key shown") + "id=\"api-key-secret\">".len();
+    let secret = p.body[at..at + p.body[at..].find('<').expect("end")].to_string();
+    assert!(secret.starts_with("kapu_sk_"), "{secret}");
+    secret
+}
+
 /// Creates a product through the dashboard; returns its id.
 pub async fn create_product(b: &mut Browser, slug: &str, name: &str, price: &str) -> String {
     let p = b
