@@ -1,10 +1,16 @@
 //! Outgoing email: SMTP when `KAPU_SMTP_URL` is set, otherwise `.eml` files in
 //! `KAPU_DATA_DIR/outbox/` (the embedded default).
+//!
+//! A job that sends mail may run again after a crash between sending and
+//! being marked done. Its mail goes out under a key of the job
+//! ([`Mailer::for_job`]): the outbox file is named by it, so a second send
+//! replaces the first (exactly one message), and over SMTP the message keeps
+//! one `Message-ID`, by which mailbox providers fold a repeat into one.
 
 use std::path::PathBuf;
 
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// A message ready to send.
 #[derive(Debug, Clone)]
@@ -44,7 +50,8 @@ pub enum MailError {
 
 #[derive(Clone)]
 enum Transport {
-    File(AsyncFileTransport<Tokio1Executor>),
+    /// `.eml` files in this directory.
+    File(PathBuf),
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
 
@@ -53,6 +60,8 @@ enum Transport {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
+    /// What makes a repeat of this mail the same message (see the module docs).
+    message_key: Option<String>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -69,14 +78,20 @@ impl Mailer {
     /// Writes `.eml` files into `dir` (created if missing).
     pub fn outbox(dir: PathBuf, from: &str) -> Result<Self, MailError> {
         std::fs::create_dir_all(&dir).map_err(|e| MailError::Config(format!("{}: {e}", dir.display())))?;
-        Ok(Self { from: parse_mailbox(from)?, transport: Transport::File(AsyncFileTransport::new(dir)) })
+        Ok(Self { from: parse_mailbox(from)?, transport: Transport::File(dir), message_key: None })
     }
 
     /// Sends through the SMTP server of `url` (`smtp://user:pass@host:port`, `smtps://…`).
     pub fn smtp(url: &str, from: &str) -> Result<Self, MailError> {
         let t =
             AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| MailError::Config(e.to_string()))?.build();
-        Ok(Self { from: parse_mailbox(from)?, transport: Transport::Smtp(t) })
+        Ok(Self { from: parse_mailbox(from)?, transport: Transport::Smtp(t), message_key: None })
+    }
+
+    /// This mailer for the job `job_id`, which sends one message: sent
+    /// again (the job ran again), it is the same message.
+    pub fn for_job(&self, job_id: i64) -> Self {
+        Self { message_key: Some(format!("job-{job_id}")), ..self.clone() }
     }
 
     /// Sends one message.
@@ -86,7 +101,10 @@ impl Mailer {
             Some(shop) => shop_sender(&self.from, shop),
             None => self.from.clone(),
         };
-        let builder = Message::builder().from(from).to(to).subject(mail.subject.clone());
+        let mut builder = Message::builder().from(from).to(to).subject(mail.subject.clone());
+        if let Some(key) = &self.message_key {
+            builder = builder.message_id(Some(format!("<{key}@{}>", self.from.email.domain())));
+        }
         let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text.clone());
         let message = match &mail.html {
             Some(html) => builder.multipart(
@@ -98,10 +116,23 @@ impl Mailer {
         }
         .map_err(|e| MailError::Build(e.to_string()))?;
         match &self.transport {
-            Transport::File(t) => t.send(message).await.map(|_| ()).map_err(|e| MailError::Send(e.to_string())),
+            Transport::File(dir) => {
+                let name = self.message_key.clone().unwrap_or_else(crate::ids::new_id);
+                write_outbox_file(dir, &name, &message.formatted()).await
+            }
             Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| MailError::Send(e.to_string())),
         }
     }
+}
+
+/// Writes `{name}.eml` whole or not at all (a temporary file renamed into
+/// place), replacing an earlier one of the same name.
+async fn write_outbox_file(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<(), MailError> {
+    let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
+    let (tmp, eml) = (dir.join(format!(".{name}.tmp")), dir.join(format!("{name}.eml")));
+    let send = |e: std::io::Error| MailError::Send(format!("{}: {e}", eml.display()));
+    tokio::fs::write(&tmp, bytes).await.map_err(send)?;
+    tokio::fs::rename(&tmp, &eml).await.map_err(send)
 }
 
 fn parse_mailbox(text: &str) -> Result<Mailbox, MailError> {

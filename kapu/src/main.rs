@@ -39,6 +39,15 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check the database against Kapu's promises (every key held by at
+    /// most one order and each order holding its quantity, every paid order
+    /// delivered or flagged, no job stuck); prints what breaks one and
+    /// exits with status 1 if anything does. Safe while serving.
+    Check {
+        /// Seconds a queued job may be late before it counts as stuck.
+        #[arg(long, default_value_t = 60)]
+        grace_secs: i64,
+    },
     /// Manage platform operators (the `/ops` console).
     Operator {
         #[command(subcommand)]
@@ -66,6 +75,28 @@ async fn main() -> anyhow::Result<()> {
             let db = kapu_core::Db::connect(&cfg.effective_database_url(), 2).await?;
             kapu::migrate::run(&db).await?;
             tracing::info!("migrations applied");
+        }
+        Command::Check { grace_secs } => {
+            let db = kapu_core::Db::connect(&cfg.effective_database_url(), 2).await?;
+            let (checked, broken) = kapu_core::store::integrity::check(
+                db.reader(),
+                chrono::Utc::now(),
+                chrono::Duration::seconds(grace_secs),
+            )
+            .await?;
+            db.close().await;
+            println!(
+                "checked {} keys, {} orders, {} paid payments, {} jobs",
+                checked.keys, checked.orders, checked.payments, checked.jobs
+            );
+            for v in &broken {
+                println!("BROKEN {v}");
+            }
+            if !broken.is_empty() {
+                println!("{} broken promise(s)", broken.len());
+                std::process::exit(1);
+            }
+            println!("every promise holds");
         }
         Command::Operator { action: OperatorCommand::Create { email } } => {
             let app = App::build(cfg.clone(), false).await?;

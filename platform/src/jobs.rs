@@ -26,19 +26,20 @@ impl PlatformJobs {
 #[async_trait::async_trait]
 impl JobHandler for PlatformJobs {
     async fn run(&self, job: &ClaimedJob) -> anyhow::Result<()> {
+        let mailer = &self.mailer.for_job(job.id);
         match job.kind.as_str() {
             SEND_ACCOUNT_EMAIL => {
                 let body: AccountEmailJob = serde_json::from_value(job.payload.clone())?;
-                send_account_email(&self.state, &self.mailer, &body).await
+                send_account_email(&self.state, mailer, &body).await
             }
             SEND_BILLING_NOTICE => {
                 let body: BillingNoticeJob = serde_json::from_value(job.payload.clone())?;
-                send_billing_notice(&self.state, &self.mailer, &body).await
+                send_billing_notice(&self.state, mailer, &body).await
             }
             DELIVER_WEBHOOK => {
                 let body: DeliverJob = serde_json::from_value(job.payload.clone())?;
                 let tenant = job.tenant_id.as_deref().ok_or_else(|| anyhow::anyhow!("webhook job without a shop"))?;
-                deliver_webhook(&self.state, &self.mailer, tenant, &body).await
+                deliver_webhook(&self.state, mailer, tenant, &body).await
             }
             other => anyhow::bail!("not a platform job: {other:?}"),
         }

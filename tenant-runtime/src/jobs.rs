@@ -37,14 +37,15 @@ impl JobHandler for RuntimeJobs {
     async fn run(&self, job: &ClaimedJob) -> anyhow::Result<()> {
         let tenant_id = job.tenant_id.as_deref().ok_or_else(|| anyhow::anyhow!("job has no tenant"))?;
         let order = || serde_json::from_value::<OrderJob>(job.payload.clone());
+        let mailer = &self.mailer.for_job(job.id);
         match job.kind.as_str() {
             EXPIRE_ORDER => expire_order(&self.state, tenant_id, &order()?.order_id).await,
             SEND_DELIVERY_EMAIL | NOTIFY_ATTENTION => {
-                email::send_order_email(&self.state, &self.mailer, tenant_id, &order()?.order_id).await
+                email::send_order_email(&self.state, mailer, tenant_id, &order()?.order_id).await
             }
             SEND_ORDER_LINKS => {
                 let b: LinksJob = serde_json::from_value(job.payload.clone())?;
-                email::send_order_links(&self.state, &self.mailer, tenant_id, &b.email, &b.locale, &b.base_url).await
+                email::send_order_links(&self.state, mailer, tenant_id, &b.email, &b.locale, &b.base_url).await
             }
             other => anyhow::bail!("unknown job kind {other:?}"),
         }

@@ -9,8 +9,11 @@ use sea_orm::{
 use crate::db::Db;
 use crate::entities::jobs;
 
-/// How long a claimed job stays locked before another worker may take it over.
-const LOCK_SECS: i64 = 300;
+/// How long a claimed job stays locked before another worker may take it
+/// over, unless its worker renews the lock ([`renew_lock`]) while the job
+/// runs. Short, so a job whose process died (killed, crashed, its machine
+/// gone) runs again within this time, not minutes later.
+pub const LOCK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A job to insert.
 #[derive(Debug, Clone)]
@@ -88,6 +91,8 @@ pub struct Claim<'a> {
     pub per_tenant: usize,
     /// This lane's jobs already running, by tenant (see [`tenant_slot`]).
     pub running: &'a std::collections::HashMap<String, usize>,
+    /// How long the claimed jobs stay locked ([`LOCK`] unless a test says otherwise).
+    pub lock: std::time::Duration,
 }
 
 /// The fairness bucket of a job: its shop, or `""` for platform jobs.
@@ -157,7 +162,7 @@ pub async fn claim_due(db: &Db, claim: Claim<'_>) -> Result<Vec<ClaimedJob>, DbE
     jobs::Entity::update_many()
         .col_expr(jobs::Column::Status, Expr::value("running"))
         .col_expr(jobs::Column::Attempts, Expr::col(jobs::Column::Attempts).add(1))
-        .col_expr(jobs::Column::LockedUntil, Expr::value(now + Duration::seconds(LOCK_SECS)))
+        .col_expr(jobs::Column::LockedUntil, Expr::value(now + lock_for(claim.lock)))
         .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
         .filter(jobs::Column::Id.is_in(ids))
         .exec(&txn)
@@ -174,6 +179,23 @@ pub async fn claim_due(db: &Db, claim: Claim<'_>) -> Result<Vec<ClaimedJob>, DbE
             max_attempts: j.max_attempts,
         })
         .collect())
+}
+
+fn lock_for(lock: std::time::Duration) -> Duration {
+    Duration::milliseconds(Ord::max(i64::try_from(lock.as_millis()).unwrap_or(i64::MAX), 1))
+}
+
+/// Keeps a running job's lock for another `lock` from now; its worker calls
+/// this while the job runs, so only a dead worker's jobs are taken over.
+pub async fn renew_lock(db: &Db, id: i64, lock: std::time::Duration) -> Result<(), DbErr> {
+    let now = Utc::now();
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::LockedUntil, Expr::value(now + lock_for(lock)))
+        .filter(jobs::Column::Id.eq(id))
+        .filter(jobs::Column::Status.eq("running"))
+        .exec(db.writer())
+        .await?;
+    Ok(())
 }
 
 /// Marks a job done.

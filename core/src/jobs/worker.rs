@@ -6,7 +6,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, warn};
 
-use super::queue::{Claim, ClaimedJob, Kinds, claim_due, mark_done, mark_failed, tenant_slot};
+use super::queue::{Claim, ClaimedJob, Kinds, LOCK, claim_due, mark_done, mark_failed, renew_lock, tenant_slot};
 use crate::db::Db;
 
 /// Runs the body of a job. Bodies must be idempotent: a job can run again
@@ -46,13 +46,21 @@ pub struct Worker {
     poll: Duration,
     core: Concurrency,
     outside: Vec<OutsideKind>,
+    lock: Duration,
 }
 
 impl Worker {
     /// A worker whose core lane runs 4 jobs at once (2 per shop) and with
     /// no outside lanes; see [`Worker::lanes`].
     pub fn new(db: Db, handler: Arc<dyn JobHandler>, poll: Duration) -> Self {
-        Self { db, handler, poll, core: Concurrency { total: 4, per_tenant: 2 }, outside: Vec::new() }
+        Self { db, handler, poll, core: Concurrency { total: 4, per_tenant: 2 }, outside: Vec::new(), lock: LOCK }
+    }
+
+    /// Locks claimed jobs for `lock` (renewed at a third of it while they
+    /// run) instead of [`LOCK`]: for tests of a dead worker's jobs.
+    pub fn lock(mut self, lock: Duration) -> Self {
+        self.lock = lock;
+        self
     }
 
     /// Sets the core lane's concurrency and the kinds that get lanes of their own.
@@ -86,7 +94,13 @@ impl Worker {
                 break;
             }
             let free = limit.total - running_jobs.len();
-            let claim = Claim { limit: free, kinds: kinds.as_kinds(), per_tenant: limit.per_tenant, running: &running };
+            let claim = Claim {
+                limit: free,
+                kinds: kinds.as_kinds(),
+                per_tenant: limit.per_tenant,
+                running: &running,
+                lock: self.lock,
+            };
             let claimed = match claim_due(&self.db, claim).await {
                 Ok(jobs) => jobs,
                 Err(e) => {
@@ -134,7 +148,23 @@ impl Worker {
     async fn run_one(&self, job: ClaimedJob) {
         let span = tracing::info_span!("job", id = job.id, kind = %job.kind, tenant = job.tenant_id.as_deref().unwrap_or(""), attempt = job.attempts);
         async {
-            match self.handler.run(&job).await {
+            // The lock is renewed while the job runs: a long job keeps it,
+            // a dead worker's job is free again within `self.lock`.
+            let work = self.handler.run(&job);
+            tokio::pin!(work);
+            let mut renew = tokio::time::interval(self.lock / 3);
+            renew.tick().await;
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut work => break outcome,
+                    _ = renew.tick() => {
+                        if let Err(e) = renew_lock(&self.db, job.id, self.lock).await {
+                            warn!(error = %e, "cannot renew a running job's lock");
+                        }
+                    }
+                }
+            };
+            match outcome {
                 Ok(()) => {
                     if let Err(e) = mark_done(&self.db, job.id).await {
                         error!(error = %e, "job ran but could not be marked done; it will run again");

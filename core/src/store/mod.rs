@@ -12,6 +12,7 @@ pub mod coupons;
 pub mod dashboard;
 pub mod domains;
 pub mod fee_ledger;
+pub mod integrity;
 pub mod key_imports;
 pub mod manual_delivery;
 pub mod operators;

@@ -36,7 +36,6 @@ async fn documented(app: &TestApp, url: &str, prefix: &str) -> BTreeSet<Operatio
 
 /// A request and what it caused.
 struct Caller {
-    http: reqwest::Client,
     caused: BTreeSet<Operation>,
 }
 
@@ -61,7 +60,7 @@ async fn every_documented_status_code_is_reachable() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let mut c = Caller { http: http.clone(), caused: BTreeSet::new() };
+    let mut c = Caller { caused: BTreeSet::new() };
 
     // Shops in every state a storefront request can meet before its handler.
     app.create_shop("suspended", "test", 1).await;
@@ -278,7 +277,7 @@ async fn every_documented_status_code_is_reachable() {
     // The storefront's client limit, on a server that allows one request.
     let limited =
         TestApp::spawn_with(Options { rate_limit_per_second: 1, rate_limit_burst: 1, ..Options::default() }).await;
-    let mut c = Caller { http: http.clone(), caused };
+    let mut c = Caller { caused };
     let (_, placed) = c
         .call(
             "POST",

@@ -144,3 +144,81 @@ async fn a_sweep_lease_has_one_holder_at_a_time_and_passes_on_when_it_expires() 
     let held = futures::future::join_all(asks).await.into_iter().filter(|h| *h).count();
     assert_eq!(held, 1);
 }
+
+/// Counts each job's runs; `slow` takes two seconds, `hang` never ends.
+#[derive(Default)]
+struct Timed {
+    finished: Mutex<HashMap<String, u32>>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Timed {
+    async fn run(&self, job: &ClaimedJob) -> anyhow::Result<()> {
+        match job.kind.as_str() {
+            "slow" => tokio::time::sleep(Duration::from_secs(2)).await,
+            "hang" => std::future::pending::<()>().await,
+            _ => {}
+        }
+        *self.finished.lock().expect("lock").entry(job.kind.clone()).or_default() += 1;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_keeps_its_lock_and_a_dead_workers_job_runs_again_within_the_lock() {
+    let (db, _dir, _database) = support::migrated_db().await;
+    let lock = Duration::from_millis(600);
+    let worker = |handler: Arc<Timed>| Worker::new(db.clone(), handler, Duration::from_millis(20)).lock(lock);
+
+    // A job three times longer than the lock, with a second worker polling:
+    // its worker renews the lock, so it runs once.
+    enqueue(db.writer(), NewJob::now("slow", None, serde_json::json!({}))).await.expect("enqueue");
+    let (stop, handler) = (CancellationToken::new(), Arc::new(Timed::default()));
+    let one = tokio::spawn(worker(handler.clone()).run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let two = tokio::spawn(worker(handler.clone()).run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    stop.cancel();
+    let _ = (one.await, two.await);
+    assert_eq!(
+        handler.finished.lock().expect("lock").get("slow"),
+        Some(&1),
+        "ran once, though it outlived its first lock"
+    );
+
+    // A worker that dies holding a job: another runs it once the lock lapses.
+    enqueue(db.writer(), NewJob::now("hang", None, serde_json::json!({}))).await.expect("enqueue");
+    let (stop, dying) = (CancellationToken::new(), Arc::new(Timed::default()));
+    let dead = tokio::spawn(worker(dying).run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let running = jobs::Entity::find().all(db.reader()).await.expect("jobs");
+    assert!(running.iter().any(|j| j.kind == "hang" && j.status == "running"), "the first worker holds it");
+    dead.abort();
+    let _ = dead.await;
+    // The same kind finishes at once on a live worker.
+    #[derive(Default)]
+    struct Quick(Mutex<u32>);
+    #[async_trait::async_trait]
+    impl JobHandler for Quick {
+        async fn run(&self, _: &ClaimedJob) -> anyhow::Result<()> {
+            *self.0.lock().expect("lock") += 1;
+            Ok(())
+        }
+    }
+    let quick = Arc::new(Quick::default());
+    let taken_at = tokio::time::Instant::now();
+    let live =
+        tokio::spawn(Worker::new(db.clone(), quick.clone(), Duration::from_millis(20)).lock(lock).run(stop.clone()));
+    let deadline = taken_at + Duration::from_secs(5);
+    while *quick.0.lock().expect("lock") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the dead worker's job never ran again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let waited = taken_at.elapsed();
+    stop.cancel();
+    let _ = live.await;
+    assert!(waited < Duration::from_millis(1500), "taken over after {waited:?}, the lock being {lock:?}");
+    let c = counts(&db).await.expect("counts");
+    assert_eq!((c.done, c.queued, c.running), (2, 0, 0));
+    db.close().await;
+}

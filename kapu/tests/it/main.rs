@@ -15,6 +15,7 @@ mod browser_operator;
 mod browser_theme;
 mod cli;
 mod concurrency;
+mod crash_safety;
 mod custom_domains;
 mod dashboard_accounts;
 mod dashboard_catalog;
