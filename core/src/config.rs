@@ -107,6 +107,12 @@ pub struct Config {
     /// file on a slow line included); a body with nothing arriving for
     /// `header_read_timeout_ms` fails sooner.
     pub body_read_timeout_ms: u64,
+    /// Milliseconds between SIGTERM and closing the listener: `/readyz`
+    /// answers 503 `draining` at once while requests are still served, so a
+    /// load balancer takes the process out of rotation before it stops
+    /// accepting. Set it to the balancer's readiness interval (or a little
+    /// more) behind one; 0 stops accepting at once.
+    pub shutdown_drain_ms: u64,
     /// `smtp://…` / `smtps://…`; when absent mail is written to `data_dir/outbox`.
     pub smtp_url: Option<Secret<String>>,
     /// Sender address of buyer emails.
@@ -211,6 +217,7 @@ impl Default for Config {
             host_cache_secs: 30,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 120_000,
+            shutdown_drain_ms: 0,
             smtp_url: None,
             mail_from: "Kapu <no-reply@kapu.localhost>".into(),
             log_format: "text".into(),

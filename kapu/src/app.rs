@@ -41,6 +41,8 @@ pub struct App {
     pub mailer: Mailer,
     /// Redis shared by every process (or none).
     pub fleet: Fleet,
+    /// Set once shutdown began: `/readyz` answers 503 from then on.
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -109,7 +111,7 @@ impl App {
         };
         let shared = kapu_platform::state::SharedWithRuntime { health, providers, traffic, fleet: fleet.clone() };
         let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions, shared)?;
-        Ok(Self { cfg, db, state, platform, bus, mailer, fleet })
+        Ok(Self { cfg, db, state, platform, bus, mailer, fleet, draining: Arc::default() })
     }
 
     /// The HTTP app of this process's role: health checks on every host,
@@ -128,6 +130,7 @@ impl App {
             metrics_token: self.cfg.metrics_token.as_ref().map(|t| t.expose().to_string()).filter(|t| !t.is_empty()),
             platform_host: self.cfg.platform_host(),
             shop_host: self.cfg.shop_host(),
+            draining: self.draining.clone(),
         };
         let mut checks = Router::new()
             .route("/healthz", get(|| async { "ok" }))
@@ -176,7 +179,9 @@ impl App {
     }
 
     /// Serves on `listener` with the job worker until `shutdown` is cancelled;
-    /// then stops accepting, finishes in-flight requests and the job in hand.
+    /// then turns `/readyz` to 503 `draining`, keeps serving for
+    /// `shutdown_drain_ms` (a load balancer's time to notice), stops
+    /// accepting, finishes in-flight requests and the jobs in hand.
     /// Jobs and periodic sweeps run only where the role says so (`all`,
     /// `worker`); the platform's in-memory upkeep wherever it serves.
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -205,7 +210,19 @@ impl App {
             header_read: Duration::from_millis(self.cfg.header_read_timeout_ms.max(1)),
             body_read: Duration::from_millis(self.cfg.body_read_timeout_ms.max(1)),
         };
-        crate::http_server::serve(listener, self.router(), deadlines, shutdown.clone()).await;
+        let stop_accepting = CancellationToken::new();
+        {
+            let (draining, stop, drain) =
+                (self.draining.clone(), stop_accepting.clone(), Duration::from_millis(self.cfg.shutdown_drain_ms));
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                draining.store(true, std::sync::atomic::Ordering::SeqCst);
+                tracing::info!(drain_ms = drain.as_millis() as u64, "draining: /readyz answers 503, still serving");
+                tokio::time::sleep(drain).await;
+                stop.cancel();
+            });
+        }
+        crate::http_server::serve(listener, self.router(), deadlines, stop_accepting).await;
         worker_stop.cancel();
         for task in finishing {
             let _ = task.await;
@@ -296,6 +313,7 @@ struct HealthState {
     metrics_token: Option<String>,
     platform_host: String,
     shop_host: String,
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(serde::Deserialize)]
@@ -363,6 +381,10 @@ async fn metrics(State(h): State<HealthState>, headers: axum::http::HeaderMap) -
 /// 200 while the database answers; Redis being down shows as `degraded`
 /// without taking the process out of rotation (it keeps selling).
 async fn readyz(State(h): State<HealthState>) -> Response {
+    if h.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+        return (StatusCode::SERVICE_UNAVAILABLE, json, r#"{"status":"draining"}"#).into_response();
+    }
     let r = kapu_core::readiness::check(&h.db, &h.fleet).await;
     let status = if r.ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(r)).into_response()

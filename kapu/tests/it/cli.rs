@@ -244,3 +244,61 @@ async fn roles_serve_only_their_plane_and_only_the_worker_runs_jobs() {
         assert!(sigterm_and_wait(p).success(), "clean exit on SIGTERM");
     }
 }
+
+/// SIGTERM behind a load balancer: `/readyz` turns to 503 at once while
+/// requests are still served for `KAPU_SHUTDOWN_DRAIN_MS`; then the listener
+/// closes, and a request in flight all along (its body still arriving)
+/// gets its answer before the process exits cleanly.
+#[tokio::test]
+async fn sigterm_turns_readiness_off_first_and_finishes_the_request_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("dir");
+    let db = support::database::cloned_database(dir.path(), support::database::Seed::Demo).await;
+    let p = KapuProcess::start(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("KAPU_DATA_DIR", dir.path().display().to_string()),
+            ("KAPU_DATABASE_URL", db.url.clone()),
+            ("KAPU_MASTER_KEY", support::database::TEST_MASTER_KEY.to_string()),
+            ("KAPU_SHUTDOWN_DRAIN_MS", "1500".into()),
+        ],
+    );
+    let port = p.port;
+    let http = support::processes::client();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    assert_eq!(http.get(&ready).send().await.expect("readyz").status(), 200);
+
+    // An order whose body is half sent when SIGTERM arrives.
+    let body = r#"{"product_id":"win11-pro","quantity":1,"email":"inflight@example.com"}"#;
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/orders HTTP/1.1\r\nHost: demo.localhost:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).await.expect("head");
+    slow.write_all(&body.as_bytes()[..20]).await.expect("half the body");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    p.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Draining: not ready, still serving new requests.
+    let r = http.get(&ready).send().await.expect("readyz while draining");
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.text().await.expect("body"), r#"{"status":"draining"}"#);
+    let (status, order) =
+        order_on(&http, port, "demo", "win11-pro", "draining@example.com", None, serde_json::json!({})).await;
+    assert_eq!(status, 201, "served while draining: {order}");
+
+    // After the drain the listener is closed, and the request in flight completes.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(),
+        "no new connection once the drain is over"
+    );
+    slow.write_all(&body.as_bytes()[20..]).await.expect("the rest of the body");
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 201"), "the request in flight was answered: {answer}");
+    let (exit, _) = p.wait();
+    assert!(exit.success(), "clean exit after SIGTERM");
+}

@@ -61,17 +61,27 @@ impl KapuProcess {
         }
     }
 
-    /// Sends `signal` (`TERM`, `KILL`) and waits up to 20 s for the exit.
-    pub fn signal_and_wait(mut self, signal: &str) -> (std::process::ExitStatus, Vec<String>) {
+    /// Sends `signal` (`TERM`, `KILL`) and returns at once.
+    pub fn signal(&self, signal: &str) {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().expect("kill").success());
+    }
+
+    /// Sends `signal` (`TERM`, `KILL`) and waits up to 20 s for the exit.
+    pub fn signal_and_wait(self, signal: &str) -> (std::process::ExitStatus, Vec<String>) {
+        self.signal(signal);
+        self.wait()
+    }
+
+    /// Waits up to 20 s for the process to exit; its status and log lines.
+    pub fn wait(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 let logs = self.logs.take().map(|l| l.join().unwrap_or_default()).unwrap_or_default();
                 return (status, logs);
             }
-            assert!(Instant::now() < deadline, "kapu did not stop after SIG{signal}");
+            assert!(Instant::now() < deadline, "kapu did not stop within 20 s");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
