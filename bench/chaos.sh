@@ -10,6 +10,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kills=${1:-200}
-KAPU_CHAOS_KILLS=$kills cargo nextest run --workspace --profile drill --no-capture \
-  -E 'test(killed_at_random_the_server_loses_no_paid_order_and_sells_no_key_twice)' 2>&1 |
-  grep -E '^[0-9]+ kills:|broken promises|panicked|PASS|FAIL'
+filter='test(killed_at_random_the_server_loses_no_paid_order_and_sells_no_key_twice)'
+cargo nextest run --workspace --profile drill --no-run
+# The drill restarts a copy of the binary: rebuilding the checkout meanwhile
+# cannot replace it mid-drill.
+bin=$(mktemp -d)/kapu
+cp target/debug/kapu "$bin"
+log=$(mktemp)
+status=0
+KAPU_TEST_BIN=$bin KAPU_CHAOS_KILLS=$kills cargo nextest run --workspace --profile drill --no-capture -E "$filter" \
+  >"$log" 2>&1 || status=$?
+grep -E '^[0-9]+ kills:|PASS|FAIL' "$log" || true
+if [ "$status" -ne 0 ]; then grep -v '^ *[0-9]*: \|^ *at ' "$log" | grep -A 20 panicked | head -n 60; fi
+rm -rf "$(dirname "$bin")" "$log"
+exit "$status"

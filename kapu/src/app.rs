@@ -97,8 +97,8 @@ impl App {
         let bus = Bus::new();
         // Connected lazily: a Redis that is down at start does not stop the process.
         let sessions = match &redis {
-            Some(client) => SessionStore::Redis(
-                redis::aio::ConnectionManager::new_lazy_with_config(
+            Some(client) => SessionStore::Redis {
+                conn: redis::aio::ConnectionManager::new_lazy_with_config(
                     client.clone(),
                     redis::aio::ConnectionManagerConfig::new()
                         .set_connection_timeout(Some(Duration::from_secs(1)))
@@ -106,7 +106,8 @@ impl App {
                         .set_number_of_retries(1),
                 )
                 .context("KAPU_REDIS_URL for dashboard sessions")?,
-            ),
+                prefix: cfg.redis_prefix.clone(),
+            },
             None => SessionStore::Database,
         };
         let shared = kapu_platform::state::SharedWithRuntime { health, providers, traffic, fleet: fleet.clone() };

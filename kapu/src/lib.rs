@@ -2,6 +2,7 @@
 //! (`main.rs`) and the integration tests both start Kapu through [`App`].
 
 pub mod app;
+pub mod backup;
 pub mod http_server;
 pub mod migrate;
 pub mod telemetry;

@@ -674,3 +674,29 @@ async fn two_workers_run_each_job_once_and_a_dead_lease_holder_hands_its_sweep_o
     println!("the sweep moved {moved_after} after the dead holder's lease expired");
     assert!(moved_after < chrono::Duration::seconds(3), "taken over within a pass of the expiry");
 }
+
+/// Dashboard sessions live under the fleet's `KAPU_REDIS_PREFIX`, like every
+/// other key, so two platforms sharing one Redis never read each other's.
+#[tokio::test]
+async fn dashboard_sessions_live_under_the_fleets_redis_prefix() {
+    if !fleet_available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let b = support::merchant::verified_merchant(&app, "prefix@example.com").await;
+    assert_eq!(b.get("/shops").await.status, 200, "signed in");
+    let client = redis::Client::open(app.redis_url.clone().expect("redis")).expect("client");
+    let mut c = client.get_multiplexed_async_connection().await.expect("connect");
+    let sessions: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}session:*", app.redis_prefix)).query_async(&mut c).await.expect("keys");
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    let account: String = redis::cmd("GET").arg(&sessions[0]).query_async(&mut c).await.expect("get");
+    for (key, exists) in [
+        (format!("{}account-sessions:{account}", app.redis_prefix), 1),
+        (format!("kapu:account-sessions:{account}"), 0),
+    ] {
+        let n: i64 = redis::cmd("EXISTS").arg(&key).query_async(&mut c).await.expect("exists");
+        assert_eq!(n, exists, "{key}");
+    }
+    app.stop().await;
+}

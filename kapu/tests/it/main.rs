@@ -9,6 +9,7 @@ mod alipay_channel;
 mod api_errors;
 mod api_status_codes;
 mod audit_log;
+mod backup_restore;
 mod browser;
 mod browser_merchant;
 mod browser_operator;

@@ -2,9 +2,10 @@
 //! `KAPU_REDIS_URL` is set (then no database read is needed to know who is
 //! asking). Either way only the SHA-256 of the cookie is stored.
 //!
-//! Redis keys: `kapu:session:{hash}` → account id (expiring with the
-//! session) and `kapu:account-sessions:{account id}` → the set of that
-//! account's session hashes, so "sign out everywhere" can find them.
+//! Redis keys, under `KAPU_REDIS_PREFIX` (`kapu:` by default):
+//! `{prefix}session:{hash}` → account id (expiring with the session) and
+//! `{prefix}account-sessions:{account id}` → the set of that account's
+//! session hashes, so "sign out everywhere" can find them.
 
 use chrono::Duration;
 use kapu_core::Db;
@@ -19,14 +20,14 @@ use crate::error::PageError;
 #[derive(Clone)]
 pub enum SessionStore {
     Database,
-    Redis(redis::aio::ConnectionManager),
+    Redis { conn: redis::aio::ConnectionManager, prefix: String },
 }
 
 impl std::fmt::Debug for SessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             SessionStore::Database => "SessionStore::Database",
-            SessionStore::Redis(_) => "SessionStore::Redis",
+            SessionStore::Redis { .. } => "SessionStore::Redis",
         })
     }
 }
@@ -35,12 +36,12 @@ fn unavailable(e: redis::RedisError) -> PageError {
     PageError::Unavailable(format!("session store (Redis): {e}"))
 }
 
-fn session_key(hash: &str) -> String {
-    format!("kapu:session:{hash}")
+fn session_key(prefix: &str, hash: &str) -> String {
+    format!("{prefix}session:{hash}")
 }
 
-fn account_key(account_id: &str) -> String {
-    format!("kapu:account-sessions:{account_id}")
+fn account_key(prefix: &str, account_id: &str) -> String {
+    format!("{prefix}account-sessions:{account_id}")
 }
 
 impl SessionStore {
@@ -48,16 +49,16 @@ impl SessionStore {
     pub async fn create(&self, db: &Db, account_id: &str, lifetime: Duration) -> Result<String, PageError> {
         match self {
             SessionStore::Database => Ok(create_session(db.writer(), account_id, lifetime).await?),
-            SessionStore::Redis(conn) => {
+            SessionStore::Redis { conn, prefix } => {
                 let token = new_secret_token();
                 let hash = token_hash(&token);
                 let secs = lifetime.num_seconds().max(1) as u64;
                 let mut c = conn.clone();
                 redis::pipe()
                     .atomic()
-                    .set_ex(session_key(&hash), account_id, secs)
-                    .sadd(account_key(account_id), &hash)
-                    .expire(account_key(account_id), secs as i64)
+                    .set_ex(session_key(prefix, &hash), account_id, secs)
+                    .sadd(account_key(prefix, account_id), &hash)
+                    .expire(account_key(prefix, account_id), secs as i64)
                     .query_async::<()>(&mut c)
                     .await
                     .map_err(unavailable)?;
@@ -70,9 +71,9 @@ impl SessionStore {
     pub async fn account_of(&self, db: &Db, cookie: &str) -> Result<Option<String>, PageError> {
         match self {
             SessionStore::Database => Ok(find_account_id_by_session(db.reader(), cookie).await?),
-            SessionStore::Redis(conn) => {
+            SessionStore::Redis { conn, prefix } => {
                 let mut c = conn.clone();
-                c.get(session_key(&token_hash(cookie))).await.map_err(unavailable)
+                c.get(session_key(prefix, &token_hash(cookie))).await.map_err(unavailable)
             }
         }
     }
@@ -81,9 +82,9 @@ impl SessionStore {
     pub async fn delete(&self, db: &Db, cookie: &str) -> Result<(), PageError> {
         match self {
             SessionStore::Database => Ok(delete_session(db.writer(), cookie).await?),
-            SessionStore::Redis(conn) => {
+            SessionStore::Redis { conn, prefix } => {
                 let mut c = conn.clone();
-                let _: () = c.del(session_key(&token_hash(cookie))).await.map_err(unavailable)?;
+                let _: () = c.del(session_key(prefix, &token_hash(cookie))).await.map_err(unavailable)?;
                 Ok(())
             }
         }
@@ -93,11 +94,11 @@ impl SessionStore {
     pub async fn delete_all_of_account(&self, db: &Db, account_id: &str) -> Result<u64, PageError> {
         match self {
             SessionStore::Database => Ok(delete_sessions_of_account(db.writer(), account_id).await?),
-            SessionStore::Redis(conn) => {
+            SessionStore::Redis { conn, prefix } => {
                 let mut c = conn.clone();
-                let hashes: Vec<String> = c.smembers(account_key(account_id)).await.map_err(unavailable)?;
-                let mut keys: Vec<String> = hashes.iter().map(|h| session_key(h)).collect();
-                keys.push(account_key(account_id));
+                let hashes: Vec<String> = c.smembers(account_key(prefix, account_id)).await.map_err(unavailable)?;
+                let mut keys: Vec<String> = hashes.iter().map(|h| session_key(prefix, h)).collect();
+                keys.push(account_key(prefix, account_id));
                 let removed: u64 = c.del(keys).await.map_err(unavailable)?;
                 Ok(removed.saturating_sub(1))
             }

@@ -21,7 +21,10 @@ impl KapuProcess {
     /// `kapu {args}` with `env` (and no inherited `KAPU_*` but `PATH`-like
     /// basics); waits up to a minute for "kapu listening".
     pub fn start(args: &[&str], env: &[(&str, String)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kapu"));
+        // A long drill runs a copy (`KAPU_TEST_BIN`), so rebuilding the
+        // checkout meanwhile cannot swap the binary under its restarts.
+        let bin = std::env::var("KAPU_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kapu").to_string());
+        let mut cmd = Command::new(bin);
         cmd.args(args).env("KAPU_LOG_FORMAT", "json").stdout(Stdio::piped()).stderr(Stdio::null());
         for (k, _) in std::env::vars() {
             if k.starts_with("KAPU_") {
