@@ -113,6 +113,13 @@ pub struct Config {
     /// accepting. Set it to the balancer's readiness interval (or a little
     /// more) behind one; 0 stops accepting at once.
     pub shutdown_drain_ms: u64,
+    /// Days finished jobs are kept (see `store::retention`).
+    pub retain_done_jobs_days: u32,
+    /// Days payment checks, risk events, dead jobs, finished webhook
+    /// deliveries and Stripe event ids are kept.
+    pub retain_records_days: u32,
+    /// Days finished key-import reports are kept.
+    pub retain_key_imports_days: u32,
     /// `smtp://…` / `smtps://…`; when absent mail is written to `data_dir/outbox`.
     pub smtp_url: Option<Secret<String>>,
     /// Sender address of buyer emails.
@@ -218,6 +225,9 @@ impl Default for Config {
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 120_000,
             shutdown_drain_ms: 0,
+            retain_done_jobs_days: 7,
+            retain_records_days: 30,
+            retain_key_imports_days: 90,
             smtp_url: None,
             mail_from: "Kapu <no-reply@kapu.localhost>".into(),
             log_format: "text".into(),

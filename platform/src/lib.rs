@@ -202,8 +202,9 @@ async fn theme_asset(axum::extract::OriginalUri(uri): axum::extract::OriginalUri
 pub struct Upkeep {
     /// Trim this process's in-memory login throttle (where it serves the platform).
     pub memory: bool,
-    /// Purge expired sessions, tokens and idempotent answers, and re-check
-    /// pending custom domains (where it runs the sweeps).
+    /// Purge expired sessions, tokens and idempotent answers, delete rows
+    /// past their retention (`store::retention`), and re-check pending
+    /// custom domains (where it runs the sweeps).
     pub sweeps: bool,
 }
 
@@ -238,6 +239,16 @@ pub fn spawn_housekeeping(state: PlatformState, upkeep: Upkeep) -> tokio::task::
                     .await
             {
                 tracing::warn!(error = %e, "purging old idempotent API answers failed");
+            }
+            let keep = kapu_core::store::retention::Retention::days(
+                state.cfg.retain_done_jobs_days,
+                state.cfg.retain_records_days,
+                state.cfg.retain_key_imports_days,
+            );
+            match kapu_core::store::retention::sweep(state.db.writer(), chrono::Utc::now(), &keep).await {
+                Ok(swept) if swept.total() > 0 => tracing::info!(?swept, "retention sweep deleted old rows"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "the retention sweep failed"),
             }
             if let Err(e) = crate::domains::check_pending_domains(&state).await {
                 tracing::warn!(error = %e, "checking pending custom domains failed");

@@ -26,6 +26,7 @@ pub mod planner_statistics;
 pub mod plans;
 pub mod platform_overview;
 pub mod products;
+pub mod retention;
 pub mod risk;
 pub mod shop_logo;
 pub mod shop_settings;

@@ -36,6 +36,7 @@ mod page_snapshots;
 mod payment_channels;
 mod plan_limits;
 mod purchase;
+mod retention;
 mod risk_rules;
 mod storefront_pages;
 mod stripe_channel;
