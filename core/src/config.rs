@@ -144,6 +144,11 @@ pub struct Config {
     pub webhook_concurrency: usize,
     /// Connections in the database pool (PostgreSQL; SQLite readers).
     pub db_max_connections: u32,
+    /// Milliseconds a request waits for a PostgreSQL connection (and a new
+    /// connection for its handshake) before it is answered 503
+    /// `service_unavailable`: while the database is away requests fail fast
+    /// and clearly instead of hanging.
+    pub db_acquire_timeout_ms: u64,
     /// Upper bound of one call to a payment provider, in milliseconds.
     pub channel_timeout_ms: u64,
     /// Extra tries of a provider call after a transient failure, before failing over.
@@ -240,6 +245,7 @@ impl Default for Config {
             job_concurrency_per_shop: 2,
             webhook_concurrency: 8,
             db_max_connections: 16,
+            db_acquire_timeout_ms: 1_000,
             channel_timeout_ms: 8_000,
             channel_retries: 2,
             channel_backoff_ms: 200,

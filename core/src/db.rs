@@ -42,13 +42,21 @@ pub enum ConnectError {
 impl Db {
     /// Opens `url`. `max_connections` sizes the PostgreSQL pool and the SQLite reader pool.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
+        Self::connect_with(url, max_connections, Duration::from_secs(10)).await
+    }
+
+    /// Opens `url`, waiting at most `acquire` for a PostgreSQL connection
+    /// (a request then fails with "unavailable" instead of hanging while
+    /// the database is away).
+    pub async fn connect_with(url: &str, max_connections: u32, acquire: Duration) -> Result<Self, ConnectError> {
         if url.starts_with("sqlite:") {
             Self::connect_sqlite(url, max_connections).await
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut opts = ConnectOptions::new(url);
             opts.max_connections(max_connections.max(2))
                 .min_connections(1)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(acquire)
+                .connect_timeout(acquire)
                 .sqlx_logging(false);
             let pool = Database::connect(opts).await?;
             Ok(Self { read: pool.clone(), write: pool, engine: Engine::Postgres, sqlite_file: None })
@@ -161,7 +169,16 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
 /// True when the database could not be reached (pool exhausted, connection
 /// lost): the request may succeed later, so callers answer 503.
 pub fn is_unavailable(err: &DbErr) -> bool {
-    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+    use sea_orm::{RuntimeErr, sqlx};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        // The connection broke under a statement (the server went away).
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
+            e.as_ref(),
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed
+        ),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -60,7 +60,8 @@ impl App {
                 cfg.role.name()
             );
         }
-        let db = Db::connect(&url, cfg.db_max_connections).await?;
+        let acquire = Duration::from_millis(cfg.db_acquire_timeout_ms.max(1));
+        let db = Db::connect_with(&url, cfg.db_max_connections, acquire).await?;
         let master = load_master_key(&cfg, db.engine())?;
         crate::migrate::run(&db).await.context("migrating the database")?;
         kapu_core::store::plans::ensure_builtin_plans(db.writer()).await.context("creating the built-in plans")?;

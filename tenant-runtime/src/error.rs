@@ -148,7 +148,7 @@ impl StoreError {
             NotificationRejected(_) => "notification_rejected",
             TooManyUnpaidOrders { .. } => "too_many_unpaid_orders",
             RateLimited { .. } => "rate_limited",
-            Unavailable(_) => "unavailable",
+            Unavailable(_) => "service_unavailable",
             Internal(_) => "internal_error",
         }
     }

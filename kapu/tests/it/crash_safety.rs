@@ -248,7 +248,7 @@ async fn killed_at_random_the_server_loses_no_paid_order_and_sells_no_key_twice(
     let drain_started = Instant::now();
     let drained = drain_started + Duration::from_secs(120);
     let mut last_report = Instant::now();
-    loop {
+    let drain = loop {
         let due = jobs::Entity::find()
             .filter(jobs::Column::Status.is_in(["queued", "running"]))
             .filter(jobs::Column::RunAt.lte(chrono::Utc::now()))
@@ -256,7 +256,7 @@ async fn killed_at_random_the_server_loses_no_paid_order_and_sells_no_key_twice(
             .await
             .expect("jobs");
         if due == 0 {
-            break;
+            break drain_started.elapsed();
         }
         if last_report.elapsed() > Duration::from_secs(5) {
             println!("draining: {due} jobs due after {:?}", drain_started.elapsed());
@@ -264,7 +264,7 @@ async fn killed_at_random_the_server_loses_no_paid_order_and_sells_no_key_twice(
         }
         assert!(Instant::now() < drained, "{due} jobs still due two minutes after the drill");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
     let (checked, broken) =
         kapu_core::store::integrity::check(db.reader(), chrono::Utc::now(), chrono::Duration::seconds(10))
             .await
@@ -306,7 +306,6 @@ async fn killed_at_random_the_server_loses_no_paid_order_and_sells_no_key_twice(
         let to_buyer = outbox.iter().filter(|(to, _, body)| to == &b.email && body.contains(&b.no)).count();
         assert_eq!(to_buyer, 1, "delivery emails for order {}", b.no);
     }
-    let drain = drain_started.elapsed();
     println!(
         "{kills} kills: jobs drained {drain:.1?} after the last restart; {} paid orders delivered ({} emails to buyers), {} keys sold, {acked}/{tried} key batches acknowledged, {} checked: {checked:?}",
         bought.len(),

@@ -32,6 +32,7 @@ mod live_mode;
 mod merchant_api;
 mod notifications;
 mod operators;
+mod outages;
 mod page_snapshots;
 mod payment_channels;
 mod plan_limits;

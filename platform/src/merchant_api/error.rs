@@ -70,7 +70,7 @@ impl From<sea_orm::DbErr> for ApiError {
         if kapu_core::db::is_unavailable(&e) {
             return Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                "service_unavailable",
                 "数据库暂时不可用，请稍后重试。The database is unavailable; retry shortly.",
             );
         }

@@ -11,6 +11,7 @@ pub mod merchant;
 pub mod operator;
 pub mod process;
 pub mod processes;
+pub mod tcp_proxy;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

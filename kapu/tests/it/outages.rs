@@ -1,0 +1,127 @@
+//! Dependency outages, with the dependency really taken away: the real
+//! `kapu` binary reaches its PostgreSQL database through a proxy the test
+//! cuts (every connection dropped, new ones refused) and restores. Nothing
+//! else using that PostgreSQL server notices. PostgreSQL runs only (SQLite
+//! has no server to lose).
+
+use crate::support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::database::{Seed, TEST_MASTER_KEY, cloned_database, test_master_key};
+use support::process::KapuProcess;
+use support::processes::{client, order_on, shop_url};
+use support::tcp_proxy::TcpProxy;
+
+/// Sends `req` and returns (status, body, how long the answer took).
+async fn timed(req: reqwest::RequestBuilder) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let r = req.send().await.expect("an answer, not a dropped connection");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default(), started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_database_down_requests_fail_fast_and_clearly_and_all_resumes_when_it_is_back() {
+    if !std::env::var("KAPU_TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        println!("skipped: the database outage drill needs PostgreSQL (KAPU_TEST_DATABASE_URL)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let database = cloned_database(dir.path(), Seed::Demo).await;
+    let mut url = url::Url::parse(&database.url).expect("url");
+    let upstream = (url.host_str().expect("host").to_string(), url.port().unwrap_or(5432));
+    let upstream = tokio::net::lookup_host(upstream).await.expect("resolve").next().expect("address");
+    let proxy = TcpProxy::start(upstream).await;
+    url.set_host(Some("127.0.0.1")).expect("host");
+    url.set_port(Some(proxy.port)).expect("port");
+    let server = KapuProcess::start(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("KAPU_DATA_DIR", dir.path().display().to_string()),
+            ("KAPU_DATABASE_URL", url.to_string()),
+            ("KAPU_MASTER_KEY", TEST_MASTER_KEY.to_string()),
+            ("KAPU_DB_ACQUIRE_TIMEOUT_MS", "1000".into()),
+        ],
+    );
+    let (port, c) = (server.port, client());
+
+    // An order placed before the outage, paid by the provider during it.
+    let (status, order) = order_on(&c, port, "demo", "win11-pro", "outage@example.com", None, json!({})).await;
+    assert_eq!(status, 201, "{order}");
+    let pay_url = order["pay_url"].as_str().expect("pay_url");
+    let payment_id = pay_url.rsplit('/').next().and_then(|p| p.split('?').next()).expect("payment id").to_string();
+    let keys = test_master_key().tenant(&order_tenant(&database.url).await);
+    let notification =
+        support::sandbox_fields(&keys, &payment_id, "paid", order["amount_minor"].as_i64().expect("amount"), "CNY");
+    let notify_url = shop_url(port, "demo", &format!("/api/v1/payments/{payment_id}/notify"));
+
+    proxy.cut();
+    let order_body = json!({"product_id": "win11-pro", "quantity": 1, "email": "during@example.com"});
+    // Ordering: 503 service_unavailable, in the buyer's language, fast.
+    let (status, body, took) =
+        timed(c.post(shop_url(port, "demo", "/api/v1/orders")).header("accept-language", "zh-CN").json(&order_body))
+            .await;
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!((status, v["error"]["code"].as_str()), (503, Some("service_unavailable")), "{body}");
+    assert!(v["error"]["message"].as_str().expect("message").contains("订单不会丢失"), "{body}");
+    assert!(took < Duration::from_millis(2500), "answered in {took:?}");
+    // The provider's notification: 503, so the provider retries it.
+    let (status, body, took) = timed(c.post(&notify_url).form(&notification)).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(took < Duration::from_millis(2500), "answered in {took:?}");
+    // The buyer's order page: a page that says what is wrong, not a 500.
+    let page = shop_url(
+        port,
+        "demo",
+        &format!("/orders/{}?token={}", support::order_no(&order), order["token"].as_str().expect("t")),
+    );
+    let (status, body, took) = timed(c.get(&page).header("accept-language", "zh-CN")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("服务暂时繁忙"), "{body}");
+    assert!(took < Duration::from_millis(2500), "answered in {took:?}");
+    // The merchant API and readiness.
+    let (status, body, _) =
+        timed(c.get(format!("http://localhost:{port}/api/merchant/v1/products")).bearer_auth("kapu_sk_x")).await;
+    assert!(status == 503 || status == 401, "{status} {body}");
+    let (status, body, took) = timed(c.get(format!("http://127.0.0.1:{port}/readyz"))).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(took < Duration::from_millis(2500), "readyz answered in {took:?}");
+    let (status, _, _) = timed(c.get(format!("http://127.0.0.1:{port}/healthz"))).await;
+    assert_eq!(status, 200, "the process itself is alive");
+
+    // Back: serving within 5 s, without a restart; the provider's retry delivers.
+    proxy.restore().await;
+    let back = Instant::now();
+    loop {
+        let (status, _) = order_on(&c, port, "demo", "win11-pro", "after@example.com", None, json!({})).await;
+        if status == 201 {
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(5), "still {status} 5 s after the database came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("ordering again {:?} after the database came back", back.elapsed());
+    let (status, body, _) = timed(c.post(&notify_url).form(&notification)).await;
+    assert_eq!(status, 200, "{body}");
+    let view = shop_url(
+        port,
+        "demo",
+        &format!("/api/v1/orders/{}?token={}", support::order_no(&order), order["token"].as_str().expect("t")),
+    );
+    let v: Value = c.get(view).send().await.expect("view").json().await.expect("json");
+    assert_eq!(v["status"], "delivered", "{v}");
+    let (exit, _) = server.signal_and_wait("TERM");
+    assert!(exit.success());
+}
+
+/// The demo shop's tenant id, read directly (not through the proxy).
+async fn order_tenant(url: &str) -> String {
+    use kapu_core::entities::tenants;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let db = kapu_core::Db::connect(url, 2).await.expect("db");
+    let t = tenants::Entity::find().filter(tenants::Column::Slug.eq("demo")).one(db.reader()).await.expect("db");
+    db.close().await;
+    t.expect("demo").id
+}
