@@ -146,8 +146,10 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Milliseconds a request waits for a PostgreSQL connection (and a new
     /// connection for its handshake) before it is answered 503
-    /// `service_unavailable`: while the database is away requests fail fast
-    /// and clearly instead of hanging.
+    /// `service_unavailable`: while the database is away requests fail
+    /// within this instead of hanging. 5 s by default: at 1 s a burst of
+    /// 200 concurrent orders, then their notifications five times over,
+    /// already met 503s on a 2-core test machine.
     pub db_acquire_timeout_ms: u64,
     /// Upper bound of one call to a payment provider, in milliseconds.
     pub channel_timeout_ms: u64,
@@ -245,7 +247,7 @@ impl Default for Config {
             job_concurrency_per_shop: 2,
             webhook_concurrency: 8,
             db_max_connections: 16,
-            db_acquire_timeout_ms: 1_000,
+            db_acquire_timeout_ms: 5_000,
             channel_timeout_ms: 8_000,
             channel_retries: 2,
             channel_backoff_ms: 200,

@@ -380,12 +380,20 @@ async fn sessions_live_in_redis_when_configured_and_in_the_database_otherwise() 
                 .await
                 .expect("db")
                 .expect("account");
+            // Under the fleet's key prefix, like every other key, so two
+            // platforms sharing one Redis never read each other's sessions.
             let n: u64 = redis::cmd("SCARD")
-                .arg(format!("kapu:account-sessions:{}", account.id))
+                .arg(format!("{}account-sessions:{}", app.redis_prefix, account.id))
                 .query_async(&mut c)
                 .await
                 .expect("scard");
             assert_eq!(n, 1, "one session for the account");
+            let unprefixed: u64 = redis::cmd("EXISTS")
+                .arg(format!("kapu:account-sessions:{}", account.id))
+                .query_async(&mut c)
+                .await
+                .expect("exists");
+            assert_eq!(unprefixed, 0, "nothing outside the prefix");
         }
         None => assert_eq!(rows, 1, "one session row"),
     }

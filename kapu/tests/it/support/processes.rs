@@ -29,6 +29,12 @@ pub fn fleet_available() -> bool {
 /// are as loose as the test server's unless `env` says otherwise (later
 /// entries win).
 pub fn join(app: &TestApp, role: &str, env: &[(&str, String)]) -> KapuProcess {
+    join_at(app, role, 0, env)
+}
+
+/// [`join`] listening on `port` (0: any free one), e.g. to start a process
+/// again where a balancer expects it.
+pub fn join_at(app: &TestApp, role: &str, port: u16, env: &[(&str, String)]) -> KapuProcess {
     let dir = app.data_dir.path().join(format!("process-{}", kapu_core::ids::new_id()));
     std::fs::create_dir_all(&dir).expect("process dir");
     let mut all: Vec<(&str, String)> = vec![
@@ -53,7 +59,8 @@ pub fn join(app: &TestApp, role: &str, env: &[(&str, String)]) -> KapuProcess {
         ("KAPU_REFUSAL_DELAY_MS", "0".into()),
     ];
     all.extend(env.iter().cloned());
-    KapuProcess::start(&["serve", "--listen", "127.0.0.1:0", "--role", role], &all)
+    let listen = format!("127.0.0.1:{port}");
+    KapuProcess::start(&["serve", "--listen", &listen, "--role", role], &all)
 }
 
 /// An HTTP client that reaches every `*.localhost` name on loopback.
