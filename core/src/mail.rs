@@ -44,6 +44,10 @@ pub enum MailError {
     Build(String),
     #[error("cannot send: {0}")]
     Send(String),
+    /// The receiving side refused the message for good (SMTP 5xx: no such
+    /// mailbox, rejected as spam…): sending it again cannot help.
+    #[error("refused by the mail server: {0}")]
+    Refused(String),
     #[error("bad SMTP URL: {0}")]
     Config(String),
 }
@@ -120,7 +124,9 @@ impl Mailer {
                 let name = self.message_key.clone().unwrap_or_else(crate::ids::new_id);
                 write_outbox_file(dir, &name, &message.formatted()).await
             }
-            Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| MailError::Send(e.to_string())),
+            Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| {
+                if e.is_permanent() { MailError::Refused(e.to_string()) } else { MailError::Send(e.to_string()) }
+            }),
         }
     }
 }

@@ -28,7 +28,7 @@ pub struct NewJob {
 impl NewJob {
     /// A job due now with the default retry cap (10 attempts).
     pub fn now(kind: &'static str, tenant_id: Option<String>, payload: serde_json::Value) -> Self {
-        Self { kind, tenant_id, payload, run_at: Utc::now(), max_attempts: 10 }
+        Self { kind, tenant_id, payload, run_at: Utc::now(), max_attempts: super::kinds::attempts_for(kind) }
     }
 
     /// The same job, due at `at`.
@@ -205,6 +205,20 @@ pub async fn mark_done(db: &Db, id: i64) -> Result<(), DbErr> {
         .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(jobs::Column::Id.eq(id))
+        .exec(db.writer())
+        .await?;
+    Ok(())
+}
+
+/// Records a failure that retrying cannot mend: `dead` now, with its error.
+pub async fn mark_dead(db: &Db, job: &ClaimedJob, error: &str) -> Result<(), DbErr> {
+    let error: String = error.chars().take(2000).collect();
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, Expr::value("dead"))
+        .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(jobs::Column::LastError, Expr::value(error))
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(jobs::Column::Id.eq(job.id))
         .exec(db.writer())
         .await?;
     Ok(())

@@ -125,3 +125,82 @@ async fn order_tenant(url: &str) -> String {
     db.close().await;
     t.expect("demo").id
 }
+
+/// The mail server down, then back; and a mailbox refused for good. Both
+/// engines: the server under test is the app itself, mail goes over SMTP
+/// to a sink the test stops and starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_mail_server_down_keys_show_at_once_and_the_email_follows_when_it_is_back() {
+    use support::smtp_sink::SmtpSink;
+    let port = support::processes::free_port();
+    let app = support::TestApp::spawn_with(support::Options {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        ..support::Options::default()
+    })
+    .await;
+    // The sink writes into the app's outbox, so the usual helpers read it.
+    let mut smtp = SmtpSink::on(port, app.outbox(), "refused.example");
+    smtp.start().await;
+    let owner = support::merchant::merchant_with_shop(&app, "mailer@example.com", "mailshop").await;
+    let tenant = app.tenant_id("mailshop").await;
+    let product = app.add_product(&tenant, "Mailed key", 500, 5).await;
+
+    // Down: the buyer pays and sees the keys; the email waits its turn.
+    smtp.stop();
+    let sent_before = smtp.accepted();
+    let (status, order) =
+        app.order("mailshop", json!({"product_id": product, "quantity": 1, "email": "waiting@example.com"})).await;
+    assert_eq!(status, 201, "{order}");
+    let pay = app.client.post(order["pay_url"].as_str().expect("pay")).form(&[("outcome", "paid")]).send().await;
+    assert_eq!(pay.expect("pay").status().as_u16(), 303);
+    let (no, token) = (support::order_no(&order).to_string(), order["token"].as_str().expect("t").to_string());
+    let (_, view) = app.order_view("mailshop", &no, &token).await;
+    assert_eq!(view["status"], "delivered");
+    assert_eq!(view["keys"].as_array().map(Vec::len), Some(1), "keys on the order page while mail is down");
+    let tried = || async {
+        let jobs = kapu_core::store::order_admin::list_jobs_of_order_for_tenant(
+            app.db.reader(),
+            &tenant,
+            &app.order_row(&tenant, &no).await,
+        )
+        .await
+        .expect("jobs");
+        jobs.into_iter()
+            .find(|j| j.kind == "send_delivery_email")
+            .is_some_and(|j| j.attempts >= 1 && j.status == "queued")
+    };
+    assert!(app.eventually(10, tried).await, "the email was tried and is queued again");
+
+    // Back: the email arrives with the next retry.
+    smtp.start().await;
+    let back = Instant::now();
+    let arrived = || async {
+        support::read_outbox(&app.outbox())
+            .iter()
+            .any(|(to, _, body)| to == "waiting@example.com" && body.contains(&no))
+    };
+    assert!(app.eventually(30, arrived).await, "the delivery email arrived after the mail server came back");
+    println!("delivery email sent {:?} after the mail server came back", back.elapsed());
+    assert_eq!(smtp.accepted() - sent_before, 1, "exactly one email for the order");
+
+    // Refused for good: the job ends at once, and the merchant is told on the order.
+    let (_, refused) =
+        app.order("mailshop", json!({"product_id": product, "quantity": 1, "email": "nobody@refused.example"})).await;
+    let pay = app.client.post(refused["pay_url"].as_str().expect("pay")).form(&[("outcome", "paid")]).send().await;
+    assert_eq!(pay.expect("pay").status().as_u16(), 303);
+    let refused_no = support::order_no(&refused).to_string();
+    let dead = || async {
+        let row = app.order_row(&tenant, &refused_no).await;
+        let jobs = kapu_core::store::order_admin::list_jobs_of_order_for_tenant(app.db.reader(), &tenant, &row)
+            .await
+            .expect("jobs");
+        jobs.into_iter().any(|j| j.kind == "send_delivery_email" && j.status == "dead" && j.attempts == 1)
+    };
+    assert!(app.eventually(10, dead).await, "a refused address is not retried");
+    let page = owner.get(&format!("/shops/mailshop/orders/{refused_no}")).await;
+    assert!(page.body.contains("id=\"email-refused\""), "{}", page.body);
+    assert!(page.body.contains("550"), "the merchant sees what the buyer's server said");
+    let page = owner.get(&format!("/shops/mailshop/orders/{no}")).await;
+    assert!(!page.body.contains("id=\"email-refused\""), "no notice on an order whose email went out");
+    app.stop().await;
+}

@@ -44,8 +44,15 @@ pub async fn order_detail(
             amount => money(p.amount_minor), provider_ref => p.provider_ref.clone(), error => p.error.clone(), refundable }
         })
         .collect();
-    let jobs: Vec<Value> = list_jobs_of_order_for_tenant(r, tenant, &o)
-        .await?
+    let order_jobs = list_jobs_of_order_for_tenant(r, tenant, &o).await?;
+    // A buyer email refused for good (no such mailbox…): said plainly, with
+    // what the receiving server answered.
+    let email_refused = order_jobs
+        .iter()
+        .filter(|j| j.status == "dead" && kapu_core::jobs::kinds::BUYER_MAIL.contains(&j.kind.as_str()))
+        .filter_map(|j| j.last_error.clone())
+        .find(|e| e.contains("refused by the mail server"));
+    let jobs: Vec<Value> = order_jobs
         .iter()
         .map(|j| {
             let at = if j.status == "done" { &j.updated_at } else { &j.run_at };
@@ -58,7 +65,7 @@ pub async fn order_detail(
         unit_price => money(o.unit_price_minor), coupon_code => o.coupon_code.clone(), discount => money(o.discount_minor), email => o.email, channel => o.channel, client_ip => o.client_ip,
         created_at => when(&o.created_at), paid_at => o.paid_at.as_ref().map(when),
         delivered_at => o.delivered_at.as_ref().map(when), expires_at => when(&o.expires_at),
-        attention_reason => o.attention_reason, can_refund => REFUNDABLE.contains(&o.status.as_str()),
+        attention_reason => o.attention_reason, email_refused, can_refund => REFUNDABLE.contains(&o.status.as_str()),
         to_fulfil => o.status == kapu_core::store::orders::status::PAID,
         buyer_input => o.buyer_input.as_deref()
             .and_then(|j| serde_json::from_str::<std::collections::BTreeMap<String, String>>(j).ok())

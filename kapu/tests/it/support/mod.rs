@@ -11,6 +11,7 @@ pub mod merchant;
 pub mod operator;
 pub mod process;
 pub mod processes;
+pub mod smtp_sink;
 pub mod tcp_proxy;
 
 use std::net::SocketAddr;
@@ -76,6 +77,8 @@ pub struct Options {
     pub catalog_cache_secs: Option<u64>,
     /// Milliseconds a client has to send a request's headers (`None`: the default).
     pub header_read_timeout_ms: Option<u64>,
+    /// Send mail over SMTP to this URL instead of the outbox files.
+    pub smtp_url: Option<String>,
 }
 
 impl Default for Options {
@@ -108,6 +111,7 @@ impl Default for Options {
             redis_url: None,
             catalog_cache_secs: None,
             header_read_timeout_ms: None,
+            smtp_url: None,
         }
     }
 }
@@ -170,6 +174,7 @@ impl TestApp {
             role: opts.role,
             catalog_cache_secs: opts.catalog_cache_secs.unwrap_or(Config::default().catalog_cache_secs),
             header_read_timeout_ms: opts.header_read_timeout_ms.unwrap_or(Config::default().header_read_timeout_ms),
+            smtp_url: opts.smtp_url.clone().map(kapu_core::secret::Secret::new),
             order_ttl_secs: opts.order_ttl_secs,
             max_unpaid_orders: opts.max_unpaid_orders,
             rate_limit_per_second: opts.rate_limit_per_second,
