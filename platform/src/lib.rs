@@ -66,6 +66,7 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
     let shop = RouteBook::new()
         .route("/", get(shops::dashboard::dashboard))
         .route("/settings", get(shops::settings::settings_page).post(shops::settings::save_settings))
+        .route("/export", post(shops::export::export_shop))
         .route("/mode", post(shops::mode::set_mode))
         .route("/visibility", post(shops::mode::set_visibility))
         .route("/preview/revoke", post(shops::mode::revoke_preview))

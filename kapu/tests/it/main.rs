@@ -39,6 +39,7 @@ mod plan_limits;
 mod purchase;
 mod retention;
 mod risk_rules;
+mod shop_export;
 mod storefront_pages;
 mod stripe_channel;
 mod subscriptions;

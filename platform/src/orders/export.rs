@@ -23,17 +23,12 @@ pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
-pub async fn export_orders(
-    State(state): State<PlatformState>,
-    access: ShopAccess,
-    Query(q): Query<OrderQuery>,
-) -> PageResult<Response> {
-    let filter = q.filter().map_err(|e| PageError::BadRequest(e.into()))?;
-    let rows = all_orders_for_tenant(state.db.reader(), access.tenant_id(), &filter, MAX_ROWS).await?;
+/// Orders as CSV rows, with the header (and a BOM for spreadsheet programs).
+pub fn orders_csv(rows: &[kapu_core::entities::orders::Model]) -> String {
     let mut out = String::from(
         "\u{feff}order_no,created_at_utc,status,product,quantity,unit_price,discount,coupon,amount,currency,email,channel,paid_at_utc,delivered_at_utc\n",
     );
-    for o in &rows {
+    for o in rows {
         let cols = [
             o.order_no.clone(),
             when(&o.created_at),
@@ -50,9 +45,26 @@ pub async fn export_orders(
             o.paid_at.as_ref().map(when).unwrap_or_default(),
             o.delivered_at.as_ref().map(when).unwrap_or_default(),
         ];
-        out.push_str(&cols.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
-        out.push('\n');
+        out.push_str(&csv_row(&cols));
     }
+    out
+}
+
+/// One CSV line (fields quoted and defused, see [`csv_field`]).
+pub fn csv_row<S: AsRef<str>>(cols: &[S]) -> String {
+    let mut line = cols.iter().map(|c| csv_field(c.as_ref())).collect::<Vec<_>>().join(",");
+    line.push('\n');
+    line
+}
+
+pub async fn export_orders(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    Query(q): Query<OrderQuery>,
+) -> PageResult<Response> {
+    let filter = q.filter().map_err(|e| PageError::BadRequest(e.into()))?;
+    let rows = all_orders_for_tenant(state.db.reader(), access.tenant_id(), &filter, MAX_ROWS).await?;
+    let out = orders_csv(&rows);
     let filename = format!("orders-{}-{}.csv", access.shop.slug, Utc::now().format("%Y%m%d%H%M%S"));
     Ok((
         [

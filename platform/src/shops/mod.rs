@@ -5,6 +5,7 @@ pub mod audit;
 pub mod channels;
 pub mod create;
 pub mod dashboard;
+pub mod export;
 pub mod list;
 pub mod logo;
 pub mod mode;
