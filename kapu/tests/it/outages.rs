@@ -204,3 +204,65 @@ async fn with_the_mail_server_down_keys_show_at_once_and_the_email_follows_when_
     assert!(!page.body.contains("id=\"email-refused\""), "no notice on an order whose email went out");
     app.stop().await;
 }
+
+/// A slow database (every answer held 400 ms): pages a buyer browses come
+/// from the storefront's caches and do not wait for it, while ordering
+/// (which must write) does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_database_slow_cached_storefront_pages_do_not_wait_for_it() {
+    if !std::env::var("KAPU_TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        println!("skipped: the slow-database drill needs PostgreSQL (KAPU_TEST_DATABASE_URL)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let database = cloned_database(dir.path(), Seed::Demo).await;
+    let mut url = url::Url::parse(&database.url).expect("url");
+    let upstream = (url.host_str().expect("host").to_string(), url.port().unwrap_or(5432));
+    let upstream = tokio::net::lookup_host(upstream).await.expect("resolve").next().expect("address");
+    let proxy = TcpProxy::start(upstream).await;
+    url.set_host(Some("127.0.0.1")).expect("host");
+    url.set_port(Some(proxy.port)).expect("port");
+    let server = KapuProcess::start(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("KAPU_DATA_DIR", dir.path().display().to_string()),
+            ("KAPU_DATABASE_URL", url.to_string()),
+            ("KAPU_MASTER_KEY", TEST_MASTER_KEY.to_string()),
+            ("KAPU_CATALOG_CACHE_SECS", "600".into()),
+            ("KAPU_HOST_CACHE_SECS", "600".into()),
+        ],
+    );
+    let (port, c) = (server.port, client());
+    let pages = ["/", "/products/win11-pro", "/api/v1/products"];
+    for p in pages {
+        assert_eq!(c.get(shop_url(port, "demo", p)).send().await.expect("warm").status(), 200, "{p}");
+    }
+    proxy.slow_down(Duration::from_millis(400));
+    let mut took = Vec::new();
+    for round in 0..10 {
+        for p in pages {
+            let (status, body, t) = timed(c.get(shop_url(port, "demo", p))).await;
+            assert_eq!(status, 200, "{p}: {body}");
+            assert!(t < Duration::from_millis(300), "round {round}: {p} waited {t:?} with the database 400 ms slow");
+            took.push(t);
+        }
+    }
+    took.sort();
+    // The delay is real: an order, which writes, waits for it.
+    let (status, _, order_took) = timed(
+        c.post(shop_url(port, "demo", "/api/v1/orders"))
+            .json(&json!({"product_id": "win11-pro", "quantity": 1, "email": "slow@example.com"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert!(order_took >= Duration::from_millis(400), "the order took {order_took:?}");
+    println!(
+        "database 400 ms slow: {} cached page views, median {:?}, slowest {:?}; an order took {order_took:?}",
+        took.len(),
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
+    proxy.slow_down(Duration::ZERO);
+    let (exit, _) = server.signal_and_wait("TERM");
+    assert!(exit.success());
+}
