@@ -107,3 +107,18 @@ pub fn with_status(status: axum::http::StatusCode, resp: Response) -> Response {
     *r.status_mut() = status;
     r
 }
+
+/// A file to download: its type, the name it is saved under, never cached.
+pub fn download(content_type: &str, filename: &str, body: impl axum::response::IntoResponse) -> Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -425,9 +425,7 @@ async fn a_purchase_through_caddy_lands_on_both_storefronts_and_completes() {
     if !fleet_available() {
         return;
     }
-    if std::process::Command::new("caddy").arg("version").output().is_err() {
-        assert!(std::env::var("CI").is_err(), "CI installs caddy (Debian package)");
-        println!("skipped: caddy is not installed (apt-get install caddy)");
+    if !caddy_available() {
         return;
     }
     let app = TestApp::spawn().await;
@@ -479,6 +477,16 @@ async fn a_purchase_through_caddy_lands_on_both_storefronts_and_completes() {
     assert_eq!(view["status"], "delivered", "{view}");
     assert_eq!(view["keys"].as_array().map(Vec::len), Some(1));
     assert_eq!(upstreams.len(), 2, "the purchase's requests went to both processes: {upstreams:?}");
+}
+
+/// Whether `caddy` is installed (CI always installs it); prints why not.
+fn caddy_available() -> bool {
+    if std::process::Command::new("caddy").arg("version").output().is_ok() {
+        return true;
+    }
+    assert!(std::env::var("CI").is_err(), "CI installs caddy (Debian package)");
+    println!("skipped: caddy is not installed (apt-get install caddy)");
+    false
 }
 
 /// Caddy as a round-robin reverse proxy in front of `upstreams`.
@@ -697,9 +705,7 @@ async fn a_rolling_restart_behind_caddy_fails_no_request() {
     if !fleet_available() {
         return;
     }
-    if std::process::Command::new("caddy").arg("version").output().is_err() {
-        assert!(std::env::var("CI").is_err(), "CI installs caddy (Debian package)");
-        println!("skipped: caddy is not installed (apt-get install caddy)");
+    if !caddy_available() {
         return;
     }
     let app = TestApp::spawn().await;

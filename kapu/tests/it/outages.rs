@@ -22,11 +22,20 @@ async fn timed(req: reqwest::RequestBuilder) -> (u16, String, Duration) {
     (status, r.text().await.unwrap_or_default(), started.elapsed())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_the_database_down_requests_fail_fast_and_clearly_and_all_resumes_when_it_is_back() {
+/// The real binary on a fresh demo database, reaching PostgreSQL through a
+/// proxy the test controls; `None` (and why, printed) without PostgreSQL.
+struct Proxied {
+    server: KapuProcess,
+    proxy: TcpProxy,
+    database_url: String,
+    _database: support::database::TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+async fn behind_a_proxy(drill: &str, env: &[(&'static str, &str)]) -> Option<Proxied> {
     if !std::env::var("KAPU_TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
-        println!("skipped: the database outage drill needs PostgreSQL (KAPU_TEST_DATABASE_URL)");
-        return;
+        println!("skipped: the {drill} drill needs PostgreSQL (KAPU_TEST_DATABASE_URL)");
+        return None;
     }
     let dir = tempfile::tempdir().expect("dir");
     let database = cloned_database(dir.path(), Seed::Demo).await;
@@ -36,15 +45,23 @@ async fn with_the_database_down_requests_fail_fast_and_clearly_and_all_resumes_w
     let proxy = TcpProxy::start(upstream).await;
     url.set_host(Some("127.0.0.1")).expect("host");
     url.set_port(Some(proxy.port)).expect("port");
-    let server = KapuProcess::start(
-        &["serve", "--listen", "127.0.0.1:0"],
-        &[
-            ("KAPU_DATA_DIR", dir.path().display().to_string()),
-            ("KAPU_DATABASE_URL", url.to_string()),
-            ("KAPU_MASTER_KEY", TEST_MASTER_KEY.to_string()),
-            ("KAPU_DB_ACQUIRE_TIMEOUT_MS", "1000".into()),
-        ],
-    );
+    let mut all = vec![
+        ("KAPU_DATA_DIR", dir.path().display().to_string()),
+        ("KAPU_DATABASE_URL", url.to_string()),
+        ("KAPU_MASTER_KEY", TEST_MASTER_KEY.to_string()),
+    ];
+    all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
+    let server = KapuProcess::start(&["serve", "--listen", "127.0.0.1:0"], &all);
+    Some(Proxied { server, proxy, database_url: database.url.clone(), _database: database, _dir: dir })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_database_down_requests_fail_fast_and_clearly_and_all_resumes_when_it_is_back() {
+    let Some(Proxied { server, proxy, database_url, .. }) =
+        behind_a_proxy("database outage", &[("KAPU_DB_ACQUIRE_TIMEOUT_MS", "1000")]).await
+    else {
+        return;
+    };
     let (port, c) = (server.port, client());
 
     // An order placed before the outage, paid by the provider during it.
@@ -52,7 +69,7 @@ async fn with_the_database_down_requests_fail_fast_and_clearly_and_all_resumes_w
     assert_eq!(status, 201, "{order}");
     let pay_url = order["pay_url"].as_str().expect("pay_url");
     let payment_id = pay_url.rsplit('/').next().and_then(|p| p.split('?').next()).expect("payment id").to_string();
-    let keys = test_master_key().tenant(&order_tenant(&database.url).await);
+    let keys = test_master_key().tenant(&order_tenant(&database_url).await);
     let notification =
         support::sandbox_fields(&keys, &payment_id, "paid", order["amount_minor"].as_i64().expect("amount"), "CNY");
     let notify_url = shop_url(port, "demo", &format!("/api/v1/payments/{payment_id}/notify"));
@@ -210,28 +227,10 @@ async fn with_the_mail_server_down_keys_show_at_once_and_the_email_follows_when_
 /// (which must write) does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_database_slow_cached_storefront_pages_do_not_wait_for_it() {
-    if !std::env::var("KAPU_TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
-        println!("skipped: the slow-database drill needs PostgreSQL (KAPU_TEST_DATABASE_URL)");
+    let long_caches = [("KAPU_CATALOG_CACHE_SECS", "600"), ("KAPU_HOST_CACHE_SECS", "600")];
+    let Some(Proxied { server, proxy, .. }) = behind_a_proxy("slow-database", &long_caches).await else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("dir");
-    let database = cloned_database(dir.path(), Seed::Demo).await;
-    let mut url = url::Url::parse(&database.url).expect("url");
-    let upstream = (url.host_str().expect("host").to_string(), url.port().unwrap_or(5432));
-    let upstream = tokio::net::lookup_host(upstream).await.expect("resolve").next().expect("address");
-    let proxy = TcpProxy::start(upstream).await;
-    url.set_host(Some("127.0.0.1")).expect("host");
-    url.set_port(Some(proxy.port)).expect("port");
-    let server = KapuProcess::start(
-        &["serve", "--listen", "127.0.0.1:0"],
-        &[
-            ("KAPU_DATA_DIR", dir.path().display().to_string()),
-            ("KAPU_DATABASE_URL", url.to_string()),
-            ("KAPU_MASTER_KEY", TEST_MASTER_KEY.to_string()),
-            ("KAPU_CATALOG_CACHE_SECS", "600".into()),
-            ("KAPU_HOST_CACHE_SECS", "600".into()),
-        ],
-    );
+    };
     let (port, c) = (server.port, client());
     let pages = ["/", "/products/win11-pro", "/api/v1/products"];
     for p in pages {

@@ -6,7 +6,6 @@
 use crate::audit::shop_action;
 use crate::auth::request_ip::RequestIp;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use kapu_core::entities::products;
@@ -126,13 +125,5 @@ pub async fn export_unsold_keys(
         body.push('\n');
     }
     let filename = format!("keys-{}-{}.txt", access.shop.slug, Utc::now().format("%Y%m%d%H%M%S"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(crate::page::download("text/plain; charset=utf-8", &filename, body))
 }

@@ -2,8 +2,7 @@
 //! BOM, so spreadsheet programs read Chinese correctly). Keys are never exported here.
 
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use kapu_core::money::format_minor;
 use kapu_core::store::order_search::all_orders_for_tenant;
@@ -66,15 +65,7 @@ pub async fn export_orders(
     let rows = all_orders_for_tenant(state.db.reader(), access.tenant_id(), &filter, MAX_ROWS).await?;
     let out = orders_csv(&rows);
     let filename = format!("orders-{}-{}.csv", access.shop.slug, Utc::now().format("%Y%m%d%H%M%S"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        out,
-    )
-        .into_response())
+    Ok(crate::page::download("text/csv; charset=utf-8", &filename, out))
 }
 
 #[cfg(test)]

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use kapu_core::money::format_minor;
 use kapu_core::store::catalog_admin::{export_available_keys_of_product_for_tenant, list_all_products_for_tenant};
@@ -134,15 +133,7 @@ pub async fn export_shop(
     )
     .await?;
     let filename = format!("kapu-{}-{}.zip", access.shop.slug, Utc::now().format("%Y%m%d%H%M%S"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/zip".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        zipped,
-    )
-        .into_response())
+    Ok(crate::page::download("application/zip", &filename, zipped))
 }
 
 fn zip_files(files: &[(&str, String)]) -> zip::result::ZipResult<Vec<u8>> {
