@@ -57,11 +57,11 @@ async fn behind_a_proxy(drill: &str, env: &[(&'static str, &str)]) -> Option<Pro
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_database_down_requests_fail_fast_and_clearly_and_all_resumes_when_it_is_back() {
-    let Some(Proxied { server, proxy, database_url, .. }) =
-        behind_a_proxy("database outage", &[("KAPU_DB_ACQUIRE_TIMEOUT_MS", "1000")]).await
-    else {
+    // Bound whole: its database and directory live as long as the test.
+    let Some(drill) = behind_a_proxy("database outage", &[("KAPU_DB_ACQUIRE_TIMEOUT_MS", "1000")]).await else {
         return;
     };
+    let (server, proxy, database_url) = (&drill.server, &drill.proxy, drill.database_url.clone());
     let (port, c) = (server.port, client());
 
     // An order placed before the outage, paid by the provider during it.
@@ -129,7 +129,7 @@ async fn with_the_database_down_requests_fail_fast_and_clearly_and_all_resumes_w
     );
     let v: Value = c.get(view).send().await.expect("view").json().await.expect("json");
     assert_eq!(v["status"], "delivered", "{v}");
-    let (exit, _) = server.signal_and_wait("TERM");
+    let (exit, _) = drill.server.signal_and_wait("TERM");
     assert!(exit.success());
 }
 
@@ -228,9 +228,10 @@ async fn with_the_mail_server_down_keys_show_at_once_and_the_email_follows_when_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_database_slow_cached_storefront_pages_do_not_wait_for_it() {
     let long_caches = [("KAPU_CATALOG_CACHE_SECS", "600"), ("KAPU_HOST_CACHE_SECS", "600")];
-    let Some(Proxied { server, proxy, .. }) = behind_a_proxy("slow-database", &long_caches).await else {
+    let Some(drill) = behind_a_proxy("slow-database", &long_caches).await else {
         return;
     };
+    let (server, proxy) = (&drill.server, &drill.proxy);
     let (port, c) = (server.port, client());
     let pages = ["/", "/products/win11-pro", "/api/v1/products"];
     for p in pages {
@@ -262,6 +263,6 @@ async fn with_the_database_slow_cached_storefront_pages_do_not_wait_for_it() {
         took[took.len() - 1]
     );
     proxy.slow_down(Duration::ZERO);
-    let (exit, _) = server.signal_and_wait("TERM");
+    let (exit, _) = drill.server.signal_and_wait("TERM");
     assert!(exit.success());
 }
