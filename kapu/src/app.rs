@@ -204,6 +204,9 @@ impl App {
             background.push(kapu_platform::spawn_housekeeping(self.platform.clone(), upkeep));
         }
         background.push(self.state.follow(&self.bus));
+        if role.serves_storefront() {
+            background.push(self.state.database.spawn(self.db.clone(), Duration::from_secs(1)));
+        }
         if let Some((outbound, inbound)) = kapu_core::fleet::bus_relay::spawn(&self.fleet, &self.bus) {
             background.extend([outbound, inbound]);
         }

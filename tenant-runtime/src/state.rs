@@ -50,6 +50,8 @@ pub struct Inner {
     pub shop_share: crate::http::shop_share::ShopShare,
     /// Holds refusals of requests over a shop's plan cap before they are sent.
     pub refusal_hold: crate::http::shop_limit::RefusalHold,
+    /// Whether the database answers (checked every second while serving).
+    pub database: crate::http::database_watch::DatabaseWatch,
 }
 
 impl std::ops::Deref for RuntimeState {
@@ -160,6 +162,7 @@ impl RuntimeState {
             refusal_hold: crate::http::shop_limit::RefusalHold::new(std::time::Duration::from_millis(
                 cfg.refusal_delay_ms,
             )),
+            database: Default::default(),
             cfg,
             fleet,
             bus: std::sync::OnceLock::new(),

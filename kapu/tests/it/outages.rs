@@ -74,7 +74,22 @@ async fn with_the_database_down_requests_fail_fast_and_clearly_and_all_resumes_w
         support::sandbox_fields(&keys, &payment_id, "paid", order["amount_minor"].as_i64().expect("amount"), "CNY");
     let notify_url = shop_url(port, "demo", &format!("/api/v1/payments/{payment_id}/notify"));
 
+    // Pages the caches hold, seen once before the outage.
+    let cached = ["/", "/products/win11-pro"];
+    for p in cached {
+        assert_eq!(c.get(shop_url(port, "demo", p)).send().await.expect("warm").status(), 200, "{p}");
+    }
+
     proxy.cut();
+    // Cached pages keep being served, saying that ordering is paused (the
+    // storefront checks the database every second, and two failures in a
+    // row mark it away).
+    tokio::time::sleep(Duration::from_millis(4000)).await;
+    for p in cached {
+        let (status, body, _) = timed(c.get(shop_url(port, "demo", p)).header("accept-language", "en")).await;
+        assert_eq!(status, 200, "{p} from the cache: {body}");
+        assert!(body.contains("id=\"ordering-paused\"") && body.contains("Ordering is paused"), "{p}: {body}");
+    }
     let order_body = json!({"product_id": "win11-pro", "quantity": 1, "email": "during@example.com"});
     // Ordering: 503 service_unavailable, in the buyer's language, fast.
     let (status, body, took) =
@@ -120,6 +135,15 @@ async fn with_the_database_down_requests_fail_fast_and_clearly_and_all_resumes_w
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     println!("ordering again {:?} after the database came back", back.elapsed());
+    let notice_gone = Instant::now();
+    loop {
+        let (_, body, _) = timed(c.get(shop_url(port, "demo", "/"))).await;
+        if !body.contains("id=\"ordering-paused\"") {
+            break;
+        }
+        assert!(notice_gone.elapsed() < Duration::from_secs(3), "the notice stays after the database came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (status, body, _) = timed(c.post(&notify_url).form(&notification)).await;
     assert_eq!(status, 200, "{body}");
     let view = shop_url(

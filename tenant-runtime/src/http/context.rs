@@ -194,6 +194,9 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
     let test_mode = tenant_for_errors.is_test_mode();
     let ctx = RequestKind { api, tenant: Some(tenant_for_errors) };
     let mut resp = REQUEST.scope(ctx, i18n::CURRENT.scope(lang, next.run(req))).await;
+    if !state.database.is_up() && !api {
+        resp = crate::http::database_watch::with_paused_notice(resp, lang).await;
+    }
     if test_mode {
         // A shop being tested stays out of search engines, open or not.
         resp.headers_mut().insert("x-robots-tag", axum::http::HeaderValue::from_static(NOINDEX));

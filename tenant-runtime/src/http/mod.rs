@@ -4,6 +4,7 @@
 pub mod client_ip;
 pub mod context;
 pub mod csrf;
+pub mod database_watch;
 pub mod host;
 pub mod lookup_limits;
 pub mod rate_limit;
