@@ -290,3 +290,42 @@ async fn with_the_database_slow_cached_storefront_pages_do_not_wait_for_it() {
     let (exit, _) = drill.server.signal_and_wait("TERM");
     assert!(exit.success());
 }
+
+/// Redis away, for merchants whose dashboard sessions live there: a clear
+/// "temporarily unavailable" page (never a 500) while it is down; when it
+/// comes back empty, the sign-in page; buyers keep buying throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_merchants_get_a_clear_page_then_sign_in_again_and_buyers_keep_buying() {
+    if std::process::Command::new("redis-server").arg("--version").output().is_err() {
+        println!("skipped: redis-server is not installed");
+        return;
+    }
+    let mut redis = support::processes::PrivateRedis::start().await;
+    let app =
+        support::TestApp::spawn_with(support::Options { redis_url: Some(redis.url()), ..support::Options::default() })
+            .await;
+    let merchant = support::merchant::merchant_with_shop(&app, "redisless@example.com", "redisless").await;
+    assert_eq!(merchant.get("/shops").await.status, 200, "signed in, session in Redis");
+
+    redis.stop();
+    let page = merchant.get("/shops").await;
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert!(page.body.contains("Temporarily unavailable") || page.body.contains("暂时不可用"), "{}", page.body);
+    let (status, order) =
+        app.order("demo", json!({"product_id": "win11-pro", "quantity": 1, "email": "still@example.com"})).await;
+    assert_eq!(status, 201, "buyers keep buying without Redis: {order}");
+
+    // Back, empty (Redis kept nothing): the merchant is asked to sign in again.
+    redis.restart().await;
+    let back = Instant::now();
+    loop {
+        let page = merchant.get("/shops").await;
+        if page.status == 303 {
+            assert!(page.location.as_deref().is_some_and(|l| l.starts_with("/login")), "{:?}", page.location);
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(10), "still {} after Redis came back", page.status);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+}
