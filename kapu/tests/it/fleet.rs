@@ -422,10 +422,7 @@ async fn with_redis_down_the_fleet_keeps_selling_and_shares_again_when_it_is_bac
 
 #[tokio::test]
 async fn a_purchase_through_caddy_lands_on_both_storefronts_and_completes() {
-    if !fleet_available() {
-        return;
-    }
-    if !caddy_available() {
+    if !fleet_available() || !caddy_available() {
         return;
     }
     let app = TestApp::spawn().await;
@@ -702,10 +699,7 @@ async fn two_workers_run_each_job_once_and_a_dead_lease_holder_hands_its_sweep_o
 /// and only then is the next one restarted. No request fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_behind_caddy_fails_no_request() {
-    if !fleet_available() {
-        return;
-    }
-    if !caddy_available() {
+    if !fleet_available() || !caddy_available() {
         return;
     }
     let app = TestApp::spawn().await;
