@@ -31,7 +31,8 @@ for name in sys.argv[4:]:
         if len(parts) != 3:
             continue
         pay_url, amount, currency = parts
-        payment_id = pay_url.rstrip("/").rsplit("/", 1)[1]
+        # The pay URL carries the order token as a query (`/pay/sandbox/{id}?token=…`).
+        payment_id = pay_url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[1]
         text = f"amount_minor={amount}&currency={currency}&outcome=paid&payment_id={payment_id}"
         sign = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
         body = urllib.parse.urlencode({"payment_id": payment_id, "outcome": "paid", "amount_minor": amount,
