@@ -45,7 +45,8 @@ pub enum MailError {
     #[error("cannot send: {0}")]
     Send(String),
     /// The receiving side refused the message for good (SMTP 5xx: no such
-    /// mailbox, rejected as spam…): sending it again cannot help.
+    /// mailbox, rejected as spam…): sending it again cannot help. Its text
+    /// starts with [`REFUSED`] (see [`MailError::is_refusal_text`]).
     #[error("refused by the mail server: {0}")]
     Refused(String),
     #[error("bad SMTP URL: {0}")]
@@ -141,6 +142,22 @@ async fn write_outbox_file(dir: &std::path::Path, name: &str, bytes: &[u8]) -> R
     tokio::fs::rename(&tmp, &eml).await.map_err(send)
 }
 
+/// How a refusal reads where its error was kept as text (a dead job's
+/// `last_error`): the start of [`MailError::Refused`]'s message.
+pub const REFUSED: &str = "refused by the mail server";
+
+impl MailError {
+    /// A refusal for good, which retrying cannot mend.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, MailError::Refused(_))
+    }
+
+    /// Whether an error kept as text (a job's `last_error`) was a refusal.
+    pub fn is_refusal_text(text: &str) -> bool {
+        text.contains(REFUSED)
+    }
+}
+
 fn parse_mailbox(text: &str) -> Result<Mailbox, MailError> {
     text.parse::<Mailbox>().map_err(|_| MailError::Address(text.to_string()))
 }
@@ -160,5 +177,17 @@ mod tests {
         assert!(
             shop_sender(&platform, &"长".repeat(200)).name.expect("name").chars().count() <= 60 + " via Kapu".len()
         );
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_known_again_from_its_text() {
+        let e = MailError::Refused("550 5.1.1 no such mailbox".into());
+        assert!(e.is_refusal() && MailError::is_refusal_text(&format!("sending: {e}")));
+        assert!(!MailError::is_refusal_text(&MailError::Send("connection refused".into()).to_string()));
     }
 }

@@ -42,11 +42,16 @@ pub struct Manifest {
 const MASTER_KEY_NOTE: &str = "not included: keep KAPU_MASTER_KEY (or the data directory's master.key) apart from \
      backups; a restore needs the same key to read card keys, channel credentials and webhook secrets";
 
+/// `file` with `suffix` appended to its name (`kapu.db` → `kapu.db-wal`).
+fn with_suffix(file: &Path, suffix: &str) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// Where a backup's manifest lives.
 pub fn manifest_path(file: &Path) -> PathBuf {
-    let mut name = file.as_os_str().to_owned();
-    name.push(".manifest.json");
-    PathBuf::from(name)
+    with_suffix(file, ".manifest.json")
 }
 
 /// The user tables of the database `conn` is in, sorted.
@@ -202,9 +207,7 @@ pub async fn restore(database_url: &str, file: &Path, force: bool) -> anyhow::Re
             let tmp = target.with_extension("restoring");
             std::fs::copy(file, &tmp)?;
             for journal in ["-wal", "-shm"] {
-                let mut name = target.as_os_str().to_owned();
-                name.push(journal);
-                let _ = std::fs::remove_file(PathBuf::from(name));
+                let _ = std::fs::remove_file(with_suffix(&target, journal));
             }
             std::fs::rename(&tmp, &target)?;
         }

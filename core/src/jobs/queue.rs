@@ -210,24 +210,11 @@ pub async fn mark_done(db: &Db, id: i64) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Records a failure that retrying cannot mend: `dead` now, with its error.
-pub async fn mark_dead(db: &Db, job: &ClaimedJob, error: &str) -> Result<(), DbErr> {
-    let error: String = error.chars().take(2000).collect();
-    jobs::Entity::update_many()
-        .col_expr(jobs::Column::Status, Expr::value("dead"))
-        .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(jobs::Column::LastError, Expr::value(error))
-        .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(jobs::Column::Id.eq(job.id))
-        .exec(db.writer())
-        .await?;
-    Ok(())
-}
-
-/// Records a failure: back to `queued` after a backoff, or `dead` at the cap.
-pub async fn mark_failed(db: &Db, job: &ClaimedJob, error: &str) -> Result<(), DbErr> {
+/// Records a failure: back to `queued` after a backoff, or `dead` at the
+/// cap, or at once when `give_up` (retrying cannot mend it).
+pub async fn mark_failed(db: &Db, job: &ClaimedJob, error: &str, give_up: bool) -> Result<(), DbErr> {
     let now = Utc::now();
-    let dead = job.attempts >= job.max_attempts;
+    let dead = give_up || job.attempts >= job.max_attempts;
     let status = if dead { "dead" } else { "queued" };
     let error: String = error.chars().take(2000).collect();
     jobs::Entity::update_many()

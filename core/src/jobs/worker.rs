@@ -6,9 +6,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, warn};
 
-use super::queue::{
-    Claim, ClaimedJob, Kinds, LOCK, claim_due, mark_dead, mark_done, mark_failed, renew_lock, tenant_slot,
-};
+use super::queue::{Claim, ClaimedJob, Kinds, LOCK, claim_due, mark_done, mark_failed, renew_lock, tenant_slot};
 use crate::db::Db;
 
 /// Runs the body of a job. Bodies must be idempotent: a job can run again
@@ -174,19 +172,15 @@ impl Worker {
                 }
                 Err(err) => {
                     let msg = format!("{err:#}");
-                    if is_permanent(&err) {
+                    let give_up = is_permanent(&err);
+                    if give_up {
                         error!(error = %msg, "job failed for good (retrying cannot help) and is now dead");
-                        if let Err(e) = mark_dead(&self.db, &job, &msg).await {
-                            error!(error = %e, "cannot record job failure");
-                        }
-                        return;
-                    }
-                    if job.attempts >= job.max_attempts {
+                    } else if job.attempts >= job.max_attempts {
                         error!(error = %msg, "job failed for the last time and is now dead");
                     } else {
                         warn!(error = %msg, "job failed; will retry");
                     }
-                    if let Err(e) = mark_failed(&self.db, &job, &msg).await {
+                    if let Err(e) = mark_failed(&self.db, &job, &msg, give_up).await {
                         error!(error = %e, "cannot record job failure");
                     }
                 }
@@ -201,7 +195,7 @@ impl Worker {
 /// server refusing the address for good): it goes dead at once instead of
 /// retrying for hours, and what refused it is kept on the job.
 fn is_permanent(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| matches!(e.downcast_ref::<crate::mail::MailError>(), Some(crate::mail::MailError::Refused(_))))
+    err.chain().any(|e| e.downcast_ref::<crate::mail::MailError>().is_some_and(crate::mail::MailError::is_refusal))
 }
 
 /// The kinds a lane claims (owned, so a lane's task holds its own).

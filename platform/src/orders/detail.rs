@@ -51,7 +51,7 @@ pub async fn order_detail(
         .iter()
         .filter(|j| j.status == "dead" && kapu_core::jobs::kinds::BUYER_MAIL.contains(&j.kind.as_str()))
         .filter_map(|j| j.last_error.clone())
-        .find(|e| e.contains("refused by the mail server"));
+        .find(|e| kapu_core::mail::MailError::is_refusal_text(e));
     let jobs: Vec<Value> = order_jobs
         .iter()
         .map(|j| {

@@ -74,17 +74,16 @@ pub async fn export_shop(
         }
     }
     // Buyers by email: how many orders, first and last.
-    let mut buyers: BTreeMap<&str, (usize, String, String)> = BTreeMap::new();
+    let mut buyers: BTreeMap<&str, (usize, chrono::DateTime<Utc>, chrono::DateTime<Utc>)> = BTreeMap::new();
     for o in &orders {
-        let at = when(&o.created_at);
-        let e = buyers.entry(o.email.as_str()).or_insert((0, at.clone(), at.clone()));
+        let e = buyers.entry(o.email.as_str()).or_insert((0, o.created_at, o.created_at));
         e.0 += 1;
-        e.1 = e.1.clone().min(at.clone());
-        e.2 = e.2.clone().max(at);
+        e.1 = e.1.min(o.created_at);
+        e.2 = e.2.max(o.created_at);
     }
     let mut customers_csv = format!("{bom}email,orders,first_order_utc,last_order_utc\n");
     for (email, (n, first, last)) in &buyers {
-        customers_csv.push_str(&csv_row(&[email.to_string(), n.to_string(), first.clone(), last.clone()]));
+        customers_csv.push_str(&csv_row(&[email.to_string(), n.to_string(), when(first), when(last)]));
     }
     let mut coupons_csv = format!("{bom}code,kind,value,product_id,usage_limit,used,expires_at_utc,active\n");
     for c in &coupons {

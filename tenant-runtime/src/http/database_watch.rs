@@ -74,7 +74,8 @@ pub async fn with_paused_notice(resp: Response, lang: Lang) -> Response {
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 8 * 1024 * 1024).await else {
+    // Our own rendered page: no size limit to fail on.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return Response::from_parts(parts, Body::empty());
     };
     let page = String::from_utf8_lossy(&bytes);
