@@ -164,6 +164,8 @@ pub struct HealthView {
 pub struct ChannelHealth {
     policy: BreakerPolicy,
     entries: Mutex<HashMap<(String, String), Entry>>,
+    /// Calls per channel kind since the status page last took them: (ok, failed).
+    families: Mutex<HashMap<String, (u64, u64)>>,
     fleet: Fleet,
 }
 
@@ -181,7 +183,7 @@ impl ChannelHealth {
 
     /// Shared through `fleet` when it has Redis.
     pub fn shared(policy: BreakerPolicy, fleet: Fleet) -> Self {
-        Self { policy, entries: Mutex::new(HashMap::new()), fleet }
+        Self { policy, entries: Mutex::new(HashMap::new()), families: Mutex::default(), fleet }
     }
 
     fn fleet_keys(&self, tenant_id: &str, kind: &str) -> (String, String) {
@@ -293,6 +295,7 @@ impl ChannelHealth {
     }
 
     pub async fn record_success(&self, tenant_id: &str, kind: &str, latency: Duration) {
+        self.count_family(kind, true, latency);
         self.fleet_record(tenant_id, kind, "ok", latency, "").await;
         self.record_success_here(tenant_id, kind, latency);
     }
@@ -312,6 +315,7 @@ impl ChannelHealth {
     /// slow) count towards opening the breaker; a refusal of one payment does not.
     pub async fn record_failure(&self, tenant_id: &str, kind: &str, latency: Duration, error: &str, transient: bool) {
         let outcome = if transient { "transient" } else { "refused" };
+        self.count_family(kind, false, latency);
         let opened_for_fleet = self.fleet_record(tenant_id, kind, outcome, latency, error).await;
         let opened_here = self.record_failure_here(tenant_id, kind, latency, error, transient);
         if opened_for_fleet || (opened_here && !self.fleet.is_shared()) {
@@ -420,39 +424,39 @@ impl ChannelHealth {
     }
 
     /// Prometheus text exposition of every known channel, labelled by tenant and channel.
+    /// Counts a call for the channel family (all shops): the
+    /// `kapu_channel_calls_total` metric and the status page's figures.
+    fn count_family(&self, kind: &str, ok: bool, latency: Duration) {
+        kapu_core::metrics::channel_call(kind, if ok { "success" } else { "failure" }, latency);
+        let mut families = self.families.lock().unwrap_or_else(|e| e.into_inner());
+        let e = families.entry(kind.to_string()).or_default();
+        if ok {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+
+    /// Calls per channel family since the last take: (kind, successes, failures).
+    pub fn take_family_counts(&self) -> Vec<(String, u64, u64)> {
+        let mut families = self.families.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = families.drain().map(|(k, (ok, ko))| (k, ok, ko)).collect();
+        out.sort();
+        out
+    }
+
+    /// Open breakers per channel kind, as Prometheus text (no shop label:
+    /// a count of the shops whose breaker is open, as this process sees them).
     pub fn metrics_text(&self) -> String {
         let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let mut keys: Vec<_> = map.keys().cloned().collect();
-        keys.sort();
+        let mut open: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for (k, e) in map.iter() {
+            *open.entry(k.1.as_str()).or_default() += u64::from(e.state != BreakerState::Closed);
+        }
         let mut out = String::new();
-        out.push_str(
-            "# HELP kapu_channel_calls_total Provider calls by outcome.\n# TYPE kapu_channel_calls_total counter\n",
-        );
-        for k in &keys {
-            let e = &map[k];
-            let _ = writeln!(
-                out,
-                "kapu_channel_calls_total{{tenant=\"{}\",channel=\"{}\",outcome=\"success\"}} {}",
-                k.0, k.1, e.successes
-            );
-            let _ = writeln!(
-                out,
-                "kapu_channel_calls_total{{tenant=\"{}\",channel=\"{}\",outcome=\"failure\"}} {}",
-                k.0, k.1, e.failures
-            );
-        }
-        out.push_str("# HELP kapu_channel_breaker_open 1 when the channel's circuit breaker is open or half-open.\n# TYPE kapu_channel_breaker_open gauge\n");
-        for k in &keys {
-            let open = u8::from(map[k].state != BreakerState::Closed);
-            let _ = writeln!(out, "kapu_channel_breaker_open{{tenant=\"{}\",channel=\"{}\"}} {open}", k.0, k.1);
-        }
-        out.push_str("# HELP kapu_channel_latency_median_ms Median latency of the last 100 calls.\n# TYPE kapu_channel_latency_median_ms gauge\n");
-        for k in &keys {
-            let mut v: Vec<u64> = map[k].latencies_ms.iter().copied().collect();
-            v.sort_unstable();
-            if let Some(m) = v.get(v.len() / 2) {
-                let _ = writeln!(out, "kapu_channel_latency_median_ms{{tenant=\"{}\",channel=\"{}\"}} {m}", k.0, k.1);
-            }
+        out.push_str("# HELP kapu_channel_breakers_open Shops whose circuit breaker for the channel is open or half-open.\n# TYPE kapu_channel_breakers_open gauge\n");
+        for (kind, n) in open {
+            let _ = writeln!(out, "kapu_channel_breakers_open{{channel=\"{kind}\"}} {n}");
         }
         out
     }
@@ -488,9 +492,9 @@ mod tests {
         assert_eq!((v.successes, v.failures, v.state), (1, 4, BreakerState::Closed));
         assert_eq!(v.median_latency_ms, Some(3));
         assert_eq!(v.last_error.map(|e| e.0).as_deref(), Some("503"));
-        assert!(
-            h.metrics_text().contains("kapu_channel_calls_total{tenant=\"t\",channel=\"epay\",outcome=\"failure\"} 4")
-        );
+        assert!(h.metrics_text().contains("kapu_channel_breakers_open{channel=\"epay\"} 0"), "closed again");
+        assert_eq!(h.take_family_counts(), vec![("epay".to_string(), 1, 4)]);
+        assert!(h.take_family_counts().is_empty(), "taken once");
     }
 
     fn policy() -> BreakerPolicy {

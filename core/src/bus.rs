@@ -23,6 +23,9 @@ pub enum Invalidation {
     /// A checkout reserved `quantity` keys of a product: other processes
     /// lower their cached stock in place (no catalog reload per sale).
     KeysReserved { tenant_id: String, product_id: String, quantity: u64 },
+    /// Feature flags or the status page's incidents changed: every process
+    /// reloads its copy of both (`flags`, `status_board`).
+    OpsChanged,
     /// This process may have missed events (its link to the other processes
     /// was down): every cache drops everything.
     Everything,
@@ -86,6 +89,10 @@ impl Bus {
 
     pub fn host_changed(&self, host: &str) {
         self.publish(Invalidation::HostChanged { host: host.to_string() });
+    }
+
+    pub fn ops_changed(&self) {
+        self.publish(Invalidation::OpsChanged);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Invalidation> {

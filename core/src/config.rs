@@ -177,6 +177,15 @@ pub struct Config {
     pub allow_private_gateways: bool,
     /// Bearer token of `GET /internal/metrics` (Prometheus text); the route answers 404 without one.
     pub metrics_token: Option<Secret<String>>,
+    /// A second address serving only `/metrics` (Prometheus text, no token),
+    /// so the scraper never shares the public port: e.g. `127.0.0.1:9464`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Where the canary purchase reaches the storefront and the platform
+    /// (`http://host:port`); unset, a process serving both uses its own
+    /// listener, and a worker-only process runs no canary.
+    pub canary_url: Option<String>,
+    /// Seconds between canary purchases (0: none).
+    pub canary_interval_secs: u64,
     /// The platform's own Stripe account (merchant subscriptions): secret API key.
     pub billing_stripe_secret_key: Option<Secret<String>>,
     /// Signing secret of the platform's Stripe webhook endpoint (`whsec_…`).
@@ -260,6 +269,9 @@ impl Default for Config {
             stripe_api_base: None,
             allow_private_gateways: false,
             metrics_token: None,
+            metrics_listen: None,
+            canary_url: None,
+            canary_interval_secs: 60,
             billing_stripe_secret_key: None,
             billing_stripe_webhook_secret: None,
             dunning_grace_days: 7,

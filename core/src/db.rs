@@ -118,6 +118,30 @@ impl Db {
         self.sqlite_file.as_deref()
     }
 
+    /// This process's connections: (open, idle, limit), over every pool
+    /// (PostgreSQL's one; SQLite's writer and readers).
+    pub fn pool_figures(&self) -> (u64, u64, u64) {
+        let mut figures = (0u64, 0u64, 0u64);
+        let mut add = |size: u32, idle: usize, max: u32| {
+            figures.0 += u64::from(size);
+            figures.1 += idle as u64;
+            figures.2 += u64::from(max);
+        };
+        match self.engine {
+            Engine::Postgres => {
+                let p = self.write.get_postgres_connection_pool();
+                add(p.size(), p.num_idle(), p.options().get_max_connections());
+            }
+            Engine::Sqlite => {
+                for c in [&self.write, &self.read] {
+                    let p = c.get_sqlite_connection_pool();
+                    add(p.size(), p.num_idle(), p.options().get_max_connections());
+                }
+            }
+        }
+        figures
+    }
+
     /// The engine in use.
     pub fn engine(&self) -> Engine {
         self.engine

@@ -99,8 +99,18 @@ impl Mailer {
         Self { message_key: Some(format!("job-{job_id}")), ..self.clone() }
     }
 
-    /// Sends one message.
+    /// Sends one message (counted in `kapu_emails_total` by outcome).
     pub async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
+        let result = self.send_uncounted(mail).await;
+        crate::metrics::email(match &result {
+            Ok(()) => "sent",
+            Err(e) if e.is_refusal() || matches!(e, MailError::Address(_)) => "refused",
+            Err(_) => "failed",
+        });
+        result
+    }
+
+    async fn send_uncounted(&self, mail: &OutgoingMail) -> Result<(), MailError> {
         let to = parse_mailbox(&mail.to)?;
         let from = match &mail.shop_name {
             Some(shop) => shop_sender(&self.from, shop),

@@ -51,6 +51,7 @@ impl App {
     /// Connects, loads or creates the master key, migrates, and (with `demo`) provisions the demo shop.
     pub async fn build(cfg: Config, demo: bool) -> anyhow::Result<Self> {
         install_crypto_provider();
+        crate::metrics::handle();
         kapu_core::fleet::limits::set_ipv6_client_prefix(cfg.ipv6_client_prefix);
         let url = cfg.effective_database_url();
         if cfg.role != Role::All && !url.starts_with("postgres") {
@@ -111,7 +112,14 @@ impl App {
             },
             None => SessionStore::Database,
         };
-        let shared = kapu_platform::state::SharedWithRuntime { health, providers, traffic, fleet: fleet.clone() };
+        let shared = kapu_platform::state::SharedWithRuntime {
+            health,
+            providers,
+            traffic,
+            fleet: fleet.clone(),
+            flags: state.flags.clone(),
+            board: state.board.clone(),
+        };
         let platform = PlatformState::new(cfg.clone(), db.clone(), master, bus.clone(), sessions, shared)?;
         Ok(Self { cfg, db, state, platform, bus, mailer, fleet, draining: Arc::default() })
     }
@@ -125,15 +133,8 @@ impl App {
         let shops = role.serves_storefront().then(|| kapu_runtime::storefront_router(self.state.clone()));
         let platform = role.serves_platform().then(|| kapu_platform::platform_router(self.platform.clone()));
         let platform_host = self.cfg.platform_host();
-        let health = HealthState {
-            db: self.db.clone(),
-            fleet: self.fleet.clone(),
-            channels: self.state.health.clone(),
-            metrics_token: self.cfg.metrics_token.as_ref().map(|t| t.expose().to_string()).filter(|t| !t.is_empty()),
-            platform_host: self.cfg.platform_host(),
-            shop_host: self.cfg.shop_host(),
-            draining: self.draining.clone(),
-        };
+        let health = self.health_state();
+        let planes = crate::metrics::Planes { platform_host: platform_host.clone() };
         let mut checks = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
@@ -162,7 +163,34 @@ impl App {
                 let path = loggable_path(req.uri().path());
                 tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id, tenant = tracing::field::Empty)
             }))
+            .layer(axum::middleware::from_fn_with_state(planes, crate::metrics::track))
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    }
+
+    /// The router of `KAPU_METRICS_LISTEN`: `/metrics`, no token (bind it
+    /// where only the scraper reaches).
+    pub fn metrics_router(&self) -> Router {
+        let h = self.health_state();
+        Router::new().route(
+            "/metrics",
+            get(move || {
+                let h = h.clone();
+                async move { metrics_response(&h).await }
+            }),
+        )
+    }
+
+    fn health_state(&self) -> HealthState {
+        HealthState {
+            db: self.db.clone(),
+            fleet: self.fleet.clone(),
+            channels: self.state.health.clone(),
+            metrics_token: self.cfg.metrics_token.as_ref().map(|t| t.expose().to_string()).filter(|t| !t.is_empty()),
+            platform_host: self.cfg.platform_host(),
+            shop_host: self.cfg.shop_host(),
+            draining: self.draining.clone(),
+            database: self.state.database.clone(),
+        }
     }
 
     /// The job worker for this app: runtime and platform jobs.
@@ -204,6 +232,8 @@ impl App {
             background.push(kapu_platform::spawn_housekeeping(self.platform.clone(), upkeep));
         }
         background.push(self.state.follow(&self.bus));
+        background.push(self.state.flags.spawn_follow(self.db.clone(), &self.bus));
+        background.push(self.state.board.spawn_follow(self.db.clone(), &self.bus));
         if role.serves_storefront() {
             background.push(self.state.database.spawn(self.db.clone(), Duration::from_secs(1)));
         }
@@ -211,6 +241,16 @@ impl App {
             background.extend([outbound, inbound]);
         }
         background.extend(kapu_core::traffic::spawn_flush(self.state.traffic.clone(), self.fleet.clone()));
+        if let Some(addr) = self.cfg.metrics_listen {
+            let listener = TcpListener::bind(addr).await.with_context(|| format!("KAPU_METRICS_LISTEN {addr}"))?;
+            tracing::info!(%addr, "metrics on /metrics");
+            let router = self.metrics_router();
+            background.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::warn!(error = %e, "the metrics listener stopped");
+                }
+            }));
+        }
         let deadlines = crate::http_server::Deadlines {
             header_read: Duration::from_millis(self.cfg.header_read_timeout_ms.max(1)),
             body_read: Duration::from_millis(self.cfg.body_read_timeout_ms.max(1)),
@@ -319,6 +359,7 @@ struct HealthState {
     platform_host: String,
     shop_host: String,
     draining: Arc<std::sync::atomic::AtomicBool>,
+    database: kapu_runtime::http::database_watch::DatabaseWatch,
 }
 
 #[derive(serde::Deserialize)]
@@ -357,8 +398,8 @@ async fn tls_ask(State(h): State<HealthState>, axum::extract::Query(q): axum::ex
     }
 }
 
-/// Payment channel health (and, with Redis, whether it is degraded) as
-/// Prometheus text, for a scraper holding `KAPU_METRICS_TOKEN`.
+/// Every metric as Prometheus text (`kapu::metrics`), for a scraper
+/// holding `KAPU_METRICS_TOKEN`.
 async fn metrics(State(h): State<HealthState>, headers: axum::http::HeaderMap) -> Response {
     let Some(token) = h.metrics_token.as_deref() else {
         return StatusCode::NOT_FOUND.into_response();
@@ -371,15 +412,17 @@ async fn metrics(State(h): State<HealthState>, headers: axum::http::HeaderMap) -
     if !kapu_core::crypto::constant_time_eq(given, token) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let mut text = h.channels.metrics_text();
-    if h.fleet.is_shared() {
-        let degraded = u8::from(h.fleet.status() == kapu_core::fleet::FleetStatus::Degraded);
-        text.push_str(
-            "# HELP kapu_redis_degraded 1 while Redis does not answer and this process runs on its own state.\n\
-             # TYPE kapu_redis_degraded gauge\n",
-        );
-        text.push_str(&format!("kapu_redis_degraded {degraded}\n"));
-    }
+    metrics_response(&h).await
+}
+
+async fn metrics_response(h: &HealthState) -> Response {
+    let text = crate::metrics::render(crate::metrics::Scrape {
+        db: &h.db,
+        channels: &h.channels,
+        fleet: &h.fleet,
+        database_up: h.database.is_up(),
+    })
+    .await;
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod backup;
 pub mod http_server;
+pub mod metrics;
 pub mod migrate;
 pub mod telemetry;
 

@@ -41,12 +41,14 @@ use crate::page::{Layout, render};
 
 /// Routes served on the platform host.
 pub fn platform_router(state: PlatformState) -> Router {
+    let stamp = || axum::middleware::from_fn(kapu_web::stamp_route);
     dashboard_routes()
         .into_router()
+        .route_layer(stamp())
         .fallback(|| async { PageError::NotFound })
         .layer(axum::middleware::from_fn_with_state(state.clone(), ensure_csrf_cookie))
         .layer(axum::middleware::map_response(security_headers))
-        .nest("/api/merchant/v1", merchant_api::routes().into_router())
+        .nest("/api/merchant/v1", merchant_api::routes().into_router().route_layer(stamp()))
         .with_state(state)
 }
 

@@ -41,6 +41,9 @@ pub struct Inner {
     pub limits: kapu_core::fleet::limits::FleetLimits,
     /// Redis shared by every process, when configured.
     pub fleet: kapu_core::fleet::Fleet,
+    /// Feature flags and the status board, shared with the runtime.
+    pub flags: kapu_core::flags::Flags,
+    pub board: kapu_core::status_board::StatusBoard,
 }
 
 /// What the platform shares with the storefront runtime of its process.
@@ -49,6 +52,8 @@ pub struct SharedWithRuntime {
     pub providers: Arc<kapu_billing::providers::Providers>,
     pub traffic: Arc<kapu_core::traffic::TenantTraffic>,
     pub fleet: kapu_core::fleet::Fleet,
+    pub flags: kapu_core::flags::Flags,
+    pub board: kapu_core::status_board::StatusBoard,
 }
 
 impl std::ops::Deref for PlatformState {
@@ -67,7 +72,7 @@ impl PlatformState {
         sessions: SessionStore,
         shared: SharedWithRuntime,
     ) -> Result<Self, kapu_core::config::ConfigError> {
-        let SharedWithRuntime { health, providers, traffic, fleet } = shared;
+        let SharedWithRuntime { health, providers, traffic, fleet, flags, board } = shared;
         let trusted_proxies = cfg.trusted_proxy_nets()?;
         let demo_url = format!("{}://demo.{}:{}/", cfg.public_scheme, cfg.shop_domain, cfg.listen.port());
         Ok(Self(Arc::new(Inner {
@@ -84,6 +89,8 @@ impl PlatformState {
             traffic,
             limits: kapu_core::fleet::limits::FleetLimits::new(fleet.clone()),
             fleet,
+            flags,
+            board,
             cfg,
             db,
             master,

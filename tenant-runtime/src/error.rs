@@ -62,8 +62,9 @@ pub enum StoreError {
     PaymentChannelsDown(String),
     #[error("sandbox disabled in live mode")]
     SandboxDisabled,
-    #[error("notification rejected: {0}")]
-    NotificationRejected(String),
+    #[error("notification rejected: {1}")]
+    /// A payment notification refused, with the inspector's verdict.
+    NotificationRejected(kapu_core::store::payment_notifications::Verdict, String),
     #[error("too many unpaid orders")]
     TooManyUnpaidOrders { limit: u32 },
     #[error("rate limited")]
@@ -88,7 +89,7 @@ impl StoreError {
     pub fn status(&self) -> StatusCode {
         use StoreError::*;
         match self {
-            InvalidJson(_) | InvalidForm(_) | NotificationRejected(_) => StatusCode::BAD_REQUEST,
+            InvalidJson(_) | InvalidForm(_) | NotificationRejected(..) => StatusCode::BAD_REQUEST,
             SandboxDisabled | CrossSiteForm | OrderRefused(_) => StatusCode::FORBIDDEN,
             TooManyOrders { .. } => StatusCode::TOO_MANY_REQUESTS,
             ChallengeRequired { .. } => StatusCode::PRECONDITION_REQUIRED,
@@ -145,7 +146,7 @@ impl StoreError {
             NoPaymentChannel => "no_payment_channel",
             PaymentChannelsDown(_) => "payment_channels_unavailable",
             SandboxDisabled => "sandbox_disabled",
-            NotificationRejected(_) => "notification_rejected",
+            NotificationRejected(..) => "notification_rejected",
             TooManyUnpaidOrders { .. } => "too_many_unpaid_orders",
             RateLimited { .. } => "rate_limited",
             Unavailable(_) => "service_unavailable",
@@ -297,7 +298,7 @@ impl StoreError {
             SandboxDisabled => lang
                 .pick("本店已正式营业，测试支付不可用。", "This shop is live; sandbox payments are disabled.")
                 .into(),
-            NotificationRejected(_) => lang.pick("支付通知无效。", "The payment notification was rejected.").into(),
+            NotificationRejected(..) => lang.pick("支付通知无效。", "The payment notification was rejected.").into(),
             TooManyUnpaidOrders { limit } => {
                 if zh {
                     format!("您已有 {limit} 个未支付订单，请先支付或等待其过期后再下单。")
@@ -334,7 +335,7 @@ impl StoreError {
             StoreError::Unavailable(detail) | StoreError::PaymentChannelsDown(detail) => {
                 tracing::warn!(code = self.code(), %detail, "request failed")
             }
-            StoreError::NotificationRejected(detail) => {
+            StoreError::NotificationRejected(_, detail) => {
                 tracing::warn!(code = self.code(), %detail, "payment notification rejected")
             }
             _ => tracing::debug!(code = self.code(), "request refused"),

@@ -84,6 +84,7 @@ async fn expire(state: &RuntimeState, tenant_id: &str, order_id: &str, now_anywa
     o.updated_at = Set(now);
     o.update(&txn).await?;
     txn.commit().await?;
+    kapu_core::metrics::order_event(kapu_core::metrics::ORDERS_EXPIRED, 1);
     state.stock_changed(tenant_id).await;
     tracing::info!(%order_no, released, "unpaid order expired; keys back in stock");
     Ok(())

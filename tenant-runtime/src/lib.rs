@@ -74,6 +74,7 @@ pub fn storefront_router(state: RuntimeState) -> Router {
     pages::look::spawn_error_recorder(state.db.clone());
     let mut router = storefront_routes()
         .into_router()
+        .route_layer(axum::middleware::from_fn(kapu_web::stamp_route))
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), http::context::storefront_context));
     for (name, value) in pages::security_headers() {

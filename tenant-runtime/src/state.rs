@@ -52,6 +52,10 @@ pub struct Inner {
     pub refusal_hold: crate::http::shop_limit::RefusalHold,
     /// Whether the database answers (checked every second while serving).
     pub database: crate::http::database_watch::DatabaseWatch,
+    /// Feature flags (this process's copy; `kapu_core::flags`).
+    pub flags: kapu_core::flags::Flags,
+    /// The status page's component states (this process's copy).
+    pub board: kapu_core::status_board::StatusBoard,
 }
 
 impl std::ops::Deref for RuntimeState {
@@ -109,6 +113,8 @@ impl RuntimeState {
                     }
                     Ok(Invalidation::HostChanged { host }) => state.tenants.invalidate_host(&host).await,
                     Ok(Invalidation::Everything) => state.forget_all().await,
+                    // Flags and the status board follow the bus themselves.
+                    Ok(Invalidation::OpsChanged) => {}
                     // Missed events: forget everything rather than serve stale data.
                     Err(broadcast::error::RecvError::Lagged(_)) => state.forget_all().await,
                     Err(broadcast::error::RecvError::Closed) => break,
@@ -163,6 +169,8 @@ impl RuntimeState {
                 cfg.refusal_delay_ms,
             )),
             database: Default::default(),
+            flags: Default::default(),
+            board: Default::default(),
             cfg,
             fleet,
             bus: std::sync::OnceLock::new(),

@@ -100,3 +100,18 @@ mod tests {
         assert!(!same_origin(&h(&[]), base));
     }
 }
+
+/// The route template that answered a request (`/orders/{order_no}`, never
+/// the raw path), put on the response by [`stamp_route`] for the metrics.
+#[derive(Debug, Clone)]
+pub struct RouteTemplate(pub String);
+
+/// Route layer: copies axum's matched path onto the response.
+pub async fn stamp_route(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let template = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_string());
+    let mut resp = next.run(req).await;
+    if let Some(t) = template {
+        resp.extensions_mut().insert(RouteTemplate(t));
+    }
+    resp
+}

@@ -11,6 +11,8 @@
 //! | `webhook_deliveries` delivered or failed | created before | `KAPU_RETAIN_RECORDS_DAYS` |
 //! | `stripe_events` (dedupe of webhook events) | received before | `KAPU_RETAIN_RECORDS_DAYS` |
 //! | `key_imports` done or failed | last changed before | `KAPU_RETAIN_KEY_IMPORTS_DAYS` (90) |
+//! | `payment_notifications` | received before | `KAPU_RETAIN_RECORDS_DAYS`; their bodies after 7 days |
+//! | `status_checks` | made before | 90 days (the status page's history) |
 //!
 //! Expired sessions, tokens and idempotent API answers have their own
 //! purges (`accounts`, `operators`, `api_idempotency`); all run together
@@ -19,7 +21,10 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-use crate::entities::{jobs, key_imports, payment_checks, risk_events, stripe_events, webhook_deliveries};
+use crate::entities::{
+    jobs, key_imports, payment_checks, payment_notifications, risk_events, status_checks, stripe_events,
+    webhook_deliveries,
+};
 
 /// How old each kind of row may grow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +50,10 @@ pub struct Swept {
     pub webhook_deliveries: u64,
     pub stripe_events: u64,
     pub key_imports: u64,
+    pub payment_notifications: u64,
+    /// Notification bodies blanked (the rows stay).
+    pub notification_bodies: u64,
+    pub status_checks: u64,
 }
 
 impl Swept {
@@ -55,6 +64,9 @@ impl Swept {
             + self.webhook_deliveries
             + self.stripe_events
             + self.key_imports
+            + self.payment_notifications
+            + self.notification_bodies
+            + self.status_checks
     }
 }
 
@@ -99,6 +111,17 @@ pub async fn sweep<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, keep: &Rete
         key_imports: key_imports::Entity::delete_many()
             .filter(key_imports::Column::Status.is_in(["done", "failed"]))
             .filter(key_imports::Column::UpdatedAt.lt(now - keep.key_imports))
+            .exec(conn)
+            .await?
+            .rows_affected,
+        payment_notifications: payment_notifications::Entity::delete_many()
+            .filter(payment_notifications::Column::CreatedAt.lt(records))
+            .exec(conn)
+            .await?
+            .rows_affected,
+        notification_bodies: crate::store::payment_notifications::blank_old_bodies(conn, now).await?,
+        status_checks: status_checks::Entity::delete_many()
+            .filter(status_checks::Column::CreatedAt.lt(now - Duration::days(crate::store::status::HISTORY_DAYS)))
             .exec(conn)
             .await?
             .rows_affected,

@@ -6,9 +6,12 @@ use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use kapu_billing::Notification;
 
+use kapu_core::store::payment_notifications::Verdict;
+
 use crate::error::StoreError;
+use crate::http::client_ip::ClientIp;
 use crate::http::host::TenantCtx;
-use crate::payments::confirm::apply_notification;
+use crate::payments::confirm::receive_notification;
 use crate::state::RuntimeState;
 
 /// A provider's payment notification for one attempt of this shop. Form or
@@ -21,15 +24,18 @@ use crate::state::RuntimeState;
 pub async fn notify_payment(
     State(state): State<RuntimeState>,
     shop: TenantCtx,
+    ClientIp(ip): ClientIp,
     Path(payment_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<&'static str, StoreError> {
-    let mut notification = parse_body(&headers, &body)?;
-    notification.headers = header_map(&headers);
-    notification.body = String::from_utf8_lossy(&body).into_owned();
-    let (_, ack) = apply_notification(&state, &shop, &payment_id, &notification).await?;
-    Ok(ack)
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    let notification = parse_body(&headers, &body).map(|mut n| {
+        n.headers = header_map(&headers);
+        n.body = raw.clone();
+        n
+    });
+    receive_notification(&state, &shop, &payment_id, ip, notification, &raw).await
 }
 
 /// The same notification sent as a GET with its fields in the query string,
@@ -41,18 +47,18 @@ pub async fn notify_payment(
 pub async fn notify_payment_get(
     State(state): State<RuntimeState>,
     shop: TenantCtx,
+    ClientIp(ip): ClientIp,
     Path(payment_id): Path<String>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<&'static str, StoreError> {
     let query = query.unwrap_or_default();
-    let notification = Notification {
-        fields: form_urlencoded_pairs(query.as_bytes())?,
+    let notification = form_urlencoded_pairs(query.as_bytes()).map(|fields| Notification {
+        fields,
         headers: header_map(&headers),
         body: String::new(),
-    };
-    let (_, ack) = apply_notification(&state, &shop, &payment_id, &notification).await?;
-    Ok(ack)
+    });
+    receive_notification(&state, &shop, &payment_id, ip, notification, &query).await
 }
 
 /// Headers with lower-case names, as channels read them.
@@ -67,7 +73,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Notification, StoreErr
     let ct = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let fields: BTreeMap<String, String> = if ct.starts_with("application/json") {
         let v: BTreeMap<String, serde_json::Value> =
-            serde_json::from_slice(body).map_err(|e| StoreError::InvalidJson(e.to_string()))?;
+            serde_json::from_slice(body).map_err(|e| StoreError::NotificationRejected(Verdict::Malformed, format!("body is not JSON: {e}")))?;
         v.into_iter()
             .map(|(k, v)| {
                 let s = match v {
@@ -87,11 +93,11 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Notification, StoreErr
 /// (which copy would the signature have covered?).
 fn form_urlencoded_pairs(body: &[u8]) -> Result<BTreeMap<String, String>, StoreError> {
     let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-        .map_err(|e| StoreError::NotificationRejected(format!("unreadable form: {e}")))?;
+        .map_err(|e| StoreError::NotificationRejected(Verdict::Malformed, format!("unreadable form: {e}")))?;
     let mut fields = BTreeMap::new();
     for (k, v) in pairs {
         if fields.contains_key(&k) {
-            return Err(StoreError::NotificationRejected(format!("field {k:?} given more than once")));
+            return Err(StoreError::NotificationRejected(Verdict::Malformed, format!("field {k:?} given more than once")));
         }
         fields.insert(k, v);
     }

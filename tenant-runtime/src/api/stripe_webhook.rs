@@ -16,9 +16,12 @@ use kapu_billing::Notification;
 use kapu_billing::channels::stripe::PAYMENT_ID_KEY;
 
 use super::notify_payment::header_map;
+use kapu_core::store::payment_notifications::Verdict;
+
 use crate::error::StoreError;
+use crate::http::client_ip::ClientIp;
 use crate::http::host::TenantCtx;
-use crate::payments::confirm::apply_notification;
+use crate::payments::confirm::receive_notification;
 use crate::state::RuntimeState;
 
 #[utoipa::path(post, path = "/api/v1/channels/stripe/webhook", tag = "payments",
@@ -27,13 +30,14 @@ use crate::state::RuntimeState;
 pub async fn stripe_webhook(
     State(state): State<RuntimeState>,
     shop: TenantCtx,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<&'static str, StoreError> {
-    let text =
-        String::from_utf8(body.to_vec()).map_err(|_| StoreError::NotificationRejected("body is not UTF-8".into()))?;
+    let malformed = |detail: String| StoreError::NotificationRejected(Verdict::Malformed, detail);
+    let text = String::from_utf8(body.to_vec()).map_err(|_| malformed("body is not UTF-8".into()))?;
     let event: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| StoreError::NotificationRejected(format!("body is not JSON: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| malformed(format!("body is not JSON: {e}")))?;
     let object = &event["data"]["object"];
     let payment_id = object["client_reference_id"]
         .as_str()
@@ -47,7 +51,6 @@ pub async fn stripe_webhook(
         );
         return Ok("");
     };
-    let notification = Notification { fields: BTreeMap::new(), headers: header_map(&headers), body: text };
-    let (_, ack) = apply_notification(&state, &shop, &payment_id, &notification).await?;
-    Ok(ack)
+    let notification = Notification { fields: BTreeMap::new(), headers: header_map(&headers), body: text.clone() };
+    receive_notification(&state, &shop, &payment_id, ip, Ok(notification), &text).await
 }

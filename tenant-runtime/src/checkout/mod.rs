@@ -195,7 +195,11 @@ pub async fn place_order(
                         Some(answer) => challenge::verify(state, &tenant.id, client_ip, answer).await,
                         None => false,
                     };
+                    if input.pow.is_some() {
+                        kapu_core::metrics::challenge(if solved { "passed" } else { "failed" });
+                    }
                     if !solved {
+                        kapu_core::metrics::challenge("issued");
                         let c = challenge::issue(state, &tenant.id, client_ip);
                         return Err(StoreError::ChallengeRequired { challenge: c, difficulty: challenge::DIFFICULTY });
                     }
@@ -224,6 +228,7 @@ pub async fn place_order(
             )
             .await?;
             if let Reservation::Short { available } = reserved {
+                kapu_core::metrics::stock_out();
                 return Err(StoreError::OutOfStock { available });
             }
         }
@@ -293,6 +298,7 @@ pub async fn place_order(
         }
     };
     txn.commit().await?;
+    kapu_core::metrics::order_event(kapu_core::metrics::ORDERS_CREATED, 1);
     if !manual {
         state.keys_reserved(&tenant.id, &product.id, quantity.into()).await;
     }

@@ -32,6 +32,11 @@ pub async fn send_order_email(
     let token = state.master.tenant(tenant_id).order_token(&order.id);
     let mail = compose(&shop.name, &order, &keys, &token);
     mailer.send(&mail).await?;
+    if order.status == status::DELIVERED
+        && let Some(paid_at) = order.paid_at
+    {
+        kapu_core::metrics::payment_to_email((chrono::Utc::now() - paid_at).to_std().unwrap_or_default());
+    }
     tracing::info!(order_no = %order.order_no, "buyer email sent");
     Ok(())
 }

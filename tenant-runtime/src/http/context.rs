@@ -192,10 +192,16 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
     req = Request::from_parts(parts, body);
     let tenant_id = tenant_for_errors.id.clone();
     let test_mode = tenant_for_errors.is_test_mode();
+    let tenant_for_notice = tenant_for_errors.clone();
     let ctx = RequestKind { api, tenant: Some(tenant_for_errors) };
     let mut resp = REQUEST.scope(ctx, i18n::CURRENT.scope(lang, next.run(req))).await;
     if !state.database.is_up() && !api {
         resp = crate::http::database_watch::with_paused_notice(resp, lang).await;
+    } else if !api
+        && let Some(notice) = crate::http::status_notice::status_notice(&state, &tenant_for_notice, lang).await
+    {
+        use crate::http::status_notice::NOTICE_ID;
+        resp = crate::http::database_watch::with_notice(resp, NOTICE_ID, &notice, false).await;
     }
     if test_mode {
         // A shop being tested stays out of search engines, open or not.

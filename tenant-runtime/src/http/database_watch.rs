@@ -64,10 +64,19 @@ impl DatabaseWatch {
     }
 }
 
-const NOTICE_ID: &str = "ordering-paused";
-
 /// `resp` with the paused-ordering notice, if it is an HTML page.
 pub async fn with_paused_notice(resp: Response, lang: Lang) -> Response {
+    let message = lang.pick(
+        "暂时无法下单：我们正在重新连接数据库，请稍后再试。已付款的订单不会丢失。",
+        "Ordering is paused for a moment while we reconnect to our database; please try again shortly. Paid orders are safe.",
+    );
+    with_notice(resp, "ordering-paused", message, true).await
+}
+
+/// `resp` with a notice at the top of the page (id `id`, HTML-escaped
+/// `message`), and its buy buttons disabled when `disable_buying`; only
+/// successful HTML pages change.
+pub async fn with_notice(resp: Response, id: &str, message: &str, disable_buying: bool) -> Response {
     let html =
         resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"));
     if !html || !resp.status().is_success() {
@@ -79,14 +88,15 @@ pub async fn with_paused_notice(resp: Response, lang: Lang) -> Response {
         return Response::from_parts(parts, Body::empty());
     };
     let page = String::from_utf8_lossy(&bytes);
-    let message = lang.pick(
-        "暂时无法下单：我们正在重新连接数据库，请稍后再试。已付款的订单不会丢失。",
-        "Ordering is paused for a moment while we reconnect to our database; please try again shortly. Paid orders are safe.",
-    );
+    let message = minijinja::HtmlEscape(message).to_string();
+    let disable = if disable_buying {
+        "<style>form[action$=\"/checkout\"] button{opacity:.45;pointer-events:none}</style>"
+    } else {
+        ""
+    };
     let notice = format!(
-        "<div id=\"{NOTICE_ID}\" role=\"alert\" style=\"padding:.75em 1em;background:#fff4e5;color:#7a4100;\
-         border-bottom:1px solid #f0c36d;text-align:center\">{message}</div>\
-         <style>form[action$=\"/checkout\"] button{{opacity:.45;pointer-events:none}}</style>"
+        "<div id=\"{id}\" role=\"alert\" style=\"padding:.75em 1em;background:#fff4e5;color:#7a4100;\
+         border-bottom:1px solid #f0c36d;text-align:center\">{message}</div>{disable}"
     );
     let page = match page.find("<body").and_then(|at| page[at..].find('>').map(|end| at + end + 1)) {
         Some(after_body) => format!("{}{notice}{}", &page[..after_body], &page[after_body..]),

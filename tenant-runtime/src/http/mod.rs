@@ -11,3 +11,4 @@ pub mod rate_limit;
 pub mod request_class;
 pub mod shop_limit;
 pub mod shop_share;
+pub mod status_notice;

@@ -20,7 +20,8 @@ use crate::error::StoreError;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
 use crate::orders::find_payment_with_token;
-use crate::payments::confirm::apply_notification;
+use crate::http::client_ip::ClientIp;
+use crate::payments::confirm::receive_notification;
 use crate::state::RuntimeState;
 
 #[derive(serde::Deserialize)]
@@ -71,6 +72,7 @@ pub async fn submit_sandbox(
     State(state): State<RuntimeState>,
     shop: TenantCtx,
     lang: Lang,
+    ClientIp(ip): ClientIp,
     Path(payment_id): Path<String>,
     Query(q): Query<TokenQuery>,
     form: Result<Form<SandboxForm>, axum::extract::rejection::FormRejection>,
@@ -85,6 +87,7 @@ pub async fn submit_sandbox(
     let (payment, order) = load(&state, &shop, &payment_id, q.token.as_deref()).await.map_err(fail)?;
     let keys = state.master.tenant(shop.id());
     let n = sign_notification(&keys, &payment.id, outcome, payment.amount_minor, &payment.currency);
-    apply_notification(&state, &shop, &payment.id, &n).await.map_err(fail)?;
+    let raw = n.body.clone();
+    receive_notification(&state, &shop, &payment.id, ip, Ok(n), &raw).await.map_err(fail)?;
     Ok(no_referrer(Redirect::to(&order_url(&state, &order)).into_response()))
 }

@@ -9,7 +9,7 @@
 
 use chrono::Utc;
 use kapu_billing::channels::channel_by_kind;
-use kapu_billing::{KnownPayment, Notification, PaymentOutcome, VerifiedNotification};
+use kapu_billing::{KnownPayment, Notification, PaymentOutcome, VerifiedNotification, VerifyError};
 use kapu_core::entities::{orders, payments, products};
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::card_keys::{
@@ -19,6 +19,7 @@ use kapu_core::store::channels::channel_credentials_for_tenant;
 use kapu_core::store::coupons::retake_coupon_use_for_tenant;
 use kapu_core::store::fee_ledger::record_fee_for_order;
 use kapu_core::store::orders::{lock_order_for_tenant, status};
+use kapu_core::store::payment_notifications::{NotificationRecord, Verdict, masked_body, record_notification};
 use kapu_core::store::payments::{
     find_payment_by_provider_ref_for_tenant, find_payment_for_tenant, lock_payment_for_tenant, status as pay_status,
 };
@@ -38,6 +39,94 @@ pub struct Confirmed {
     pub order_status: String,
     /// False when this notification had been processed before (a repeat).
     pub changed: bool,
+    /// The provider said the payment failed or was cancelled.
+    pub failed_payment: bool,
+}
+
+/// A notification as it arrived on a shop's notification address (or the
+/// Stripe webhook): `notification` is `Err` when it could not be read.
+/// Whatever happens, it is written to the shop's notification log with its
+/// verdict (the merchant's notification inspector) and counted in
+/// `kapu_payment_notifications_total`; `raw` is the body as received, kept
+/// masked.
+pub async fn receive_notification(
+    state: &RuntimeState,
+    shop: &TenantCtx,
+    payment_id: &str,
+    source_ip: std::net::IpAddr,
+    notification: Result<Notification, StoreError>,
+    raw: &str,
+) -> Result<&'static str, StoreError> {
+    let received = std::time::Instant::now();
+    let (body, result) = match notification {
+        Ok(n) => (masked_body(&n.fields, &n.headers, &n.body), apply_notification(state, shop, payment_id, &n).await),
+        Err(e) => (masked_body(&Default::default(), &Default::default(), raw), Err(e)),
+    };
+    let verdict = verdict_of(&result);
+    // The attempt's channel and order, for the log (one indexed read).
+    let attempt = find_payment_for_tenant(state.db.reader(), &shop.tenant.id, payment_id).await.ok().flatten();
+    let channel = attempt.as_ref().map_or("unknown", |p| p.channel.as_str());
+    kapu_core::metrics::payment_notification(channel, verdict.as_str());
+    if let Ok((c, _)) = &result
+        && c.changed
+        && c.order_status == status::DELIVERED
+    {
+        kapu_core::metrics::payment_to_delivery(received.elapsed());
+    }
+    let order_no = match &attempt {
+        Some(p) => orders::Entity::find_by_id((shop.tenant.id.clone(), p.order_id.clone()))
+            .one(state.db.reader())
+            .await
+            .ok()
+            .flatten()
+            .map(|o| o.order_no)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let reason = match &result {
+        Err(StoreError::NotificationRejected(_, detail)) => detail.clone(),
+        Err(e) => e.to_string(),
+        Ok((c, _)) if c.changed => format!("order {} is now {}", c.order_no, c.order_status),
+        Ok((c, _)) => format!("order {} was already {}", c.order_no, c.order_status),
+    };
+    let record = NotificationRecord {
+        tenant_id: &shop.tenant.id,
+        payment_id,
+        order_no: &order_no,
+        channel,
+        source_ip: &source_ip.to_string(),
+        verdict,
+        reason: &reason,
+        body: &body,
+    };
+    if let Err(e) = record_notification(state.db.writer(), record).await {
+        tracing::warn!(error = %e, "could not log a payment notification");
+    }
+    result.map(|(_, ack)| ack)
+}
+
+/// The inspector's verdict on what applying a notification did.
+fn verdict_of(result: &Result<(Confirmed, &'static str), StoreError>) -> Verdict {
+    match result {
+        Ok((c, _)) if c.failed_payment => Verdict::PaymentFailed,
+        Ok((c, _)) if c.changed => Verdict::Accepted,
+        Ok(_) => Verdict::Duplicate,
+        Err(StoreError::NotificationRejected(v, _)) => *v,
+        Err(StoreError::PaymentNotFound) => Verdict::UnknownAttempt,
+        Err(StoreError::SandboxDisabled) => Verdict::NotAllowed,
+        Err(_) => Verdict::Error,
+    }
+}
+
+/// The verdict of a channel's refusal to verify.
+fn verify_verdict(e: &VerifyError) -> Verdict {
+    match e {
+        VerifyError::BadSignature => Verdict::BadSignature,
+        VerifyError::Malformed(_) => Verdict::Malformed,
+        VerifyError::WrongMerchant(_) => Verdict::WrongAttempt,
+        VerifyError::NotConfirmed(_) => Verdict::NotConfirmed,
+        _ => Verdict::NotConfigured,
+    }
 }
 
 /// Verifies `notification` with the channel of payment `payment_id` (of this
@@ -53,7 +142,10 @@ pub async fn apply_notification(
     let payment =
         find_payment_for_tenant(state.db.reader(), &tenant.id, payment_id).await?.ok_or(StoreError::PaymentNotFound)?;
     let channel = channel_by_kind(&payment.channel).ok_or_else(|| {
-        StoreError::NotificationRejected(format!("payment {payment_id} names unknown channel {:?}", payment.channel))
+        StoreError::NotificationRejected(
+            Verdict::NotConfigured,
+            format!("payment {payment_id} names unknown channel {:?}", payment.channel),
+        )
     })?;
     if channel.test_only() && !tenant.is_test_mode() {
         return Err(StoreError::SandboxDisabled);
@@ -74,15 +166,14 @@ pub async fn apply_notification(
         currency: payment.currency.clone(),
         provider_ref: payment.provider_ref.clone(),
     };
-    let verified = channel
-        .verify_notification(ctx, notification, &known)
-        .await
-        .map_err(|e| StoreError::NotificationRejected(format!("payment {payment_id} ({}): {e}", payment.channel)))?;
+    let verified = channel.verify_notification(ctx, notification, &known).await.map_err(|e| {
+        StoreError::NotificationRejected(verify_verdict(&e), format!("payment {payment_id} ({}): {e}", payment.channel))
+    })?;
     if verified.payment_id != payment_id {
-        return Err(StoreError::NotificationRejected(format!(
-            "notification for payment {} arrived on the URL of payment {payment_id}",
-            verified.payment_id
-        )));
+        return Err(StoreError::NotificationRejected(
+            Verdict::WrongAttempt,
+            format!("notification for payment {} arrived on the URL of payment {payment_id}", verified.payment_id),
+        ));
     }
     let confirmed = record_verified(state, &tenant.id, &verified).await?;
     Ok((confirmed, channel.notify_ack()))
@@ -104,10 +195,13 @@ pub async fn record_verified(
     let txn = state.db.begin().await?;
     let payment = lock_payment_for_tenant(&txn, tenant_id, &v.payment_id).await?.ok_or(StoreError::PaymentNotFound)?;
     if v.amount_minor != payment.amount_minor || v.currency != payment.currency {
-        return Err(StoreError::NotificationRejected(format!(
-            "payment {}: notified {} {} but the attempt is for {} {}",
-            payment.id, v.amount_minor, v.currency, payment.amount_minor, payment.currency
-        )));
+        return Err(StoreError::NotificationRejected(
+            Verdict::AmountMismatch,
+            format!(
+                "payment {}: notified {} {} but the attempt is for {} {}",
+                payment.id, v.amount_minor, v.currency, payment.amount_minor, payment.currency
+            ),
+        ));
     }
     let order = lock_order_for_tenant(&txn, tenant_id, &payment.order_id)
         .await?
@@ -118,6 +212,7 @@ pub async fn record_verified(
         order_no: order.order_no.clone(),
         order_status: order.status.clone(),
         changed: false,
+        failed_payment: false,
     };
 
     // Already applied (and possibly refunded since): a repeat changes nothing.
@@ -134,7 +229,7 @@ pub async fn record_verified(
             txn.commit().await?;
             tracing::info!(order_no = %order.order_no, "payment attempt failed; order stays as it was");
         }
-        return Ok(unchanged(&order));
+        return Ok(Confirmed { failed_payment: true, ..unchanged(&order) });
     }
 
     // One provider transaction pays one attempt: a notification replayed onto
@@ -143,10 +238,13 @@ pub async fn record_verified(
         && let Some(other) = find_payment_by_provider_ref_for_tenant(&txn, tenant_id, &payment.channel, r).await?
         && other.id != payment.id
     {
-        return Err(StoreError::NotificationRejected(format!(
-            "transaction {r} already paid payment {} of order {}; refusing it for payment {}",
-            other.id, other.order_id, payment.id
-        )));
+        return Err(StoreError::NotificationRejected(
+            Verdict::WrongAttempt,
+            format!(
+                "transaction {r} already paid payment {} of order {}; refusing it for payment {}",
+                other.id, other.order_id, payment.id
+            ),
+        ));
     }
 
     // A verified payment: record it first, whatever happens to the order.
@@ -211,7 +309,19 @@ pub async fn record_verified(
     } else {
         tracing::warn!(order_no = %order.order_no, "late payment but sold out: order needs attention");
     }
-    Ok(Confirmed { order_id: order.id, order_no: order.order_no, order_status: new_status.into(), changed: true })
+    kapu_core::metrics::order_event(kapu_core::metrics::ORDERS_PAID, 1);
+    match new_status {
+        status::DELIVERED => kapu_core::metrics::order_event(kapu_core::metrics::ORDERS_DELIVERED, 1),
+        status::NEEDS_ATTENTION => kapu_core::metrics::order_event(kapu_core::metrics::ORDERS_NEEDS_ATTENTION, 1),
+        _ => {}
+    }
+    Ok(Confirmed {
+        order_id: order.id,
+        order_no: order.order_no,
+        order_status: new_status.into(),
+        changed: true,
+        failed_payment: false,
+    })
 }
 
 /// Webhook events of a paid order (in the payment's transaction): always
