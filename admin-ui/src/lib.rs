@@ -11,6 +11,12 @@ pub use kapu_themes::{Asset, RenderError, TemplateSet};
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
+    ("status.html", include_str!("../templates/status.html")),
+    ("status_incident.html", include_str!("../templates/status_incident.html")),
+    ("ops_incidents.html", include_str!("../templates/ops_incidents.html")),
+    ("ops_flags.html", include_str!("../templates/ops_flags.html")),
+    ("notifications.html", include_str!("../templates/notifications.html")),
+    ("notifications_table.html", include_str!("../templates/notifications_table.html")),
     ("macros.html", include_str!("../templates/macros.html")),
     ("landing.html", include_str!("../templates/landing.html")),
     ("signup.html", include_str!("../templates/signup.html")),

@@ -180,6 +180,29 @@ impl App {
         )
     }
 
+    /// Where the canary buys: `KAPU_CANARY_URL`, or this process's own
+    /// listener when it serves both planes; none otherwise.
+    fn canary_target(&self, listener: &TcpListener) -> Option<crate::canary::Target> {
+        let base = match &self.cfg.canary_url {
+            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_string(),
+            _ if self.cfg.role == Role::All => {
+                let mut addr = listener.local_addr().ok()?;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{addr}")
+            }
+            _ => return None,
+        };
+        let email = self.cfg.mail_from.rsplit('<').next().unwrap_or(&self.cfg.mail_from).trim_end_matches('>').to_string();
+        Some(crate::canary::Target {
+            base,
+            shop_host: self.cfg.shop_host(),
+            platform_host: self.cfg.platform_host(),
+            email,
+        })
+    }
+
     fn health_state(&self) -> HealthState {
         HealthState {
             db: self.db.clone(),
@@ -205,7 +228,13 @@ impl App {
             kind: kapu_core::store::webhooks::DELIVER_WEBHOOK,
             concurrency: Concurrency { total: self.cfg.webhook_concurrency, per_tenant },
         };
-        Worker::new(self.db.clone(), handler, Duration::from_millis(self.cfg.job_poll_ms)).lanes(core, vec![webhooks])
+        // The merchant's "ask the provider now": a provider call, off the core lane.
+        let checks = OutsideKind {
+            kind: kapu_core::jobs::kinds::CHECK_PAYMENT,
+            concurrency: Concurrency { total: 4, per_tenant: 1 },
+        };
+        Worker::new(self.db.clone(), handler, Duration::from_millis(self.cfg.job_poll_ms))
+            .lanes(core, vec![webhooks, checks])
     }
 
     /// Serves on `listener` with the job worker until `shutdown` is cancelled;
@@ -226,6 +255,12 @@ impl App {
                 .push(kapu_runtime::payments::reconcile::spawn_reconciler(self.state.clone(), worker_stop.clone()));
             background.push(kapu_platform::subscriptions::sweep::spawn_billing_sweep(self.platform.clone()));
             background.push(spawn_statistics_keeper(self.db.clone()));
+            if self.cfg.canary_interval_secs > 0 {
+                let target = self.canary_target(&listener);
+                let every = Duration::from_secs(self.cfg.canary_interval_secs);
+                let channels = self.state.health.clone();
+                background.push(crate::canary::spawn(self.db.clone(), self.platform.master.clone(), channels, target, every));
+            }
         }
         if role.serves_platform() || role.runs_jobs() {
             let upkeep = kapu_platform::Upkeep { memory: role.serves_platform(), sweeps: role.runs_jobs() };

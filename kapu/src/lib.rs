@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod backup;
+pub mod canary;
 pub mod http_server;
 pub mod metrics;
 pub mod migrate;

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod canary_shop;
 pub mod demo;
 pub mod domains;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod page;
 pub mod provision;
 pub mod shops;
 pub mod state;
+pub mod status;
 pub mod subscriptions;
 pub mod webhooks;
 
@@ -48,6 +50,7 @@ pub fn platform_router(state: PlatformState) -> Router {
         .fallback(|| async { PageError::NotFound })
         .layer(axum::middleware::from_fn_with_state(state.clone(), ensure_csrf_cookie))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), status::banner::status_banner))
         .nest("/api/merchant/v1", merchant_api::routes().into_router().route_layer(stamp()))
         .with_state(state)
 }
@@ -118,6 +121,9 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
         .route("/categories", post(categories::create_category))
         .route("/categories/{id}/delete", post(categories::delete_category))
         .route("/orders/{order_no}/payments/{payment_id}/refund", post(orders::refund::refund_payment))
+        .route("/orders/{order_no}/payments/{payment_id}/check", post(actions::check_payment_now))
+        .route("/payments/notifications", get(shops::notifications::notifications_page))
+        .route("/channels/{kind}/test", post(shops::channels::test_channel))
         .route("/orders", get(list::list_orders))
         .route("/orders/{no}", get(detail::order_detail))
         .route("/orders/{no}/resend", post(actions::resend_delivery_email))
@@ -141,6 +147,9 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
         .nest("/shops/{slug}", shop)
         .nest("/ops", ops::ops_routes())
         .route("/api/platform/stripe/webhook", post(subscriptions::webhook::stripe_billing_webhook))
+        .route("/status", get(status::page::status_page))
+        .route("/status.json", get(status::page::status_json))
+        .route("/status/feed", get(status::page::status_feed))
         .route("/static/{file}", get(static_asset))
         .route("/assets/{file}", get(theme_asset))
         .route("/assets/previews/{file}", get(theme_asset))

@@ -53,6 +53,10 @@ pub fn flash_for(code: Option<&str>) -> Option<Flash> {
         "category_deleted" => ("ok", "分类已删除。Category deleted."),
         "keys_deleted" => ("ok", "未售卡密已删除。Unsold keys deleted."),
         "email_queued" => ("ok", "发货邮件已重新发送。The delivery email was queued again."),
+        "check_queued" => (
+            "ok",
+            "已向支付渠道查询，结果几秒后显示在下方“渠道查询”中。We are asking the provider; the answer shows under “Provider checks” in a few seconds.",
+        ),
         "refunded" => ("ok", "订单已标记为已退款。Order marked refunded."),
         "refunded_provider" => ("ok", "已通过支付渠道退款。Refunded through the payment provider."),
         "fulfilled" => ("ok", "已发货，买家将收到邮件。Delivered; the buyer is being emailed."),

@@ -44,6 +44,8 @@ pub struct Inner {
     /// Feature flags and the status board, shared with the runtime.
     pub flags: kapu_core::flags::Flags,
     pub board: kapu_core::status_board::StatusBoard,
+    /// The public status page's view (this process's copy).
+    pub status: crate::status::StatusCache,
 }
 
 /// What the platform shares with the storefront runtime of its process.
@@ -91,6 +93,7 @@ impl PlatformState {
             fleet,
             flags,
             board,
+            status: Default::default(),
             cfg,
             db,
             master,

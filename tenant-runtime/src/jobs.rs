@@ -12,7 +12,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
 use crate::delivery::email;
 use crate::state::RuntimeState;
 
-pub use kapu_core::jobs::kinds::{EXPIRE_ORDER, NOTIFY_ATTENTION, SEND_DELIVERY_EMAIL, SEND_ORDER_LINKS};
+pub use kapu_core::jobs::kinds::{CHECK_PAYMENT, EXPIRE_ORDER, NOTIFY_ATTENTION, SEND_DELIVERY_EMAIL, SEND_ORDER_LINKS};
 
 /// Runs runtime jobs.
 pub struct RuntimeJobs {
@@ -23,6 +23,11 @@ pub struct RuntimeJobs {
 #[derive(serde::Deserialize)]
 struct OrderJob {
     order_id: String,
+}
+
+#[derive(serde::Deserialize)]
+struct PaymentJob {
+    payment_id: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -46,6 +51,11 @@ impl JobHandler for RuntimeJobs {
             SEND_ORDER_LINKS => {
                 let b: LinksJob = serde_json::from_value(job.payload.clone())?;
                 email::send_order_links(&self.state, mailer, tenant_id, &b.email, &b.locale, &b.base_url).await
+            }
+            CHECK_PAYMENT => {
+                let p: PaymentJob = serde_json::from_value(job.payload.clone())?;
+                crate::payments::reconcile::check_now(&self.state, tenant_id, &p.payment_id).await?;
+                Ok(())
             }
             other => anyhow::bail!("unknown job kind {other:?}"),
         }

@@ -3,6 +3,7 @@
 //! guards form posts, and reading a cookie. Pure functions over `http`
 //! types, no framework.
 
+pub mod notice;
 pub mod route_book;
 
 use std::net::IpAddr;

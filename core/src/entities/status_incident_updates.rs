@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// One update of an incident, in both languages.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "status_incident_updates")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// An incident or a scheduled maintenance on the public status page.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "status_incidents")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

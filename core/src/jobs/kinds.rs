@@ -9,6 +9,8 @@ pub const SEND_DELIVERY_EMAIL: &str = "send_delivery_email";
 pub const NOTIFY_ATTENTION: &str = "notify_attention";
 /// Email a buyer the links to their recent orders (lookup by email).
 pub const SEND_ORDER_LINKS: &str = "send_order_links";
+/// Ask a payment's provider about it now (the merchant's "ask the provider now").
+pub const CHECK_PAYMENT: &str = "check_payment";
 /// Email a merchant a one-time link (verify the address, reset the password).
 pub const SEND_ACCOUNT_EMAIL: &str = "send_account_email";
 

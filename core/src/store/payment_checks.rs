@@ -47,3 +47,20 @@ pub async fn recent_checks_for_tenant<C: ConnectionTrait>(
         .all(conn)
         .await
 }
+
+/// The checks of one order (made since it was placed), oldest first.
+pub async fn checks_of_order_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    order_no: &str,
+    since: chrono::DateTime<Utc>,
+) -> Result<Vec<payment_checks::Model>, DbErr> {
+    payment_checks::Entity::find()
+        .filter(payment_checks::Column::TenantId.eq(tenant_id))
+        .filter(payment_checks::Column::CreatedAt.gte(since))
+        .filter(payment_checks::Column::OrderNo.eq(order_no))
+        .order_by_asc(payment_checks::Column::Id)
+        .limit(100)
+        .all(conn)
+        .await
+}

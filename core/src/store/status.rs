@@ -109,36 +109,62 @@ impl DayBar {
     }
 }
 
-/// The last [`HISTORY_DAYS`] days of `component`, oldest first (days with no
-/// check included, with zero checks).
-pub async fn daily_bars<C: ConnectionTrait>(
+/// Checks and passed checks per (component, day) since the start of the
+/// day [`HISTORY_DAYS`] - 1 days before `now`: one grouped query.
+pub async fn daily_counts<C: ConnectionTrait>(
     conn: &C,
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashMap<(String, NaiveDate), (u64, u64)>, DbErr> {
+    use sea_orm::{DbBackend, FromQueryResult, Statement};
+    #[derive(FromQueryResult)]
+    struct Row {
+        component: String,
+        day: String,
+        checks: i64,
+        ok: i64,
+    }
+    let since = history_start(now);
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT component, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, COUNT(*) AS checks, \
+             SUM(CASE WHEN ok THEN 1 ELSE 0 END) AS ok FROM status_checks WHERE created_at >= $1 GROUP BY 1, 2"
+        }
+        _ => {
+            "SELECT component, substr(created_at, 1, 10) AS day, COUNT(*) AS checks, \
+             SUM(CASE WHEN ok THEN 1 ELSE 0 END) AS ok FROM status_checks WHERE created_at >= ? GROUP BY 1, 2"
+        }
+    };
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(backend, sql, [since.into()])).all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let day = NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").ok()?;
+            Some(((r.component, day), (r.checks.max(0) as u64, r.ok.max(0) as u64)))
+        })
+        .collect())
+}
+
+fn history_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    let since = (now - Duration::days(HISTORY_DAYS - 1)).date_naive();
+    since.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now)
+}
+
+/// The last [`HISTORY_DAYS`] days of `component` from [`daily_counts`],
+/// oldest first (days with no check included, with zero checks).
+pub fn daily_bars(
+    counts: &std::collections::HashMap<(String, NaiveDate), (u64, u64)>,
     component: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<DayBar>, DbErr> {
-    let since = (now - Duration::days(HISTORY_DAYS - 1)).date_naive();
-    let start = since.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now);
-    let rows: Vec<(DateTime<Utc>, bool)> = status_checks::Entity::find()
-        .select_only()
-        .column(status_checks::Column::CreatedAt)
-        .column(status_checks::Column::Ok)
-        .filter(status_checks::Column::Component.eq(component))
-        .filter(status_checks::Column::CreatedAt.gte(start))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let mut bars: Vec<DayBar> = (0..HISTORY_DAYS)
+) -> Vec<DayBar> {
+    let since = history_start(now).date_naive();
+    (0..HISTORY_DAYS)
         .filter_map(|i| since.checked_add_signed(Duration::days(i)))
-        .map(|day| DayBar { day, checks: 0, ok: 0 })
-        .collect();
-    for (at, ok) in rows {
-        let i = (at.date_naive() - since).num_days();
-        if let Some(bar) = usize::try_from(i).ok().and_then(|i| bars.get_mut(i)) {
-            bar.checks += 1;
-            bar.ok += u64::from(ok);
-        }
-    }
-    Ok(bars)
+        .map(|day| {
+            let (checks, ok) = counts.get(&(component.to_string(), day)).copied().unwrap_or((0, 0));
+            DayBar { day, checks, ok }
+        })
+        .collect()
 }
 
 /// Uptime over the bars, in percent (`None` without any check).

@@ -334,3 +334,20 @@ pub async fn reset_delivery_for_tenant<C: ConnectionTrait>(
 
 /// Webhook endpoints one shop may have.
 pub const MAX_ENDPOINTS_PER_SHOP: usize = 10;
+
+/// The webhook deliveries of one order's events (made since it was placed), oldest first.
+pub async fn deliveries_of_order_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    order_no: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<webhook_deliveries::Model>, DbErr> {
+    webhook_deliveries::Entity::find()
+        .filter(webhook_deliveries::Column::TenantId.eq(tenant_id))
+        .filter(webhook_deliveries::Column::CreatedAt.gte(since))
+        .filter(webhook_deliveries::Column::Payload.like(format!("%\"order_no\":\"{order_no}\"%")))
+        .order_by_asc(webhook_deliveries::Column::Id)
+        .limit(50)
+        .all(conn)
+        .await
+}

@@ -5,6 +5,8 @@
 //! anyone else gets 404 on every page but the sign-in.
 
 pub mod audit;
+pub mod flags;
+pub mod incidents;
 pub mod jobs;
 pub mod ledger;
 pub mod login;
@@ -40,6 +42,11 @@ pub fn ops_routes() -> RouteBook<PlatformState> {
         .route("/ledger.csv", get(ledger::ledger_csv))
         .route("/audit", get(audit::audit_page))
         .route("/jobs/{id}/retry", post(jobs::retry_job))
+        .route("/status", get(incidents::status_console))
+        .route("/status/incidents", post(incidents::open))
+        .route("/status/incidents/{id}", post(incidents::update))
+        .route("/flags", get(flags::flags_page))
+        .route("/flags/{name}", post(flags::save_flag))
 }
 
 /// What every console page's layout needs.

@@ -101,3 +101,32 @@ pub async fn fulfil_order(
     shop_action(&state, &access, ip, "order.fulfil", &o.order_no, "manual delivery").await?;
     Ok(Redirect::to(&format!("/shops/{}/orders/{}?m=fulfilled", access.shop.slug, o.order_no)).into_response())
 }
+
+/// "Ask the provider now": queues one reconciliation check of the attempt
+/// (the runtime's `check_payment` job, the same path as the sweep); its
+/// answer lands in the order's provider checks.
+pub async fn check_payment_now(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    Path((_, order_no, payment_id)): Path<(String, String, String)>,
+    VerifiedForm(_): VerifiedForm<serde_json::Value>,
+) -> PageResult<Response> {
+    let o = order_of(&state, &access, &order_no).await?;
+    let payment = kapu_core::store::payments::find_payment_for_tenant(state.db.reader(), access.tenant_id(), &payment_id)
+        .await?
+        .filter(|p| p.order_id == o.id)
+        .ok_or(PageError::NotFound)?;
+    let limits = [
+        Limit::new(format!("rl:check-payment:{}:{}", access.tenant_id(), payment.id), burst_then_every(3, 20)),
+        Limit::new(format!("rl:check-shop:{}", access.tenant_id()), burst_then_every(30, 10)),
+    ];
+    state.limits.check(&limits).await.map_err(|r| PageError::Throttled(r.retry_after_secs))?;
+    let job = NewJob::now(
+        kapu_core::jobs::kinds::CHECK_PAYMENT,
+        Some(access.tenant_id().to_string()),
+        serde_json::json!({ "payment_id": payment.id, "order_id": o.id }),
+    );
+    enqueue(state.db.writer(), job).await?;
+    tracing::info!(tenant = %access.tenant_id(), order = %o.order_no, payment = %payment.id, "merchant asked the provider");
+    Ok(Redirect::to(&format!("/shops/{}/orders/{}?m=check_queued", access.shop.slug, o.order_no)).into_response())
+}

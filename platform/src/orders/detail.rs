@@ -40,7 +40,9 @@ pub async fn order_detail(
             let refundable = p.status == kapu_core::store::payments::status::SUCCEEDED
                 && kapu_billing::channels::channel_by_kind(&p.channel).is_some_and(|c| c.supports_refund())
                 && access.role == kapu_core::store::accounts::Role::Owner;
-            context! { id => p.id.clone(), created_at => when(&p.created_at), channel => kapu_billing::forms::label_of(&p.channel), status => p.status.clone(),
+            let askable = p.status == kapu_core::store::payments::status::CREATED
+                || p.status == kapu_core::store::payments::status::FAILED;
+            context! { id => p.id.clone(), created_at => when(&p.created_at), channel => kapu_billing::forms::label_of(&p.channel), status => p.status.clone(), askable,
             amount => money(p.amount_minor), provider_ref => p.provider_ref.clone(), error => p.error.clone(), refundable }
         })
         .collect();
@@ -59,6 +61,27 @@ pub async fn order_detail(
             context! { kind => job_label(&j.kind), state => j.status.clone(), attempts => j.attempts, at => when(at), error => j.last_error.clone() }
         })
         .collect();
+    // The notification inspector: what the providers said, what asking them found.
+    let notifications: Vec<Value> =
+        kapu_core::store::payment_notifications::notifications_of_order_for_tenant(r, tenant, &o.order_no)
+            .await?
+            .iter()
+            .map(crate::shops::notifications::notification_row)
+            .collect();
+    let checks: Vec<Value> =
+        kapu_core::store::payment_checks::checks_of_order_for_tenant(r, tenant, &o.order_no, o.created_at)
+            .await?
+            .into_iter()
+            .map(|c| context! { at => when(&c.created_at), channel => kapu_billing::forms::label_of(&c.channel),
+                outcome => c.outcome.clone(), label => crate::shops::channels::outcome_label(&c.outcome), detail => c.detail })
+            .collect();
+    let deliveries: Vec<Value> =
+        kapu_core::store::webhooks::deliveries_of_order_for_tenant(r, tenant, &o.order_no, o.created_at)
+            .await?
+            .into_iter()
+            .map(|d| context! { at => when(&d.created_at), event => d.event_type, status => d.status, attempts => d.attempts,
+                code => d.last_status_code, error => d.last_error })
+            .collect();
     let order = context! {
         order_no => o.order_no, status_label => status_label(&o.status), status => o.status.clone(),
         product_name => o.product_name, quantity => o.quantity, amount => money(o.amount_minor),
@@ -79,7 +102,7 @@ pub async fn order_detail(
         flash: flash_for(q.m.as_deref()),
         title: "订单",
     };
-    render("order.html", layout, context! { order, payments, keys, jobs })
+    render("order.html", layout, context! { order, payments, keys, jobs, notifications, checks, deliveries })
 }
 
 fn job_label(kind: &str) -> &str {
@@ -87,6 +110,7 @@ fn job_label(kind: &str) -> &str {
         "send_delivery_email" => "发货邮件 Delivery email",
         "notify_attention" => "售罄通知邮件 Sold-out notice email",
         "expire_order" => "订单过期 Order expiry",
+        "check_payment" => "向渠道查询 Provider check",
         other => other,
     }
 }

@@ -25,7 +25,7 @@ use crate::page::{Layout, flash_for, render, ser, with_status};
 use crate::shops::list::FlashQuery;
 use crate::state::PlatformState;
 
-fn outcome_label(outcome: &str) -> &'static str {
+pub fn outcome_label(outcome: &str) -> &'static str {
     match outcome {
         "delivered" => "已补单发货 Found paid, delivered",
         "closed" => "渠道已关闭订单 Closed at the provider",
@@ -33,6 +33,8 @@ fn outcome_label(outcome: &str) -> &'static str {
         "unpaid" => "订单结束仍未支付 Unpaid when the order ended",
         "rejected" => "结果不符，已拒绝 Did not match; refused",
         "error" => "查询失败 Could not ask",
+        "pending" => "等待付款中 Still waiting for the payer",
+        "paid" => "已支付（此前已处理）Paid, already applied",
         _ => "其他 Other",
     }
 }
@@ -43,6 +45,26 @@ async fn page(
     csrf: &str,
     error: Option<(&str, &str)>,
     flash: Option<&str>,
+) -> PageResult<Response> {
+    page_with_test(state, access, csrf, error, flash, None).await
+}
+
+/// The result of "test this channel", shown at the top of the page.
+#[derive(serde::Serialize)]
+struct Tested {
+    kind: &'static str,
+    label: &'static str,
+    ok: bool,
+    message: String,
+}
+
+async fn page_with_test(
+    state: &PlatformState,
+    access: &ShopAccess,
+    csrf: &str,
+    error: Option<(&str, &str)>,
+    flash: Option<&str>,
+    tested: Option<Tested>,
 ) -> PageResult<Response> {
     let tenant_id = access.tenant_id();
     let keys = state.master.tenant(tenant_id);
@@ -127,7 +149,8 @@ async fn page(
     let resp = render(
         "channels.html",
         layout,
-        context! { channels, checks, test_mode, errors => ser(&errors), error_kind => error.map(|(k, _)| k) },
+        context! { channels, checks, test_mode, errors => ser(&errors), error_kind => error.map(|(k, _)| k), tested => tested.map(ser),
+            notifications_url => format!("/shops/{}/payments/notifications", access.shop.slug) },
     )?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
 }
@@ -182,4 +205,74 @@ pub async fn save_channel(
     );
     shop_action(&state, &access, ip, "channel.save", kind, &detail).await?;
     Ok(Redirect::to(&format!("/shops/{}/channels?m=saved", access.shop.slug)).into_response())
+}
+
+/// "Test this channel": with the saved credentials, asks the provider about
+/// a payment that cannot exist. A provider that answers "no such payment"
+/// accepted our credentials and signature; anything else is shown as it
+/// came. Owner only; audited; nothing changes.
+pub async fn test_channel(
+    State(state): State<PlatformState>,
+    OwnerAccess(access): OwnerAccess,
+    CsrfToken(csrf): CsrfToken,
+    ip: RequestIp,
+    Path((_, kind)): Path<(String, String)>,
+    VerifiedForm(_): VerifiedForm<HashMap<String, String>>,
+) -> PageResult<Response> {
+    use kapu_billing::{ChannelError, KnownPayment, QueryOutcome};
+    let Some(kind) = KINDS.iter().copied().find(|k| *k == kind) else {
+        return Err(PageError::NotFound);
+    };
+    let Some(channel) = channel_by_kind(kind) else {
+        return Err(PageError::NotFound);
+    };
+    let limits = [kapu_core::fleet::limits::Limit::new(
+        format!("rl:test-channel:{}", access.tenant_id()),
+        kapu_core::fleet::limits::burst_then_every(5, 12),
+    )];
+    state.limits.check(&limits).await.map_err(|r| PageError::Throttled(r.retry_after_secs))?;
+    let tenant_id = access.tenant_id();
+    let keys = state.master.tenant(tenant_id);
+    let credentials = channel_credentials_for_tenant(state.db.reader(), &keys, tenant_id, kind).await?;
+    let (ok, message) = if channel.test_only() {
+        (true, "测试渠道无需凭据，随时可用。The sandbox needs no credentials and always works.".to_string())
+    } else if credentials.trim().is_empty() || credentials.trim() == "{}" {
+        (false, "还没有保存凭据。No credentials saved yet.".to_string())
+    } else {
+        let ctx = state.providers.context(tenant_id, &keys, access.shop.mode != "live", &credentials);
+        let probe = KnownPayment {
+            payment_id: format!("kapu-test-{}", kapu_core::ids::new_id()),
+            amount_minor: 1,
+            currency: access.shop.currency.clone(),
+            provider_ref: None,
+        };
+        let started = std::time::Instant::now();
+        let answer = channel.query_payment(ctx, &probe).await;
+        let ms = started.elapsed().as_millis();
+        match answer {
+            Ok(QueryOutcome::NotFound) => (
+                true,
+                format!(
+                    "连接正常：渠道接受了凭据和签名，并回答查无此单（{ms} ms）。Working: the provider accepted the credentials and signature and answered that a made-up payment does not exist ({ms} ms)."
+                ),
+            ),
+            Ok(other) => (
+                true,
+                format!(
+                    "渠道已应答（{other:?}，{ms} ms），凭据可用。The provider answered ({other:?}, {ms} ms); the credentials work."
+                ),
+            ),
+            Err(ChannelError::Unsupported(e)) => {
+                (true, format!("此渠道不支持查询，无法在线检测：{e}。This channel cannot be queried, so it cannot be tested online: {e}."))
+            }
+            Err(ChannelError::Transient(e)) => (
+                false,
+                format!("连接不上渠道（{ms} ms）：{e}。Could not reach the provider ({ms} ms): {e}."),
+            ),
+            Err(e) => (false, format!("渠道拒绝了请求，请检查凭据：{e}。The provider refused; check the credentials: {e}.")),
+        }
+    };
+    shop_action(&state, &access, ip, "channel.test", kind, if ok { "working" } else { "failed" }).await?;
+    let tested = Tested { kind, label: label_of(kind), ok, message };
+    page_with_test(&state, &access, &csrf, None, None, Some(tested)).await
 }

@@ -9,6 +9,7 @@ pub mod export;
 pub mod list;
 pub mod logo;
 pub mod mode;
+pub mod notifications;
 pub mod risk;
 pub mod settings;
 pub mod slug;

@@ -27,6 +27,7 @@ pub const RESERVED: &[&str] = &[
     "blog",
     "kapu",
     "demo",
+    "kapu-canary",
     "test",
     "shop",
     "shops",

@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
 use kapu_core::Db;
 
@@ -73,35 +71,4 @@ pub async fn with_paused_notice(resp: Response, lang: Lang) -> Response {
     with_notice(resp, "ordering-paused", message, true).await
 }
 
-/// `resp` with a notice at the top of the page (id `id`, HTML-escaped
-/// `message`), and its buy buttons disabled when `disable_buying`; only
-/// successful HTML pages change.
-pub async fn with_notice(resp: Response, id: &str, message: &str, disable_buying: bool) -> Response {
-    let html =
-        resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"));
-    if !html || !resp.status().is_success() {
-        return resp;
-    }
-    let (mut parts, body) = resp.into_parts();
-    // Our own rendered page: no size limit to fail on.
-    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return Response::from_parts(parts, Body::empty());
-    };
-    let page = String::from_utf8_lossy(&bytes);
-    let message = minijinja::HtmlEscape(message).to_string();
-    let disable = if disable_buying {
-        "<style>form[action$=\"/checkout\"] button{opacity:.45;pointer-events:none}</style>"
-    } else {
-        ""
-    };
-    let notice = format!(
-        "<div id=\"{id}\" role=\"alert\" style=\"padding:.75em 1em;background:#fff4e5;color:#7a4100;\
-         border-bottom:1px solid #f0c36d;text-align:center\">{message}</div>{disable}"
-    );
-    let page = match page.find("<body").and_then(|at| page[at..].find('>').map(|end| at + end + 1)) {
-        Some(after_body) => format!("{}{notice}{}", &page[..after_body], &page[after_body..]),
-        None => format!("{notice}{page}"),
-    };
-    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(page))
-}
+pub use kapu_web::notice::with_notice;

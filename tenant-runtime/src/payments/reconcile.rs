@@ -50,7 +50,7 @@ pub async fn reconcile_due(state: &RuntimeState) -> Result<Sweep, StoreError> {
     let mut sweep = Sweep::default();
     for p in due {
         sweep.checked += 1;
-        match check_one(state, &p).await {
+        match check_one(state, &p, false).await {
             Ok(true) => sweep.delivered += 1,
             Ok(false) => {}
             Err(e) => tracing::warn!(payment = %p.id, error = %e, "reconciliation check failed"),
@@ -59,16 +59,37 @@ pub async fn reconcile_due(state: &RuntimeState) -> Result<Sweep, StoreError> {
     Ok(sweep)
 }
 
-/// Asks the provider about one attempt. True when it turned out paid and was applied now.
-async fn check_one(state: &RuntimeState, p: &payments::Model) -> Result<bool, StoreError> {
+/// The merchant's "ask the provider now": one check of the attempt, whatever
+/// its schedule, with every outcome logged (a still-pending one too).
+pub async fn check_now(state: &RuntimeState, tenant_id: &str, payment_id: &str) -> Result<bool, StoreError> {
+    let p = kapu_core::store::payments::find_payment_for_tenant(state.db.reader(), tenant_id, payment_id)
+        .await?
+        .ok_or(StoreError::PaymentNotFound)?;
+    check_one(state, &p, true).await
+}
+
+/// Asks the provider about one attempt. True when it turned out paid and
+/// was applied now. `asked` (by the merchant): log a pending answer too.
+async fn check_one(state: &RuntimeState, p: &payments::Model, asked: bool) -> Result<bool, StoreError> {
     let now = Utc::now();
     let db = state.db.writer();
+    let Some(order) = orders::Entity::find_by_id((p.tenant_id.clone(), p.order_id.clone())).one(db).await? else {
+        return Ok(false);
+    };
     let Some(channel) = channel_by_kind(&p.channel).filter(|c| !c.test_only()) else {
         // The sandbox (and anything unknown) has no provider to ask.
         mark_checked(db, &p.tenant_id, &p.id, now, Some("no provider to ask")).await?;
-        return Ok(false);
-    };
-    let Some(order) = orders::Entity::find_by_id((p.tenant_id.clone(), p.order_id.clone())).one(db).await? else {
+        if asked {
+            let record = CheckRecord {
+                tenant_id: &p.tenant_id,
+                payment_id: &p.id,
+                order_no: &order.order_no,
+                channel: &p.channel,
+                outcome: "error",
+                detail: "this channel has no provider to ask (the sandbox)",
+            };
+            record_check(db, record).await?;
+        }
         return Ok(false);
     };
     let Some(tenant) = find_tenant_by_id(db, &p.tenant_id).await? else {
@@ -110,7 +131,11 @@ async fn check_one(state: &RuntimeState, p: &payments::Model) -> Result<bool, St
                 mark_checked(db, &p.tenant_id, &p.id, now, None).await?;
                 if c.changed {
                     log("delivered", format!("provider reports paid; order is now {}", c.order_status)).await?;
+                    kapu_core::metrics::payment_notification(&p.channel, "found_by_reconciliation");
                     tracing::info!(order_no = %order.order_no, channel = %p.channel, "reconciliation found a payment whose notification never came");
+                }
+                if !c.changed && asked {
+                    log("paid", format!("provider reports paid; the order was already {}", c.order_status)).await?;
                 }
                 Ok(c.changed)
             }
@@ -132,6 +157,9 @@ async fn check_one(state: &RuntimeState, p: &payments::Model) -> Result<bool, St
         }
         Ok(QueryOutcome::Pending) => {
             mark_checked(db, &p.tenant_id, &p.id, now, None).await?;
+            if asked {
+                log("pending", "the provider says it is still waiting for the payer".into()).await?;
+            }
             Ok(false)
         }
         Ok(QueryOutcome::Closed) => {

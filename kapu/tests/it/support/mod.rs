@@ -79,6 +79,8 @@ pub struct Options {
     pub header_read_timeout_ms: Option<u64>,
     /// Send mail over SMTP to this URL instead of the outbox files.
     pub smtp_url: Option<String>,
+    /// Seconds between canary purchases (0, no canary, unless a test is about it).
+    pub canary_secs: u64,
 }
 
 impl Default for Options {
@@ -112,6 +114,7 @@ impl Default for Options {
             catalog_cache_secs: None,
             header_read_timeout_ms: None,
             smtp_url: None,
+            canary_secs: 0,
         }
     }
 }
@@ -212,6 +215,7 @@ impl TestApp {
             webhook_retry_secs: opts.webhook_retry_secs.clone(),
             shop_max_in_flight: opts.shop_share.map(|s| s.0),
             shop_queue_wait_ms: opts.shop_share.map_or(Config::default().shop_queue_wait_ms, |s| s.1),
+            canary_interval_secs: opts.canary_secs,
             ..Config::default()
         };
         let app = App::build(cfg.clone(), opts.demo).await.expect("app builds");
