@@ -18,6 +18,19 @@ for f in deploy/Caddyfile deploy/compose/Caddyfile; do
   echo "caddy validate: $f ok"
 done
 
+# Prometheus alert rules: valid, and their unit tests pass; the Grafana dashboard parses.
+if command -v promtool >/dev/null; then
+  promtool check rules deploy/observability/kapu-alerts.yml >/dev/null || fail "deploy/observability/kapu-alerts.yml is invalid"
+  promtool test rules deploy/observability/kapu-alerts.test.yml >/dev/null \
+    || { promtool test rules deploy/observability/kapu-alerts.test.yml; fail "the alert rules' tests fail"; }
+  echo "promtool: alert rules valid, their tests pass"
+else
+  fail "promtool is not installed (Debian package prometheus)"
+fi
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["panels"], "no panels"' deploy/observability/kapu-dashboard.json \
+  || fail "deploy/observability/kapu-dashboard.json does not parse"
+echo "grafana dashboard: parses"
+
 # Kubernetes: render, then pull the Caddyfile out of its ConfigMap and validate it too.
 rendered=$(mktemp -d)
 trap 'rm -rf "$rendered"' EXIT

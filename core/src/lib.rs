@@ -24,6 +24,7 @@ pub mod secret;
 pub mod status_board;
 pub mod store;
 pub mod tenant;
+pub mod trace;
 pub mod traffic;
 
 pub use config::Config;

@@ -21,11 +21,7 @@ pub const CATALOG: &[(&str, Kind, &str)] = &[
     (ORDERS_PAID, Kind::Counter, "Orders whose payment was verified."),
     (ORDERS_DELIVERED, Kind::Counter, "Orders delivered (keys sold to the buyer), automatically or by the merchant."),
     (ORDERS_EXPIRED, Kind::Counter, "Unpaid orders expired (their keys returned to stock)."),
-    (
-        ORDERS_NEEDS_ATTENTION,
-        Kind::Counter,
-        "Paid orders that could not be delivered (sold out after a late payment).",
-    ),
+    (ORDERS_NEEDS_ATTENTION, Kind::Counter, "Paid orders that could not be delivered (sold out after a late payment)."),
     (
         PAYMENT_TO_DELIVERY_SECONDS,
         Kind::Histogram,

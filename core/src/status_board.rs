@@ -65,10 +65,7 @@ impl StatusBoard {
     /// Components in trouble now (degraded, outage, maintenance).
     pub fn troubled(&self) -> Vec<(&'static Component, ComponentState)> {
         let states = self.states.read().unwrap_or_else(|e| e.into_inner());
-        COMPONENTS
-            .iter()
-            .filter_map(|c| states.get(c.id).filter(|s| s.is_trouble()).map(|s| (c, *s)))
-            .collect()
+        COMPONENTS.iter().filter_map(|c| states.get(c.id).filter(|s| s.is_trouble()).map(|s| (c, *s))).collect()
     }
 
     /// Computes every state again from checks and incidents.

@@ -194,7 +194,8 @@ impl App {
             }
             _ => return None,
         };
-        let email = self.cfg.mail_from.rsplit('<').next().unwrap_or(&self.cfg.mail_from).trim_end_matches('>').to_string();
+        let email =
+            self.cfg.mail_from.rsplit('<').next().unwrap_or(&self.cfg.mail_from).trim_end_matches('>').to_string();
         Some(crate::canary::Target {
             base,
             shop_host: self.cfg.shop_host(),
@@ -259,7 +260,13 @@ impl App {
                 let target = self.canary_target(&listener);
                 let every = Duration::from_secs(self.cfg.canary_interval_secs);
                 let channels = self.state.health.clone();
-                background.push(crate::canary::spawn(self.db.clone(), self.platform.master.clone(), channels, target, every));
+                background.push(crate::canary::spawn(
+                    self.db.clone(),
+                    self.platform.master.clone(),
+                    channels,
+                    target,
+                    every,
+                ));
             }
         }
         if role.serves_platform() || role.runs_jobs() {

@@ -127,7 +127,8 @@ pub async fn run_once(db: &Db, master: &kapu_core::crypto::MasterKey, client: &r
     let platform = |path: &str| {
         client.get(format!("{}{path}", t.base)).header(reqwest::header::HOST, t.platform_host.as_str()).send()
     };
-    for (component, path, want) in [("dashboard", "/login", 200u16), ("merchant_api", "/api/merchant/v1/products", 401)] {
+    for (component, path, want) in [("dashboard", "/login", 200u16), ("merchant_api", "/api/merchant/v1/products", 401)]
+    {
         let at = Instant::now();
         let (ok, detail) = match platform(path).await {
             Ok(r) if r.status().as_u16() == want => (true, format!("{path} answered {want}")),

@@ -29,10 +29,7 @@ const BUCKETS: &[f64] =
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets(BUCKETS)
-            .expect("buckets are not empty")
-            .build_recorder();
+        let recorder = PrometheusBuilder::new().set_buckets(BUCKETS).expect("buckets are not empty").build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed; Kapu's metrics will be empty");
@@ -48,7 +45,8 @@ pub struct Planes {
     pub platform_host: String,
 }
 
-/// Outermost layer: times every request and records it by plane, route
+/// Outermost layer (inside the request id): times every request and
+/// records it by plane, route
 /// template (from `kapu_web::stamp_route`; `unmatched` otherwise), method
 /// and status class.
 pub async fn track(planes: axum::extract::State<Planes>, req: Request, next: Next) -> Response {
@@ -69,7 +67,9 @@ pub async fn track(planes: axum::extract::State<Planes>, req: Request, next: Nex
         "/healthz" | "/readyz" | "/internal/metrics" | "/internal/tls/ask" => Some(path.to_string()),
         _ => None,
     };
-    let resp = next.run(req).await;
+    // What this request queues carries its id (`kapu_core::trace`).
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let resp = kapu_core::trace::with_request_id(request_id, next.run(req)).await;
     let route = fixed
         .or_else(|| resp.extensions().get::<kapu_web::RouteTemplate>().map(|t| t.0.clone()))
         .unwrap_or_else(|| "unmatched".to_string());
@@ -89,10 +89,12 @@ pub struct Scrape<'a> {
 pub async fn render(s: Scrape<'_>) -> String {
     let mut text = handle().render();
     text.push_str(&s.channels.metrics_text());
-    gauge(&mut text, "kapu_database_up", "1 while the database answers this process's pings.", &[(
-        "",
-        f64::from(u8::from(s.database_up)),
-    )]);
+    gauge(
+        &mut text,
+        "kapu_database_up",
+        "1 while the database answers this process's pings.",
+        &[("", f64::from(u8::from(s.database_up)))],
+    );
     if s.fleet.is_shared() {
         let degraded = s.fleet.status() == kapu_core::fleet::FleetStatus::Degraded;
         gauge(
@@ -103,18 +105,23 @@ pub async fn render(s: Scrape<'_>) -> String {
         );
     }
     let (size, idle, max) = s.db.pool_figures();
-    gauge(&mut text, "kapu_db_pool_connections", "Database connections of this process by state.", &[
-        ("state=\"in_use\"", size.saturating_sub(idle) as f64),
-        ("state=\"idle\"", idle as f64),
-    ]);
+    gauge(
+        &mut text,
+        "kapu_db_pool_connections",
+        "Database connections of this process by state.",
+        &[("state=\"in_use\"", size.saturating_sub(idle) as f64), ("state=\"idle\"", idle as f64)],
+    );
     gauge(&mut text, "kapu_db_pool_max_connections", "The pool's limit.", &[("", max as f64)]);
     match queue_figures(s.db).await {
         Ok(q) => text.push_str(&q),
         Err(e) => {
             tracing::debug!(error = %e, "metrics: reading the job queue failed");
-            gauge(&mut text, "kapu_metrics_queue_read_ok", "0 when this scrape could not read the job queue.", &[(
-                "", 0.0,
-            )]);
+            gauge(
+                &mut text,
+                "kapu_metrics_queue_read_ok",
+                "0 when this scrape could not read the job queue.",
+                &[("", 0.0)],
+            );
         }
     }
     text

@@ -1,6 +1,7 @@
 //! What issue 19 keeps: every payment notification a shop received with its
 //! verdict (the merchant's notification inspector), the status page's
-//! checks and incidents, and per-shop feature flags.
+//! checks and incidents, per-shop feature flags, and the request that
+//! queued each job.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -59,6 +60,12 @@ enum StatusIncidentUpdates {
     BodyZh,
     BodyEn,
     CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Jobs {
+    Table,
+    RequestId,
 }
 
 #[derive(DeriveIden)]
@@ -168,6 +175,9 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // The request that queued a job, so its run logs under the same id.
+        m.alter_table(Table::alter().table(Jobs::Table).add_column(string_len_null(Jobs::RequestId, 64)).to_owned())
+            .await?;
         m.create_table(
             Table::create()
                 .table(FeatureFlags::Table)

@@ -66,8 +66,7 @@ pub async fn ensure_canary_shop(db: &Db, master: &MasterKey) -> Result<String, D
     let left = available_keys_up_to_for_tenant(db.reader(), &tenant_id, CANARY_PRODUCT, STOCK / 5).await?;
     if left < STOCK / 5 {
         let keys = master.tenant(&tenant_id);
-        let lines: Vec<String> =
-            (0..STOCK - left).map(|_| format!("CANARY-{:016X}", rand::random::<u64>())).collect();
+        let lines: Vec<String> = (0..STOCK - left).map(|_| format!("CANARY-{:016X}", rand::random::<u64>())).collect();
         let txn = db.begin().await?;
         import_keys_for_tenant(&txn, &keys, &tenant_id, CANARY_PRODUCT, lines.iter().map(String::as_str)).await?;
         txn.commit().await?;

@@ -12,7 +12,9 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
 use crate::delivery::email;
 use crate::state::RuntimeState;
 
-pub use kapu_core::jobs::kinds::{CHECK_PAYMENT, EXPIRE_ORDER, NOTIFY_ATTENTION, SEND_DELIVERY_EMAIL, SEND_ORDER_LINKS};
+pub use kapu_core::jobs::kinds::{
+    CHECK_PAYMENT, EXPIRE_ORDER, NOTIFY_ATTENTION, SEND_DELIVERY_EMAIL, SEND_ORDER_LINKS,
+};
 
 /// Runs runtime jobs.
 pub struct RuntimeJobs {

@@ -48,6 +48,8 @@ pub struct ClaimedJob {
     /// Attempts so far, this one included.
     pub attempts: i32,
     pub max_attempts: i32,
+    /// The request that queued it, if a request did.
+    pub request_id: Option<String>,
 }
 
 /// Inserts a job; pass a transaction to make it part of a state change.
@@ -65,6 +67,7 @@ pub async fn enqueue<C: ConnectionTrait>(conn: &C, job: NewJob) -> Result<(), Db
         last_error: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        request_id: Set(crate::trace::current_request_id()),
         ..Default::default()
     })
     .exec_without_returning(conn)
@@ -177,6 +180,7 @@ pub async fn claim_due(db: &Db, claim: Claim<'_>) -> Result<Vec<ClaimedJob>, DbE
             payload: serde_json::from_str(&j.payload).unwrap_or(serde_json::Value::Null),
             attempts: j.attempts + 1,
             max_attempts: j.max_attempts,
+            request_id: j.request_id,
         })
         .collect())
 }

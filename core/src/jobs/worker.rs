@@ -146,7 +146,8 @@ impl Worker {
     }
 
     async fn run_one(&self, job: ClaimedJob) {
-        let span = tracing::info_span!("job", id = job.id, kind = %job.kind, tenant = job.tenant_id.as_deref().unwrap_or(""), attempt = job.attempts);
+        let span = tracing::info_span!("job", id = job.id, kind = %job.kind, tenant = job.tenant_id.as_deref().unwrap_or(""),
+            attempt = job.attempts, request_id = job.request_id.as_deref().unwrap_or(""));
         async {
             // The lock is renewed while the job runs: a long job keeps it,
             // a dead worker's job is free again within `self.lock`.

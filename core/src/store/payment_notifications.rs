@@ -71,14 +71,22 @@ impl Verdict {
             Self::Accepted => ("已确认，订单已处理", "Verified; the order moved on"),
             Self::Duplicate => ("重复通知，此前已处理", "A repeat of a notification already applied"),
             Self::PaymentFailed => ("支付失败或已取消", "The provider says the payment failed or was cancelled"),
-            Self::BadSignature => ("签名校验失败（可能是伪造的通知或密钥不符）", "Signature does not verify (forged, or the key does not match)"),
+            Self::BadSignature => (
+                "签名校验失败（可能是伪造的通知或密钥不符）",
+                "Signature does not verify (forged, or the key does not match)",
+            ),
             Self::AmountMismatch => ("金额或币种与订单不符", "Amount or currency differs from the attempt"),
             Self::UnknownAttempt => ("找不到对应的支付记录", "No payment attempt of this shop has this id"),
             Self::WrongAttempt => ("通知属于其他支付记录或商户", "The notification is for another attempt or merchant"),
             Self::Malformed => ("通知格式错误", "The notification could not be read"),
-            Self::NotConfirmed => ("向支付渠道查询后未确认付款", "The provider, asked directly, did not confirm the payment"),
+            Self::NotConfirmed => {
+                ("向支付渠道查询后未确认付款", "The provider, asked directly, did not confirm the payment")
+            }
             Self::NotConfigured => ("收款渠道未配置或凭据无效", "The channel's credentials are missing or invalid"),
-            Self::NotAllowed => ("此渠道当前不可用（如正式模式下的测试渠道）", "The channel is not allowed now (e.g. the sandbox in live mode)"),
+            Self::NotAllowed => (
+                "此渠道当前不可用（如正式模式下的测试渠道）",
+                "The channel is not allowed now (e.g. the sandbox in live mode)",
+            ),
             Self::Error => ("处理时出错，渠道会重发", "We could not apply it; the provider will send it again"),
         }
     }
@@ -218,16 +226,11 @@ mod tests {
 
     #[test]
     fn signatures_and_keys_are_masked_and_the_rest_is_kept() {
-        let fields: BTreeMap<String, String> = [
-            ("out_trade_no", "P1"),
-            ("sign", "abc123"),
-            ("sign_type", "MD5"),
-            ("money", "9.90"),
-            ("app_key", "k"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let fields: BTreeMap<String, String> =
+            [("out_trade_no", "P1"), ("sign", "abc123"), ("sign_type", "MD5"), ("money", "9.90"), ("app_key", "k")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         let headers: BTreeMap<String, String> =
             [("wechatpay-signature", "sig=="), ("wechatpay-timestamp", "1"), ("x-forwarded-for", "1.2.3.4")]
                 .into_iter()
@@ -239,7 +242,8 @@ mod tests {
         assert!(!body.contains("abc123") && !body.contains("sig==") && !body.contains("app_key=k"), "{body}");
         assert!(body.contains("wechatpay-timestamp: 1"));
         assert!(!body.contains("x-forwarded-for"));
-        let json = masked_body(&BTreeMap::new(), &BTreeMap::new(), r#"{"id":"e1","data":{"client_secret":"s","amount":5}}"#);
+        let json =
+            masked_body(&BTreeMap::new(), &BTreeMap::new(), r#"{"id":"e1","data":{"client_secret":"s","amount":5}}"#);
         assert!(json.contains("\"amount\":5") && !json.contains("\"s\""), "{json}");
         assert!(Verdict::BadSignature.is_rejection() && !Verdict::Duplicate.is_rejection());
     }

@@ -10,8 +10,8 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use crate::entities::{status_checks, status_incident_updates, status_incidents};
@@ -321,7 +321,8 @@ mod tests {
     #[test]
     fn uptime_counts_checks_not_days() {
         let day = NaiveDate::from_ymd_opt(2026, 12, 1).expect("day");
-        let bars = [DayBar { day, checks: 0, ok: 0 }, DayBar { day, checks: 3, ok: 2 }, DayBar { day, checks: 1, ok: 1 }];
+        let bars =
+            [DayBar { day, checks: 0, ok: 0 }, DayBar { day, checks: 3, ok: 2 }, DayBar { day, checks: 1, ok: 1 }];
         assert_eq!(uptime(&bars), Some(75.0));
         assert_eq!(uptime(&bars[..1]), None);
         assert_eq!(bars[1].uptime().map(|u| u.round()), Some(67.0));

@@ -31,6 +31,7 @@ mod jobs;
 mod live_mode;
 mod merchant_api;
 mod notifications;
+mod observability;
 mod operators;
 mod outages;
 mod page_snapshots;

@@ -95,6 +95,30 @@ async fn old_records_go_and_everything_a_merchant_or_an_audit_needs_stays() {
         .exec(db)
         .await
         .expect("risk event");
+        kapu_core::store::payment_notifications::record_notification(
+            db,
+            kapu_core::store::payment_notifications::NotificationRecord {
+                tenant_id: &tenant,
+                payment_id: "p",
+                order_no: "o",
+                channel: "sandbox",
+                source_ip: "127.0.0.1",
+                verdict: kapu_core::store::payment_notifications::Verdict::BadSignature,
+                reason: "r",
+                body: "b",
+            },
+        )
+        .await
+        .expect("notification");
+        kapu_core::entities::payment_notifications::Entity::update_many()
+            .col_expr(kapu_core::entities::payment_notifications::Column::CreatedAt, Expr::value(at))
+            .filter(kapu_core::entities::payment_notifications::Column::PaymentId.eq("p"))
+            .filter(
+                kapu_core::entities::payment_notifications::Column::CreatedAt.gt(now - chrono::Duration::minutes(5)),
+            )
+            .exec(db)
+            .await
+            .expect("age");
         stripe_events::Entity::insert(
             stripe_events::Model { id: id.clone(), kind: "k".into(), outcome: "applied".into(), received_at: at }
                 .into_active_model(),
@@ -161,7 +185,17 @@ async fn old_records_go_and_everything_a_merchant_or_an_audit_needs_stays() {
     let swept = sweep(db, now, &keep).await.expect("sweep");
     assert_eq!(
         swept,
-        Swept { jobs: 2, payment_checks: 1, risk_events: 1, webhook_deliveries: 1, stripe_events: 1, key_imports: 1 }
+        Swept {
+            jobs: 2,
+            payment_checks: 1,
+            risk_events: 1,
+            webhook_deliveries: 1,
+            stripe_events: 1,
+            key_imports: 1,
+            payment_notifications: 1,
+            notification_bodies: 0,
+            status_checks: 0
+        }
     );
     // What stays: the young rows, the queued job, the pending delivery, the running import.
     let left: Vec<String> =

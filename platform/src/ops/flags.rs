@@ -11,7 +11,9 @@ use kapu_core::entities::{feature_flags, tenants};
 use kapu_core::flags::{KNOWN, MODES, decides};
 use kapu_core::store::audit::record_audit;
 use minijinja::context;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, sea_query::OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, sea_query::OnConflict,
+};
 
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
 use crate::error::{PageError, PageResult};
@@ -74,7 +76,11 @@ async fn page(
         })
         .collect();
     let layout = OpsPage { operator: Some(op), csrf, nav: "flags", flash, title: "功能开关 Feature flags" };
-    render_ops("ops_flags.html", layout, context! { flags, modes => MODES, error => error.map(|(f, m)| context! { flag => f, message => m }) })
+    render_ops(
+        "ops_flags.html",
+        layout,
+        context! { flags, modes => MODES, error => error.map(|(f, m)| context! { flag => f, message => m }) },
+    )
 }
 
 pub async fn save_flag(
@@ -109,10 +115,8 @@ pub async fn save_flag(
     if f.mode == "listed" && slugs.is_empty() {
         return refuse("“指定店铺”模式需要至少一个店铺地址。Mode “listed” needs at least one shop slug.".into()).await;
     }
-    let existing = tenants::Entity::find()
-        .filter(tenants::Column::Slug.is_in(slugs.clone()))
-        .count(state.db.reader())
-        .await?;
+    let existing =
+        tenants::Entity::find().filter(tenants::Column::Slug.is_in(slugs.clone())).count(state.db.reader()).await?;
     if existing != slugs.len() as u64 {
         return refuse("有店铺地址不存在。A listed shop slug does not exist.".into()).await;
     }
@@ -142,7 +146,12 @@ pub async fn save_flag(
         )
         .exec_without_returning(&txn)
         .await?;
-    let detail = format!("mode {}, {percent} %, shops [{}], kill switch {}", f.mode, slugs.join(" "), if killed { "on" } else { "off" });
+    let detail = format!(
+        "mode {}, {percent} %, shops [{}], kill switch {}",
+        f.mode,
+        slugs.join(" "),
+        if killed { "on" } else { "off" }
+    );
     record_audit(&txn, &op.actor(), None, "flag.set", name, &detail).await?;
     txn.commit().await?;
     state.flags.reload(&state.db).await;

@@ -13,8 +13,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use kapu_core::status_board::COMPONENTS;
 use kapu_core::store::audit::record_audit;
 use kapu_core::store::status::{
-    INCIDENT_STATES, MAINTENANCE_STATES, NewIncident, checked_state, open_incident, recent_incidents,
-    update_incident,
+    INCIDENT_STATES, MAINTENANCE_STATES, NewIncident, checked_state, open_incident, recent_incidents, update_incident,
 };
 use minijinja::context;
 
@@ -103,7 +102,7 @@ async fn page(
             let states: Vec<&str> =
                 if i.incident.kind == "maintenance" { MAINTENANCE_STATES.to_vec() } else { INCIDENT_STATES.to_vec() };
             context! { active => i.is_active(now), i => ser(&i.incident), components => i.components, states => states,
-                updates => i.updates.iter().map(ser).collect::<Vec<_>>() }
+            updates => i.updates.iter().map(ser).collect::<Vec<_>>() }
         })
         .collect();
     let errors = minijinja::Value::from_pairs(errors.iter().map(|(k, v)| (*k, v.clone())));
@@ -144,14 +143,11 @@ pub async fn open(
             "degraded"
         }
     };
-    let starts_at = if f.starts_at.trim().is_empty() {
-        Some(Utc::now())
-    } else {
-        parse_time(&f.starts_at)
-    };
+    let starts_at = if f.starts_at.trim().is_empty() { Some(Utc::now()) } else { parse_time(&f.starts_at) };
     let ends_at = if f.ends_at.trim().is_empty() { Ok(None) } else { parse_time(&f.ends_at).map(Some).ok_or(()) };
     if starts_at.is_none() || ends_at.is_err() {
-        errors.push(("starts_at", "时间格式为 2026-12-01 14:00（UTC）。Times look like 2026-12-01 14:00 (UTC).".into()));
+        errors
+            .push(("starts_at", "时间格式为 2026-12-01 14:00（UTC）。Times look like 2026-12-01 14:00 (UTC).".into()));
     }
     if kind == "maintenance" && matches!(ends_at, Ok(None)) {
         errors.push(("ends_at", "计划维护需要结束时间。Scheduled maintenance needs an end time.".into()));

@@ -112,10 +112,11 @@ pub async fn check_payment_now(
     VerifiedForm(_): VerifiedForm<serde_json::Value>,
 ) -> PageResult<Response> {
     let o = order_of(&state, &access, &order_no).await?;
-    let payment = kapu_core::store::payments::find_payment_for_tenant(state.db.reader(), access.tenant_id(), &payment_id)
-        .await?
-        .filter(|p| p.order_id == o.id)
-        .ok_or(PageError::NotFound)?;
+    let payment =
+        kapu_core::store::payments::find_payment_for_tenant(state.db.reader(), access.tenant_id(), &payment_id)
+            .await?
+            .filter(|p| p.order_id == o.id)
+            .ok_or(PageError::NotFound)?;
     let limits = [
         Limit::new(format!("rl:check-payment:{}:{}", access.tenant_id(), payment.id), burst_then_every(3, 20)),
         Limit::new(format!("rl:check-shop:{}", access.tenant_id()), burst_then_every(30, 10)),

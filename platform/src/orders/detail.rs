@@ -40,8 +40,10 @@ pub async fn order_detail(
             let refundable = p.status == kapu_core::store::payments::status::SUCCEEDED
                 && kapu_billing::channels::channel_by_kind(&p.channel).is_some_and(|c| c.supports_refund())
                 && access.role == kapu_core::store::accounts::Role::Owner;
-            let askable = p.status == kapu_core::store::payments::status::CREATED
-                || p.status == kapu_core::store::payments::status::FAILED;
+            // A provider to ask: not the sandbox, which has none.
+            let askable = (p.status == kapu_core::store::payments::status::CREATED
+                || p.status == kapu_core::store::payments::status::FAILED)
+                && kapu_billing::channels::channel_by_kind(&p.channel).is_some_and(|c| !c.test_only());
             context! { id => p.id.clone(), created_at => when(&p.created_at), channel => kapu_billing::forms::label_of(&p.channel), status => p.status.clone(), askable,
             amount => money(p.amount_minor), provider_ref => p.provider_ref.clone(), error => p.error.clone(), refundable }
         })
@@ -68,19 +70,27 @@ pub async fn order_detail(
             .iter()
             .map(crate::shops::notifications::notification_row)
             .collect();
-    let checks: Vec<Value> =
-        kapu_core::store::payment_checks::checks_of_order_for_tenant(r, tenant, &o.order_no, o.created_at)
-            .await?
-            .into_iter()
-            .map(|c| context! { at => when(&c.created_at), channel => kapu_billing::forms::label_of(&c.channel),
-                outcome => c.outcome.clone(), label => crate::shops::channels::outcome_label(&c.outcome), detail => c.detail })
-            .collect();
+    let checks: Vec<Value> = kapu_core::store::payment_checks::checks_of_order_for_tenant(
+        r,
+        tenant,
+        &o.order_no,
+        o.created_at,
+    )
+    .await?
+    .into_iter()
+    .map(|c| {
+        context! { at => when(&c.created_at), channel => kapu_billing::forms::label_of(&c.channel),
+        outcome => c.outcome.clone(), label => crate::shops::channels::outcome_label(&c.outcome), detail => c.detail }
+    })
+    .collect();
     let deliveries: Vec<Value> =
         kapu_core::store::webhooks::deliveries_of_order_for_tenant(r, tenant, &o.order_no, o.created_at)
             .await?
             .into_iter()
-            .map(|d| context! { at => when(&d.created_at), event => d.event_type, status => d.status, attempts => d.attempts,
-                code => d.last_status_code, error => d.last_error })
+            .map(|d| {
+                context! { at => when(&d.created_at), event => d.event_type, status => d.status, attempts => d.attempts,
+                code => d.last_status_code, error => d.last_error }
+            })
             .collect();
     let order = context! {
         order_no => o.order_no, status_label => status_label(&o.status), status => o.status.clone(),

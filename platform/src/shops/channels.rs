@@ -150,7 +150,7 @@ async fn page_with_test(
         "channels.html",
         layout,
         context! { channels, checks, test_mode, errors => ser(&errors), error_kind => error.map(|(k, _)| k), tested => tested.map(ser),
-            notifications_url => format!("/shops/{}/payments/notifications", access.shop.slug) },
+        notifications_url => format!("/shops/{}/payments/notifications", access.shop.slug) },
     )?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
 }
@@ -262,14 +262,18 @@ pub async fn test_channel(
                     "渠道已应答（{other:?}，{ms} ms），凭据可用。The provider answered ({other:?}, {ms} ms); the credentials work."
                 ),
             ),
-            Err(ChannelError::Unsupported(e)) => {
-                (true, format!("此渠道不支持查询，无法在线检测：{e}。This channel cannot be queried, so it cannot be tested online: {e}."))
-            }
-            Err(ChannelError::Transient(e)) => (
-                false,
-                format!("连接不上渠道（{ms} ms）：{e}。Could not reach the provider ({ms} ms): {e}."),
+            Err(ChannelError::Unsupported(e)) => (
+                true,
+                format!(
+                    "此渠道不支持查询，无法在线检测：{e}。This channel cannot be queried, so it cannot be tested online: {e}."
+                ),
             ),
-            Err(e) => (false, format!("渠道拒绝了请求，请检查凭据：{e}。The provider refused; check the credentials: {e}.")),
+            Err(ChannelError::Transient(e)) => {
+                (false, format!("连接不上渠道（{ms} ms）：{e}。Could not reach the provider ({ms} ms): {e}."))
+            }
+            Err(e) => {
+                (false, format!("渠道拒绝了请求，请检查凭据：{e}。The provider refused; check the credentials: {e}."))
+            }
         }
     };
     shop_action(&state, &access, ip, "channel.test", kind, if ok { "working" } else { "failed" }).await?;

@@ -64,13 +64,15 @@ pub async fn notifications_page(
     Query(f): Query<Filter>,
 ) -> PageResult<Response> {
     let verdict = f.verdict.as_deref().and_then(verdict_of);
-    let rows = recent_notifications_for_tenant(state.db.reader(), access.tenant_id(), verdict.map(Verdict::as_str), 200)
-        .await?;
+    let rows =
+        recent_notifications_for_tenant(state.db.reader(), access.tenant_id(), verdict.map(Verdict::as_str), 200)
+            .await?;
     let notifications: Vec<Value> = rows.iter().map(notification_row).collect();
     let filters: Vec<Value> = VERDICTS
         .iter()
         .map(|v| context! { value => v.as_str(), zh => v.meaning().0, on => Some(*v) == verdict })
         .collect();
-    let layout = Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "channels", flash: None, title: "支付通知" };
+    let layout =
+        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "channels", flash: None, title: "支付通知" };
     render("notifications.html", layout, context! { notifications, filters, verdict => verdict.map(Verdict::as_str) })
 }

@@ -123,9 +123,12 @@ pub struct StatusView {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A view and when it was computed.
+type Computed = (Instant, Arc<StatusView>);
+
 /// This process's copy of the view.
 #[derive(Clone, Default)]
-pub struct StatusCache(Arc<Mutex<Option<(Instant, Arc<StatusView>)>>>);
+pub struct StatusCache(Arc<Mutex<Option<Computed>>>);
 
 impl StatusCache {
     pub fn clear(&self) {
@@ -165,10 +168,5 @@ async fn compute(db: &Db) -> Result<StatusView, sea_orm::DbErr> {
         .collect();
     let worst = states.values().copied().filter(|s| *s != ComponentState::Unknown).max();
     let incidents = recent_incidents(db.reader(), 90, 50).await?.iter().map(|i| IncidentView::of(i, now)).collect();
-    Ok(StatusView {
-        status: worst.unwrap_or(ComponentState::Unknown).as_str(),
-        components,
-        incidents,
-        updated_at: now,
-    })
+    Ok(StatusView { status: worst.unwrap_or(ComponentState::Unknown).as_str(), components, incidents, updated_at: now })
 }

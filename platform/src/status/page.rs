@@ -38,7 +38,8 @@ const CACHE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "public, max-a
 
 pub async fn status_page(State(state): State<PlatformState>) -> PageResult<Response> {
     let view = state.status.view(&state.db).await?;
-    let html = AdminUi::shared().render("status.html", context! { view => ser(&*view), labels => labels(), names => names() })?;
+    let html = AdminUi::shared()
+        .render("status.html", context! { view => ser(&*view), labels => labels(), names => names() })?;
     Ok(([CACHE], Html(html)).into_response())
 }
 

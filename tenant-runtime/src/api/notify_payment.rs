@@ -72,8 +72,8 @@ pub(crate) fn header_map(headers: &HeaderMap) -> BTreeMap<String, String> {
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Notification, StoreError> {
     let ct = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let fields: BTreeMap<String, String> = if ct.starts_with("application/json") {
-        let v: BTreeMap<String, serde_json::Value> =
-            serde_json::from_slice(body).map_err(|e| StoreError::NotificationRejected(Verdict::Malformed, format!("body is not JSON: {e}")))?;
+        let v: BTreeMap<String, serde_json::Value> = serde_json::from_slice(body)
+            .map_err(|e| StoreError::NotificationRejected(Verdict::Malformed, format!("body is not JSON: {e}")))?;
         v.into_iter()
             .map(|(k, v)| {
                 let s = match v {
@@ -97,7 +97,10 @@ fn form_urlencoded_pairs(body: &[u8]) -> Result<BTreeMap<String, String>, StoreE
     let mut fields = BTreeMap::new();
     for (k, v) in pairs {
         if fields.contains_key(&k) {
-            return Err(StoreError::NotificationRejected(Verdict::Malformed, format!("field {k:?} given more than once")));
+            return Err(StoreError::NotificationRejected(
+                Verdict::Malformed,
+                format!("field {k:?} given more than once"),
+            ));
         }
         fields.insert(k, v);
     }

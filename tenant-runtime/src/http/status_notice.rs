@@ -31,9 +31,7 @@ pub async fn status_notice(state: &RuntimeState, tenant: &Tenant, lang: Lang) ->
                     "The platform is under maintenance; ordering may be affected for a while.".to_string()
                 }
                 (Lang::Zh, _) => "下单与发货暂时异常，我们正在处理；已付款的订单不会丢失。".to_string(),
-                (Lang::En, _) => {
-                    "Checkout is having trouble and we are on it; paid orders are safe.".to_string()
-                }
+                (Lang::En, _) => "Checkout is having trouble and we are on it; paid orders are safe.".to_string(),
             });
             break;
         }

@@ -17,10 +17,10 @@ use super::{PageError, base_ctx, no_referrer, render};
 use crate::api::get_order::TokenQuery;
 use crate::delivery::view::OrderView;
 use crate::error::StoreError;
+use crate::http::client_ip::ClientIp;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
 use crate::orders::find_payment_with_token;
-use crate::http::client_ip::ClientIp;
 use crate::payments::confirm::receive_notification;
 use crate::state::RuntimeState;
 

@@ -237,8 +237,17 @@ async fn query_order(
             .success_body()?;
     let r: wire::OrderResponse = serde_json::from_str(&text)
         .map_err(|_| ChannelError::Transient("epay answered something that is not JSON".into()))?;
-    if wire::loose_str(&r.code) != "1" {
-        return Ok(None);
+    let code = wire::loose_str(&r.code);
+    if code != "1" {
+        // "No such order" is an answer; anything else (a refused key, a
+        // missing parameter) is the gateway refusing us, which reconciliation
+        // logs as an error and "test this channel" shows, rather than
+        // passing for an unknown order.
+        let msg = r.msg.unwrap_or_default();
+        if code == "-1" || msg.contains("不存在") || msg.to_lowercase().contains("not exist") {
+            return Ok(None);
+        }
+        return Err(ChannelError::Business(format!("epay refused the query (code {code}): {msg}")));
     }
     if r.out_trade_no.as_deref() != Some(out_trade_no) || r.pid.as_ref().map(wire::loose_str).as_deref() != Some(&c.pid)
     {

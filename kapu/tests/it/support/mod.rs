@@ -81,6 +81,8 @@ pub struct Options {
     pub smtp_url: Option<String>,
     /// Seconds between canary purchases (0, no canary, unless a test is about it).
     pub canary_secs: u64,
+    /// `KAPU_METRICS_LISTEN`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Options {
@@ -115,6 +117,7 @@ impl Default for Options {
             header_read_timeout_ms: None,
             smtp_url: None,
             canary_secs: 0,
+            metrics_listen: None,
         }
     }
 }
@@ -216,6 +219,7 @@ impl TestApp {
             shop_max_in_flight: opts.shop_share.map(|s| s.0),
             shop_queue_wait_ms: opts.shop_share.map_or(Config::default().shop_queue_wait_ms, |s| s.1),
             canary_interval_secs: opts.canary_secs,
+            metrics_listen: opts.metrics_listen,
             ..Config::default()
         };
         let app = App::build(cfg.clone(), opts.demo).await.expect("app builds");
