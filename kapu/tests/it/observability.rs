@@ -420,6 +420,10 @@ async fn an_incident_reaches_the_status_page_the_feed_the_dashboard_and_the_stor
         app.client.get(app.platform_url("/status.json")).send().await.expect("get").json().await.expect("json");
     assert_eq!(v["incidents"][0]["state"], "resolved");
     assert_eq!(v["incidents"][0]["updates"].as_array().expect("updates").len(), 2);
+    let page = app.client.get(app.platform_url("/status")).send().await.expect("page");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Fixed.") && html.contains("近期事件 Past incidents"), "{html}");
     app.stop().await;
 }
 

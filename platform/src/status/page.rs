@@ -13,7 +13,7 @@ use crate::state::PlatformState;
 
 /// Every state and incident state in both languages.
 fn labels() -> minijinja::Value {
-    minijinja::Value::from_iter([
+    minijinja::Value::from(std::collections::BTreeMap::from([
         ("operational", "正常 Operational"),
         ("degraded", "性能下降 Degraded"),
         ("outage", "中断 Outage"),
@@ -26,15 +26,18 @@ fn labels() -> minijinja::Value {
         ("scheduled", "已计划 Scheduled"),
         ("in_progress", "进行中 In progress"),
         ("completed", "已完成 Completed"),
-    ])
+    ]))
 }
 
 fn names() -> minijinja::Value {
-    minijinja::Value::from_iter(COMPONENTS.iter().map(|c| (c.id, format!("{} {}", c.name_zh, c.name_en))))
+    let names: std::collections::BTreeMap<&str, String> =
+        COMPONENTS.iter().map(|c| (c.id, format!("{} {}", c.name_zh, c.name_en))).collect();
+    minijinja::Value::from(names)
 }
 
-/// Caches may keep the page for 10 s (it changes no faster).
-const CACHE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "public, max-age=10");
+/// Browsers ask again each time (an operator's update shows at once);
+/// the server keeps the computed view for 10 s, so this costs a render.
+const CACHE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-cache");
 
 pub async fn status_page(State(state): State<PlatformState>) -> PageResult<Response> {
     let view = state.status.view(&state.db).await?;
