@@ -157,11 +157,13 @@ impl CatalogCache {
     /// background.
     pub async fn catalog(&self, db: &Db, tenant_id: &str) -> Result<Arc<Catalog>, StoreError> {
         if let Some(hit) = self.catalogs.get(tenant_id).await {
+            kapu_core::metrics::cache_lookup("catalog", true);
             if hit.loaded_at.elapsed() >= self.refresh_after {
                 self.refresh_in_background(db, tenant_id);
             }
             return Ok(hit);
         }
+        kapu_core::metrics::cache_lookup("catalog", false);
         let before = self.generation(tenant_id);
         let loaded = self
             .catalogs
@@ -284,8 +286,10 @@ impl CatalogCache {
     {
         let key = (tenant_id.to_string(), lang);
         if let Some(hit) = self.pages.get(&key).await {
+            kapu_core::metrics::cache_lookup("page", true);
             return Ok(hit);
         }
+        kapu_core::metrics::cache_lookup("page", false);
         let before = self.page_epoch(tenant_id);
         let html = Bytes::from(render.await?);
         self.pages.insert(key.clone(), html.clone()).await;
@@ -310,8 +314,10 @@ impl CatalogCache {
     {
         let key = (tenant_id.to_string(), product_id.to_string(), lang, self.generation(tenant_id));
         if let Some(hit) = self.product_pages.get(&key).await {
+            kapu_core::metrics::cache_lookup("product_page", true);
             return Ok(hit);
         }
+        kapu_core::metrics::cache_lookup("product_page", false);
         let before = self.page_epoch(tenant_id);
         let html = Bytes::from(render.await?);
         self.product_pages.insert(key.clone(), html.clone()).await;

@@ -55,7 +55,9 @@ async fn metrics_count_the_buyers_journey_and_never_grow_with_the_number_of_shop
     .collect();
     let (code, _) = app.notify("demo", &payment.id, &forged).await;
     assert_eq!(code, 400);
-    app.client.get(app.url("/products/win11-pro")).send().await.expect("page");
+    for _ in 0..2 {
+        app.client.get(app.url("/products/win11-pro")).send().await.expect("page");
+    }
     assert!(app.jobs_settled(10).await);
 
     let text = scrape(&app).await;
@@ -79,6 +81,7 @@ async fn metrics_count_the_buyers_journey_and_never_grow_with_the_number_of_shop
         "{text}"
     );
     assert!(!text.contains("win11-pro") && !text.contains(order_no(&order)), "no raw path or order in a label");
+    assert!(value(&text, "kapu_cache_lookups_total{cache=\"product_page\",result=\"hit\"}") >= 1.0, "{text}");
     // Gauges read at scrape time.
     assert!(text.contains("kapu_paid_orders_waiting{stage=\"email\"} 0"), "{text}");
     assert!(text.contains("kapu_jobs_oldest_due_seconds{kind=\"any\"}"));

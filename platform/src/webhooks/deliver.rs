@@ -69,10 +69,12 @@ pub async fn deliver_webhook(
     };
     if error.is_none() {
         record_attempt_for_tenant(db, tenant_id, &d.id, code, None, true, None).await?;
+        kapu_core::metrics::webhook_delivery("delivered");
         return Ok(());
     }
     let schedule = retry_schedule(&state.cfg.webhook_retry_secs);
     let next = schedule.get(d.attempts.max(0) as usize).map(|secs| now + Duration::seconds(*secs));
+    kapu_core::metrics::webhook_delivery(if next.is_some() { "failed" } else { "gave_up" });
     record_attempt_for_tenant(db, tenant_id, &d.id, code, error.as_deref(), false, next).await?;
     match next {
         Some(at) => queue_delivery(db, tenant_id, &d.id, at).await?,
