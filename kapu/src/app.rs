@@ -225,17 +225,13 @@ impl App {
         });
         let per_tenant = self.cfg.job_concurrency_per_shop;
         let core = Concurrency { total: self.cfg.job_concurrency, per_tenant };
-        let webhooks = OutsideKind {
-            kind: kapu_core::store::webhooks::DELIVER_WEBHOOK,
+        // Jobs that wait on the outside world (merchants' endpoints, payment
+        // providers asked from the dashboard) share a lane of their own.
+        let outside = OutsideKind {
+            kinds: &[kapu_core::store::webhooks::DELIVER_WEBHOOK, kapu_core::jobs::kinds::CHECK_PAYMENT],
             concurrency: Concurrency { total: self.cfg.webhook_concurrency, per_tenant },
         };
-        // The merchant's "ask the provider now": a provider call, off the core lane.
-        let checks = OutsideKind {
-            kind: kapu_core::jobs::kinds::CHECK_PAYMENT,
-            concurrency: Concurrency { total: 4, per_tenant: 1 },
-        };
-        Worker::new(self.db.clone(), handler, Duration::from_millis(self.cfg.job_poll_ms))
-            .lanes(core, vec![webhooks, checks])
+        Worker::new(self.db.clone(), handler, Duration::from_millis(self.cfg.job_poll_ms)).lanes(core, vec![outside])
     }
 
     /// Serves on `listener` with the job worker until `shutdown` is cancelled;

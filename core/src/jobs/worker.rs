@@ -28,7 +28,8 @@ pub struct Concurrency {
 /// own slots, never in front of another kind.
 #[derive(Debug, Clone, Copy)]
 pub struct OutsideKind {
-    pub kind: &'static str,
+    /// The kinds the lane runs (e.g. webhook deliveries and provider checks).
+    pub kinds: &'static [&'static str],
     pub concurrency: Concurrency,
 }
 
@@ -74,10 +75,10 @@ impl Worker {
     pub async fn run(self, shutdown: CancellationToken) {
         info!(core = self.core.total, outside = self.outside.len(), "job worker started");
         let this = Arc::new(self);
-        let outside_kinds: Vec<&'static str> = this.outside.iter().map(|o| o.kind).collect();
+        let outside_kinds: Vec<&'static str> = this.outside.iter().flat_map(|o| o.kinds.iter().copied()).collect();
         let mut lanes = JoinSet::new();
         for o in this.outside.clone() {
-            lanes.spawn(this.clone().lane(LaneKinds::Only(o.kind), o.concurrency, shutdown.clone()));
+            lanes.spawn(this.clone().lane(LaneKinds::Only(o.kinds), o.concurrency, shutdown.clone()));
         }
         lanes.spawn(this.clone().lane(LaneKinds::Except(outside_kinds), this.core, shutdown.clone()));
         while lanes.join_next().await.is_some() {}
@@ -201,14 +202,14 @@ fn is_permanent(err: &anyhow::Error) -> bool {
 
 /// The kinds a lane claims (owned, so a lane's task holds its own).
 enum LaneKinds {
-    Only(&'static str),
+    Only(&'static [&'static str]),
     Except(Vec<&'static str>),
 }
 
 impl LaneKinds {
     fn as_kinds(&self) -> Kinds<'_> {
         match self {
-            LaneKinds::Only(kind) => Kinds::Only(std::slice::from_ref(kind)),
+            LaneKinds::Only(kinds) => Kinds::Only(kinds),
             LaneKinds::Except(kinds) => Kinds::Except(kinds),
         }
     }

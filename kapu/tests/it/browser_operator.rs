@@ -29,6 +29,15 @@ async fn wait_for_text(c: &Client, needle: &str) -> String {
     panic!("page never showed {needle:?}; last text: {last}");
 }
 
+/// Signs in on the console's login page the browser is on.
+async fn sign_in(c: &Client, login: &support::operator::OperatorLogin) {
+    fill(c, "#ops-login input[name=email]", &login.email).await;
+    fill(c, "#ops-login input[name=password]", &login.password).await;
+    fill(c, "#ops-login input[name=code]", &totp_code(&login.secret_b32, 0)).await;
+    click(c, "#ops-login button[type=submit]").await;
+    wait_for_text(c, "平台概览 Platform overview").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_suspends_and_resumes_a_shop_in_a_real_browser() {
     if !browser_available() {
@@ -48,11 +57,7 @@ async fn an_operator_suspends_and_resumes_a_shop_in_a_real_browser() {
     wait_for_text(&c, "页面不存在").await;
 
     c.goto(&format!("{platform}/ops/login")).await.expect("login");
-    fill(&c, "#ops-login input[name=email]", &login.email).await;
-    fill(&c, "#ops-login input[name=password]", &login.password).await;
-    fill(&c, "#ops-login input[name=code]", &totp_code(&login.secret_b32, 0)).await;
-    click(&c, "#ops-login button[type=submit]").await;
-    wait_for_text(&c, "平台概览 Platform overview").await;
+    sign_in(&c, &login).await;
 
     click(&c, "nav a[href='/ops/tenants']").await;
     fill(&c, "#tenant-search input[name=q]", "moonl").await;
@@ -94,11 +99,7 @@ async fn an_operator_opens_and_resolves_an_incident_and_the_status_page_shows_it
     let platform = format!("http://localhost:{}", app.addr.port());
 
     c.goto(&format!("{platform}/ops/login")).await.expect("login");
-    fill(&c, "#ops-login input[name=email]", &login.email).await;
-    fill(&c, "#ops-login input[name=password]", &login.password).await;
-    fill(&c, "#ops-login input[name=code]", &totp_code(&login.secret_b32, 0)).await;
-    click(&c, "#ops-login button[type=submit]").await;
-    wait_for_text(&c, "平台概览 Platform overview").await;
+    sign_in(&c, &login).await;
 
     click(&c, "nav a[href='/ops/status']").await;
     wait_for_text(&c, "发布事件或计划维护").await;

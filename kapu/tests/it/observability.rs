@@ -379,27 +379,16 @@ async fn an_incident_reaches_the_status_page_the_feed_the_dashboard_and_the_stor
     let feed = app.client.get(app.platform_url("/status/feed")).send().await.expect("feed").text().await.expect("xml");
     assert!(feed.contains("Checkout trouble") && feed.contains("We are looking into it."), "{feed}");
     // The storefront (in the buyer's language) and the merchant's dashboard.
-    let zh = app
-        .client
-        .get(app.url("/"))
-        .header("accept-language", "zh-CN")
-        .send()
-        .await
-        .expect("home")
-        .text()
-        .await
-        .expect("html");
+    let home_in = |lang: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.client.get(app.url("/")).header("accept-language", lang).send().await.expect("home");
+            r.text().await.expect("html")
+        }
+    };
+    let zh = home_in("zh-CN").await;
     assert!(zh.contains("id=\"status-notice\"") && zh.contains("下单与发货暂时异常"), "{zh}");
-    let en = app
-        .client
-        .get(app.url("/"))
-        .header("accept-language", "en")
-        .send()
-        .await
-        .expect("home")
-        .text()
-        .await
-        .expect("html");
+    let en = home_in("en").await;
     assert!(en.contains("Checkout is having trouble"), "{en}");
     let dash = merchant.get("/shops/bannershop").await;
     assert!(
@@ -464,5 +453,60 @@ async fn jobs_carry_the_request_id_that_queued_them() {
     let expiry = of_order("expire_order").await;
     let checkout_id = expiry.request_id.expect("the checkout's id");
     assert!(checkout_id.len() >= 32 && checkout_id != "req-pay-0001", "{checkout_id}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn scheduled_maintenance_is_announced_ahead_and_marks_components_only_while_it_runs() {
+    let app = TestApp::spawn().await;
+    let (mut ops, _) = signed_in_operator(&app, "maint@kapu.example").await;
+    let at = |hours: i64| (chrono::Utc::now() + chrono::Duration::hours(hours)).format("%Y-%m-%d %H:%M").to_string();
+    let (start, end) = (at(2), at(3));
+    let mut fields = vec![
+        ("kind", "maintenance"),
+        ("title_zh", "数据库升级"),
+        ("title_en", "Database upgrade"),
+        ("body_zh", "商户后台将短暂不可用。"),
+        ("body_en", "The dashboard will be briefly unavailable."),
+        ("component.dashboard", "on"),
+        ("starts_at", start.as_str()),
+    ];
+    let refused = ops.post("/ops/status/incidents", &fields).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("Scheduled maintenance needs an end time"), "{}", refused.body);
+    fields.push(("ends_at", end.as_str()));
+    ops.post("/ops/status/incidents", &fields).await.expect(303);
+    let status = || async {
+        let v: Value =
+            app.client.get(app.platform_url("/status.json")).send().await.expect("get").json().await.expect("json");
+        v
+    };
+    let dashboard = |v: &Value| {
+        v["components"].as_array().expect("c").iter().find(|c| c["id"] == "dashboard").expect("d")["status"].clone()
+    };
+    let v = status().await;
+    assert_eq!(
+        (v["incidents"][0]["state"].as_str(), v["incidents"][0]["active"].as_bool()),
+        (Some("scheduled"), Some(false))
+    );
+    assert_eq!(dashboard(&v), "unknown", "announced, not yet running");
+    let id = v["incidents"][0]["id"].as_str().expect("id").to_string();
+    ops.post(
+        &format!("/ops/status/incidents/{id}"),
+        &[("state", "in_progress"), ("body_zh", "维护开始。"), ("body_en", "Maintenance has started.")],
+    )
+    .await
+    .expect(303);
+    let v = status().await;
+    assert_eq!(dashboard(&v), "maintenance");
+    assert_eq!(v["status"], "maintenance");
+    let feed = app.client.get(app.platform_url("/status/feed")).send().await.expect("feed").text().await.expect("xml");
+    assert!(feed.contains("[maintenance] 数据库升级 · Database upgrade (in_progress)"), "{feed}");
+    // An unknown state is refused and changes nothing.
+    let bad = ops
+        .post(&format!("/ops/status/incidents/{id}"), &[("state", "exploded"), ("body_zh", "x"), ("body_en", "x")])
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(status().await["incidents"][0]["state"], "in_progress");
     app.stop().await;
 }

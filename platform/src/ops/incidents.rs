@@ -16,6 +16,7 @@ use kapu_core::store::status::{
     INCIDENT_STATES, MAINTENANCE_STATES, NewIncident, checked_state, open_incident, recent_incidents, update_incident,
 };
 use minijinja::context;
+use sea_orm::EntityTrait;
 
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
 use crate::error::{PageError, PageResult};
@@ -186,9 +187,15 @@ pub async fn update(
     Path(id): Path<String>,
     VerifiedForm(f): VerifiedForm<UpdateForm>,
 ) -> PageResult<Response> {
-    let known = INCIDENT_STATES.contains(&f.state.as_str()) || MAINTENANCE_STATES.contains(&f.state.as_str());
+    let Some(incident) =
+        kapu_core::entities::status_incidents::Entity::find_by_id(id.clone()).one(state.db.reader()).await?
+    else {
+        return Err(PageError::NotFound);
+    };
+    // Each kind has its own states: an incident is never "scheduled".
+    let states: &[&str] = if incident.kind == "maintenance" { &MAINTENANCE_STATES } else { &INCIDENT_STATES };
     let filled = |t: &str| (1..=4000).contains(&t.trim().chars().count());
-    if !known || !filled(&f.body_zh) || !filled(&f.body_en) {
+    if !states.contains(&f.state.as_str()) || !filled(&f.body_zh) || !filled(&f.body_en) {
         return Err(PageError::BadRequest(
             "更新需要状态和中英文说明。An update needs a state and text in both languages.".into(),
         ));

@@ -63,6 +63,12 @@ pub async fn receive_notification(
         Err(e) => (masked_body(&Default::default(), &Default::default(), raw), Err(e)),
     };
     let verdict = verdict_of(&result);
+    if let Err(StoreError::Unavailable(_)) = &result {
+        // The database is away: nothing can be logged, and the provider
+        // retries the notification, which is logged then. Answer at once.
+        kapu_core::metrics::payment_notification("unknown", verdict.as_str());
+        return result.map(|(_, ack)| ack);
+    }
     // The attempt's channel and order, for the log (one indexed read).
     let attempt = find_payment_for_tenant(state.db.reader(), &shop.tenant.id, payment_id).await.ok().flatten();
     let channel = attempt.as_ref().map_or("unknown", |p| p.channel.as_str());
