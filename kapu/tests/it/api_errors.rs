@@ -57,6 +57,14 @@ async fn each_kind_of_bad_order_has_its_own_code_and_message() {
     let (_, sold_out) =
         post_raw(&app, r#"{"product_id":"netease-100","quantity":1,"email":"a@example.com"}"#, "zh-CN").await;
     assert_eq!(sold_out["error"]["message"], "库存不足，该商品已售罄。");
+    // A quantity out of bounds names the bound that binds: 3 in stock, not the limit of 20.
+    let zero = r#"{"product_id":"steam-wallet-50","quantity":0,"email":"a@example.com"}"#;
+    let (_, en) = post_raw(&app, zero, "en").await;
+    assert_eq!(en["error"]["message"], "Quantity must be between 1 and 3.");
+    let (_, zh) = post_raw(&app, zero, "zh-CN").await;
+    assert_eq!(zh["error"]["message"], "购买数量须在 1 到 3 之间。");
+    let (_, plenty) = post_raw(&app, r#"{"product_id":"win11-pro","quantity":0,"email":"a@example.com"}"#, "en").await;
+    assert_eq!(plenty["error"]["message"], "Quantity must be between 1 and 20.");
     app.stop().await;
 }
 

@@ -83,9 +83,10 @@ pub async fn place_order(
     // per-shop cache: a checkout reads nothing it could know already.
     let catalog = state.catalog.catalog(&state.db, &tenant.id).await?;
     let product = catalog.product(&input.product_id).cloned().ok_or(StoreError::ProductNotFound)?;
+    let in_stock = catalog.stock_of(&product.id);
     drop(catalog);
     let setup = state.catalog.setup(&state.db, &state.master, &tenant.id).await?;
-    let quantity = validate::quantity(input.quantity, product.min_qty, product.max_qty)?;
+    let quantity = validate::quantity(input.quantity, product.min_qty, product.max_qty, in_stock)?;
     let manual = product.kind == "manual";
     let buyer_input = if manual {
         let fields = parse_input_fields(product.input_fields.as_deref());

@@ -31,11 +31,16 @@ impl BuyerEmail {
     }
 }
 
-/// Checks a quantity against the product's bounds.
-pub fn quantity(raw: i64, min: i32, max: i32) -> Result<u32, StoreError> {
+/// Checks a quantity against the product's bounds. The refusal names the
+/// bound that binds: with 3 keys in stock and a limit of 20 per order, the
+/// buyer may choose "between 1 and 3". (A quantity within the limit but
+/// over the stock is left to the reservation, which says how many remain.)
+pub fn quantity(raw: i64, min: i32, max: i32, in_stock: u64) -> Result<u32, StoreError> {
     let (min, max) = (i64::from(min.max(1)), i64::from(max.max(1)));
     if raw < min || raw > max {
-        return Err(StoreError::InvalidQuantity { min, max });
+        let stock = i64::try_from(in_stock).unwrap_or(i64::MAX);
+        let shown = if stock >= min { max.min(stock) } else { max };
+        return Err(StoreError::InvalidQuantity { min, max: shown });
     }
     Ok(raw as u32)
 }
@@ -54,6 +59,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refused_quantity_names_the_bound_that_binds() {
+        let bounds = |raw, stock| match quantity(raw, 1, 20, stock) {
+            Err(StoreError::InvalidQuantity { min, max }) => Some((min, max)),
+            _ => None,
+        };
+        assert_eq!(bounds(0, 3), Some((1, 3)), "3 in stock binds before the limit of 20");
+        assert_eq!(bounds(21, 3), Some((1, 3)));
+        assert_eq!(bounds(0, 500), Some((1, 20)), "the limit binds");
+        assert_eq!(bounds(0, 0), Some((1, 20)), "sold out: the limit, and the reservation says sold out");
+        assert!(quantity(5, 1, 20, 3).is_ok(), "within the limit: the reservation answers with what is left");
+    }
+
+    #[test]
     fn emails() {
         assert_eq!(BuyerEmail::parse(" Buyer@Example.COM ").expect("ok").as_str(), "Buyer@example.com");
         for bad in ["", "nobody", "a@b", "a@.com", "a b@c.com", "a@b..com", "<a@b.com>", "a@b.com,c@d.com"] {
@@ -63,10 +81,10 @@ mod tests {
 
     #[test]
     fn quantities() {
-        assert_eq!(quantity(2, 1, 5).expect("ok"), 2);
-        assert!(quantity(0, 1, 5).is_err());
-        assert!(quantity(6, 1, 5).is_err());
-        assert!(quantity(-1, 1, 5).is_err());
+        assert_eq!(quantity(2, 1, 5, 100).expect("ok"), 2);
+        assert!(quantity(0, 1, 5, 100).is_err());
+        assert!(quantity(6, 1, 5, 100).is_err());
+        assert!(quantity(-1, 1, 5, 100).is_err());
     }
 
     #[test]
