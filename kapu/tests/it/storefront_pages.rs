@@ -326,3 +326,26 @@ async fn the_language_switch_goes_back_only_to_paths_on_this_site() {
     assert_eq!(r.headers()["location"], "/products/win11-pro", "a path on this site is kept");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn reloading_a_refused_checkout_returns_to_the_product_not_a_blank_405() {
+    let app = TestApp::spawn().await;
+    let checkout = app.url("/checkout");
+    let back = |referer: Option<String>| {
+        let (app, checkout) = (&app, checkout.clone());
+        async move {
+            let mut req = app.client.get(&checkout);
+            if let Some(r) = referer {
+                req = req.header("referer", r);
+            }
+            let r = req.send().await.expect("get");
+            assert_eq!(r.status().as_u16(), 303);
+            r.headers()["location"].to_str().expect("location").to_string()
+        }
+    };
+    assert_eq!(back(Some(app.url("/products/win11-pro"))).await, "/products/win11-pro");
+    assert_eq!(back(None).await, "/", "no referer: the shop's home");
+    assert_eq!(back(Some("https://evil.example/products/x".into())).await, "/", "another site: home");
+    assert_eq!(back(Some(app.url("/products/a?b=//evil.example"))).await, "/", "only a plain product path");
+    app.stop().await;
+}

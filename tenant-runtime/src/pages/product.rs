@@ -126,6 +126,24 @@ async fn product_html(
     render_string(Some(&shop.tenant), "product.html", ctx)
 }
 
+/// `GET /checkout`: a reload (or back/forward) of the page a refused
+/// checkout answered with. Back to the product the buyer came from when the
+/// browser says which (a same-shop product page), else the shop's home: never
+/// the browser's blank "405".
+pub async fn checkout_reloaded(headers: axum::http::HeaderMap, shop: TenantCtx) -> Response {
+    let from_product = headers
+        .get(axum::http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.strip_prefix(shop.base_url.as_str()))
+        .filter(|path| {
+            path.strip_prefix("/products/").is_some_and(|id| {
+                !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+        })
+        .map(str::to_string);
+    Redirect::to(from_product.as_deref().unwrap_or("/")).into_response()
+}
+
 pub async fn submit_checkout(
     State(state): State<RuntimeState>,
     shop: TenantCtx,
