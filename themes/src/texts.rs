@@ -36,6 +36,12 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("amount", "金额", "Amount"),
     ("expires_in", "剩余支付时间", "Time left to pay:"),
     ("pay", "去支付", "Pay now"),
+    ("pay_again", "重新付款", "Pay again"),
+    (
+        "pay_failed",
+        "上次付款未成功（已取消或被拒绝），订单仍为您保留，请重新付款。",
+        "Your last payment did not go through (cancelled or declined). The order is still held for you; please pay again.",
+    ),
     ("your_keys", "您的卡密", "Your keys"),
     ("copy", "复制", "Copy"),
     ("copied", "已复制", "Copied"),

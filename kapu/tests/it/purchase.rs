@@ -108,6 +108,20 @@ async fn a_failed_sandbox_payment_leaves_the_order_pending_and_a_retry_delivers(
     let (_, view) = app.order_view("demo", order_no, token).await;
     assert_eq!(view["status"], "pending");
     assert_eq!(app.payment_of(&tenant, order_no).await.status, "failed");
+    // The order page says the attempt failed and offers to pay again, in the buyer's language.
+    let page = |lang: &'static str| {
+        let (app, url) = (&app, app.url(&format!("/orders/{order_no}?token={token}")));
+        async move {
+            let r = app.client.get(url).header("accept-language", lang).send().await.expect("order page");
+            r.text().await.expect("html")
+        }
+    };
+    let zh = page("zh-CN").await;
+    assert!(
+        zh.contains("class=\"notice pay-failed\"") && zh.contains("上次付款未成功") && zh.contains("重新付款"),
+        "{zh}"
+    );
+    assert!(page("en").await.contains("Your last payment did not go through"));
 
     // A form without a valid outcome is refused and changes nothing.
     let r = app.client.post(pay_url).form(&[("outcome", "maybe")]).send().await.expect("bad");
@@ -118,6 +132,7 @@ async fn a_failed_sandbox_payment_leaves_the_order_pending_and_a_retry_delivers(
     assert_eq!(r.status().as_u16(), 303);
     let (_, view) = app.order_view("demo", order_no, token).await;
     assert_eq!(view["status"], "delivered");
+    assert!(!page("en").await.contains("pay-failed"), "a delivered order has no failed-payment notice");
     app.stop().await;
 }
 

@@ -26,21 +26,24 @@ pub async fn show_order(
     let view = OrderView::load(&state, &order, lang).await.map_err(fail)?;
     // The pay button goes back to where the latest unpaid attempt sent the
     // buyer (a provider's page, or Kapu's own with the order's token).
-    let pay_url = if order.status == kapu_core::store::orders::status::PENDING {
+    // When that attempt failed (the payer cancelled, the provider declined),
+    // the page says so and offers to pay again, rather than only "waiting".
+    let latest = if order.status == kapu_core::store::orders::status::PENDING {
         list_payments_of_order_for_tenant(state.db.reader(), shop.id(), &order.id)
             .await
             .map_err(|e| fail(e.into()))?
             .into_iter()
             .filter(|p| p.status != pay_status::SUCCEEDED)
             .max_by(|a, b| a.created_at.cmp(&b.created_at))
-            .and_then(|p| p.pay_url)
     } else {
         None
     };
+    let payment_failed = latest.as_ref().is_some_and(|p| p.status == pay_status::FAILED);
+    let pay_url = latest.and_then(|p| p.pay_url);
     let status_label = kapu_themes::text(lang.tag(), &format!("status_{}", order.status));
     let back = format!("/orders/{}?token={}", order.order_no, q.token.unwrap_or_default());
     let ctx = context! {
-        order => Value::from(minijinja::value::Serde(&view)), pay_url => pay_url, status_label => status_label,
+        order => Value::from(minijinja::value::Serde(&view)), pay_url => pay_url, status_label => status_label, payment_failed,
         ..base_ctx(&shop.tenant, lang, &back)
     };
     Ok(no_referrer(render(Some(&shop.tenant), StatusCode::OK, "order.html", ctx)))
