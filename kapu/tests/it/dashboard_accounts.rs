@@ -88,6 +88,13 @@ async fn bad_sign_ups_and_bad_shop_addresses_get_specific_errors_and_change_noth
     let p = other.post("/signup", &[("email", "TAKEN@example.com"), ("password", "another long password")]).await;
     p.expect(409);
     assert!(p.body.contains("already has an account"));
+    // The way on is right there: a reset link for that address, one click.
+    assert!(p.body.contains("id=\"account-exists\"") && p.body.contains("value=\"taken@example.com\""), "{}", p.body);
+    let sent = other.post("/forgot", &[("email", "taken@example.com")]).await;
+    assert!(sent.status == 200 || sent.status == 303, "{}", sent.status);
+    let reset = app
+        .eventually(10, || async { support::merchant::link_in_outbox(&app, "taken@example.com", "/reset").is_some() });
+    assert!(reset.await, "the reset link was emailed");
 
     for (slug, why) in [
         ("ab", "3–32"),

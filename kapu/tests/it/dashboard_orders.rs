@@ -76,6 +76,9 @@ async fn orders_appear_with_search_filters_detail_actions_and_csv() {
     assert!(detail.body.contains("sandbox") && detail.body.contains("succeeded"), "payment attempt listed");
     assert!(!detail.body.contains("ordershop-KEY-000"), "keys are masked");
     assert!(detail.body.contains("Delivery email"));
+    assert!(!detail.body.contains("Order expiry"), "a delivered order has no expiry waiting to run");
+    let pending_detail = b.get(&format!("/shops/ordershop/orders/{pending_no}")).await;
+    assert!(pending_detail.body.contains("Order expiry"), "a pending order shows when it expires");
     b.get("/shops/ordershop/orders/20990101000000").await.expect(404);
 
     // Resend: one more delivery email to the buyer.

@@ -35,8 +35,14 @@ pub async fn signup_page(CurrentAccount(account): CurrentAccount, CsrfToken(csrf
 }
 
 fn form(csrf: &str, email: &str, errors: &[&str]) -> PageResult<Response> {
+    form_with(csrf, email, errors, false)
+}
+
+/// The sign-up form; `taken`: the address has an account, so the page
+/// offers to sign in or to email a reset link to it at once.
+fn form_with(csrf: &str, email: &str, errors: &[&str], taken: bool) -> PageResult<Response> {
     let layout = Layout { account: None, csrf, shop: None, nav: "", flash: None, title: "注册 Sign up" };
-    render("signup.html", layout, context! { email, errors => crate::page::ser(errors) })
+    render("signup.html", layout, context! { email, taken, errors => crate::page::ser(errors) })
 }
 
 pub async fn signup(
@@ -59,9 +65,11 @@ pub async fn signup(
     let account_id = match create_account(&txn, &email, &hash).await {
         Ok(id) => id,
         Err(e) if is_unique_violation(&e) => {
+            // The way on, right there: sign in, or a reset link for this address.
             let msg =
                 "该邮箱已注册，请直接登录或重置密码。This email already has an account: log in or reset the password.";
-            return Ok(with_status(axum::http::StatusCode::CONFLICT, form(&csrf, &email, &[msg])?));
+            let resp = form_with(&csrf, &email, &[msg], true)?;
+            return Ok(with_status(axum::http::StatusCode::CONFLICT, resp));
         }
         Err(e) => return Err(e.into()),
     };

@@ -56,8 +56,13 @@ pub async fn order_detail(
         .filter(|j| j.status == "dead" && kapu_core::jobs::kinds::BUYER_MAIL.contains(&j.kind.as_str()))
         .filter_map(|j| j.last_error.clone())
         .find(|e| kapu_core::mail::MailError::is_refusal_text(e));
+    // An order no longer waiting for payment has nothing to expire: its
+    // expiry job (still queued for the time the order would have expired,
+    // when it will do nothing) is not shown as pending work.
+    let waiting = o.status == kapu_core::store::orders::status::PENDING;
     let jobs: Vec<Value> = order_jobs
         .iter()
+        .filter(|j| waiting || j.kind != kapu_core::jobs::kinds::EXPIRE_ORDER || j.status != "queued")
         .map(|j| {
             let at = if j.status == "done" { &j.updated_at } else { &j.run_at };
             context! { kind => job_label(&j.kind), state => j.status.clone(), attempts => j.attempts, at => when(at), error => j.last_error.clone() }
