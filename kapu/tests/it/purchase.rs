@@ -91,6 +91,10 @@ async fn buyer_orders_pays_in_the_sandbox_and_gets_keys_by_api_and_email() {
     assert_eq!(to, "buyer@example.com");
     assert!(subject.contains(order_no), "{subject}");
     assert!(keys.iter().all(|k| body.contains(k.as_str())), "{body}");
+    // Written for an email: it opens by saying the order is delivered, not
+    // with the web page's "…also emailed to you".
+    assert!(body.trim_start().starts_with("您的订单已发货"), "{body}");
+    assert!(!body.contains("已发送到您的邮箱"), "{body}");
     app.stop().await;
 }
 

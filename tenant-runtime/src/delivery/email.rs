@@ -41,6 +41,20 @@ pub async fn send_order_email(
     Ok(())
 }
 
+/// The email's first sentence: written for an email (the web page's words
+/// say the keys "have also been emailed to you").
+fn opening(order_status: &str, lang: Lang) -> String {
+    match order_status {
+        status::DELIVERED => lang
+            .pick(
+                "您的订单已发货，卡密如下，请妥善保存。",
+                "Your order is delivered. Your keys are below; keep them safe.",
+            )
+            .to_string(),
+        other => status_message(other, lang),
+    }
+}
+
 /// The email for an order in its status.
 pub fn compose(shop_name: &str, order: &orders::Model, keys: &[String], token: &str) -> OutgoingMail {
     let lang = Lang::from_tag(&order.locale);
@@ -58,7 +72,7 @@ pub fn compose(shop_name: &str, order: &orders::Model, keys: &[String], token: &
         t.push_str(s);
         t.push('\n');
     };
-    line(&mut text, &status_message(&order.status, lang));
+    line(&mut text, &opening(&order.status, lang));
     line(&mut text, "");
     line(&mut text, &format!("{}: {}", lang.pick("订单号", "Order"), order.order_no));
     line(&mut text, &format!("{}: {} × {}", lang.pick("商品", "Product"), order.product_name, order.quantity));
