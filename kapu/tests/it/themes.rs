@@ -44,6 +44,12 @@ async fn a_merchant_switches_to_grid_and_changes_its_settings_and_css() {
     assert!(home.body.contains("In stock: 4"));
     assert!(!home.body.contains("/shop.css"), "no shop stylesheet before any change");
 
+    // The launch checklist: a theme is a step still to take…
+    let theme_step = |body: &str| {
+        let at = body.find("theme\">选择主题 Choose a theme").expect("the theme step links to the theme page");
+        body[..at].rsplit("<li class=\"").next().map(|c| c.starts_with("done")).expect("step")
+    };
+    assert!(!theme_step(&b.get("/shops/styled").await.body));
     let page = b.get("/shops/styled/theme").await;
     page.expect(200);
     assert!(page.body.contains("value=\"grid\"") && page.body.contains("/assets/previews/grid."));
@@ -52,6 +58,7 @@ async fn a_merchant_switches_to_grid_and_changes_its_settings_and_css() {
     assert_eq!(img.headers()["content-type"], "image/svg+xml");
 
     b.post("/shops/styled/theme", &[("theme", "grid"), ("custom_css", "")]).await.expect(303);
+    assert!(theme_step(&b.get("/shops/styled").await.body), "…ticked once a theme is saved");
     let home = storefront(&app, "styled", "/").await;
     assert!(home.body.contains("class=\"tiles cols-3\"") && home.body.contains("class=\"bar\""), "grid at once");
     assert!(home.body.contains("Steam &lt;50&gt;"), "escaped");

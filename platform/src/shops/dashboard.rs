@@ -28,12 +28,13 @@ pub async fn dashboard(
     let tenant_id = access.tenant_id();
     let currency = access.shop.currency.clone();
     let r = state.db.reader();
-    let (summary, products, counts, channels, to_fulfil) = tokio::try_join!(
+    let (summary, products, counts, channels, to_fulfil, look) = tokio::try_join!(
         sales_summary_for_tenant(r, tenant_id, &currency, Utc::now()),
         list_all_products_for_tenant(r, tenant_id),
         key_counts_by_product_for_tenant(r, tenant_id),
         list_enabled_channels_for_tenant(r, tenant_id),
         count_orders_to_fulfil_for_tenant(r, tenant_id),
+        kapu_core::store::shop_themes::find_look_for_tenant(r, tenant_id),
     )?;
     let money = |m: i64| format!("{} {}", format_minor(m, &currency), currency);
     let period = |label: &str, f: &PeriodFigures| {
@@ -73,13 +74,13 @@ pub async fn dashboard(
             "接入真实收款渠道 Connect a real payment channel",
             real_channels > 0,
             Some(format!("/shops/{slug}/channels")),
-            Some("支付宝、微信支付、易支付、USDT。Alipay, WeChat Pay, epay, USDT."),
+            Some("支付宝、微信支付、Stripe（银行卡）、易支付、USDT。Alipay, WeChat Pay, Stripe (cards), epay, USDT."),
         ),
         item(
             "选择主题 Choose a theme",
-            false,
-            None,
-            Some("目前提供经典主题；更多主题即将推出。The classic theme is in use; more themes are coming."),
+            look.is_some(),
+            Some(format!("/shops/{slug}/theme")),
+            Some("经典或网格主题，可调颜色与样式。Classic or grid, with your colours and style."),
         ),
         item("上线 Go live", live, Some(format!("/shops/{slug}/settings")), None),
     ];
