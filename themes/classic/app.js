@@ -8,6 +8,27 @@
       else { var r = document.createRange(); r.selectNodeContents(b.previousElementSibling); var s = getSelection(); s.removeAllRanges(); s.addRange(r); document.execCommand("copy"); done(); }
     });
   });
+  // The total before buying follows the quantity (wholesale tiers applied),
+  // from the figures the page was rendered with.
+  var total = document.getElementById("order-total");
+  var qtyInput = document.querySelector("form.checkout input[name=quantity]");
+  if (total && qtyInput) {
+    var pricing = JSON.parse(total.getAttribute("data-pricing") || "{}");
+    var money = function (minor) {
+      var per = pricing.per_major || 100, digits = String(per).length - 1;
+      return digits ? (minor / per).toFixed(digits) : String(minor);
+    };
+    var update = function () {
+      var q = parseInt(qtyInput.value, 10);
+      if (!(q >= 1)) return;
+      var unit = pricing.base;
+      (pricing.tiers || []).forEach(function (t) { if (q >= t[0]) unit = t[1]; });
+      total.querySelector(".total-amount").textContent = money(unit * q);
+      total.querySelector(".total-unit").textContent = money(unit);
+      total.querySelector(".total-qty").textContent = q;
+    };
+    qtyInput.addEventListener("input", update);
+  }
   document.querySelectorAll("time[data-countdown]").forEach(function (el) {
     var end = Date.parse(el.getAttribute("data-countdown"));
     if (isNaN(end)) return;

@@ -37,6 +37,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("expires_in", "剩余支付时间", "Time left to pay:"),
     ("pay", "去支付", "Pay now"),
     ("pay_again", "重新付款", "Pay again"),
+    ("total", "合计", "Total"),
     (
         "pay_failed",
         "上次付款未成功（已取消或被拒绝），订单仍为您保留，请重新付款。",

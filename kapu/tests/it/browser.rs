@@ -28,6 +28,19 @@ async fn buy_through_pages(app: &TestApp, c: &Client, pay_label: &str, email: &s
     c.find(Locator::Css("a[href='/products/win11-pro']")).await.expect("product link").click().await.expect("click");
     let email_input = c.wait().for_element(Locator::Css("input[name=email]")).await.expect("checkout form");
     assert_no_horizontal_scroll(c, "product page").await;
+    // The total is shown before buying, and follows the quantity with the
+    // wholesale tier (5 or more: 35.90 each), then back to one key.
+    let total = || async {
+        c.find(Locator::Css("#order-total .total-amount")).await.expect("total").text().await.expect("text")
+    };
+    assert_eq!(total().await, "39.90");
+    let qty = c.find(Locator::Css("form.checkout input[name=quantity]")).await.expect("quantity");
+    qty.clear().await.expect("clear");
+    qty.send_keys("5").await.expect("type");
+    assert_eq!(total().await, "179.50", "5 × 35.90");
+    qty.clear().await.expect("clear");
+    qty.send_keys("1").await.expect("type");
+    assert_eq!(total().await, "39.90");
     email_input.send_keys(email).await.expect("type");
     c.find(Locator::Css("form.checkout button[type=submit]")).await.expect("buy").click().await.expect("buy");
     // The sandbox page: TEST MODE, then "pay".

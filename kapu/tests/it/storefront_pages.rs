@@ -349,3 +349,27 @@ async fn reloading_a_refused_checkout_returns_to_the_product_not_a_blank_405() {
     assert_eq!(back(Some(app.url("/products/a?b=//evil.example"))).await, "/", "only a plain product path");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_product_page_shows_the_total_before_buying_with_the_wholesale_tier() {
+    let app = TestApp::spawn().await;
+    let page = app.client.get(app.url("/products/win11-pro")).send().await.expect("page").text().await.expect("html");
+    assert!(page.contains("<span class=\"total-amount\">39.90</span>"), "one key at the base price: {page}");
+    // Refused (bad email) with 10 in the form: the page comes back with the total for 10 at the tier price.
+    let form = [("product_id", "win11-pro"), ("quantity", "10"), ("email", "not-an-email"), ("channel", "sandbox")];
+    let origin = app.url("");
+    let r = app
+        .client
+        .post(app.url("/checkout"))
+        .header("origin", origin.trim_end_matches('/'))
+        .form(&form)
+        .send()
+        .await
+        .expect("post");
+    let html = r.text().await.expect("html");
+    assert!(html.contains("<span class=\"total-amount\">329.00</span>"), "10 × 32.90: {html}");
+    assert!(html.contains("<span class=\"total-qty\">10</span>"));
+    // The script's figures: base price, tiers, minor units per major.
+    assert!(html.contains("&quot;tiers&quot;:[[5,3590],[10,3290]]"), "{html}");
+    app.stop().await;
+}

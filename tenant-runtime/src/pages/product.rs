@@ -92,16 +92,38 @@ async fn product_html(
         .iter()
         .map(|&m| context! { kind => m, label => kapu_themes::text(lang.tag(), &format!("{m}_label")) })
         .collect();
-    let tiers: Vec<Value> = parse_tiers(product.wholesale_tiers.as_deref())
-        .into_iter()
+    let parsed_tiers = parse_tiers(product.wholesale_tiers.as_deref());
+    let tiers: Vec<Value> = parsed_tiers
+        .iter()
         .map(|t| context! { min_qty => t.min_qty, price => format_minor(t.unit_price_minor, &product.currency) })
         .collect();
     let max_allowed = i64::from(product.max_qty).min(stock as i64).max(1);
+    // The total before buying, for the quantity in the form (the minimum at
+    // first; what was typed after a refused checkout), wholesale tier
+    // applied. The theme's script updates it as the quantity changes, from
+    // the same figures (`pricing`); without the script it is right on submit.
+    let min_qty = i64::from(product.min_qty.max(1));
+    let qty = form
+        .quantity
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|q| (min_qty..=max_allowed.max(min_qty)).contains(q))
+        .unwrap_or(min_qty);
+    let unit = kapu_core::pricing::unit_price(product.price_minor, &parsed_tiers, qty);
+    let pricing = serde_json::json!({
+        "base": product.price_minor,
+        "tiers": parsed_tiers.iter().map(|t| [t.min_qty, t.unit_price_minor]).collect::<Vec<_>>(),
+        "per_major": kapu_core::money::minor_per_major(&product.currency),
+    })
+    .to_string();
     let ctx = context! {
         product => context! {
             id => product.id.clone(), name => product.name.clone(), description => minijinja::Value::from_safe_string(description.to_string()),
             price => format_minor(product.price_minor, &product.currency), stock => stock,
             min_qty => product.min_qty.max(1), max_allowed => max_allowed, tiers => tiers,
+            total => format_minor(unit.saturating_mul(qty), &product.currency), unit_price => format_minor(unit, &product.currency),
+            total_qty => qty, pricing => pricing,
             manual => product.kind == "manual",
             fields => Value::from(minijinja::value::Serde(
                 kapu_core::store::manual_delivery::parse_input_fields(product.input_fields.as_deref())
