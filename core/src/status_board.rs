@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::db::Db;
-use crate::store::status::{ComponentState, checked_state, impact_state, recent_incidents};
+use crate::store::status::{ComponentState, checked_states, impact_state, recent_incidents};
 
 /// One component of the status page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,11 @@ pub struct StatusBoard {
 }
 
 impl StatusBoard {
+    /// Every component's state, as last refreshed.
+    pub fn states(&self) -> HashMap<&'static str, ComponentState> {
+        self.states.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     pub fn state(&self, id: &str) -> ComponentState {
         self.states.read().unwrap_or_else(|e| e.into_inner()).get(id).copied().unwrap_or(ComponentState::Unknown)
     }
@@ -101,9 +106,10 @@ impl StatusBoard {
 pub async fn current_states(db: &Db) -> Result<HashMap<&'static str, ComponentState>, sea_orm::DbErr> {
     let now = Utc::now();
     let incidents = recent_incidents(db.reader(), 30, 50).await?;
+    let checked = checked_states(db.reader(), now).await?;
     let mut states = HashMap::new();
     for c in COMPONENTS {
-        let (mut state, _) = checked_state(db.reader(), c.id, now).await?;
+        let mut state = checked.get(c.id).map_or(ComponentState::Unknown, |(s, _)| *s);
         for i in incidents.iter().filter(|i| i.is_active(now) && i.components.iter().any(|id| id == c.id)) {
             state = state.max(impact_state(&i.incident.impact));
         }

@@ -155,7 +155,7 @@ async fn purchase(
 ) -> Result<Steps, Failed> {
     use kapu_platform::canary_shop::{CANARY_PRODUCT, CANARY_SLUG, ensure_canary_shop};
     let started = Instant::now();
-    ensure_canary_shop(db, master).await.map_err(|e| fail("checkout", "stock", e))?;
+    let tenant_id = ensure_canary_shop(db, master).await.map_err(|e| fail("checkout", "stock", e))?;
     let host = format!("{CANARY_SLUG}.{}", t.shop_host);
     let shop = |method: reqwest::Method, path: &str| {
         client.request(method, format!("{}{path}", t.base)).header(reqwest::header::HOST, host.as_str())
@@ -204,12 +204,6 @@ async fn purchase(
     }
     let delivered = started.elapsed();
     // The delivery email: its job done within a minute.
-    let tenant_id = kapu_core::tenant::find_tenant_by_slug(db.reader(), CANARY_SLUG)
-        .await
-        .ok()
-        .flatten()
-        .map(|t| t.id)
-        .unwrap_or_default();
     let order_id = kapu_core::store::orders::find_order_by_no_for_tenant(db.reader(), &tenant_id, order_no)
         .await
         .ok()

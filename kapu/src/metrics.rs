@@ -52,7 +52,11 @@ pub struct Planes {
 pub async fn track(planes: axum::extract::State<Planes>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let path = req.uri().path();
-    let plane = if matches!(path, "/healthz" | "/readyz" | "/internal/metrics" | "/internal/tls/ask") {
+    // The process's own endpoints are their own route; every other route
+    // template comes from the plane's router.
+    let own =
+        matches!(path, "/healthz" | "/readyz" | "/internal/metrics" | "/internal/tls/ask").then(|| path.to_string());
+    let plane = if own.is_some() {
         "health"
     } else {
         let host = kapu_runtime::http::context::request_host(req.headers(), req.uri())
@@ -63,14 +67,10 @@ pub async fn track(planes: axum::extract::State<Planes>, req: Request, next: Nex
         m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m.to_string(),
         _ => "other".to_string(),
     };
-    let fixed = match path {
-        "/healthz" | "/readyz" | "/internal/metrics" | "/internal/tls/ask" => Some(path.to_string()),
-        _ => None,
-    };
     // What this request queues carries its id (`kapu_core::trace`).
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let resp = kapu_core::trace::with_request_id(request_id, next.run(req)).await;
-    let route = fixed
+    let route = own
         .or_else(|| resp.extensions().get::<kapu_web::RouteTemplate>().map(|t| t.0.clone()))
         .unwrap_or_else(|| "unmatched".to_string());
     kapu_core::metrics::http_request(plane, route, method, resp.status().as_u16(), started.elapsed());

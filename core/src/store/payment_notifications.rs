@@ -43,6 +43,27 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in the order the inspector's filters list them.
+    pub const ALL: [Verdict; 12] = [
+        Self::Accepted,
+        Self::Duplicate,
+        Self::PaymentFailed,
+        Self::BadSignature,
+        Self::AmountMismatch,
+        Self::UnknownAttempt,
+        Self::WrongAttempt,
+        Self::Malformed,
+        Self::NotConfirmed,
+        Self::NotConfigured,
+        Self::NotAllowed,
+        Self::Error,
+    ];
+
+    /// The verdict a stored text names.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Accepted => "accepted",

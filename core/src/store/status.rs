@@ -68,21 +68,37 @@ pub async fn record_check<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The state the checks of `component` say, as of `now` (incidents aside).
-pub async fn checked_state<C: ConnectionTrait>(
+/// What the checks say of each component as of `now` (incidents aside),
+/// with its latest check: one query over the last ten minutes' checks.
+pub async fn checked_states<C: ConnectionTrait>(
     conn: &C,
-    component: &str,
     now: DateTime<Utc>,
-) -> Result<(ComponentState, Option<status_checks::Model>), DbErr> {
+) -> Result<std::collections::HashMap<String, (ComponentState, status_checks::Model)>, DbErr> {
     let recent = status_checks::Entity::find()
-        .filter(status_checks::Column::Component.eq(component))
         .filter(status_checks::Column::CreatedAt.gt(now - Duration::minutes(10)))
         .order_by_desc(status_checks::Column::CreatedAt)
-        .limit(5)
         .all(conn)
         .await?;
-    let last = recent.first().cloned();
-    let state = if recent.is_empty() {
+    let mut by_component: std::collections::HashMap<String, Vec<status_checks::Model>> = Default::default();
+    for c in recent {
+        let checks = by_component.entry(c.component.clone()).or_default();
+        if checks.len() < 5 {
+            checks.push(c);
+        }
+    }
+    Ok(by_component
+        .into_iter()
+        .filter_map(|(component, checks)| {
+            let state = state_of(&checks, now);
+            checks.into_iter().next().map(|last| (component, (state, last)))
+        })
+        .collect())
+}
+
+/// The state a component's latest checks (newest first, up to five, all
+/// from the last ten minutes) say: no check is unknown.
+fn state_of(recent: &[status_checks::Model], now: DateTime<Utc>) -> ComponentState {
+    if recent.is_empty() {
         ComponentState::Unknown
     } else if recent.len() >= 3 && recent.iter().take(3).all(|c| !c.ok) {
         ComponentState::Outage
@@ -90,8 +106,7 @@ pub async fn checked_state<C: ConnectionTrait>(
         ComponentState::Degraded
     } else {
         ComponentState::Operational
-    };
-    Ok((state, last))
+    }
 }
 
 /// One day's bar: checks made and checks that passed.

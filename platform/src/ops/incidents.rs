@@ -13,7 +13,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use kapu_core::status_board::COMPONENTS;
 use kapu_core::store::audit::record_audit;
 use kapu_core::store::status::{
-    INCIDENT_STATES, MAINTENANCE_STATES, NewIncident, checked_state, open_incident, recent_incidents, update_incident,
+    ComponentState, INCIDENT_STATES, MAINTENANCE_STATES, NewIncident, checked_states, open_incident, recent_incidents,
+    update_incident,
 };
 use minijinja::context;
 use sea_orm::EntityTrait;
@@ -88,9 +89,10 @@ async fn page(
     errors: &[(&'static str, String)],
 ) -> PageResult<Response> {
     let now = Utc::now();
+    let checked = checked_states(state.db.reader(), now).await?;
     let mut components = Vec::new();
     for c in COMPONENTS {
-        let (s, last) = checked_state(state.db.reader(), c.id, now).await?;
+        let (s, last) = checked.get(c.id).map_or((ComponentState::Unknown, None), |(s, l)| (*s, Some(l.clone())));
         components.push(context! {
             id => c.id, name => format!("{} {}", c.name_zh, c.name_en), checked => s.as_str(), shown => state.board.state(c.id).as_str(),
             last => last.map(|l| context! { ok => l.ok, took_ms => l.took_ms, detail => l.detail, at => l.created_at.format("%H:%M:%S").to_string() }),

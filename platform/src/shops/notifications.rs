@@ -20,28 +20,9 @@ use crate::orders::when;
 use crate::page::{Layout, render};
 use crate::state::PlatformState;
 
-const VERDICTS: [Verdict; 12] = [
-    Verdict::Accepted,
-    Verdict::Duplicate,
-    Verdict::PaymentFailed,
-    Verdict::BadSignature,
-    Verdict::AmountMismatch,
-    Verdict::UnknownAttempt,
-    Verdict::WrongAttempt,
-    Verdict::Malformed,
-    Verdict::NotConfirmed,
-    Verdict::NotConfigured,
-    Verdict::NotAllowed,
-    Verdict::Error,
-];
-
-fn verdict_of(text: &str) -> Option<Verdict> {
-    VERDICTS.into_iter().find(|v| v.as_str() == text)
-}
-
 /// One notification as the inspector shows it (here and on the order page).
 pub fn notification_row(n: &payment_notifications::Model) -> Value {
-    let verdict = verdict_of(&n.verdict);
+    let verdict = Verdict::parse(&n.verdict);
     let (zh, en) = verdict.map_or(("", ""), Verdict::meaning);
     context! {
         at => when(&n.created_at), channel => kapu_billing::forms::label_of(&n.channel), source_ip => n.source_ip.clone(),
@@ -63,12 +44,12 @@ pub async fn notifications_page(
     CsrfToken(csrf): CsrfToken,
     Query(f): Query<Filter>,
 ) -> PageResult<Response> {
-    let verdict = f.verdict.as_deref().and_then(verdict_of);
+    let verdict = f.verdict.as_deref().and_then(Verdict::parse);
     let rows =
         recent_notifications_for_tenant(state.db.reader(), access.tenant_id(), verdict.map(Verdict::as_str), 200)
             .await?;
     let notifications: Vec<Value> = rows.iter().map(notification_row).collect();
-    let filters: Vec<Value> = VERDICTS
+    let filters: Vec<Value> = Verdict::ALL
         .iter()
         .map(|v| context! { value => v.as_str(), zh => v.meaning().0, on => Some(*v) == verdict })
         .collect();

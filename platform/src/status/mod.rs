@@ -4,19 +4,21 @@
 //! families' figures) and operators' incidents, never typed by hand. No
 //! shop and no secret appears here: components are fleet-wide.
 //!
-//! The view is computed at most every 10 s per process (the 90-day history
-//! is one grouped query); opening or updating an incident in `/ops` drops
-//! this process's copy at once.
+//! The view is computed at most every 10 s per process from the status
+//! board's states (`kapu_core::status_board`) and the 90-day history (one
+//! grouped query); opening or updating an incident in `/ops` refreshes the
+//! board and drops this process's copy at once.
 
 pub mod banner;
 pub mod page;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use kapu_core::Db;
-use kapu_core::status_board::{COMPONENTS, current_states};
+use kapu_core::status_board::{COMPONENTS, StatusBoard};
 use kapu_core::store::status::{ComponentState, DayBar, Incident, daily_bars, daily_counts, recent_incidents, uptime};
 
 /// One component as the page shows it.
@@ -135,22 +137,22 @@ impl StatusCache {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// The view, computed again when older than 10 s.
-    pub async fn view(&self, db: &Db) -> Result<Arc<StatusView>, sea_orm::DbErr> {
+    /// The view, computed again when older than 10 s, with the states of
+    /// `board` (this process's copy, refreshed every 10 s and on any change).
+    pub async fn view(&self, db: &Db, board: &StatusBoard) -> Result<Arc<StatusView>, sea_orm::DbErr> {
         if let Some((at, v)) = self.0.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
             && at.elapsed() < Duration::from_secs(10)
         {
             return Ok(v.clone());
         }
-        let v = Arc::new(compute(db).await?);
+        let v = Arc::new(compute(db, board.states()).await?);
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), v.clone()));
         Ok(v)
     }
 }
 
-async fn compute(db: &Db) -> Result<StatusView, sea_orm::DbErr> {
+async fn compute(db: &Db, states: HashMap<&'static str, ComponentState>) -> Result<StatusView, sea_orm::DbErr> {
     let now = Utc::now();
-    let states = current_states(db).await?;
     let counts = daily_counts(db.reader(), now).await?;
     let components: Vec<ComponentView> = COMPONENTS
         .iter()

@@ -40,14 +40,14 @@ fn names() -> minijinja::Value {
 const CACHE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-cache");
 
 pub async fn status_page(State(state): State<PlatformState>) -> PageResult<Response> {
-    let view = state.status.view(&state.db).await?;
+    let view = state.status.view(&state.db, &state.board).await?;
     let html = AdminUi::shared()
         .render("status.html", context! { view => ser(&*view), labels => labels(), names => names() })?;
     Ok(([CACHE], Html(html)).into_response())
 }
 
 pub async fn status_json(State(state): State<PlatformState>) -> PageResult<Response> {
-    let view = state.status.view(&state.db).await?;
+    let view = state.status.view(&state.db, &state.board).await?;
     Ok(([CACHE], axum::Json(&*view)).into_response())
 }
 
@@ -55,7 +55,7 @@ pub async fn status_json(State(state): State<PlatformState>) -> PageResult<Respo
 /// incident, its content every update.
 pub async fn status_feed(State(state): State<PlatformState>) -> PageResult<Response> {
     use kapu_web::notice::escape;
-    let view = state.status.view(&state.db).await?;
+    let view = state.status.view(&state.db, &state.board).await?;
     let base = format!("{}://{}", state.cfg.public_scheme, state.cfg.platform_host());
     let updated = view.incidents.iter().map(|i| i.updated_at).max().unwrap_or(view.updated_at);
     let mut xml = format!(

@@ -58,9 +58,18 @@ pub async fn receive_notification(
     raw: &str,
 ) -> Result<&'static str, StoreError> {
     let received = std::time::Instant::now();
-    let (body, result) = match notification {
-        Ok(n) => (masked_body(&n.fields, &n.headers, &n.body), apply_notification(state, shop, payment_id, &n).await),
-        Err(e) => (masked_body(&Default::default(), &Default::default(), raw), Err(e)),
+    // The attempt is read once: to verify against, and for the log.
+    let attempt = match &notification {
+        Ok(_) => find_payment_for_tenant(state.db.reader(), &shop.tenant.id, payment_id).await,
+        Err(_) => Ok(None),
+    };
+    let (body, result) = match (notification, &attempt) {
+        (Ok(n), Ok(Some(payment))) => {
+            (masked_body(&n.fields, &n.headers, &n.body), apply_notification(state, shop, payment, &n).await)
+        }
+        (Ok(n), Ok(None)) => (masked_body(&n.fields, &n.headers, &n.body), Err(StoreError::PaymentNotFound)),
+        (Ok(n), Err(e)) => (masked_body(&n.fields, &n.headers, &n.body), Err(StoreError::from(e.clone()))),
+        (Err(e), _) => (masked_body(&Default::default(), &Default::default(), raw), Err(e)),
     };
     let verdict = verdict_of(&result);
     if let Err(StoreError::Unavailable(_)) = &result {
@@ -69,8 +78,7 @@ pub async fn receive_notification(
         kapu_core::metrics::payment_notification("unknown", verdict.as_str());
         return result.map(|(_, ack)| ack);
     }
-    // The attempt's channel and order, for the log (one indexed read).
-    let attempt = find_payment_for_tenant(state.db.reader(), &shop.tenant.id, payment_id).await.ok().flatten();
+    let attempt = attempt.ok().flatten();
     let channel = attempt.as_ref().map_or("unknown", |p| p.channel.as_str());
     kapu_core::metrics::payment_notification(channel, verdict.as_str());
     if let Ok((c, _)) = &result
@@ -79,15 +87,17 @@ pub async fn receive_notification(
     {
         kapu_core::metrics::payment_to_delivery(received.elapsed());
     }
-    let order_no = match &attempt {
-        Some(p) => orders::Entity::find_by_id((shop.tenant.id.clone(), p.order_id.clone()))
+    // The order number: known from an applied notification; read only for a refused one.
+    let order_no = match (&result, &attempt) {
+        (Ok((c, _)), _) => c.order_no.clone(),
+        (Err(_), Some(p)) => orders::Entity::find_by_id((shop.tenant.id.clone(), p.order_id.clone()))
             .one(state.db.reader())
             .await
             .ok()
             .flatten()
             .map(|o| o.order_no)
             .unwrap_or_default(),
-        None => String::new(),
+        (Err(_), None) => String::new(),
     };
     let reason = match &result {
         Err(StoreError::NotificationRejected(_, detail)) => detail.clone(),
@@ -135,18 +145,17 @@ fn verify_verdict(e: &VerifyError) -> Verdict {
     }
 }
 
-/// Verifies `notification` with the channel of payment `payment_id` (of this
-/// shop only) and applies it. Also returns the body the channel's provider
+/// Verifies `notification` with the channel of `payment` (an attempt of
+/// this shop) and applies it. Also returns the body the channel's provider
 /// expects as acknowledgement.
-pub async fn apply_notification(
+async fn apply_notification(
     state: &RuntimeState,
     shop: &TenantCtx,
-    payment_id: &str,
+    payment: &payments::Model,
     notification: &Notification,
 ) -> Result<(Confirmed, &'static str), StoreError> {
     let tenant = &shop.tenant;
-    let payment =
-        find_payment_for_tenant(state.db.reader(), &tenant.id, payment_id).await?.ok_or(StoreError::PaymentNotFound)?;
+    let payment_id = payment.id.as_str();
     let channel = channel_by_kind(&payment.channel).ok_or_else(|| {
         StoreError::NotificationRejected(
             Verdict::NotConfigured,
