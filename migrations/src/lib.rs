@@ -20,6 +20,7 @@ mod m20261130_000013_sweep_leases;
 mod m20261201_000001_test_mode_visibility;
 mod m20261201_000002_order_client_net;
 mod m20261201_000003_observability;
+mod m20261201_000004_supply;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_test_mode_visibility::Migration),
             Box::new(m20261201_000002_order_client_net::Migration),
             Box::new(m20261201_000003_observability::Migration),
+            Box::new(m20261201_000004_supply::Migration),
         ]
     }
 }

@@ -22,6 +22,7 @@ pub mod shops;
 pub mod state;
 pub mod status;
 pub mod subscriptions;
+pub mod supply;
 pub mod webhooks;
 
 use std::time::Duration;
@@ -107,6 +108,13 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
         .route("/products/new", get(product_form::new_product_page).post(product_form::create_product))
         .route("/products/{id}", get(product_form::edit_product_page).post(product_form::update_product))
         .route("/products/{id}/delete", post(product_form::delete_product))
+        .route("/products/{id}/resale", post(supply::listing::save_listing))
+        .route("/supply", get(supply::catalog::supply_catalog))
+        .route("/supply/add", post(supply::catalog::add_resale_product))
+        .route("/supply/resellers", get(supply::resellers::resellers_page))
+        .route("/supply/resellers/{tenant_id}/pause", post(supply::resellers::pause_reseller))
+        .route("/supply/resellers/{tenant_id}/resume", post(supply::resellers::resume_reseller))
+        .route("/supply/ledger", get(supply::ledger::ledger_page))
         .route(
             "/products/{id}/keys",
             get(keys::keys_page)

@@ -49,6 +49,10 @@ pub fn flash_for(code: Option<&str>) -> Option<Flash> {
         "saved" => ("ok", "已保存。Saved."),
         "product_created" => ("ok", "商品已创建，现在导入卡密吧。Product created; now import its keys."),
         "product_deleted" => ("ok", "商品已删除。Product deleted."),
+        "resale_added" => (
+            "ok",
+            "已上架，该商品从供应商库存发货，无需导入卡密。Added: this product delivers from the supplier's stock; no keys to import.",
+        ),
         "category_added" => ("ok", "分类已添加。Category added."),
         "category_deleted" => ("ok", "分类已删除。Category deleted."),
         "keys_deleted" => ("ok", "未售卡密已删除。Unsold keys deleted."),

@@ -72,9 +72,18 @@ async fn load_catalog(db: &Db, tenant_id: &str) -> Result<Arc<Catalog>, sea_orm:
         list_categories_for_tenant(r, tenant_id),
         stock_by_product_for_tenant(r, tenant_id),
     )?;
+    let mut stock: HashMap<String, u64> = stock;
+    // Products sold from a supplier's stock show the supplier's keys (0 while paused).
+    let resale: Vec<&products::Model> = products.iter().filter(|p| p.supply_tenant_id.is_some()).collect();
+    if !resale.is_empty() {
+        stock.extend(kapu_core::store::supply::resale_stock_for_tenant(r, &resale, RESALE_STOCK_CAP).await?);
+    }
     let stock = stock.into_iter().map(|(id, n)| (id, AtomicU64::new(n))).collect();
     Ok(Arc::new(Catalog { products, categories, stock, loaded_at }))
 }
+
+/// A resale product's stock is counted up to this many of its supplier's keys.
+const RESALE_STOCK_CAP: u64 = 10_000;
 
 /// How many lanes a product's keys are split into for concurrent checkouts.
 const LANES: u64 = 32;

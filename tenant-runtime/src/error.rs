@@ -69,6 +69,9 @@ pub enum StoreError {
     TooManyUnpaidOrders { limit: u32 },
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
+    /// A product sold from another shop's stock cannot take this order now.
+    #[error("resale unavailable: {0}")]
+    ResaleUnavailable(kapu_core::store::supply::SupplyRefusal),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -96,6 +99,14 @@ impl StoreError {
             LookupFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ShopNotFound | ProductNotFound | OrderNotFound | PaymentNotFound | NotFound => StatusCode::NOT_FOUND,
             OutOfStock { .. } => StatusCode::CONFLICT,
+            ResaleUnavailable(r) => {
+                use kapu_core::store::supply::SupplyRefusal::*;
+                match r {
+                    PerOrderCap(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    DailyCap { .. } => StatusCode::CONFLICT,
+                    _ => StatusCode::SERVICE_UNAVAILABLE,
+                }
+            }
             InvalidEmail
             | InvalidQuantity { .. }
             | InvalidLookupPassword
@@ -149,6 +160,14 @@ impl StoreError {
             NotificationRejected(..) => "notification_rejected",
             TooManyUnpaidOrders { .. } => "too_many_unpaid_orders",
             RateLimited { .. } => "rate_limited",
+            ResaleUnavailable(r) => {
+                use kapu_core::store::supply::SupplyRefusal::*;
+                match r {
+                    PerOrderCap(_) => "quantity_over_order_cap",
+                    DailyCap { .. } => "daily_allowance_used",
+                    _ => "temporarily_unavailable",
+                }
+            }
             Unavailable(_) => "service_unavailable",
             Internal(_) => "internal_error",
         }
@@ -311,6 +330,31 @@ impl StoreError {
                     format!("请求过于频繁，请 {retry_after_secs} 秒后再试。")
                 } else {
                     format!("Too many requests. Please wait {retry_after_secs} s and try again.")
+                }
+            }
+            ResaleUnavailable(r) => {
+                use kapu_core::store::supply::SupplyRefusal::*;
+                match r {
+                    PerOrderCap(n) => {
+                        if zh {
+                            format!("该商品每单最多购买 {n} 件。")
+                        } else {
+                            format!("At most {n} of this product per order.")
+                        }
+                    }
+                    DailyCap { left: 0, .. } => lang
+                        .pick("该商品今日已售完，请明天再来。", "This product is sold out for today; please come back tomorrow.")
+                        .into(),
+                    DailyCap { left, .. } => {
+                        if zh {
+                            format!("该商品今日仅剩 {left} 件可购。")
+                        } else {
+                            format!("Only {left} of this product can still be bought today.")
+                        }
+                    }
+                    _ => lang
+                        .pick("该商品暂时无法购买，请稍后再试。", "This product is temporarily unavailable; please try again later.")
+                        .into(),
                 }
             }
             Unavailable(_) => lang

@@ -83,7 +83,9 @@ async fn expire(state: &RuntimeState, tenant_id: &str, order_id: &str, now_anywa
     if order.status != status::PENDING || (order.expires_at > now && !now_anyway) {
         return Ok(());
     }
-    let released = release_keys_of_order_for_tenant(&txn, tenant_id, order_id).await?;
+    // A resale order's keys go back to its supplier's stock.
+    let stock_tenant = kapu_core::store::supply::stock_tenant_of(&order).to_string();
+    let released = release_keys_of_order_for_tenant(&txn, &stock_tenant, order_id).await?;
     if let Some(code) = &order.coupon_code {
         release_coupon_use_for_tenant(&txn, tenant_id, code).await?;
     }
@@ -98,6 +100,9 @@ async fn expire(state: &RuntimeState, tenant_id: &str, order_id: &str, now_anywa
     txn.commit().await?;
     kapu_core::metrics::order_event(kapu_core::metrics::ORDERS_EXPIRED, 1);
     state.stock_changed(tenant_id).await;
+    if stock_tenant != tenant_id {
+        state.stock_changed(&stock_tenant).await;
+    }
     tracing::info!(%order_no, released, "unpaid order expired; keys back in stock");
     Ok(())
 }

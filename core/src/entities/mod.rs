@@ -32,6 +32,8 @@ pub mod status_incident_updates;
 pub mod status_incidents;
 pub mod stripe_events;
 pub mod subscriptions;
+pub mod supply_ledger;
+pub mod supply_listings;
 pub mod tenants;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;

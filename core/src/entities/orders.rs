@@ -38,6 +38,10 @@ pub struct Model {
     /// Manual products: what the merchant delivered, sealed with the shop's key.
     pub delivery_ciphertext: Option<Vec<u8>>,
     pub delivery_nonce: Option<Vec<u8>>,
+    /// Resale: the supplier's shop whose keys this order holds (none: this shop's own).
+    pub stock_tenant_id: Option<String>,
+    /// Resale: the wholesale price per key when the order was placed.
+    pub supply_unit_minor: Option<i64>,
     pub expires_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,
     pub delivered_at: Option<DateTimeUtc>,

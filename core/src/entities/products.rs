@@ -24,6 +24,12 @@ pub struct Model {
     pub low_stock_threshold: i32,
     /// Manual products: JSON array of `{"label", "required", "pattern"}` the buyer fills in.
     pub input_fields: Option<String>,
+    /// Resale: the supplier's shop and product whose keys this product sells.
+    pub supply_tenant_id: Option<String>,
+    pub supply_product_id: Option<String>,
+    /// Resale: why the supplier's stock is not on sale here now (`supplier`:
+    /// the supplier paused this shop; `price`: the wholesale price rose above this price).
+    pub supply_paused: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -80,6 +80,9 @@ pub async fn create_product_for_tenant<C: ConnectionTrait>(
         sort_order: Set(f.sort_order),
         low_stock_threshold: Set(f.low_stock_threshold),
         input_fields: Set(f.input_fields.clone()),
+        supply_tenant_id: Set(None),
+        supply_product_id: Set(None),
+        supply_paused: Set(None),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(conn)
@@ -140,6 +143,21 @@ pub async fn delete_product_for_tenant<C: ConnectionTrait>(
     if n > 0 {
         return Ok(DeleteProduct::HasOrders(n));
     }
+    // Keys held or sold by orders on resellers' shops count as orders too.
+    let held = card_keys::Entity::find()
+        .filter(card_keys::Column::TenantId.eq(tenant_id))
+        .filter(card_keys::Column::ProductId.eq(product_id))
+        .filter(card_keys::Column::Status.ne("available"))
+        .count(conn)
+        .await?;
+    if held > 0 {
+        return Ok(DeleteProduct::HasOrders(held));
+    }
+    crate::entities::supply_listings::Entity::delete_many()
+        .filter(crate::entities::supply_listings::Column::TenantId.eq(tenant_id))
+        .filter(crate::entities::supply_listings::Column::ProductId.eq(product_id))
+        .exec(conn)
+        .await?;
     card_keys::Entity::delete_many()
         .filter(card_keys::Column::TenantId.eq(tenant_id))
         .filter(card_keys::Column::ProductId.eq(product_id))

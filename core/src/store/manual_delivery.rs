@@ -63,7 +63,7 @@ pub fn check_answers(
 }
 
 /// What the buyer of an order receives: the merchant's delivery for manual
-/// products, else the sold keys. Empty until delivered.
+/// products, the copy kept on a resale order, else the sold keys. Empty until delivered.
 pub async fn delivered_contents_of_order_for_tenant<C: ConnectionTrait>(
     conn: &C,
     keys: &TenantKeys,
@@ -73,7 +73,12 @@ pub async fn delivered_contents_of_order_for_tenant<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     if let (Some(c), Some(n)) = (&order.delivery_ciphertext, &order.delivery_nonce) {
-        return Ok(vec![String::from_utf8_lossy(&keys.open(c, n)?).into_owned()]);
+        let text = String::from_utf8_lossy(&keys.open(c, n)?).into_owned();
+        // A resale order's copy of its supplier's keys: one key per line.
+        if order.stock_tenant_id.is_some() {
+            return Ok(text.split('\n').map(str::to_string).collect());
+        }
+        return Ok(vec![text]);
     }
     sold_keys_of_order_for_tenant(conn, keys, &order.tenant_id, &order.id).await
 }

@@ -34,6 +34,7 @@ pub mod shop_settings;
 pub mod shop_themes;
 pub mod status;
 pub mod subscriptions;
+pub mod supply;
 pub mod sweep_leases;
 pub mod tenant_admin;
 pub mod webhooks;

@@ -60,5 +60,14 @@ pub async fn mark_order_refunded_for_tenant<C: ConnectionTrait>(
         .filter(orders::Column::Status.is_in(REFUNDABLE))
         .exec(conn)
         .await?;
-    Ok(r.rows_affected == 1)
+    if r.rows_affected != 1 {
+        return Ok(false);
+    }
+    // A refunded resale no longer owes the supplier: the ledger books the reverse.
+    if let Some(order) = orders::Entity::find_by_id((tenant_id.to_string(), order_id.to_string())).one(conn).await?
+        && order.stock_tenant_id.is_some()
+    {
+        crate::store::supply::book_refund(conn, &order, Utc::now()).await?;
+    }
+    Ok(true)
 }

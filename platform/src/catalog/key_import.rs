@@ -78,6 +78,9 @@ pub async fn import_keys(
             Ok::<_, PageError>(with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, r))
         }
     };
+    if product.supply_tenant_id.is_some() {
+        return refuse("该商品从供应商库存发货，不能导入卡密。This product delivers from its supplier's stock; it takes no keys of its own.".into()).await;
+    }
     if not_utf8 {
         return refuse("文件不是 UTF-8 编码，请另存为 UTF-8 后再上传。The file is not UTF-8 text; save it as UTF-8 and upload again.".into()).await;
     }

@@ -251,6 +251,27 @@ async fn form_page(
     errors: &[String],
     flash: Option<Flash>,
 ) -> PageResult<Response> {
+    let supply = match product_id {
+        Some(id) => match find_product_for_tenant(state.db.reader(), access.tenant_id(), id).await? {
+            Some(p) => Some(crate::supply::listing::supply_section(state, access, &p, None, &[]).await?),
+            None => None,
+        },
+        None => None,
+    };
+    render_form(state, access, csrf, product_id, form, errors, flash, supply).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render_form(
+    state: &PlatformState,
+    access: &ShopAccess,
+    csrf: &str,
+    product_id: Option<&str>,
+    form: &ProductForm,
+    errors: &[String],
+    flash: Option<Flash>,
+    supply: Option<Value>,
+) -> PageResult<Response> {
     let categories: Vec<Value> = list_categories_for_tenant(state.db.reader(), access.tenant_id())
         .await?
         .into_iter()
@@ -262,10 +283,24 @@ async fn form_page(
         None => format!("/shops/{slug}/products/new"),
     };
     let layout = Layout { account: None, csrf, shop: Some(access), nav: "products", flash, title: "商品" };
-    let page =
-        context! { form => crate::page::ser(form), categories, errors => crate::page::ser(errors), action, product_id };
+    let page = context! { form => crate::page::ser(form), categories, errors => crate::page::ser(errors), action, product_id, supply };
     let resp = render("product_form.html", layout, page)?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
+}
+
+/// The product page with the resale form refused (its errors shown by the form).
+pub(crate) async fn product_page_with_supply_errors(
+    state: &PlatformState,
+    access: &ShopAccess,
+    csrf: &str,
+    product: &kapu_core::entities::products::Model,
+    listing: &crate::supply::listing::ListingForm,
+    errors: &[String],
+) -> PageResult<Response> {
+    let supply = crate::supply::listing::supply_section(state, access, product, Some(listing), errors).await?;
+    let form = ProductForm::from_model(product);
+    let resp = render_form(state, access, csrf, Some(&product.id), &form, &[], None, Some(supply)).await?;
+    Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, resp))
 }
 
 pub async fn new_product_page(
@@ -342,11 +377,39 @@ pub async fn update_product(
     if let Some(e) = check_category(&state, access.tenant_id(), &fields).await? {
         return form_page(&state, &access, &csrf, Some(&product_id), &form, &[e], None).await;
     }
+    if let Some(e) = check_resale_fields(&state, &p, &fields).await? {
+        return form_page(&state, &access, &csrf, Some(&product_id), &form, &[e], None).await;
+    }
     if !update_product_for_tenant(state.db.writer(), access.tenant_id(), &product_id, &fields).await? {
         return Err(PageError::NotFound);
     }
+    // A resale product paused for price is on sale again once its price fits.
+    if p.supply_paused.as_deref() == Some("price") {
+        kapu_core::store::supply::resume_if_price_fits(state.db.writer(), access.tenant_id(), &product_id).await?;
+    }
     state.bus.shop_changed(access.tenant_id());
     Ok(Redirect::to(&format!("/shops/{}/products/{product_id}?m=saved", access.shop.slug)).into_response())
+}
+
+/// A product sold from a supplier's stock keeps delivering keys and may not
+/// be priced below the supplier's lowest resale price.
+async fn check_resale_fields(
+    state: &PlatformState,
+    p: &kapu_core::entities::products::Model,
+    f: &ProductFields,
+) -> PageResult<Option<String>> {
+    let (Some(st), Some(sp)) = (&p.supply_tenant_id, &p.supply_product_id) else { return Ok(None) };
+    if f.kind != "auto_key" {
+        return Ok(Some("从供应商进货的商品只能自动发卡。A product sold from a supplier's stock delivers keys automatically.".into()));
+    }
+    let listing = kapu_core::store::supply::find_listing_for_supplier(state.db.reader(), st, sp).await?;
+    if let Some(l) = listing {
+        let lowest = kapu_core::store::supply::lowest_resale_price(&l);
+        if f.price_minor < lowest {
+            return Ok(Some(kapu_core::store::supply::SupplyRefusal::PriceTooLow(lowest).message(&p.currency)));
+        }
+    }
+    Ok(None)
 }
 
 pub async fn delete_product(

@@ -40,6 +40,7 @@ pub fn ops_routes() -> RouteBook<PlatformState> {
         .route("/plans/{id}", get(plans::edit_plan).post(plans::update_plan))
         .route("/ledger", get(ledger::ledger_page))
         .route("/ledger.csv", get(ledger::ledger_csv))
+        .route("/supply-ledger.csv", get(crate::supply::ledger::export_ledger_csv))
         .route("/audit", get(audit::audit_page))
         .route("/jobs/{id}/retry", post(jobs::retry_job))
         .route("/status", get(incidents::status_console))

@@ -1,6 +1,7 @@
-//! Billing emails to a shop's owner, sent by a job so a slow mail server
-//! never holds up a webhook: a failed payment (with the grace period's end)
-//! and a downgrade to the default plan.
+//! Notices emailed to a shop's owner, sent by a job so a slow mail server
+//! never holds up a webhook or a form: a failed plan payment (with the grace
+//! period's end), a downgrade to the default plan, and (supply) a product
+//! resold from a supplier paused because the wholesale price rose above it.
 
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::mail::{Mailer, OutgoingMail};
@@ -18,6 +19,8 @@ pub const SEND_BILLING_NOTICE: &str = "send_billing_notice";
 pub enum BillingNotice {
     PaymentFailed { grace_until: String },
     Downgraded { plan_name: String },
+    /// The supplier raised the wholesale price above this shop's price of `product_name`.
+    ResalePaused { supplier_name: String, product_name: String, wholesale: String },
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -51,6 +54,12 @@ pub fn compose(to: &str, shop_name: &str, plan_url: &str, notice: &BillingNotice
                 "由于套餐费用未支付，「{shop_name}」已改为「{plan_name}」，相应限额已生效。所有数据都在，随时可以重新订阅。\n{plan_url}\n\nAs the plan was not paid, {shop_name} is now on “{plan_name}” and its limits apply. All your data is kept; subscribe again at any time.\n{plan_url}\n\n— Kapu 卡铺\n"
             ),
         ),
+        BillingNotice::ResalePaused { supplier_name, product_name, wholesale } => (
+            format!("「{product_name}」已暂停销售 / {product_name} is paused on {shop_name}"),
+            format!(
+                "供应商「{supplier_name}」将「{product_name}」的批发价调整为 {wholesale}，已高于「{shop_name}」的售价，因此该商品在您的店铺暂停销售。调高售价后即自动恢复。\n{plan_url}\n\n{supplier_name} raised the wholesale price of {product_name} to {wholesale}, above {shop_name}'s price, so the product is paused in your shop. Raise your price and it is on sale again.\n{plan_url}\n\n— Kapu 卡铺\n"
+            ),
+        ),
     };
     OutgoingMail { to: to.into(), subject, text, html: None, shop_name: None }
 }
@@ -62,7 +71,11 @@ pub async fn send_billing_notice(state: &PlatformState, mailer: &Mailer, job: &B
         return Ok(());
     };
     let Some(shop) = find_tenant_by_id(state.db.reader(), &job.tenant_id).await? else { return Ok(()) };
-    let plan_url = format!("{}/shops/{}/plan", state.platform_origin(None), shop.slug);
+    let page = match job.notice {
+        BillingNotice::ResalePaused { .. } => "products",
+        _ => "plan",
+    };
+    let plan_url = format!("{}/shops/{}/{page}", state.platform_origin(None), shop.slug);
     mailer.send(&compose(&to, &shop.name, &plan_url, &job.notice)).await?;
     Ok(())
 }

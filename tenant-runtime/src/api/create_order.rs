@@ -73,8 +73,9 @@ pub struct OrderCreated {
 #[utoipa::path(post, path = "/api/v1/orders", tag = "storefront", request_body = CreateOrder,
     responses((status = 201, body = OrderCreated),
         (status = 400, description = "invalid_json"), (status = 404, description = "product_not_found"),
-        (status = 409, description = "out_of_stock"), (status = 422, description = "invalid_email / invalid_quantity / coupon_not_found / coupon_expired / coupon_used_up / coupon_not_for_product"),
-        (status = 429, description = "rate_limited / too_many_unpaid_orders")))]
+        (status = 409, description = "out_of_stock / daily_allowance_used"), (status = 422, description = "invalid_email / invalid_quantity / quantity_over_order_cap / coupon_not_found / coupon_expired / coupon_used_up / coupon_not_for_product"),
+        (status = 429, description = "rate_limited / too_many_unpaid_orders"),
+        (status = 503, description = "temporarily_unavailable (a product sold from another shop's stock is paused) / payment_channels_unavailable / service_unavailable")))]
 pub async fn create_order(
     State(state): State<RuntimeState>,
     shop: TenantCtx,

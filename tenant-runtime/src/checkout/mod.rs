@@ -160,7 +160,13 @@ pub async fn place_order(
     let amount_minor = gross_minor - discount_minor;
     let ip = client_ip.to_string();
     let cap = state.cfg.max_unpaid_orders;
-    let lane_start = if manual { None } else { lane_start(state, &tenant.id, &product.id).await };
+    // A resale product takes its supplier's keys: whose stock, which product.
+    let (stock_tenant, stock_product) = match (&product.supply_tenant_id, &product.supply_product_id) {
+        (Some(t), Some(p)) => (t.clone(), p.clone()),
+        _ => (tenant.id.clone(), product.id.clone()),
+    };
+    let resale = product.supply_tenant_id.is_some();
+    let lane_start = if manual { None } else { lane_start(state, &stock_tenant, &stock_product).await };
     let token = keys.order_token(&order_id);
     let return_url = format!("{}/orders/{order_no}?token={token}", shop.base_url);
     let payable = Payable {
@@ -216,12 +222,21 @@ pub async fn place_order(
         {
             return Err(StoreError::Coupon(CouponRejection::UsedUp));
         }
+        // A resale: the supplier's terms are checked in this transaction.
+        let supply_unit_minor = if resale {
+            match kapu_core::store::supply::source_for_resale_order(&txn, &product, quantity.into(), now).await? {
+                Ok(source) => Some(source.wholesale_minor),
+                Err(refusal) => return Err(StoreError::ResaleUnavailable(refusal)),
+            }
+        } else {
+            None
+        };
         // Manual products have no keys: the merchant delivers after payment.
         if !manual {
             let reserved = reserve_keys_for_order_for_tenant(
                 &txn,
-                &tenant.id,
-                &product.id,
+                &stock_tenant,
+                &stock_product,
                 &order_id,
                 quantity.into(),
                 expires_at,
@@ -257,6 +272,8 @@ pub async fn place_order(
             buyer_input,
             delivery_ciphertext: None,
             delivery_nonce: None,
+            stock_tenant_id: resale.then(|| stock_tenant.clone()),
+            supply_unit_minor,
             expires_at,
             paid_at: None,
             delivered_at: None,

@@ -14,7 +14,9 @@ use kapu_core::entities::{orders, payments, products};
 use kapu_core::jobs::{NewJob, enqueue};
 use kapu_core::store::card_keys::{
     Reservation, reserve_keys_for_order_for_tenant, sell_reserved_keys_of_order_for_tenant,
+    sold_keys_of_order_for_tenant,
 };
+use kapu_core::store::supply;
 use kapu_core::store::channels::channel_credentials_for_tenant;
 use kapu_core::store::coupons::retake_coupon_use_for_tenant;
 use kapu_core::store::fee_ledger::record_fee_for_order;
@@ -23,7 +25,8 @@ use kapu_core::store::payment_notifications::{NotificationRecord, Verdict, maske
 use kapu_core::store::payments::{
     find_payment_by_provider_ref_for_tenant, find_payment_for_tenant, lock_payment_for_tenant, status as pay_status,
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTrait, IntoActiveModel};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter};
 
 use crate::error::StoreError;
 use crate::http::host::TenantCtx;
@@ -271,7 +274,7 @@ pub async fn record_verified(
     let recorded = p.update(&txn).await?;
 
     let (new_status, stock_moved) = match order.status.as_str() {
-        status::PENDING | status::EXPIRED => deliver(&txn, tenant_id, &order, kind, now).await?,
+        status::PENDING | status::EXPIRED => deliver(&txn, &state.master, tenant_id, &order, kind, now).await?,
         _ => {
             // Already paid by another attempt: keep the money visible for a refund.
             let mut p: payments::ActiveModel = recorded.into_active_model();
@@ -316,6 +319,9 @@ pub async fn record_verified(
     txn.commit().await?;
     if stock_moved {
         state.stock_changed(tenant_id).await;
+        if let Some(supplier) = &order.stock_tenant_id {
+            state.stock_changed(supplier).await;
+        }
     }
     if new_status == status::DELIVERED {
         tracing::info!(order_no = %order.order_no, late = order.status == status::EXPIRED, "order paid and delivered");
@@ -384,38 +390,66 @@ async fn emit_order_events(
 /// Sells the order's keys: the reserved ones, or fresh ones after expiry.
 /// Returns the order's new status and whether it took keys that were
 /// available (a late payment), which changes the shop's stock; selling the
-/// reserved ones does not.
+/// reserved ones does not. A resale order sells its supplier's keys (the
+/// shop named by `stock_tenant_id`) and keeps a copy of them on the order,
+/// sealed with the reseller's own key; the resale is booked on the supply
+/// ledger in the same transaction.
 async fn deliver(
     txn: &DatabaseTransaction,
+    master: &kapu_core::crypto::MasterKey,
     tenant_id: &str,
     order: &orders::Model,
     kind: Option<&str>,
     now: chrono::DateTime<Utc>,
 ) -> Result<(&'static str, bool), StoreError> {
+    let product = match kind {
+        Some(_) if order.stock_tenant_id.is_none() => None,
+        // No catalog loaded, the product hidden since the order, or a resale: ask the database.
+        _ => products::Entity::find_by_id((tenant_id.to_string(), order.product_id.clone())).one(txn).await?,
+    };
     let manual = match kind {
         Some(kind) => kind == "manual",
-        // No catalog loaded, or the product hidden since the order: ask the database.
-        None => products::Entity::find_by_id((tenant_id.to_string(), order.product_id.clone()))
-            .one(txn)
-            .await?
-            .is_some_and(|p| p.kind == "manual"),
+        None => product.as_ref().is_some_and(|p| p.kind == "manual"),
     };
     if manual {
         return Ok((status::PAID, false));
     }
+    let stock_tenant = supply::stock_tenant_of(order);
+    // The product whose keys the order takes: the supplier's for a resale.
+    let stock_product = match &order.stock_tenant_id {
+        Some(_) => product.as_ref().and_then(|p| p.supply_product_id.clone()),
+        None => Some(order.product_id.clone()),
+    };
     let wanted = order.quantity as u64;
-    let mut sold = sell_reserved_keys_of_order_for_tenant(txn, tenant_id, &order.id, now).await?;
+    let mut sold = sell_reserved_keys_of_order_for_tenant(txn, stock_tenant, &order.id, now).await?;
     let late = sold < wanted;
-    if late {
+    if late && let Some(stock_product) = &stock_product {
         // Late payment: the reservation was released; take what stock remains.
-        match reserve_keys_for_order_for_tenant(txn, tenant_id, &order.product_id, &order.id, wanted - sold, now, None)
+        match reserve_keys_for_order_for_tenant(txn, stock_tenant, stock_product, &order.id, wanted - sold, now, None)
             .await?
         {
             Reservation::Reserved => {
-                sold += sell_reserved_keys_of_order_for_tenant(txn, tenant_id, &order.id, now).await?
+                sold += sell_reserved_keys_of_order_for_tenant(txn, stock_tenant, &order.id, now).await?
             }
             Reservation::Short { .. } => {}
         }
     }
-    Ok((if sold >= wanted { status::DELIVERED } else { status::NEEDS_ATTENTION }, late))
+    if sold < wanted {
+        return Ok((status::NEEDS_ATTENTION, late));
+    }
+    if order.stock_tenant_id.is_some() {
+        let keys = sold_keys_of_order_for_tenant(txn, &master.tenant(stock_tenant), stock_tenant, &order.id)
+            .await
+            .map_err(|e| StoreError::Internal(format!("reading a resale order's keys: {e}")))?;
+        let sealed = master.tenant(tenant_id).seal(keys.join("\n").as_bytes());
+        orders::Entity::update_many()
+            .col_expr(orders::Column::DeliveryCiphertext, Expr::value(Some(sealed.ciphertext)))
+            .col_expr(orders::Column::DeliveryNonce, Expr::value(Some(sealed.nonce)))
+            .filter(orders::Column::TenantId.eq(tenant_id))
+            .filter(orders::Column::Id.eq(&order.id))
+            .exec(txn)
+            .await?;
+        supply::book_resale(txn, order, now).await?;
+    }
+    Ok((status::DELIVERED, late))
 }

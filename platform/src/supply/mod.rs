@@ -1,0 +1,9 @@
+//! In-platform supply on the dashboard: a supplier opens products for
+//! resale (`listing`), resellers find and add them (`catalog`), suppliers
+//! see and pause their resellers (`resellers`), and both sides read the
+//! ledger between them (`ledger`; operators export all of it).
+
+pub mod catalog;
+pub mod ledger;
+pub mod listing;
+pub mod resellers;

@@ -1,0 +1,113 @@
+//! A supplier's side: `GET /shops/{slug}/supply/resellers` lists its
+//! products open for resale, the shops reselling them (pause or resume each,
+//! `POST …/supply/resellers/{tenant_id}/pause|resume`) and the latest orders
+//! of its stock on their shops: order number, product, quantity, status and
+//! time, never the buyers.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use kapu_core::entities::supply_listings;
+use kapu_core::money::format_minor;
+use kapu_core::store::catalog_admin::list_all_products_for_tenant;
+use kapu_core::store::supply::{resale_orders_of_supplier, resellers_of_supplier, set_reseller_paused, shop_names};
+use minijinja::{Value, context};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::audit::shop_action;
+use crate::auth::csrf::{CsrfToken, VerifiedForm};
+use crate::auth::request_ip::RequestIp;
+use crate::auth::shop_access::ShopAccess;
+use crate::error::{PageError, PageResult};
+use crate::page::{Layout, flash_for, render};
+use crate::state::PlatformState;
+
+pub async fn resellers_page(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    CsrfToken(csrf): CsrfToken,
+    Query(q): Query<crate::shops::list::FlashQuery>,
+) -> PageResult<Response> {
+    let r = state.db.reader();
+    let me = access.tenant_id();
+    let products = list_all_products_for_tenant(r, me).await?;
+    let name_of = |id: &str| products.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_default();
+    let listings: Vec<Value> = supply_listings::Entity::find()
+        .filter(supply_listings::Column::TenantId.eq(me))
+        .all(r)
+        .await?
+        .into_iter()
+        .map(|l| {
+            let currency = products.iter().find(|p| p.id == l.product_id).map(|p| p.currency.clone()).unwrap_or_default();
+            context! {
+                product_id => l.product_id.clone(), name => name_of(&l.product_id),
+                wholesale => format!("{} {currency}", format_minor(l.wholesale_minor, &currency)),
+                open => l.open, audience => l.audience,
+            }
+        })
+        .collect();
+    let resellers: Vec<Value> = resellers_of_supplier(r, me)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let paused = s.products.iter().any(|p| p.paused.as_deref() == Some("supplier"));
+            let items: Vec<Value> = s
+                .products
+                .iter()
+                .map(|p| context! { name => name_of(&p.supplier_product_id), paused => p.paused.clone() })
+                .collect();
+            context! { tenant_id => s.tenant_id, slug => s.slug, name => s.name, paused, items }
+        })
+        .collect();
+    let orders = resale_orders_of_supplier(r, me, 50).await?;
+    let names = shop_names(r, orders.iter().map(|o| o.reseller_tenant_id.clone())).await?;
+    let orders: Vec<Value> = orders
+        .into_iter()
+        .map(|o| {
+            context! {
+                shop => names.get(&o.reseller_tenant_id).map(|(_, n)| n.clone()).unwrap_or_default(),
+                order_no => o.order_no, product => o.product_name, quantity => o.quantity, status => o.status,
+                at => o.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            }
+        })
+        .collect();
+    let layout =
+        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "supply", flash: flash_for(q.m.as_deref()), title: "分销商" };
+    render("supply_resellers.html", layout, context! { listings, resellers, orders })
+}
+
+async fn set_paused(
+    state: &PlatformState,
+    access: &ShopAccess,
+    ip: RequestIp,
+    reseller: &str,
+    paused: bool,
+) -> PageResult<Response> {
+    let changed = set_reseller_paused(state.db.writer(), access.tenant_id(), reseller, paused).await?;
+    if changed == 0 && !resellers_of_supplier(state.db.reader(), access.tenant_id()).await?.iter().any(|r| r.tenant_id == reseller) {
+        return Err(PageError::NotFound);
+    }
+    state.bus.shop_changed(reseller);
+    let action = if paused { "supply.reseller_paused" } else { "supply.reseller_resumed" };
+    shop_action(state, access, ip, action, reseller, &format!("{changed} product(s)")).await?;
+    Ok(Redirect::to(&format!("/shops/{}/supply/resellers?m=saved", access.shop.slug)).into_response())
+}
+
+pub async fn pause_reseller(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    ip: RequestIp,
+    Path((_, reseller)): Path<(String, String)>,
+    VerifiedForm(_): VerifiedForm<serde_json::Value>,
+) -> PageResult<Response> {
+    set_paused(&state, &access, ip, &reseller, true).await
+}
+
+pub async fn resume_reseller(
+    State(state): State<PlatformState>,
+    access: ShopAccess,
+    ip: RequestIp,
+    Path((_, reseller)): Path<(String, String)>,
+    VerifiedForm(_): VerifiedForm<serde_json::Value>,
+) -> PageResult<Response> {
+    set_paused(&state, &access, ip, &reseller, false).await
+}
