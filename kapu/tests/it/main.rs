@@ -44,6 +44,7 @@ mod shop_export;
 mod storefront_pages;
 mod stripe_channel;
 mod subscriptions;
+mod supply;
 mod themes;
 mod under_pressure;
 mod webhooks;

@@ -86,6 +86,19 @@ pub async fn place_order(
     let in_stock = catalog.stock_of(&product.id);
     drop(catalog);
     let setup = state.catalog.setup(&state.db, &state.master, &tenant.id).await?;
+    if product.supply_tenant_id.is_some() && in_stock == 0 {
+        // A resale product shown with no stock may be paused rather than sold out: say which.
+        let why = kapu_core::store::supply::source_for_resale_order(
+            state.db.reader(),
+            &product,
+            u64::try_from(input.quantity.max(1)).unwrap_or(1),
+            Utc::now(),
+        )
+        .await?;
+        if let Err(refusal) = why {
+            return Err(StoreError::ResaleUnavailable(refusal));
+        }
+    }
     let quantity = validate::quantity(input.quantity, product.min_qty, product.max_qty, in_stock)?;
     let manual = product.kind == "manual";
     let buyer_input = if manual {

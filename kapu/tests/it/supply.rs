@@ -1,0 +1,367 @@
+//! In-platform supply: a supplier opens a product for resale, other shops
+//! sell it; their orders reserve the supplier's keys in the same
+//! transaction (never oversold, expiry gives them back), delivery hands the
+//! buyer the supplier's key, the ledger books each resale and reverses each
+//! refund, and neither side sees what belongs to the other.
+
+use crate::support;
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use futures::future::join_all;
+use kapu_core::entities::{card_keys, supply_ledger};
+use kapu_core::store::catalog_admin::{ProductFields, create_product_for_tenant};
+use kapu_core::store::supply::{
+    Audience, ListingTerms, balances_for_tenant, link_resale_product_for_tenant, save_listing_for_supplier,
+};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use support::merchant::merchant_with_shop;
+use support::{Options, TestApp, sandbox_fields};
+
+fn terms(wholesale_minor: i64) -> ListingTerms {
+    ListingTerms {
+        wholesale_minor,
+        min_resale_minor: None,
+        audience: Audience::Any,
+        allowed_shops: Vec::new(),
+        per_order_cap: None,
+        daily_cap: None,
+        exact_stock: false,
+        open: true,
+    }
+}
+
+/// Opens `product` of `supplier` for resale at `wholesale_minor` and adds it
+/// to `reseller` at `price_minor`, as the two dashboards do; returns the
+/// reseller's product id.
+async fn resell(app: &TestApp, supplier: &str, product: &str, reseller: &str, wholesale: i64, price: i64) -> String {
+    let w = app.db.writer();
+    save_listing_for_supplier(w, supplier, product, &terms(wholesale), Utc::now()).await.expect("listing");
+    add_resale(app, supplier, product, reseller, price).await
+}
+
+async fn add_resale(app: &TestApp, supplier: &str, product: &str, reseller: &str, price: i64) -> String {
+    let w = app.db.writer();
+    let fields = ProductFields {
+        category_id: None,
+        name: "Resold key".into(),
+        description: String::new(),
+        price_minor: price,
+        wholesale_tiers: None,
+        min_qty: 1,
+        max_qty: 10,
+        visible: true,
+        sort_order: 0,
+        low_stock_threshold: 0,
+        kind: "auto_key",
+        input_fields: None,
+    };
+    let id = create_product_for_tenant(w, reseller, "CNY", &fields).await.expect("product");
+    link_resale_product_for_tenant(w, reseller, &id, supplier, product).await.expect("link");
+    app.state.shop_changed(reseller).await;
+    id
+}
+
+async fn keys_with_status(app: &TestApp, tenant: &str, product: &str, status: &str) -> u64 {
+    card_keys::Entity::find()
+        .filter(card_keys::Column::TenantId.eq(tenant))
+        .filter(card_keys::Column::ProductId.eq(product))
+        .filter(card_keys::Column::Status.eq(status))
+        .count(app.db.reader())
+        .await
+        .expect("count")
+}
+
+async fn pay(app: &TestApp, slug: &str, tenant: &str, order: &Value) -> Value {
+    let no = order["order_no"].as_str().expect("no");
+    let payment = app.payment_of(tenant, no).await;
+    let fields = sandbox_fields(&app.master.tenant(tenant), &payment.id, "paid", payment.amount_minor, "CNY");
+    let (status, body) = app.notify(slug, &payment.id, &fields).await;
+    assert_eq!((status, body.as_str()), (200, "success"));
+    app.order_view(slug, no, order["token"].as_str().expect("token")).await.1
+}
+
+fn buy(product: &str, quantity: u32, email: &str) -> Value {
+    json!({"product_id": product, "quantity": quantity, "email": email})
+}
+
+#[tokio::test]
+async fn a_merchant_resells_a_suppliers_product_the_buyer_gets_the_suppliers_key_and_the_ledger_books_it() {
+    let app = TestApp::spawn().await;
+    let mut sup = merchant_with_shop(&app, "supplier@example.com", "key-wholesale").await;
+    let supplier = app.tenant_id("key-wholesale").await;
+    let product = app.add_product(&supplier, "Steam 100", 1000, 5).await;
+
+    // Bad terms: each problem named, nothing opened.
+    let resale_url = format!("/shops/key-wholesale/products/{product}/resale");
+    let p = sup.post(&resale_url, &[("open", "1"), ("wholesale", "abc"), ("min_resale", "1.00"), ("daily_cap", "0")]).await;
+    p.expect(422);
+    for needle in ["wholesale price must be an amount", "Daily cap", "whole number"] {
+        assert!(p.body.contains(needle), "missing {needle:?}");
+    }
+    let p = sup.post(&resale_url, &[("open", "1"), ("wholesale", "6.00"), ("audience", "listed"), ("allowed_shops", "nobody-here")]).await;
+    p.expect(422);
+    assert!(p.body.contains("No shop has these addresses: nobody-here"), "{}", p.body);
+    // Good terms.
+    sup.post(&resale_url, &[("open", "1"), ("wholesale", "6.00"), ("audience", "any")]).await.expect(303);
+    let page = sup.get(&format!("/shops/key-wholesale/products/{product}")).await;
+    assert!(page.body.contains("value=\"6.00\""), "the terms are shown back");
+
+    // The reseller finds it in the supply catalog, with a stock band (not the exact 5).
+    let mut res = merchant_with_shop(&app, "reseller@example.com", "game-corner").await;
+    let reseller = app.tenant_id("game-corner").await;
+    let catalog = res.get("/shops/game-corner/supply").await;
+    catalog.expect(200);
+    assert!(catalog.body.contains("Steam 100") && catalog.body.contains("Shop key-wholesale"));
+    assert!(catalog.body.contains("1–9"), "a band, not the count");
+    let searched = res.get("/shops/game-corner/supply?q=nothing-like-it").await;
+    assert!(!searched.body.contains("Steam 100"));
+    // The supplier does not see its own listing in its catalog.
+    assert!(!sup.get("/shops/key-wholesale/supply").await.body.contains("Steam 100"));
+
+    // Below the wholesale price: refused, nothing added.
+    let add = |price: &'static str| {
+        vec![
+            ("supplier_id", supplier.clone()),
+            ("product_id", product.clone()),
+            ("name", "Steam 充值卡 100".to_string()),
+            ("price", price.to_string()),
+        ]
+    };
+    let fields = add("5.00");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = res.post("/shops/game-corner/supply/add", &fields).await;
+    p.expect(422);
+    assert!(p.body.contains("may not be below 6.00"), "{}", p.body);
+    let fields = add("9.00");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = res.post("/shops/game-corner/supply/add", &fields).await;
+    p.expect(303);
+    let resold = p.location.clone().expect("location").split('/').nth(4).expect("id").split('?').next().unwrap().to_string();
+    let page = res.get(&format!("/shops/game-corner/products/{resold}")).await;
+    assert!(page.body.contains("id=\"resale-margin\">3.00"), "the margin is shown");
+    // Adding it twice is refused.
+    let p = res.post("/shops/game-corner/supply/add", &fields).await;
+    p.expect(422);
+    assert!(p.body.contains("already sells this product"));
+    // Its keys are the supplier's: the keys page points to the product, an import is refused.
+    res.get(&format!("/shops/game-corner/products/{resold}/keys")).await.expect(303);
+
+    // A buyer on the reseller's shop: the supplier's key is reserved with the order.
+    assert_eq!(app.stock("game-corner", &resold).await, 5);
+    let (status, order) = app.order("game-corner", buy(&resold, 1, "fan@example.com")).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["amount_minor"], 900);
+    assert_eq!(keys_with_status(&app, &supplier, &product, "reserved").await, 1);
+    let row = app.order_row(&reseller, order["order_no"].as_str().expect("no")).await;
+    assert_eq!(row.stock_tenant_id.as_deref(), Some(supplier.as_str()));
+    assert_eq!(row.supply_unit_minor, Some(600));
+
+    // Paid: delivered with the supplier's key; the resale is booked.
+    let view = pay(&app, "game-corner", &reseller, &order).await;
+    assert_eq!(view["status"], "delivered", "{view}");
+    let keys = view["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].as_str().expect("key").starts_with(&format!("KEY-{}", &product[20..])), "{keys:?}");
+    assert_eq!(keys_with_status(&app, &supplier, &product, "sold").await, 1);
+    let b = balances_for_tenant(app.db.reader(), &supplier).await.expect("balances");
+    assert_eq!((b.len(), b[0].owed_to_me_minor, b[0].other_tenant_id.as_str()), (1, 600, reseller.as_str()));
+    let b = balances_for_tenant(app.db.reader(), &reseller).await.expect("balances");
+    assert_eq!(b[0].owed_to_me_minor, -600);
+    let ledger = sup.get("/shops/key-wholesale/supply/ledger").await;
+    assert!(ledger.body.contains("+6.00") && ledger.body.contains("Shop game-corner"), "{}", ledger.body);
+    assert!(res.get("/shops/game-corner/supply/ledger").await.body.contains("−6.00"));
+    // The delivery email went out with the key.
+    assert!(app.jobs_settled(20).await);
+
+    // The supplier sees the order of its stock, not the buyer.
+    let sellers = sup.get("/shops/key-wholesale/supply/resellers").await;
+    assert!(sellers.body.contains(order["order_no"].as_str().expect("no")));
+    assert!(sellers.body.contains("Shop game-corner"));
+    assert!(!sellers.body.contains("fan@example.com"), "the buyer is the reseller's");
+    // Neither shop opens the other's pages.
+    res.get(&format!("/shops/key-wholesale/products/{product}/keys")).await.expect(404);
+    res.get(&format!("/shops/game-corner/products/{product}")).await.expect(404);
+    sup.get(&format!("/shops/key-wholesale/orders/{}", order["order_no"].as_str().expect("no"))).await.expect(404);
+    // The supplier's own storefront stock dropped by one.
+    assert!(app.eventually(5, || async { app.stock("key-wholesale", &product).await == 4 }).await);
+
+    // A refund reverses the booking: the balance is back to zero, both entries kept.
+    res.post(&format!("/shops/game-corner/orders/{}/refunded", order["order_no"].as_str().expect("no")), &[])
+        .await
+        .expect(303);
+    let b = balances_for_tenant(app.db.reader(), &supplier).await.expect("balances");
+    assert_eq!((b[0].owed_to_me_minor, b[0].entries), (0, 2));
+    // Every change is audited on the shop that made it.
+    let sup_audit: Vec<String> = app.audit_of(Some(&supplier)).await.into_iter().map(|a| a.action).collect();
+    assert!(sup_audit.contains(&"supply.listing_saved".to_string()), "{sup_audit:?}");
+    let res_audit: Vec<String> = app.audit_of(Some(&reseller)).await.into_iter().map(|a| a.action).collect();
+    assert!(res_audit.contains(&"supply.product_added".to_string()), "{res_audit:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_resale_order_gives_the_key_back_to_the_supplier() {
+    let app = TestApp::spawn_with(Options { order_ttl_secs: 2, ..Options::default() }).await;
+    let (supplier, product) = app.create_shop("source", "test", 2).await;
+    let (reseller, _) = app.create_shop("outlet", "test", 0).await;
+    let resold = resell(&app, &supplier, &product, &reseller, 500, 800).await;
+
+    let (status, order) = app.order("outlet", buy(&resold, 2, "slow@example.com")).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(keys_with_status(&app, &supplier, &product, "available").await, 0);
+    // The supplier's own buyers find it sold out meanwhile.
+    let (status, _) = app.order("source", buy(&product, 1, "own@example.com")).await;
+    assert_eq!(status, 409);
+    let no = order["order_no"].as_str().expect("no").to_string();
+    let token = order["token"].as_str().expect("t").to_string();
+    assert!(app.eventually(15, || async { app.order_view("outlet", &no, &token).await.1["status"] == "expired" }).await);
+    assert_eq!(keys_with_status(&app, &supplier, &product, "available").await, 2, "back in the supplier's stock");
+    // Nothing was booked for an order that was never paid.
+    assert_eq!(supply_ledger::Entity::find().count(app.db.reader()).await.expect("count"), 0);
+    // A late payment still delivers while the supplier has the keys, and books it.
+    let view = pay(&app, "outlet", &reseller, &order).await;
+    assert_eq!(view["status"], "delivered", "{view}");
+    assert_eq!(view["keys"].as_array().expect("keys").len(), 2);
+    let b = balances_for_tenant(app.db.reader(), &supplier).await.expect("balances");
+    assert_eq!(b[0].owed_to_me_minor, 1000);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_suppliers_terms_bind_resellers_caps_pauses_prices_and_audience() {
+    let app = TestApp::spawn().await;
+    let mut sup = merchant_with_shop(&app, "terms@example.com", "terms-source").await;
+    let supplier = app.tenant_id("terms-source").await;
+    let product = app.add_product(&supplier, "Capped key", 1000, 20).await;
+    let resale_url = format!("/shops/terms-source/products/{product}/resale");
+    sup.post(&resale_url, &[("open", "1"), ("wholesale", "6.00"), ("per_order_cap", "2"), ("daily_cap", "3"), ("audience", "any")])
+        .await
+        .expect(303);
+    let mut res = merchant_with_shop(&app, "terms-res@example.com", "terms-outlet").await;
+    let reseller = app.tenant_id("terms-outlet").await;
+    let resold = add_resale(&app, &supplier, &product, &reseller, 900).await;
+
+    // Per-order cap, then the daily cap: refused with what binds, nothing reserved.
+    let (status, body) = app.order("terms-outlet", buy(&resold, 3, "a@example.com")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("quantity_over_order_cap")), "{body}");
+    let (status, _) = app.order("terms-outlet", buy(&resold, 2, "b@example.com")).await;
+    assert_eq!(status, 201);
+    let (status, body) = app.order("terms-outlet", buy(&resold, 2, "c@example.com")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("daily_allowance_used")), "{body}");
+    assert!(body["error"]["message"].as_str().expect("msg").contains('1'), "{body}");
+    assert_eq!(keys_with_status(&app, &supplier, &product, "reserved").await, 2);
+
+    // The supplier pauses this reseller: its buyers are told it is temporarily unavailable.
+    sup.post(&format!("/shops/terms-source/supply/resellers/{reseller}/pause"), &[]).await.expect(303);
+    let (status, body) = app.order("terms-outlet", buy(&resold, 1, "d@example.com")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("temporarily_unavailable")), "{body}");
+    assert!(res.get(&format!("/shops/terms-outlet/products/{resold}")).await.body.contains("The supplier paused your resale"));
+    // A shop that does not resell for it cannot be paused through this supplier.
+    let (other, _) = app.create_shop("bystander", "test", 0).await;
+    sup.post(&format!("/shops/terms-source/supply/resellers/{other}/pause"), &[]).await.expect(404);
+    sup.post(&format!("/shops/terms-source/supply/resellers/{reseller}/resume"), &[]).await.expect(303);
+
+    // The wholesale price rises above the reseller's price: paused, and the reseller is emailed.
+    sup.post(&resale_url, &[("open", "1"), ("wholesale", "9.50"), ("per_order_cap", "2"), ("audience", "any")])
+        .await
+        .expect(303);
+    let (status, body) = app.order("terms-outlet", buy(&resold, 1, "e@example.com")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("temporarily_unavailable")), "{body}");
+    assert!(app.jobs_settled(20).await);
+    let mails = support::read_outbox(&app.outbox());
+    assert!(
+        mails.iter().any(|(to, subject, body)| to == "terms-res@example.com" && subject.contains("paused") && body.contains("9.50")),
+        "{mails:?}"
+    );
+    // Raising the price below the new wholesale price is refused; above it, sales resume.
+    let edit = |price: &'static str| {
+        vec![("name", "Resold key"), ("price", price), ("min_qty", "1"), ("max_qty", "10"), ("sort_order", "0"), ("low_stock_threshold", "0"), ("visible", "1"), ("kind", "auto_key")]
+    };
+    let p = res.post(&format!("/shops/terms-outlet/products/{resold}"), &edit("9.00")).await;
+    p.expect(422);
+    assert!(p.body.contains("may not be below 9.50"));
+    res.post(&format!("/shops/terms-outlet/products/{resold}"), &edit("12.00")).await.expect(303);
+    let (status, body) = app.order("terms-outlet", buy(&resold, 1, "f@example.com")).await;
+    assert_eq!(status, 201, "{body}");
+
+    // Listed shops only: another shop neither sees it nor can add it with a forged form.
+    sup.post(&resale_url, &[("open", "1"), ("wholesale", "6.00"), ("audience", "listed"), ("allowed_shops", "terms-outlet")])
+        .await
+        .expect(303);
+    let mut stranger = merchant_with_shop(&app, "stranger@example.com", "stranger").await;
+    assert!(!stranger.get("/shops/stranger/supply").await.body.contains("Capped key"));
+    let p = stranger
+        .post("/shops/stranger/supply/add", &[("supplier_id", &supplier), ("product_id", &product), ("price", "12.00")])
+        .await;
+    p.expect(422);
+    assert!(p.body.contains("no longer offers this product"));
+    // The listed reseller still sells; closing the listing stops it.
+    let (status, body) = app.order("terms-outlet", buy(&resold, 1, "g@example.com")).await;
+    assert_eq!(status, 201, "{body}");
+    sup.post(&resale_url, &[("wholesale", "6.00"), ("audience", "any")]).await.expect(303);
+    let (status, body) = app.order("terms-outlet", buy(&resold, 1, "h@example.com")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("temporarily_unavailable")), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_hundred_buyers_on_four_shops_race_for_fifty_supplier_keys_each_sold_once_and_the_ledger_adds_up() {
+    let app = TestApp::spawn_with(Options { trusted_proxies: "127.0.0.1/32".into(), ..Default::default() }).await;
+    let (supplier, product) = app.create_shop("hub", "test", 50).await;
+    let mut shops = vec![("hub".to_string(), supplier.clone(), product.clone())];
+    for i in 0..3 {
+        let slug = format!("branch-{i}");
+        let (reseller, _) = app.create_shop(&slug, "test", 0).await;
+        let resold = if i == 0 {
+            resell(&app, &supplier, &product, &reseller, 700, 900).await
+        } else {
+            add_resale(&app, &supplier, &product, &reseller, 950).await
+        };
+        shops.push((slug, reseller, resold));
+    }
+    let orders = join_all((0..400).map(|i| {
+        let (slug, tenant, pid) = shops[i % 4].clone();
+        let request = app
+            .client
+            .post(app.shop_url(&slug, "/api/v1/orders"))
+            .header("x-forwarded-for", format!("10.9.{}.{}", i / 250, i % 250 + 1))
+            .json(&buy(&pid, 1, &format!("racer{i}@example.com")));
+        async move {
+            let r = request.send().await.expect("send");
+            (slug, tenant, r.status().as_u16(), r.json::<Value>().await.unwrap_or_default())
+        }
+    }))
+    .await;
+    let odd: Vec<_> = orders.iter().filter(|(_, _, s, _)| *s != 201 && *s != 409).take(3).collect();
+    assert!(odd.is_empty(), "only orders and 'sold out': {odd:?}");
+    let made: Vec<_> = orders.iter().filter(|(_, _, s, _)| *s == 201).collect();
+    assert_eq!(made.len(), 50, "exactly the supplier's 50 keys were reserved");
+    assert_eq!(keys_with_status(&app, &supplier, &product, "available").await, 0);
+
+    // Pay every order: 50 delivered, no key twice, the ledger books each resale.
+    let mut seen = HashSet::new();
+    let mut resales = 0i64;
+    let mut owed = 0i64;
+    for (slug, tenant, _, order) in &made {
+        let view = pay(&app, slug, tenant, order).await;
+        assert_eq!(view["status"], "delivered", "{view}");
+        let key = view["keys"][0].as_str().expect("key").to_string();
+        assert!(seen.insert(key), "a key was delivered twice");
+        if slug != "hub" {
+            resales += 1;
+            owed += 700;
+        }
+    }
+    assert_eq!(seen.len(), 50);
+    assert_eq!(keys_with_status(&app, &supplier, &product, "sold").await, 50);
+    let entries = supply_ledger::Entity::find().all(app.db.reader()).await.expect("ledger");
+    assert_eq!(entries.len() as i64, resales);
+    assert_eq!(entries.iter().map(|e| e.amount_minor).sum::<i64>(), owed);
+    let b = balances_for_tenant(app.db.reader(), &supplier).await.expect("balances");
+    assert_eq!(b.iter().map(|b| b.owed_to_me_minor).sum::<i64>(), owed);
+    assert!(resales > 0, "some sales went through resellers");
+    app.stop().await;
+}
