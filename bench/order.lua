@@ -7,6 +7,8 @@
 local counter = 0
 local out = nil
 local prefix = os.getenv("BENCH_ORDERS_OUT")
+-- The product ordered (BENCH_PRODUCT): the demo's 180,000-key product unless told.
+local product = os.getenv("BENCH_PRODUCT") or "video-vip-month"
 
 function init(args)
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
@@ -20,8 +22,8 @@ end
 request = function()
   counter = counter + 1
   local body = string.format(
-    '{"product_id":"video-vip-month","quantity":1,"email":"bench-%d-%d@example.com"}',
-    math.random(1, 1000000000), counter)
+    '{"product_id":"%s","quantity":1,"email":"bench-%d-%d@example.com"}',
+    product, math.random(1, 1000000000), counter)
   local ip = string.format("10.%d.%d.%d", math.random(0, 255), math.random(0, 255), math.random(1, 254))
   return wrk.format("POST", "/api/v1/orders",
     {["Content-Type"] = "application/json", ["X-Forwarded-For"] = ip}, body)

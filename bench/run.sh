@@ -10,6 +10,9 @@
 # ceilings with pgbench in the same run: the built-in simple-update script
 # (the commit ceiling) and the order's shape in plain SQL (bench/pgbench/),
 # picking keys from the first available row and from random lanes.
+# Then the same order on a second shop ("outlet") that sells that product
+# from the demo shop's stock (in-platform supply: each order reserves the
+# supplier's key in its own transaction), against own-stock orders.
 # Every figure is the median of RUNS runs; ratios are against /healthz of the
 # same server in the same run. The per-client rate limit is raised (and the
 # plans' shop-wide caps are off) so the
@@ -36,7 +39,7 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 # wrk_once URL [script] -> "req/s p50_ms p99_ms non2xx"
 wrk_once() {
   local url=$1 script=${2:-} secs=${3:-$SECS} out
-  out=$(wrk -t2 -c"$CONNS" -d"${secs}s" --latency -H "Host: demo.localhost:$PORT" ${script:+-s "$script"} "$url")
+  out=$(wrk -t2 -c"$CONNS" -d"${secs}s" --latency -H "Host: ${BENCH_SHOP:-demo}.localhost:$PORT" ${script:+-s "$script"} "$url")
   local rps p50 p99 bad
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -97,17 +100,21 @@ PY
   measure notify "$base/" bench/notify.lua "$NOTIFY_SECS"
   unset PER_RUN NOTIFY_LIST
   local paid; paid=$(sql "$engine" "$db_url" "SELECT count(*) FROM orders WHERE status = 'delivered'")
+  add_outlet "$engine" "$db_url"
+  BENCH_SHOP=outlet BENCH_PRODUCT=video-vip-resale measure resale "$base/api/v1/orders" bench/order.lua "$ORDER_SECS"
+  local resold; resold=$(sql "$engine" "$db_url" "SELECT count(*) FROM orders WHERE stock_tenant_id IS NOT NULL")
   kill -TERM "$pid"; wait "$pid" || true
   local ceiling; ceiling=$(cut -d' ' -f1 <<<"$R_healthz")
   printf '\n%s (%s runs x %ss, %s connections; medians)\n' "$engine" "$RUNS" "$SECS" "$CONNS"
   printf '%-22s %12s %9s %9s %9s %10s\n' "endpoint" "req/s" "p50 ms" "p99 ms" "non-2xx" "vs healthz"
-  for n in healthz home product products orders notify; do
+  for n in healthz home product products orders notify resale; do
     local v="R_$n"; read -r r a b bad <<<"${!v}"
     printf '%-22s %12.0f %9s %9s %9.0f %9.2f%%\n' "$n" "$r" "$a" "$b" "$bad" "$(python3 -c "print(100*$r/$ceiling)")"
   done
   local sent; sent=$(python3 -c "print(round(float('$(cut -d' ' -f1 <<<"$R_notify")') * $NOTIFY_SECS * $RUNS))")
   echo "notify: $made notifications signed for $RUNS runs, about $sent sent, $paid orders delivered"
   if [ "$sent" -gt "$made" ]; then echo "notify: WARNING the runs sent more than there were orders: raise ORDER_SECS"; fi
+  echo "resale: $resold orders on the outlet hold the demo shop's keys; resale/own-stock orders = $(python3 -c "print(round(100*$(cut -d' ' -f1 <<<"$R_resale")/$(cut -d' ' -f1 <<<"$R_orders"), 1))")%"
   ORDERS_RPS=$(cut -d' ' -f1 <<<"$R_orders")
 }
 
@@ -135,6 +142,27 @@ c.execute("""WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHER
 c.commit()
 PY
   fi
+}
+
+# add_outlet ENGINE URL: a second shop, "outlet" (a copy of the demo shop's
+# row and channels), selling video-vip-month from the demo shop's stock at
+# a wholesale price of 10.00 as its product video-vip-resale.
+add_outlet() {
+  local script="
+    CREATE TEMP TABLE outlet_t AS SELECT * FROM tenants WHERE slug = 'demo';
+    UPDATE outlet_t SET id = 'benchoutlet000000000000000000000', slug = 'outlet', name = 'Bench outlet';
+    INSERT INTO tenants SELECT * FROM outlet_t;
+    CREATE TEMP TABLE outlet_c AS SELECT * FROM channel_configs WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'demo');
+    UPDATE outlet_c SET tenant_id = 'benchoutlet000000000000000000000';
+    INSERT INTO channel_configs SELECT * FROM outlet_c;
+    CREATE TEMP TABLE outlet_p AS SELECT * FROM products WHERE id = 'video-vip-month';
+    UPDATE outlet_p SET supply_tenant_id = tenant_id, supply_product_id = id, category_id = NULL,
+      tenant_id = 'benchoutlet000000000000000000000', id = 'video-vip-resale';
+    INSERT INTO products SELECT * FROM outlet_p;
+    INSERT INTO supply_listings (tenant_id, product_id, wholesale_minor, audience, exact_stock, open, created_at, updated_at)
+      SELECT tenant_id, id, 1000, 'any', false, true, created_at, created_at FROM products WHERE id = 'video-vip-month';"
+  if [ "$1" = postgres ]; then psql "$2" -qc "$script" >/dev/null
+  else python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1], timeout=30); c.executescript(sys.argv[2]); c.commit()" "$work/sqlite/kapu.db" "$script"; fi
 }
 
 # order_shape URL TENANT LANES -> tps of bench/pgbench/order_shape.sql
