@@ -84,7 +84,11 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create().name("ix_supply_listings_open").table(SupplyListings::Table).col(SupplyListings::Open).to_owned(),
+            Index::create()
+                .name("ix_supply_listings_open")
+                .table(SupplyListings::Table)
+                .col(SupplyListings::Open)
+                .to_owned(),
         )
         .await?;
         m.create_table(
@@ -120,17 +124,13 @@ impl MigrationTrait for Migration {
             ("ix_supply_ledger_reseller", SupplyLedger::ResellerTenantId),
         ] {
             m.create_index(
-                Index::create()
-                    .name(name)
-                    .table(SupplyLedger::Table)
-                    .col(col)
-                    .col(SupplyLedger::CreatedAt)
-                    .to_owned(),
+                Index::create().name(name).table(SupplyLedger::Table).col(col).col(SupplyLedger::CreatedAt).to_owned(),
             )
             .await?;
         }
         for col in [Products::SupplyTenantId, Products::SupplyProductId] {
-            m.alter_table(Table::alter().table(Products::Table).add_column(string_len_null(col, 32)).to_owned()).await?;
+            m.alter_table(Table::alter().table(Products::Table).add_column(string_len_null(col, 32)).to_owned())
+                .await?;
         }
         m.alter_table(
             Table::alter().table(Products::Table).add_column(string_len_null(Products::SupplyPaused, 16)).to_owned(),

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, Func, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect,
 };
 
@@ -180,7 +180,8 @@ pub async fn resume_if_price_fits<C: ConnectionTrait>(
     reseller_tenant_id: &str,
     product_id: &str,
 ) -> Result<bool, DbErr> {
-    let Some(p) = products::Entity::find_by_id((reseller_tenant_id.to_string(), product_id.to_string())).one(conn).await?
+    let Some(p) =
+        products::Entity::find_by_id((reseller_tenant_id.to_string(), product_id.to_string())).one(conn).await?
     else {
         return Ok(false);
     };
@@ -297,8 +298,7 @@ pub async fn supply_catalog_for_reseller<C: ConnectionTrait>(
     let mut out = Vec::new();
     for l in listings {
         let Some(shop) = shops.get(&l.tenant_id) else { continue };
-        let Some(product) =
-            products::Entity::find_by_id((l.tenant_id.clone(), l.product_id.clone())).one(conn).await?
+        let Some(product) = products::Entity::find_by_id((l.tenant_id.clone(), l.product_id.clone())).one(conn).await?
         else {
             continue;
         };
@@ -545,21 +545,13 @@ pub mod entry {
 /// Books a delivered resale order (wholesale × quantity owed by the reseller
 /// to the supplier), in the delivery's transaction. A second call for the
 /// same order books nothing.
-pub async fn book_resale<C: ConnectionTrait>(
-    conn: &C,
-    order: &orders::Model,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+pub async fn book_resale<C: ConnectionTrait>(conn: &C, order: &orders::Model, now: DateTime<Utc>) -> Result<(), DbErr> {
     let (Some(supplier), Some(unit)) = (&order.stock_tenant_id, order.supply_unit_minor) else { return Ok(()) };
     book(conn, order, supplier, entry::RESALE, unit * i64::from(order.quantity), now).await
 }
 
 /// Books the reversal of a refunded resale order, if its resale was booked.
-pub async fn book_refund<C: ConnectionTrait>(
-    conn: &C,
-    order: &orders::Model,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+pub async fn book_refund<C: ConnectionTrait>(conn: &C, order: &orders::Model, now: DateTime<Utc>) -> Result<(), DbErr> {
     let Some(supplier) = &order.stock_tenant_id else { return Ok(()) };
     let booked = supply_ledger::Entity::find()
         .filter(supply_ledger::Column::OrderId.eq(&order.id))
@@ -579,26 +571,58 @@ async fn book<C: ConnectionTrait>(
     amount_minor: i64,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let row = supply_ledger::ActiveModel {
-        id: Set(new_id()),
-        supplier_tenant_id: Set(supplier.into()),
-        reseller_tenant_id: Set(order.tenant_id.clone()),
-        order_id: Set(order.id.clone()),
-        order_no: Set(order.order_no.clone()),
-        kind: Set(kind.into()),
-        product_name: Set(order.product_name.chars().take(200).collect()),
-        quantity: Set(order.quantity),
-        amount_minor: Set(amount_minor),
-        currency: Set(order.currency.clone()),
-        created_at: Set(now),
+    let entry = supply_ledger::Model {
+        id: new_id(),
+        supplier_tenant_id: supplier.into(),
+        reseller_tenant_id: order.tenant_id.clone(),
+        order_id: order.id.clone(),
+        order_no: order.order_no.clone(),
+        kind: kind.into(),
+        product_name: order.product_name.chars().take(200).collect(),
+        quantity: order.quantity,
+        amount_minor,
+        currency: order.currency.clone(),
+        created_at: now,
     };
-    supply_ledger::Entity::insert(row)
+    let row = entry.clone().into_active_model();
+    let inserted = supply_ledger::Entity::insert(row)
         .on_conflict(
             OnConflict::columns([supply_ledger::Column::OrderId, supply_ledger::Column::Kind]).do_nothing().to_owned(),
         )
         .exec_without_returning(conn)
         .await
         .or_else(|e| if matches!(e, DbErr::RecordNotInserted) { Ok(0) } else { Err(e) })?;
+    if inserted == 1 {
+        tell_supplier(conn, supplier, &entry, now).await?;
+    }
+    Ok(())
+}
+
+/// The supplier's webhook event for a new entry (`resale.delivered` or
+/// `resale.refunded`), in the entry's transaction: the reseller's order
+/// number, the product, quantity and wholesale amount, never the buyer.
+/// One query when the supplier has no endpoints.
+async fn tell_supplier<C: ConnectionTrait>(
+    conn: &C,
+    supplier: &str,
+    e: &supply_ledger::Model,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use crate::store::webhooks::{emit_event_to_endpoints, enabled_endpoints_for_tenant};
+    let endpoints = enabled_endpoints_for_tenant(conn, supplier).await?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let reseller_slug =
+        tenants::Entity::find_by_id(e.reseller_tenant_id.clone()).one(conn).await?.map(|t| t.slug).unwrap_or_default();
+    let data = serde_json::json!({
+        "ledger_entry_id": e.id, "kind": e.kind, "reseller": reseller_slug, "order_no": e.order_no,
+        "product_name": e.product_name, "quantity": e.quantity,
+        "amount": crate::money::format_minor(e.amount_minor, &e.currency), "amount_minor": e.amount_minor,
+        "currency": e.currency,
+    });
+    let event = if e.kind == entry::RESALE { "resale.delivered" } else { "resale.refunded" };
+    emit_event_to_endpoints(conn, supplier, &endpoints, event, data, now).await?;
     Ok(())
 }
 
@@ -653,7 +677,13 @@ pub async fn balances_for_tenant<C: ConnectionTrait>(conn: &C, tenant_id: &str) 
             .select_only()
             .column(col_other)
             .column(supply_ledger::Column::Currency)
-            .column_as(Expr::from(Func::cast_as(Func::sum(Expr::col(supply_ledger::Column::AmountMinor)), Alias::new("BIGINT"))), "total")
+            .column_as(
+                Expr::from(Func::cast_as(
+                    Func::sum(Expr::col(supply_ledger::Column::AmountMinor)),
+                    Alias::new("BIGINT"),
+                )),
+                "total",
+            )
             .column_as(Expr::from(Func::count(Expr::col(supply_ledger::Column::Id))), "n")
             .filter(col_me.eq(tenant_id))
             .group_by(col_other)
@@ -708,8 +738,13 @@ pub async fn resellers_of_supplier<C: ConnectionTrait>(
         .all(conn)
         .await?;
     let ids: Vec<String> = rows.iter().map(|p| p.tenant_id.clone()).collect();
-    let shops: HashMap<String, tenants::Model> =
-        tenants::Entity::find().filter(tenants::Column::Id.is_in(ids)).all(conn).await?.into_iter().map(|t| (t.id.clone(), t)).collect();
+    let shops: HashMap<String, tenants::Model> = tenants::Entity::find()
+        .filter(tenants::Column::Id.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
     let mut out: Vec<Reseller> = Vec::new();
     for p in rows {
         let Some(shop) = shops.get(&p.tenant_id) else { continue };
@@ -744,7 +779,9 @@ pub async fn set_reseller_paused<C: ConnectionTrait>(
         .filter(products::Column::SupplyTenantId.eq(supplier_tenant_id))
         .filter(products::Column::TenantId.eq(reseller_tenant_id));
     if paused {
-        q = q.col_expr(products::Column::SupplyPaused, Expr::value("supplier")).filter(products::Column::SupplyPaused.is_null());
+        q = q
+            .col_expr(products::Column::SupplyPaused, Expr::value("supplier"))
+            .filter(products::Column::SupplyPaused.is_null());
     } else {
         q = q
             .col_expr(products::Column::SupplyPaused, Expr::value(Option::<String>::None))

@@ -153,7 +153,8 @@ pub async fn closed_tenants_due_for_purge<C: ConnectionTrait>(
 
 /// Tenant tables whose rows a purge deletes. The platform keeps the tenant
 /// row itself (status `purged`, so its slug is never reused for someone
-/// else's shop), its audit entries and its fee ledger.
+/// else's shop), its audit entries, its fee ledger and its supply ledger
+/// (resellers' delivered orders keep their own copy of the keys).
 const TENANT_TABLES: &[&str] = &[
     "card_keys",
     "payment_checks",
@@ -174,6 +175,7 @@ const TENANT_TABLES: &[&str] = &[
     "api_idempotency",
     "api_keys",
     "shop_themes",
+    "supply_listings",
 ];
 
 /// Deletes a closed shop's data (call in a transaction). Returns rows deleted.

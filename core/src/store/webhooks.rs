@@ -21,8 +21,15 @@ use crate::jobs::{NewJob, enqueue};
 pub const DELIVER_WEBHOOK: &str = "deliver_webhook";
 
 /// Every event a shop can subscribe to.
-pub const EVENT_TYPES: &[&str] =
-    &["order.created", "order.paid", "order.delivered", "order.needs_attention", "product.low_stock"];
+pub const EVENT_TYPES: &[&str] = &[
+    "order.created",
+    "order.paid",
+    "order.delivered",
+    "order.needs_attention",
+    "product.low_stock",
+    "resale.delivered",
+    "resale.refunded",
+];
 
 /// `v1,{base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")}` (Standard Webhooks).
 pub fn sign(key: &[u8], msg_id: &str, timestamp: i64, body: &str) -> String {

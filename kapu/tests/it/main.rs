@@ -13,6 +13,7 @@ mod backup_restore;
 mod browser;
 mod browser_merchant;
 mod browser_operator;
+mod browser_supply;
 mod browser_theme;
 mod cli;
 mod concurrency;

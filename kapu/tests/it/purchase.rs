@@ -95,6 +95,9 @@ async fn buyer_orders_pays_in_the_sandbox_and_gets_keys_by_api_and_email() {
     // with the web page's "…also emailed to you".
     assert!(body.trim_start().starts_with("您的订单已发货"), "{body}");
     assert!(!body.contains("已发送到您的邮箱"), "{body}");
+    // Chinese lines take full-width punctuation.
+    assert!(body.contains(&format!("订单号：{order_no}")) && body.contains("金额："), "{body}");
+    assert!(!body.contains("订单号:") && !body.contains("金额:"), "{body}");
     app.stop().await;
 }
 

@@ -203,6 +203,8 @@ async fn lookup_by_password_opens_the_order_and_lookup_by_email_only_sends_links
     assert!(mails.iter().all(|(to, ..)| to != "nobody@example.com"));
     let (_, _, body) = mails.iter().find(|(to, ..)| to == "look@example.com").expect("mail");
     assert!(body.contains(&format!("/orders/{order_no}?token=")), "{body}");
+    // Each order's status in words, never its code.
+    assert!(body.contains("Awaiting payment") && !body.contains("pending"), "{body}");
     app.stop().await;
 }
 

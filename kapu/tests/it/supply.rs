@@ -96,12 +96,18 @@ async fn a_merchant_resells_a_suppliers_product_the_buyer_gets_the_suppliers_key
 
     // Bad terms: each problem named, nothing opened.
     let resale_url = format!("/shops/key-wholesale/products/{product}/resale");
-    let p = sup.post(&resale_url, &[("open", "1"), ("wholesale", "abc"), ("min_resale", "1.00"), ("daily_cap", "0")]).await;
+    let p =
+        sup.post(&resale_url, &[("open", "1"), ("wholesale", "abc"), ("min_resale", "1.00"), ("daily_cap", "0")]).await;
     p.expect(422);
     for needle in ["wholesale price must be an amount", "Daily cap", "whole number"] {
         assert!(p.body.contains(needle), "missing {needle:?}");
     }
-    let p = sup.post(&resale_url, &[("open", "1"), ("wholesale", "6.00"), ("audience", "listed"), ("allowed_shops", "nobody-here")]).await;
+    let p = sup
+        .post(
+            &resale_url,
+            &[("open", "1"), ("wholesale", "6.00"), ("audience", "listed"), ("allowed_shops", "nobody-here")],
+        )
+        .await;
     p.expect(422);
     assert!(p.body.contains("No shop has these addresses: nobody-here"), "{}", p.body);
     // Good terms.
@@ -139,7 +145,8 @@ async fn a_merchant_resells_a_suppliers_product_the_buyer_gets_the_suppliers_key
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let p = res.post("/shops/game-corner/supply/add", &fields).await;
     p.expect(303);
-    let resold = p.location.clone().expect("location").split('/').nth(4).expect("id").split('?').next().unwrap().to_string();
+    let resold =
+        p.location.clone().expect("location").split('/').nth(4).expect("id").split('?').next().unwrap().to_string();
     let page = res.get(&format!("/shops/game-corner/products/{resold}")).await;
     assert!(page.body.contains("id=\"resale-margin\">3.00"), "the margin is shown");
     // Adding it twice is refused.
@@ -217,7 +224,9 @@ async fn an_expired_resale_order_gives_the_key_back_to_the_supplier() {
     assert_eq!(status, 409);
     let no = order["order_no"].as_str().expect("no").to_string();
     let token = order["token"].as_str().expect("t").to_string();
-    assert!(app.eventually(15, || async { app.order_view("outlet", &no, &token).await.1["status"] == "expired" }).await);
+    assert!(
+        app.eventually(15, || async { app.order_view("outlet", &no, &token).await.1["status"] == "expired" }).await
+    );
     assert_eq!(keys_with_status(&app, &supplier, &product, "available").await, 2, "back in the supplier's stock");
     // Nothing was booked for an order that was never paid.
     assert_eq!(supply_ledger::Entity::find().count(app.db.reader()).await.expect("count"), 0);
@@ -237,9 +246,12 @@ async fn the_suppliers_terms_bind_resellers_caps_pauses_prices_and_audience() {
     let supplier = app.tenant_id("terms-source").await;
     let product = app.add_product(&supplier, "Capped key", 1000, 20).await;
     let resale_url = format!("/shops/terms-source/products/{product}/resale");
-    sup.post(&resale_url, &[("open", "1"), ("wholesale", "6.00"), ("per_order_cap", "2"), ("daily_cap", "3"), ("audience", "any")])
-        .await
-        .expect(303);
+    sup.post(
+        &resale_url,
+        &[("open", "1"), ("wholesale", "6.00"), ("per_order_cap", "2"), ("daily_cap", "3"), ("audience", "any")],
+    )
+    .await
+    .expect(303);
     let mut res = merchant_with_shop(&app, "terms-res@example.com", "terms-outlet").await;
     let reseller = app.tenant_id("terms-outlet").await;
     let resold = add_resale(&app, &supplier, &product, &reseller, 900).await;
@@ -258,7 +270,12 @@ async fn the_suppliers_terms_bind_resellers_caps_pauses_prices_and_audience() {
     sup.post(&format!("/shops/terms-source/supply/resellers/{reseller}/pause"), &[]).await.expect(303);
     let (status, body) = app.order("terms-outlet", buy(&resold, 1, "d@example.com")).await;
     assert_eq!((status, body["error"]["code"].as_str()), (503, Some("temporarily_unavailable")), "{body}");
-    assert!(res.get(&format!("/shops/terms-outlet/products/{resold}")).await.body.contains("The supplier paused your resale"));
+    assert!(
+        res.get(&format!("/shops/terms-outlet/products/{resold}"))
+            .await
+            .body
+            .contains("The supplier paused your resale")
+    );
     // A shop that does not resell for it cannot be paused through this supplier.
     let (other, _) = app.create_shop("bystander", "test", 0).await;
     sup.post(&format!("/shops/terms-source/supply/resellers/{other}/pause"), &[]).await.expect(404);
@@ -273,12 +290,23 @@ async fn the_suppliers_terms_bind_resellers_caps_pauses_prices_and_audience() {
     assert!(app.jobs_settled(20).await);
     let mails = support::read_outbox(&app.outbox());
     assert!(
-        mails.iter().any(|(to, subject, body)| to == "terms-res@example.com" && subject.contains("paused") && body.contains("9.50")),
+        mails.iter().any(|(to, subject, body)| to == "terms-res@example.com"
+            && subject.contains("paused")
+            && body.contains("9.50")),
         "{mails:?}"
     );
     // Raising the price below the new wholesale price is refused; above it, sales resume.
     let edit = |price: &'static str| {
-        vec![("name", "Resold key"), ("price", price), ("min_qty", "1"), ("max_qty", "10"), ("sort_order", "0"), ("low_stock_threshold", "0"), ("visible", "1"), ("kind", "auto_key")]
+        vec![
+            ("name", "Resold key"),
+            ("price", price),
+            ("min_qty", "1"),
+            ("max_qty", "10"),
+            ("sort_order", "0"),
+            ("low_stock_threshold", "0"),
+            ("visible", "1"),
+            ("kind", "auto_key"),
+        ]
     };
     let p = res.post(&format!("/shops/terms-outlet/products/{resold}"), &edit("9.00")).await;
     p.expect(422);
@@ -288,9 +316,12 @@ async fn the_suppliers_terms_bind_resellers_caps_pauses_prices_and_audience() {
     assert_eq!(status, 201, "{body}");
 
     // Listed shops only: another shop neither sees it nor can add it with a forged form.
-    sup.post(&resale_url, &[("open", "1"), ("wholesale", "6.00"), ("audience", "listed"), ("allowed_shops", "terms-outlet")])
-        .await
-        .expect(303);
+    sup.post(
+        &resale_url,
+        &[("open", "1"), ("wholesale", "6.00"), ("audience", "listed"), ("allowed_shops", "terms-outlet")],
+    )
+    .await
+    .expect(303);
     let mut stranger = merchant_with_shop(&app, "stranger@example.com", "stranger").await;
     assert!(!stranger.get("/shops/stranger/supply").await.body.contains("Capped key"));
     let p = stranger
@@ -363,5 +394,93 @@ async fn four_hundred_buyers_on_four_shops_race_for_fifty_supplier_keys_each_sol
     let b = balances_for_tenant(app.db.reader(), &supplier).await.expect("balances");
     assert_eq!(b.iter().map(|b| b.owed_to_me_minor).sum::<i64>(), owed);
     assert!(resales > 0, "some sales went through resellers");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_supply_api_and_the_suppliers_webhook_tell_each_side_only_its_part() {
+    use kapu_core::entities::webhook_deliveries;
+    let app = TestApp::spawn().await;
+    let mut sup = merchant_with_shop(&app, "api-sup@example.com", "api-source").await;
+    let supplier = app.tenant_id("api-source").await;
+    let product = app.add_product(&supplier, "API key product", 1000, 4).await;
+    let mut res = merchant_with_shop(&app, "api-res@example.com", "api-outlet").await;
+    let reseller = app.tenant_id("api-outlet").await;
+    let resold = resell(&app, &supplier, &product, &reseller, 650, 990).await;
+    // The supplier listens for resale events (and the reseller for nothing).
+    let (secret, _) = kapu_core::store::webhooks::new_secret();
+    kapu_core::store::webhooks::create_endpoint_for_tenant(
+        app.db.writer(),
+        &app.master.tenant(&supplier),
+        &supplier,
+        "https://hooks.example.com/kapu",
+        &["resale.delivered", "resale.refunded"],
+        &secret,
+    )
+    .await
+    .expect("endpoint");
+
+    let (status, order) = app.order("api-outlet", buy(&resold, 2, "private-buyer@example.com")).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(pay(&app, "api-outlet", &reseller, &order).await["status"], "delivered");
+    let no = order["order_no"].as_str().expect("no").to_string();
+
+    // The supplier's webhook: the order number, quantity and wholesale amount, never the buyer.
+    let events = webhook_deliveries::Entity::find()
+        .filter(webhook_deliveries::Column::TenantId.eq(&supplier))
+        .all(app.db.reader())
+        .await
+        .expect("deliveries");
+    assert_eq!(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), vec!["resale.delivered"]);
+    let payload: Value = serde_json::from_str(&events[0].payload).expect("json");
+    assert_eq!(payload["data"]["order_no"], no.as_str());
+    assert_eq!((payload["data"]["quantity"].clone(), payload["data"]["amount"].clone()), (json!(2), json!("13.00")));
+    assert_eq!(payload["data"]["reseller"], "api-outlet");
+    assert!(!events[0].payload.contains("private-buyer"), "{}", events[0].payload);
+
+    // The API: each side reads its own side of the ledger.
+    let sup_key = support::merchant::make_api_key(&mut sup, "api-source", "books", "read").await;
+    let res_key = support::merchant::make_api_key(&mut res, "api-outlet", "books", "read").await;
+    let get = |key: String, path: &'static str| {
+        let req = app.client.get(app.platform_url(&format!("/api/merchant/v1{path}"))).bearer_auth(key);
+        async move {
+            let r = req.send().await.expect("send");
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let (status, ledger) = get(sup_key.clone(), "/supply/ledger").await;
+    assert_eq!(status, 200, "{ledger}");
+    assert_eq!(ledger["balances"][0]["shop"], "api-outlet");
+    assert_eq!(ledger["balances"][0]["owed_to_you"], "13.00");
+    assert_eq!(ledger["data"][0]["role"], "supplier");
+    let (_, ledger) = get(res_key.clone(), "/supply/ledger").await;
+    assert_eq!(ledger["balances"][0]["owed_to_you"], "-13.00");
+    assert_eq!(ledger["data"][0]["order_no"], no.as_str());
+    let (_, listings) = get(sup_key.clone(), "/supply/listings").await;
+    assert_eq!(
+        (listings["data"][0]["wholesale"].clone(), listings["data"][0]["resellers"].clone()),
+        (json!("6.50"), json!(1))
+    );
+    let (_, none) = get(res_key.clone(), "/supply/listings").await;
+    assert_eq!(none["data"], json!([]), "the reseller offers nothing of its own");
+    let (_, catalog) = get(res_key, "/supply/catalog").await;
+    assert_eq!(catalog["data"][0]["added_as"], resold.as_str());
+    assert_eq!(catalog["data"][0]["stock"], "1–9");
+    let (_, own) = get(sup_key, "/supply/catalog").await;
+    assert_eq!(own["data"], json!([]), "a supplier's own offers are not in its catalog");
+    let (status, _) = app.get_json(&app.platform_url("/api/merchant/v1/supply/ledger")).await;
+    assert_eq!(status, 401);
+
+    // A refund tells the supplier too.
+    res.post(&format!("/shops/api-outlet/orders/{no}/refunded"), &[]).await.expect(303);
+    let kinds: Vec<String> = webhook_deliveries::Entity::find()
+        .filter(webhook_deliveries::Column::TenantId.eq(&supplier))
+        .all(app.db.reader())
+        .await
+        .expect("deliveries")
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert!(kinds.contains(&"resale.refunded".to_string()), "{kinds:?}");
     app.stop().await;
 }

@@ -41,8 +41,11 @@ pub async fn keys_page(
     let product = product_of(&state, &access, &product_id).await?;
     if product.supply_tenant_id.is_some() {
         // Its keys are the supplier's: the product page says where they come from.
-        return Ok(axum::response::Redirect::to(&format!("/shops/{}/products/{}#resale", access.shop.slug, product.id))
-            .into_response());
+        return Ok(axum::response::Redirect::to(&format!(
+            "/shops/{}/products/{}#resale",
+            access.shop.slug, product.id
+        ))
+        .into_response());
     }
     render_keys_page(&state, &access, &csrf, &product, q.m.as_deref(), &[]).await
 }

@@ -400,7 +400,10 @@ async fn check_resale_fields(
 ) -> PageResult<Option<String>> {
     let (Some(st), Some(sp)) = (&p.supply_tenant_id, &p.supply_product_id) else { return Ok(None) };
     if f.kind != "auto_key" {
-        return Ok(Some("从供应商进货的商品只能自动发卡。A product sold from a supplier's stock delivers keys automatically.".into()));
+        return Ok(Some(
+            "从供应商进货的商品只能自动发卡。A product sold from a supplier's stock delivers keys automatically."
+                .into(),
+        ));
     }
     let listing = kapu_core::store::supply::find_listing_for_supplier(state.db.reader(), st, sp).await?;
     if let Some(l) = listing {

@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod orders;
 pub mod products;
+pub mod supply;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -40,6 +41,9 @@ pub fn routes() -> RouteBook<PlatformState> {
         .route("/orders", get(orders::list_orders))
         .route("/orders/{order_no}", get(orders::get_order))
         .route("/coupons", get(coupons::list_coupons).post(coupons::create_coupon))
+        .route("/supply/listings", get(supply::list_listings))
+        .route("/supply/catalog", get(supply::list_catalog))
+        .route("/supply/ledger", get(supply::get_ledger))
         .map(|router| {
             router
                 .fallback(|| async {

@@ -17,10 +17,18 @@ pub const SEND_BILLING_NOTICE: &str = "send_billing_notice";
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum BillingNotice {
-    PaymentFailed { grace_until: String },
-    Downgraded { plan_name: String },
+    PaymentFailed {
+        grace_until: String,
+    },
+    Downgraded {
+        plan_name: String,
+    },
     /// The supplier raised the wholesale price above this shop's price of `product_name`.
-    ResalePaused { supplier_name: String, product_name: String, wholesale: String },
+    ResalePaused {
+        supplier_name: String,
+        product_name: String,
+        wholesale: String,
+    },
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

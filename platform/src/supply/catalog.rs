@@ -145,7 +145,9 @@ pub async fn add_resale_product(
             0
         }
         None => {
-            errors.push(format!("售价须为金额，例如 9.90（{currency}）。The price must be an amount like 9.90 ({currency})."));
+            errors.push(format!(
+                "售价须为金额，例如 9.90（{currency}）。The price must be an amount like 9.90 ({currency})."
+            ));
             0
         }
     };

@@ -10,9 +10,9 @@ use kapu_core::store::supply::{all_ledger_entries, balances_for_tenant, ledger_e
 use minijinja::{Value, context};
 
 use crate::auth::csrf::CsrfToken;
-use crate::orders::export::csv_row;
 use crate::auth::shop_access::ShopAccess;
 use crate::error::PageResult;
+use crate::orders::export::csv_row;
 use crate::page::{Layout, render};
 use crate::state::PlatformState;
 
@@ -57,7 +57,8 @@ pub async fn ledger_page(
             }
         })
         .collect();
-    let layout = Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "supply", flash: None, title: "分销账本" };
+    let layout =
+        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "supply", flash: None, title: "分销账本" };
     render("supply_ledger.html", layout, context! { balances, entries })
 }
 
@@ -68,7 +69,9 @@ pub async fn export_ledger_csv(
 ) -> PageResult<Response> {
     let r = state.db.reader();
     let entries = all_ledger_entries(r).await?;
-    let names = shop_names(r, entries.iter().flat_map(|e| [e.supplier_tenant_id.clone(), e.reseller_tenant_id.clone()])).await?;
+    let names =
+        shop_names(r, entries.iter().flat_map(|e| [e.supplier_tenant_id.clone(), e.reseller_tenant_id.clone()]))
+            .await?;
     let slug = |id: &str| names.get(id).map(|(s, _)| s.clone()).unwrap_or_default();
     let mut out = String::from("created_at,kind,supplier,reseller,order_no,product,quantity,amount,currency\n");
     for e in &entries {

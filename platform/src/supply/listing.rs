@@ -76,7 +76,9 @@ impl ListingForm {
             t => match parse_major(t, currency) {
                 Some(m) if m >= wholesale => Some(m),
                 Some(_) => {
-                    errors.push("最低售价不能低于批发价。The minimum resale price cannot be below the wholesale price.".into());
+                    errors.push(
+                        "最低售价不能低于批发价。The minimum resale price cannot be below the wholesale price.".into(),
+                    );
                     None
                 }
                 None => {
@@ -158,7 +160,11 @@ pub(crate) async fn supply_section(
                 wholesale: format_minor(l.wholesale_minor, currency),
                 min_resale: l.min_resale_minor.map(|m| format_minor(m, currency)).unwrap_or_default(),
                 audience: l.audience.clone(),
-                allowed_shops: ids.iter().filter_map(|id| names.get(id).map(|(slug, _)| slug.clone())).collect::<Vec<_>>().join(", "),
+                allowed_shops: ids
+                    .iter()
+                    .filter_map(|id| names.get(id).map(|(slug, _)| slug.clone()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 per_order_cap: l.per_order_cap.map(|n| n.to_string()).unwrap_or_default(),
                 daily_cap: l.daily_cap.map(|n| n.to_string()).unwrap_or_default(),
                 exact_stock: if l.exact_stock { "1".into() } else { String::new() },
@@ -186,7 +192,10 @@ pub async fn save_listing(
         .ok_or(PageError::NotFound)?;
     let refuse = |errors: Vec<String>| {
         let (state, access, csrf, product, form) = (&state, &access, &csrf, &product, &form);
-        async move { crate::catalog::product_form::product_page_with_supply_errors(state, access, csrf, product, form, &errors).await }
+        async move {
+            crate::catalog::product_form::product_page_with_supply_errors(state, access, csrf, product, form, &errors)
+                .await
+        }
     };
     let (mut terms, slugs) = match form.parse(&product) {
         Ok(t) => t,

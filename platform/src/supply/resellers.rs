@@ -37,7 +37,8 @@ pub async fn resellers_page(
         .await?
         .into_iter()
         .map(|l| {
-            let currency = products.iter().find(|p| p.id == l.product_id).map(|p| p.currency.clone()).unwrap_or_default();
+            let currency =
+                products.iter().find(|p| p.id == l.product_id).map(|p| p.currency.clone()).unwrap_or_default();
             context! {
                 product_id => l.product_id.clone(), name => name_of(&l.product_id),
                 wholesale => format!("{} {currency}", format_minor(l.wholesale_minor, &currency)),
@@ -70,8 +71,14 @@ pub async fn resellers_page(
             }
         })
         .collect();
-    let layout =
-        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "supply", flash: flash_for(q.m.as_deref()), title: "分销商" };
+    let layout = Layout {
+        account: None,
+        csrf: &csrf,
+        shop: Some(&access),
+        nav: "supply",
+        flash: flash_for(q.m.as_deref()),
+        title: "分销商",
+    };
     render("supply_resellers.html", layout, context! { listings, resellers, orders })
 }
 
@@ -83,7 +90,9 @@ async fn set_paused(
     paused: bool,
 ) -> PageResult<Response> {
     let changed = set_reseller_paused(state.db.writer(), access.tenant_id(), reseller, paused).await?;
-    if changed == 0 && !resellers_of_supplier(state.db.reader(), access.tenant_id()).await?.iter().any(|r| r.tenant_id == reseller) {
+    if changed == 0
+        && !resellers_of_supplier(state.db.reader(), access.tenant_id()).await?.iter().any(|r| r.tenant_id == reseller)
+    {
         return Err(PageError::NotFound);
     }
     state.bus.shop_changed(reseller);

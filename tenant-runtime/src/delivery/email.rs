@@ -74,9 +74,11 @@ pub fn compose(shop_name: &str, order: &orders::Model, keys: &[String], token: &
     };
     line(&mut text, &opening(&order.status, lang));
     line(&mut text, "");
-    line(&mut text, &format!("{}: {}", lang.pick("订单号", "Order"), order.order_no));
-    line(&mut text, &format!("{}: {} × {}", lang.pick("商品", "Product"), order.product_name, order.quantity));
-    line(&mut text, &format!("{}: {amount}", lang.pick("金额", "Amount")));
+    // Chinese text takes full-width punctuation, English half-width.
+    let colon = lang.pick("：", ": ");
+    line(&mut text, &format!("{}{colon}{}", lang.pick("订单号", "Order"), order.order_no));
+    line(&mut text, &format!("{}{colon}{} × {}", lang.pick("商品", "Product"), order.product_name, order.quantity));
+    line(&mut text, &format!("{}{colon}{amount}", lang.pick("金额", "Amount")));
     if delivered {
         line(&mut text, "");
         line(&mut text, lang.pick("卡密：", "Your keys:"));
@@ -85,7 +87,7 @@ pub fn compose(shop_name: &str, order: &orders::Model, keys: &[String], token: &
         }
     }
     line(&mut text, "");
-    line(&mut text, &format!("{} {link}", lang.pick("查看订单：", "View your order:")));
+    line(&mut text, &format!("{}{link}", lang.pick("查看订单：", "View your order: ")));
     line(
         &mut text,
         lang.pick(
@@ -120,7 +122,9 @@ pub async fn send_order_links(
     ));
     for o in &orders {
         let link = format!("{base_url}/orders/{}?token={}", o.order_no, tk.order_token(&o.id));
-        text.push_str(&format!("{} · {} × {} · {}\n{link}\n\n", o.order_no, o.product_name, o.quantity, o.status));
+        // The status in words, never its code.
+        let status = kapu_themes::text(lang.tag(), &format!("status_{}", o.status));
+        text.push_str(&format!("{} · {} × {} · {status}\n{link}\n\n", o.order_no, o.product_name, o.quantity));
     }
     text.push_str(lang.pick("如果不是您本人操作，请忽略此邮件。\n", "If this was not you, ignore this email.\n"));
     let subject = match lang {

@@ -16,7 +16,6 @@ use kapu_core::store::card_keys::{
     Reservation, reserve_keys_for_order_for_tenant, sell_reserved_keys_of_order_for_tenant,
     sold_keys_of_order_for_tenant,
 };
-use kapu_core::store::supply;
 use kapu_core::store::channels::channel_credentials_for_tenant;
 use kapu_core::store::coupons::retake_coupon_use_for_tenant;
 use kapu_core::store::fee_ledger::record_fee_for_order;
@@ -25,8 +24,11 @@ use kapu_core::store::payment_notifications::{NotificationRecord, Verdict, maske
 use kapu_core::store::payments::{
     find_payment_by_provider_ref_for_tenant, find_payment_for_tenant, lock_payment_for_tenant, status as pay_status,
 };
+use kapu_core::store::supply;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+};
 
 use crate::error::StoreError;
 use crate::http::host::TenantCtx;
