@@ -10,9 +10,9 @@
 # ceilings with pgbench in the same run: the built-in simple-update script
 # (the commit ceiling) and the order's shape in plain SQL (bench/pgbench/),
 # picking keys from the first available row and from random lanes.
-# Then the same order on a second shop ("outlet") that sells that product
-# from the demo shop's stock (in-platform supply: each order reserves the
-# supplier's key in its own transaction), against own-stock orders.
+# Order runs alternate with the same order on a second shop ("outlet") that
+# sells that product from the demo shop's stock (in-platform supply: each
+# order reserves the supplier's key in its own transaction).
 # Every figure is the median of RUNS runs; ratios are against /healthz of the
 # same server in the same run. The per-client rate limit is raised (and the
 # plans' shop-wide caps are off) so the
@@ -82,10 +82,21 @@ bench_engine() {
     R_home="0 0 0 0"; R_product="0 0 0 0"; R_products="0 0 0 0"
   fi
   add_keys "$engine" "$db_url"
+  add_outlet "$engine" "$db_url"
   rm -f "$data"/orders.*
-  export BENCH_ORDERS_OUT="$data/orders"
-  measure orders "$base/api/v1/orders" bench/order.lua "$ORDER_SECS"
-  unset BENCH_ORDERS_OUT
+  # Own-stock and resale orders alternate run by run, so both meet the same
+  # database size, queue and machine state; medians of each.
+  local own=() resale=()
+  for _ in $(seq 1 "$RUNS"); do
+    export BENCH_ORDERS_OUT="$data/orders"
+    RUNS=1 measure one "$base/api/v1/orders" bench/order.lua "$ORDER_SECS"
+    unset BENCH_ORDERS_OUT
+    own+=("$R_one")
+    BENCH_SHOP=outlet BENCH_PRODUCT=video-vip-resale RUNS=1 measure one "$base/api/v1/orders" bench/order.lua "$ORDER_SECS"
+    resale+=("$R_one")
+  done
+  R_orders=$(median_rows "${own[@]}")
+  R_resale=$(median_rows "${resale[@]}")
   # Payment confirmation: each run pays a disjoint share of those orders.
   local tenant; tenant=$(sql "$engine" "$db_url" "SELECT id FROM tenants WHERE slug = 'demo'")
   local made; made=$(python3 bench/notify.py "$MASTER_KEY" "$tenant" "$data/notify" "$data"/orders.*)
@@ -100,8 +111,6 @@ PY
   measure notify "$base/" bench/notify.lua "$NOTIFY_SECS"
   unset PER_RUN NOTIFY_LIST
   local paid; paid=$(sql "$engine" "$db_url" "SELECT count(*) FROM orders WHERE status = 'delivered'")
-  add_outlet "$engine" "$db_url"
-  BENCH_SHOP=outlet BENCH_PRODUCT=video-vip-resale measure resale "$base/api/v1/orders" bench/order.lua "$ORDER_SECS"
   local resold; resold=$(sql "$engine" "$db_url" "SELECT count(*) FROM orders WHERE stock_tenant_id IS NOT NULL")
   kill -TERM "$pid"; wait "$pid" || true
   local ceiling; ceiling=$(cut -d' ' -f1 <<<"$R_healthz")
@@ -116,6 +125,11 @@ PY
   if [ "$sent" -gt "$made" ]; then echo "notify: WARNING the runs sent more than there were orders: raise ORDER_SECS"; fi
   echo "resale: $resold orders on the outlet hold the demo shop's keys; resale/own-stock orders = $(python3 -c "print(round(100*$(cut -d' ' -f1 <<<"$R_resale")/$(cut -d' ' -f1 <<<"$R_orders"), 1))")%"
   ORDERS_RPS=$(cut -d' ' -f1 <<<"$R_orders")
+}
+
+# median_rows "rps p50 p99 bad"... -> the median of each column
+median_rows() {
+  python3 -c "import statistics,sys; rows=[[float(x) for x in r.split()] for r in sys.argv[1:]]; print(' '.join(str(statistics.median(c)) for c in zip(*rows)))" "$@"
 }
 
 # sql ENGINE URL QUERY -> first column of the first row

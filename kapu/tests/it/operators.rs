@@ -27,7 +27,7 @@ async fn only_operators_with_a_current_totp_code_get_in() {
     let app = TestApp::spawn().await;
     let login = create_operator(&app, "ops@kapu.example").await;
     let anonymous = Browser::new(&app);
-    for path in ["/ops", "/ops/tenants", "/ops/plans", "/ops/audit", "/ops/ledger.csv"] {
+    for path in ["/ops", "/ops/tenants", "/ops/plans", "/ops/audit", "/ops/ledger.csv", "/ops/supply-ledger.csv"] {
         assert_eq!(anonymous.get(path).await.status, 404, "{path} without a session");
     }
     // A merchant's session counts for nothing here.

@@ -201,6 +201,15 @@ async fn a_merchant_resells_a_suppliers_product_the_buyer_gets_the_suppliers_key
         .expect(303);
     let b = balances_for_tenant(app.db.reader(), &supplier).await.expect("balances");
     assert_eq!((b[0].owed_to_me_minor, b[0].entries), (0, 2));
+    // Operators export every entry.
+    let (ops, _) = support::operator::signed_in_operator(&app, "ops@kapu.example").await;
+    let csv = ops.get("/ops/supply-ledger.csv").await;
+    csv.expect(200);
+    let rows: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(rows.len(), 3, "a header and two entries: {}", csv.body);
+    assert!(rows[1].contains(",resale,key-wholesale,game-corner,"), "{}", csv.body);
+    assert!(rows[1].ends_with(",1,6.00,CNY") && rows[2].ends_with(",1,-6.00,CNY"), "{}", csv.body);
+    assert!(res.get("/ops/supply-ledger.csv").await.status == 404, "merchants do not get it");
     // Every change is audited on the shop that made it.
     let sup_audit: Vec<String> = app.audit_of(Some(&supplier)).await.into_iter().map(|a| a.action).collect();
     assert!(sup_audit.contains(&"supply.listing_saved".to_string()), "{sup_audit:?}");
