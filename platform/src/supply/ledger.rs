@@ -73,7 +73,9 @@ pub async fn export_ledger_csv(
         shop_names(r, entries.iter().flat_map(|e| [e.supplier_tenant_id.clone(), e.reseller_tenant_id.clone()]))
             .await?;
     let slug = |id: &str| names.get(id).map(|(s, _)| s.clone()).unwrap_or_default();
-    let mut out = String::from("created_at,kind,supplier,reseller,order_no,product,quantity,amount,currency\n");
+    // Amounts are positive in one column or the other (a leading minus would
+    // be defused as a formula): `owed` books a resale, `reversed` a refund.
+    let mut out = String::from("created_at,kind,supplier,reseller,order_no,product,quantity,owed,reversed,currency\n");
     for e in &entries {
         let row = [
             e.created_at.to_rfc3339(),
@@ -83,7 +85,8 @@ pub async fn export_ledger_csv(
             e.order_no.clone(),
             e.product_name.clone(),
             e.quantity.to_string(),
-            format_minor(e.amount_minor, &e.currency),
+            if e.amount_minor >= 0 { format_minor(e.amount_minor, &e.currency) } else { String::new() },
+            if e.amount_minor < 0 { format_minor(-e.amount_minor, &e.currency) } else { String::new() },
             e.currency.clone(),
         ];
         out.push_str(&csv_row(&row));
