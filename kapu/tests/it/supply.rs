@@ -146,7 +146,7 @@ async fn a_merchant_resells_a_suppliers_product_the_buyer_gets_the_suppliers_key
     let p = res.post("/shops/game-corner/supply/add", &fields).await;
     p.expect(303);
     let resold =
-        p.location.clone().expect("location").split('/').nth(4).expect("id").split('?').next().unwrap().to_string();
+        p.location.clone().expect("location").split('/').nth(4).expect("id").split('?').next().expect("id").to_string();
     let page = res.get(&format!("/shops/game-corner/products/{resold}")).await;
     assert!(page.body.contains("id=\"resale-margin\">3.00"), "the margin is shown");
     // Adding it twice is refused.
