@@ -66,17 +66,7 @@ async fn two_hundred_concurrent_orders_for_fifty_keys_then_five_fold_notificatio
 }
 
 async fn count_sold_for(app: &TestApp, tenant: &str, product: &str) -> u64 {
-    count_keys_of(app, tenant, product, "sold").await
-}
-
-async fn count_keys_of(app: &TestApp, tenant: &str, product: &str, status: &str) -> u64 {
-    card_keys::Entity::find()
-        .filter(card_keys::Column::TenantId.eq(tenant))
-        .filter(card_keys::Column::ProductId.eq(product))
-        .filter(card_keys::Column::Status.eq(status))
-        .count(app.db.reader())
-        .await
-        .expect("count")
+    app.count_keys_of(tenant, product, "sold").await
 }
 
 /// Holds the first available key of `product` locked in a transaction of its
@@ -225,7 +215,7 @@ async fn two_thousand_concurrent_orders_for_a_thousand_keys_sell_each_key_once_a
     let product = app.add_product(&tenant, "Promotion", 500, 1000).await;
     let results = race_orders(&app, &product, 2000, 200).await;
     sold_out_race(&results, 1000, 1000);
-    assert_eq!(count_keys_of(&app, &tenant, &product, "available").await, 0, "every key went to an order");
+    assert_eq!(app.count_keys_of(&tenant, &product, "available").await, 0, "every key went to an order");
     assert_one_key_per_order(&keys_of_product(&app, &tenant, &product).await, 1000);
 
     // No false "sold out" while keys remain: as many concurrent buyers as
@@ -234,6 +224,6 @@ async fn two_thousand_concurrent_orders_for_a_thousand_keys_sell_each_key_once_a
     let results = race_orders(&app, &exact, 600, 200).await;
     let refused: Vec<_> = results.iter().filter(|(s, _)| *s != 201).take(3).collect();
     assert!(refused.is_empty(), "a buyer was refused while keys remained: {refused:?}");
-    assert_eq!(count_keys_of(&app, &tenant, &exact, "available").await, 0);
+    assert_eq!(app.count_keys_of(&tenant, &exact, "available").await, 0);
     app.stop().await;
 }

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use futures::future::join_all;
-use kapu_core::entities::{card_keys, supply_ledger};
+use kapu_core::entities::supply_ledger;
 use kapu_core::store::catalog_admin::{ProductFields, create_product_for_tenant};
 use kapu_core::store::supply::{
     Audience, ListingTerms, balances_for_tenant, link_resale_product_for_tenant, save_listing_for_supplier,
@@ -62,16 +62,6 @@ async fn add_resale(app: &TestApp, supplier: &str, product: &str, reseller: &str
     link_resale_product_for_tenant(w, reseller, &id, supplier, product).await.expect("link");
     app.state.shop_changed(reseller).await;
     id
-}
-
-async fn keys_with_status(app: &TestApp, tenant: &str, product: &str, status: &str) -> u64 {
-    card_keys::Entity::find()
-        .filter(card_keys::Column::TenantId.eq(tenant))
-        .filter(card_keys::Column::ProductId.eq(product))
-        .filter(card_keys::Column::Status.eq(status))
-        .count(app.db.reader())
-        .await
-        .expect("count")
 }
 
 async fn pay(app: &TestApp, slug: &str, tenant: &str, order: &Value) -> Value {
@@ -161,7 +151,7 @@ async fn a_merchant_resells_a_suppliers_product_the_buyer_gets_the_suppliers_key
     let (status, order) = app.order("game-corner", buy(&resold, 1, "fan@example.com")).await;
     assert_eq!(status, 201, "{order}");
     assert_eq!(order["amount_minor"], 900);
-    assert_eq!(keys_with_status(&app, &supplier, &product, "reserved").await, 1);
+    assert_eq!(app.count_keys_of(&supplier, &product, "reserved").await, 1);
     let row = app.order_row(&reseller, order["order_no"].as_str().expect("no")).await;
     assert_eq!(row.stock_tenant_id.as_deref(), Some(supplier.as_str()));
     assert_eq!(row.supply_unit_minor, Some(600));
@@ -172,7 +162,7 @@ async fn a_merchant_resells_a_suppliers_product_the_buyer_gets_the_suppliers_key
     let keys = view["keys"].as_array().expect("keys");
     assert_eq!(keys.len(), 1);
     assert!(keys[0].as_str().expect("key").starts_with(&format!("KEY-{}", &product[20..])), "{keys:?}");
-    assert_eq!(keys_with_status(&app, &supplier, &product, "sold").await, 1);
+    assert_eq!(app.count_keys_of(&supplier, &product, "sold").await, 1);
     let b = balances_for_tenant(app.db.reader(), &supplier).await.expect("balances");
     assert_eq!((b.len(), b[0].owed_to_me_minor, b[0].other_tenant_id.as_str()), (1, 600, reseller.as_str()));
     let b = balances_for_tenant(app.db.reader(), &reseller).await.expect("balances");
@@ -227,7 +217,7 @@ async fn an_expired_resale_order_gives_the_key_back_to_the_supplier() {
 
     let (status, order) = app.order("outlet", buy(&resold, 2, "slow@example.com")).await;
     assert_eq!(status, 201, "{order}");
-    assert_eq!(keys_with_status(&app, &supplier, &product, "available").await, 0);
+    assert_eq!(app.count_keys_of(&supplier, &product, "available").await, 0);
     // The supplier's own buyers find it sold out meanwhile.
     let (status, _) = app.order("source", buy(&product, 1, "own@example.com")).await;
     assert_eq!(status, 409);
@@ -236,7 +226,7 @@ async fn an_expired_resale_order_gives_the_key_back_to_the_supplier() {
     assert!(
         app.eventually(15, || async { app.order_view("outlet", &no, &token).await.1["status"] == "expired" }).await
     );
-    assert_eq!(keys_with_status(&app, &supplier, &product, "available").await, 2, "back in the supplier's stock");
+    assert_eq!(app.count_keys_of(&supplier, &product, "available").await, 2, "back in the supplier's stock");
     // Nothing was booked for an order that was never paid.
     assert_eq!(supply_ledger::Entity::find().count(app.db.reader()).await.expect("count"), 0);
     // A late payment still delivers while the supplier has the keys, and books it.
@@ -273,7 +263,7 @@ async fn the_suppliers_terms_bind_resellers_caps_pauses_prices_and_audience() {
     let (status, body) = app.order("terms-outlet", buy(&resold, 2, "c@example.com")).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("daily_allowance_used")), "{body}");
     assert!(body["error"]["message"].as_str().expect("msg").contains('1'), "{body}");
-    assert_eq!(keys_with_status(&app, &supplier, &product, "reserved").await, 2);
+    assert_eq!(app.count_keys_of(&supplier, &product, "reserved").await, 2);
 
     // The supplier pauses this reseller: its buyers are told it is temporarily unavailable.
     sup.post(&format!("/shops/terms-source/supply/resellers/{reseller}/pause"), &[]).await.expect(303);
@@ -379,7 +369,7 @@ async fn four_hundred_buyers_on_four_shops_race_for_fifty_supplier_keys_each_sol
     assert!(odd.is_empty(), "only orders and 'sold out': {odd:?}");
     let made: Vec<_> = orders.iter().filter(|(_, _, s, _)| *s == 201).collect();
     assert_eq!(made.len(), 50, "exactly the supplier's 50 keys were reserved");
-    assert_eq!(keys_with_status(&app, &supplier, &product, "available").await, 0);
+    assert_eq!(app.count_keys_of(&supplier, &product, "available").await, 0);
 
     // Pay every order: 50 delivered, no key twice, the ledger books each resale.
     let mut seen = HashSet::new();
@@ -396,7 +386,7 @@ async fn four_hundred_buyers_on_four_shops_race_for_fifty_supplier_keys_each_sol
         }
     }
     assert_eq!(seen.len(), 50);
-    assert_eq!(keys_with_status(&app, &supplier, &product, "sold").await, 50);
+    assert_eq!(app.count_keys_of(&supplier, &product, "sold").await, 50);
     let entries = supply_ledger::Entity::find().all(app.db.reader()).await.expect("ledger");
     assert_eq!(entries.len() as i64, resales);
     assert_eq!(entries.iter().map(|e| e.amount_minor).sum::<i64>(), owed);

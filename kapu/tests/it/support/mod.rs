@@ -486,6 +486,17 @@ impl TestApp {
             .expect("count")
     }
 
+    /// Keys of one product of a shop in one status.
+    pub async fn count_keys_of(&self, tenant_id: &str, product_id: &str, status: &str) -> u64 {
+        card_keys::Entity::find()
+            .filter(card_keys::Column::TenantId.eq(tenant_id))
+            .filter(card_keys::Column::ProductId.eq(product_id))
+            .filter(card_keys::Column::Status.eq(status))
+            .count(self.db.reader())
+            .await
+            .expect("count")
+    }
+
     /// Sends a notification (form fields) to the notify URL of `payment_id` on `slug`'s host.
     pub async fn notify(&self, slug: &str, payment_id: &str, fields: &[(String, String)]) -> (u16, String) {
         let r = self
