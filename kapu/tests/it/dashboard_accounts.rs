@@ -108,12 +108,21 @@ async fn bad_sign_ups_and_bad_shop_addresses_get_specific_errors_and_change_noth
         p.expect(422);
         assert!(p.body.contains(why), "{slug}: {}", p.body);
     }
+    // The currency is chosen here (it locks once products exist): one not offered is refused.
+    let form = m.get("/shops").await;
+    assert!(form.body.contains("name=\"currency\"") && form.body.contains("Fixed once the shop has products"));
+    let p = m.post("/shops", &[("name", "Odd"), ("slug", "odd-money"), ("currency", "XYZ")]).await;
+    p.expect(422);
+    assert!(p.body.contains("Choose a currency from the list"), "{}", p.body);
+    m.post("/shops", &[("name", "Dollar"), ("slug", "dollar"), ("currency", "USD")]).await.expect(303);
+    let dollar = kapu_core::tenant::find_tenant_by_slug(app.db.reader(), "dollar").await.expect("db").expect("shop");
+    assert_eq!(dollar.currency, "USD");
     m.post("/shops", &[("name", "First"), ("slug", "mine")]).await.expect(303);
     let mut rival = verified_merchant(&app, "rival@example.com").await;
     let p = rival.post("/shops", &[("name", "Second"), ("slug", "mine")]).await;
     p.expect(409);
     assert!(p.body.contains("taken"));
-    assert_eq!(app.tenant_count().await, 2, "demo + mine");
+    assert_eq!(app.tenant_count().await, 3, "demo + dollar + mine");
 }
 
 #[tokio::test]

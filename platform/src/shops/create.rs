@@ -22,6 +22,9 @@ pub struct CreateShopForm {
     name: String,
     #[serde(default)]
     slug: String,
+    /// The shop's currency, asked for here because it locks once products exist (CNY when absent).
+    #[serde(default)]
+    currency: Option<String>,
 }
 
 pub async fn create_shop(
@@ -37,10 +40,12 @@ pub async fn create_shop(
     let name = f.name.trim();
     let slug = f.slug.trim().to_lowercase();
     let port = request_port(&headers);
+    let currency = f.currency.as_deref().map(str::trim).unwrap_or("CNY").to_uppercase();
     let refuse = |status: StatusCode, msg: &'static str| {
-        let (state, account, csrf, name, slug) = (&state, &account, &csrf, name, slug.clone());
+        let (state, account, csrf, name, slug, currency) =
+            (&state, &account, &csrf, name, slug.clone(), currency.clone());
         async move {
-            let r = shops_page(state, account, csrf, port, None, (name, &slug), &[msg]).await?;
+            let r = shops_page(state, account, csrf, port, None, (name, &slug, &currency), &[msg]).await?;
             Ok::<_, PageError>(with_status(status, r))
         }
     };
@@ -54,8 +59,11 @@ pub async fn create_shop(
     if let Some(why) = check_slug(&slug) {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, why).await;
     }
+    if !crate::shops::settings::CURRENCIES.contains(&currency.as_str()) {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "请选择列表中的币种。Choose a currency from the list.").await;
+    }
     let txn = state.db.begin().await?;
-    let shop = NewShop { slug: &slug, name, announcement: "", default_locale: "zh-CN", currency: "CNY" };
+    let shop = NewShop { slug: &slug, name, announcement: "", default_locale: "zh-CN", currency: &currency };
     let tenant_id = match create_tenant(&txn, &shop).await {
         Ok(id) => id,
         Err(e) if is_unique_violation(&e) => {

@@ -23,7 +23,7 @@ pub async fn list_shops(
     headers: axum::http::HeaderMap,
     Query(q): Query<FlashQuery>,
 ) -> PageResult<Response> {
-    shops_page(&state, &account, &csrf, request_port(&headers), q.m.as_deref(), ("", ""), &[]).await
+    shops_page(&state, &account, &csrf, request_port(&headers), q.m.as_deref(), ("", "", "CNY"), &[]).await
 }
 
 /// Renders the list with the create form (refilled after an error).
@@ -33,7 +33,7 @@ pub async fn shops_page(
     csrf: &str,
     port: Option<u16>,
     flash: Option<&str>,
-    form: (&str, &str),
+    form: (&str, &str, &str),
     errors: &[&str],
 ) -> PageResult<Response> {
     let shops: Vec<Value> = list_shops_of_account(state.db.reader(), &account.id)
@@ -47,7 +47,8 @@ pub async fn shops_page(
         Layout { account: Some(account), csrf, shop: None, nav: "", flash: flash_for(flash), title: "我的店铺" };
     let page = context! {
         shops, errors => crate::page::ser(errors), shop_domain => state.shop_host.clone(),
-        form => context!{ name => form.0, slug => form.1 },
+        form => context!{ name => form.0, slug => form.1, currency => form.2 },
+        currencies => crate::page::ser(crate::shops::settings::CURRENCIES),
     };
     render("shops.html", layout, page)
 }
