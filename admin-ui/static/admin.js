@@ -7,6 +7,17 @@
     var msg = f.getAttribute && f.getAttribute("data-confirm");
     if (msg && !window.confirm(msg)) ev.preventDefault();
   });
+  // Copy buttons (DNS records): the value to the clipboard, a word of thanks on the button.
+  document.addEventListener("click", function (ev) {
+    var b = ev.target;
+    var text = b && b.getAttribute && b.getAttribute("data-copy");
+    if (!text || !navigator.clipboard) return;
+    navigator.clipboard.writeText(text).then(function () {
+      var was = b.textContent;
+      b.textContent = "已复制 Copied";
+      setTimeout(function () { b.textContent = was; }, 1500);
+    });
+  });
   // Live key-import progress.
   var box = document.getElementById("import");
   if (box && box.getAttribute("data-status") === "running") {

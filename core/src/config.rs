@@ -124,6 +124,10 @@ pub struct Config {
     pub smtp_url: Option<Secret<String>>,
     /// Sender address of buyer emails.
     pub mail_from: String,
+    /// Whom merchants contact to change plans when online subscriptions are
+    /// off (`KAPU_SALES_CONTACT`: an email address or a URL; empty: the plan
+    /// page says to ask the platform's operators).
+    pub sales_contact: String,
     /// `json` for JSON logs; anything else gives human-readable logs.
     pub log_format: String,
     /// How long an unpaid order keeps its keys reserved, in seconds.
@@ -246,6 +250,7 @@ impl Default for Config {
             retain_key_imports_days: 90,
             smtp_url: None,
             mail_from: "Kapu <no-reply@kapu.localhost>".into(),
+            sales_contact: String::new(),
             log_format: "text".into(),
             order_ttl_secs: 15 * 60,
             max_unpaid_orders: 5,

@@ -93,7 +93,7 @@ impl Limit {
 /// Adding would go past the plan's limit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "超出套餐「{plan_name}」的{label}上限：已有 {current}，本次 {adding}，上限 {limit}。请升级套餐（设置 → 套餐）。Your plan “{plan_name}” allows {limit} {label}; you have {current} and are adding {adding}. Upgrade your plan under Plan & billing."
+    "超出套餐「{plan_name}」的{label}上限：已有 {current}，本次 {adding}，上限 {limit}。请在“套餐 Plan”页升级。Your plan “{plan_name}” allows {limit} {label}; you have {current} and are adding {adding}. Upgrade on the Plan page."
 )]
 pub struct LimitExceeded {
     pub plan_name: String,

@@ -31,7 +31,7 @@ async fn products_stop_at_the_plan_limit_with_a_clear_message() {
         .await;
     assert_eq!(p.status, 422, "{}", p.body);
     assert!(p.body.contains("免费版 Free") && p.body.contains("已有 2") && p.body.contains("上限 2"), "{}", p.body);
-    assert!(p.body.contains("Upgrade your plan"));
+    assert!(p.body.contains("Upgrade on the Plan page"));
     let tenant = app.tenant_id("limits").await;
     assert_eq!(kapu_core::store::plan_limits::count_products(app.db.reader(), &tenant).await.expect("count"), 2);
     // On a bigger plan the same form works.

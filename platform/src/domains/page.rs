@@ -63,8 +63,26 @@ async fn page(
         })
         .collect();
     let target = format!("{}.{}", access.shop.slug, state.shop_host);
+    // The plan's room is shown before the merchant types a domain.
+    let plan = kapu_core::store::plans::plan_of_tenant(state.db.reader(), access.tenant_id()).await?;
+    let used = domains.len() as u64;
+    let room = match plan.max_custom_domains {
+        None => None,
+        Some(limit) if used < limit.max(0) as u64 => None,
+        Some(0) => {
+            Some(format!("当前套餐「{0}」不含自定义域名。Your plan “{0}” includes no custom domains.", plan.name))
+        }
+        Some(limit) => Some(format!(
+            "当前套餐「{0}」最多 {1} 个自定义域名，已全部使用。Your plan “{0}” allows {1} custom domains, all in use.",
+            plan.name, limit
+        )),
+    };
     let layout = Layout { account: None, csrf, shop: Some(access), nav: "domains", flash, title: "域名 Domains" };
-    render("domains.html", layout, context! { domains, target, hostname, errors => crate::page::ser(errors) })
+    render(
+        "domains.html",
+        layout,
+        context! { domains, target, hostname, errors => crate::page::ser(errors), room, limit => plan.max_custom_domains },
+    )
 }
 
 pub async fn domains_page(
@@ -167,7 +185,10 @@ pub async fn verify_domain(
         record_domain_check_for_tenant(state.db.writer(), access.tenant_id(), &hostname, error.as_deref(), Utc::now())
             .await?;
     if !verified {
-        let msg = error.unwrap_or_else(|| "验证失败。Verification failed.".into());
+        // The reason is shown once, on the domain's row (with when it was checked).
+        let msg = format!(
+            "{hostname} 尚未通过验证，原因见该域名一行。{hostname} is not verified yet; the reason is on its row below."
+        );
         let body = page(&state, &access, &csrf, "", &[msg], None).await?;
         return Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, body));
     }

@@ -62,6 +62,7 @@ pub async fn plan_page(
     let db = state.db.reader();
     let plan = plan_of_tenant(db, access.tenant_id()).await?;
     let usage = usage_of_tenant(db, access.tenant_id()).await?;
+    let domains = kapu_core::store::domains::count_domains_for_tenant(db, access.tenant_id()).await?;
     let sub = find_subscription_for_tenant(db, access.tenant_id()).await?;
     let billing_on = state.cfg.billing_stripe_secret_key.is_some();
     let plans: Vec<_> = list_plans(db)
@@ -81,6 +82,7 @@ pub async fn plan_page(
         row("库存卡密 Keys in stock", usage.keys_in_stock, plan.max_keys_in_stock),
         row("本月订单 Orders this month", usage.orders_this_month, plan.max_orders_per_month),
         row("团队成员 Team members", usage.team_members, plan.max_team_members),
+        row("自定义域名 Custom domains", domains, plan.max_custom_domains),
     ];
     let live_sub = sub.as_ref().filter(|s| {
         s.stripe_subscription_id.is_some()
@@ -88,6 +90,7 @@ pub async fn plan_page(
     });
     let page = context! {
         plan => ser(&plan), rows => rows, plans => plans, billing_on,
+        sales_contact => Some(state.cfg.sales_contact.trim()).filter(|c| !c.is_empty()),
         subscription => sub.as_ref().map(|s| context! {
             status => s.status.clone(),
             grace_until => s.grace_until.map(|g| g.format("%Y-%m-%d %H:%M UTC").to_string()),
