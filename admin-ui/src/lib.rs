@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("supply.html", include_str!("../templates/supply.html")),
     ("supply_resellers.html", include_str!("../templates/supply_resellers.html")),
     ("supply_ledger.html", include_str!("../templates/supply_ledger.html")),
+    ("supply_invite.html", include_str!("../templates/supply_invite.html")),
     ("landing.html", include_str!("../templates/landing.html")),
     ("signup.html", include_str!("../templates/signup.html")),
     ("login.html", include_str!("../templates/login.html")),

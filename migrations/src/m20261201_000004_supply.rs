@@ -4,7 +4,9 @@
 //! keys in their own transaction (`orders.stock_tenant_id` names whose keys
 //! an order holds, `orders.supply_unit_minor` the wholesale price it was
 //! placed at); each delivered resale and each refund of one is booked on an
-//! append-only ledger between the two shops (`supply_ledger`).
+//! append-only ledger between the two shops (`supply_ledger`). A supplier
+//! invites resellers by link (`supply_invites`, the token kept as a hash)
+//! and may give each a wholesale discount (`supply_resellers`).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -43,6 +45,28 @@ enum SupplyLedger {
     AmountMinor,
     Currency,
     CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum SupplyInvites {
+    Table,
+    TenantId,
+    TokenHash,
+    DiscountBps,
+    CreatedAt,
+    ExpiresAt,
+    AcceptedTenantId,
+    AcceptedAt,
+}
+
+#[derive(DeriveIden)]
+enum SupplyResellers {
+    Table,
+    TenantId,
+    ResellerTenantId,
+    DiscountBps,
+    CreatedAt,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -128,6 +152,40 @@ impl MigrationTrait for Migration {
             )
             .await?;
         }
+        m.create_table(
+            Table::create()
+                .table(SupplyInvites::Table)
+                .col(string_len(SupplyInvites::TokenHash, 64).primary_key())
+                .col(string_len(SupplyInvites::TenantId, 32))
+                .col(integer(SupplyInvites::DiscountBps).default(0))
+                .col(timestamp_with_time_zone(SupplyInvites::CreatedAt))
+                .col(timestamp_with_time_zone(SupplyInvites::ExpiresAt))
+                .col(string_len_null(SupplyInvites::AcceptedTenantId, 32))
+                .col(timestamp_with_time_zone_null(SupplyInvites::AcceptedAt))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_supply_invites_tenant")
+                .table(SupplyInvites::Table)
+                .col(SupplyInvites::TenantId)
+                .col(SupplyInvites::CreatedAt)
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(SupplyResellers::Table)
+                .col(string_len(SupplyResellers::TenantId, 32))
+                .col(string_len(SupplyResellers::ResellerTenantId, 32))
+                .col(integer(SupplyResellers::DiscountBps).default(0))
+                .col(timestamp_with_time_zone(SupplyResellers::CreatedAt))
+                .col(timestamp_with_time_zone(SupplyResellers::UpdatedAt))
+                .primary_key(Index::create().col(SupplyResellers::TenantId).col(SupplyResellers::ResellerTenantId))
+                .to_owned(),
+        )
+        .await?;
         for col in [Products::SupplyTenantId, Products::SupplyProductId] {
             m.alter_table(Table::alter().table(Products::Table).add_column(string_len_null(col, 32)).to_owned())
                 .await?;

@@ -115,6 +115,8 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
         .route("/supply/resellers/{tenant_id}/pause", post(supply::resellers::pause_reseller))
         .route("/supply/resellers/{tenant_id}/resume", post(supply::resellers::resume_reseller))
         .route("/supply/ledger", get(supply::ledger::ledger_page))
+        .route("/supply/invites", post(supply::invites::create_invite_link))
+        .route("/supply/resellers/{tenant_id}/discount", post(supply::invites::set_discount))
         .route(
             "/products/{id}/keys",
             get(keys::keys_page)
@@ -151,6 +153,7 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
         .route("/forgot", get(accounts::password_reset::forgot_page).post(accounts::password_reset::forgot))
         .route("/reset", get(accounts::password_reset::reset_page).post(accounts::password_reset::reset))
         .route("/shops", get(shops::list::list_shops).post(shops::create::create_shop))
+        .route("/invites/{token}", get(supply::invites::show_invite).post(supply::invites::accept))
         .route("/shops/{slug}/orders.csv", get(export::export_orders))
         .nest("/shops/{slug}", shop)
         .nest("/ops", ops::ops_routes())

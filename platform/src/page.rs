@@ -49,6 +49,10 @@ pub fn flash_for(code: Option<&str>) -> Option<Flash> {
         "saved" => ("ok", "已保存。Saved."),
         "product_created" => ("ok", "商品已创建，现在导入卡密吧。Product created; now import its keys."),
         "product_deleted" => ("ok", "商品已删除。Product deleted."),
+        "invite_accepted" => (
+            "ok",
+            "已接受分销邀请：供应商的商品已加入本店，从供应商库存发货。Invitation accepted: the supplier's products are in your shop, delivered from the supplier's stock.",
+        ),
         "resale_added" => (
             "ok",
             "已上架，该商品从供应商库存发货，无需导入卡密。Added: this product delivers from the supplier's stock; no keys to import.",

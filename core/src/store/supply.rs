@@ -20,7 +20,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::entities::{orders, products, supply_ledger, supply_listings, tenants};
+use crate::entities::{orders, products, supply_invites, supply_ledger, supply_listings, supply_resellers, tenants};
 use crate::ids::new_id;
 use crate::store::orders::status;
 use crate::store::products::available_keys_up_to_for_tenant;
@@ -402,14 +402,9 @@ pub async fn listing_for_reseller<C: ConnectionTrait>(
     if p.currency != reseller_currency {
         return Ok(Err(SupplyRefusal::CurrencyDiffers(p.currency)));
     }
-    if let Some(existing) = products::Entity::find()
-        .filter(products::Column::TenantId.eq(reseller_tenant_id))
-        .filter(products::Column::SupplyTenantId.eq(supplier_tenant_id))
-        .filter(products::Column::SupplyProductId.eq(supplier_product_id))
-        .one(conn)
-        .await?
+    if let Some(existing) = resale_product_of(conn, reseller_tenant_id, supplier_tenant_id, supplier_product_id).await?
     {
-        return Ok(Err(SupplyRefusal::AlreadyAdded(existing.id)));
+        return Ok(Err(SupplyRefusal::AlreadyAdded(existing)));
     }
     Ok(Ok((l, p)))
 }
@@ -484,7 +479,198 @@ pub async fn source_for_resale_order<C: ConnectionTrait>(
             return Ok(Err(SupplyRefusal::DailyCap { cap, left: left.max(0) }));
         }
     }
-    Ok(Ok(Source { tenant_id: st.clone(), product_id: sp.clone(), wholesale_minor: l.wholesale_minor }))
+    let discount = reseller_discount_bps(conn, st, &product.tenant_id).await?;
+    let wholesale_minor = discounted(l.wholesale_minor, discount);
+    Ok(Ok(Source { tenant_id: st.clone(), product_id: sp.clone(), wholesale_minor }))
+}
+
+/// `wholesale` less `bps` basis points, rounded to the nearest minor unit.
+pub fn discounted(wholesale_minor: i64, bps: i32) -> i64 {
+    let bps = i128::from(bps.clamp(0, MAX_DISCOUNT_BPS));
+    let off = (i128::from(wholesale_minor) * bps + 5_000) / 10_000;
+    wholesale_minor - off as i64
+}
+
+/// The largest wholesale discount a supplier may give one reseller (90 %).
+pub const MAX_DISCOUNT_BPS: i32 = 9_000;
+
+/// The supplier's wholesale discount for one reseller, in basis points (0 when none).
+pub async fn reseller_discount_bps<C: ConnectionTrait>(
+    conn: &C,
+    supplier_tenant_id: &str,
+    reseller_tenant_id: &str,
+) -> Result<i32, DbErr> {
+    Ok(supply_resellers::Entity::find_by_id((supplier_tenant_id.to_string(), reseller_tenant_id.to_string()))
+        .one(conn)
+        .await?
+        .map(|r| r.discount_bps)
+        .unwrap_or(0))
+}
+
+/// Sets a reseller's wholesale discount (the supplier's own terms for it).
+pub async fn set_reseller_discount<C: ConnectionTrait>(
+    conn: &C,
+    supplier_tenant_id: &str,
+    reseller_tenant_id: &str,
+    discount_bps: i32,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let row = supply_resellers::ActiveModel {
+        tenant_id: Set(supplier_tenant_id.into()),
+        reseller_tenant_id: Set(reseller_tenant_id.into()),
+        discount_bps: Set(discount_bps.clamp(0, MAX_DISCOUNT_BPS)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    supply_resellers::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([supply_resellers::Column::TenantId, supply_resellers::Column::ResellerTenantId])
+                .update_columns([supply_resellers::Column::DiscountBps, supply_resellers::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// How long an invitation link works.
+pub const INVITE_DAYS: i64 = 14;
+
+/// A new invitation to resell the supplier's products with `discount_bps`
+/// off wholesale; returns the token for the link (shown once, kept as a hash).
+pub async fn create_invite<C: ConnectionTrait>(
+    conn: &C,
+    supplier_tenant_id: &str,
+    discount_bps: i32,
+    now: DateTime<Utc>,
+) -> Result<String, DbErr> {
+    let token = crate::ids::new_secret_token();
+    supply_invites::Entity::insert(supply_invites::ActiveModel {
+        token_hash: Set(crate::ids::token_hash(&token)),
+        tenant_id: Set(supplier_tenant_id.into()),
+        discount_bps: Set(discount_bps.clamp(0, MAX_DISCOUNT_BPS)),
+        created_at: Set(now),
+        expires_at: Set(now + chrono::Duration::days(INVITE_DAYS)),
+        accepted_tenant_id: Set(None),
+        accepted_at: Set(None),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(token)
+}
+
+/// An invitation that can still be accepted (not used, not expired).
+pub async fn open_invite<C: ConnectionTrait>(
+    conn: &C,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<supply_invites::Model>, DbErr> {
+    Ok(supply_invites::Entity::find_by_id(crate::ids::token_hash(token))
+        .one(conn)
+        .await?
+        .filter(|i| i.accepted_tenant_id.is_none() && i.expires_at > now))
+}
+
+/// A supplier's open listings with their products.
+pub async fn open_listings_of_supplier<C: ConnectionTrait>(
+    conn: &C,
+    supplier_tenant_id: &str,
+) -> Result<Vec<(supply_listings::Model, products::Model)>, DbErr> {
+    let listings = supply_listings::Entity::find()
+        .filter(supply_listings::Column::TenantId.eq(supplier_tenant_id))
+        .filter(supply_listings::Column::Open.eq(true))
+        .all(conn)
+        .await?;
+    let mut out = Vec::new();
+    for l in listings {
+        if let Some(p) = products::Entity::find_by_id((l.tenant_id.clone(), l.product_id.clone())).one(conn).await? {
+            out.push((l, p));
+        }
+    }
+    Ok(out)
+}
+
+/// The reseller's product already selling a supplier's product, if any.
+pub async fn resale_product_of<C: ConnectionTrait>(
+    conn: &C,
+    reseller_tenant_id: &str,
+    supplier_tenant_id: &str,
+    supplier_product_id: &str,
+) -> Result<Option<String>, DbErr> {
+    Ok(products::Entity::find()
+        .filter(products::Column::TenantId.eq(reseller_tenant_id))
+        .filter(products::Column::SupplyTenantId.eq(supplier_tenant_id))
+        .filter(products::Column::SupplyProductId.eq(supplier_product_id))
+        .one(conn)
+        .await?
+        .map(|p| p.id))
+}
+
+/// A supplier's latest invitations, newest first.
+pub async fn invites_of_supplier<C: ConnectionTrait>(
+    conn: &C,
+    supplier_tenant_id: &str,
+    limit: u64,
+) -> Result<Vec<supply_invites::Model>, DbErr> {
+    supply_invites::Entity::find()
+        .filter(supply_invites::Column::TenantId.eq(supplier_tenant_id))
+        .order_by_desc(supply_invites::Column::CreatedAt)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
+/// Accepts an invitation for the shop `reseller` (in a transaction): marks
+/// it used (`false` if another acceptance got there first), records the
+/// reseller's discount, and adds the shop to the audience of each of the
+/// supplier's listings that names its shops. Returns the listings now open
+/// to the reseller, with their products, for the caller to add.
+pub async fn accept_invite<C: ConnectionTrait>(
+    conn: &C,
+    invite: &supply_invites::Model,
+    reseller_tenant_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<(supply_listings::Model, products::Model)>>, DbErr> {
+    if invite.tenant_id == reseller_tenant_id {
+        return Ok(None);
+    }
+    let taken = supply_invites::Entity::update_many()
+        .col_expr(supply_invites::Column::AcceptedTenantId, Expr::value(reseller_tenant_id))
+        .col_expr(supply_invites::Column::AcceptedAt, Expr::value(now))
+        .filter(supply_invites::Column::TokenHash.eq(&invite.token_hash))
+        .filter(supply_invites::Column::AcceptedTenantId.is_null())
+        .exec(conn)
+        .await?
+        .rows_affected;
+    if taken != 1 {
+        return Ok(None);
+    }
+    set_reseller_discount(conn, &invite.tenant_id, reseller_tenant_id, invite.discount_bps, now).await?;
+    let listings = supply_listings::Entity::find()
+        .filter(supply_listings::Column::TenantId.eq(&invite.tenant_id))
+        .filter(supply_listings::Column::Open.eq(true))
+        .all(conn)
+        .await?;
+    let mut out = Vec::new();
+    for l in listings {
+        let l = if Audience::parse(&l.audience) == Audience::Listed && !may_resell(&l, reseller_tenant_id) {
+            let mut ids = allowed_shops(&l);
+            ids.push(reseller_tenant_id.to_string());
+            supply_listings::Entity::update_many()
+                .col_expr(supply_listings::Column::AllowedShops, Expr::value(ids.join(",")))
+                .filter(supply_listings::Column::TenantId.eq(&l.tenant_id))
+                .filter(supply_listings::Column::ProductId.eq(&l.product_id))
+                .exec(conn)
+                .await?;
+            supply_listings::Model { allowed_shops: Some(ids.join(",")), ..l }
+        } else {
+            l
+        };
+        if let Some(p) = products::Entity::find_by_id((l.tenant_id.clone(), l.product_id.clone())).one(conn).await? {
+            out.push((l, p));
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Keys a reseller's product took from its supplier since `since` (orders
@@ -872,6 +1058,15 @@ pub async fn shop_names<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discounts_round_to_the_nearest_minor_unit_and_are_capped() {
+        assert_eq!(discounted(650, 0), 650);
+        assert_eq!(discounted(650, 1_000), 585);
+        assert_eq!(discounted(999, 1_250), 874, "124.875 off rounds to 125");
+        assert_eq!(discounted(1_000, 10_000), 100, "at most 90 % off");
+        assert_eq!(discounted(1_000, -5), 1_000);
+    }
 
     #[test]
     fn stock_bands_hide_exact_counts_unless_allowed() {

@@ -176,6 +176,7 @@ const TENANT_TABLES: &[&str] = &[
     "api_keys",
     "shop_themes",
     "supply_listings",
+    "supply_invites",
 ];
 
 /// Deletes a closed shop's data (call in a transaction). Returns rows deleted.

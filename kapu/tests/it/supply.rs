@@ -483,3 +483,80 @@ async fn the_supply_api_and_the_suppliers_webhook_tell_each_side_only_its_part()
     assert!(kinds.contains(&"resale.refunded".to_string()), "{kinds:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_invited_merchant_opens_a_reseller_shop_with_the_suppliers_offers_at_its_discount() {
+    let app = TestApp::spawn().await;
+    let mut sup = merchant_with_shop(&app, "inv-sup@example.com", "inv-source").await;
+    let supplier = app.tenant_id("inv-source").await;
+    let open = app.add_product(&supplier, "Open offer", 1200, 5).await;
+    let listed = app.add_product(&supplier, "Listed offer", 2000, 5).await;
+    let w = app.db.writer();
+    save_listing_for_supplier(w, &supplier, &open, &terms(800), Utc::now()).await.expect("listing");
+    let only_listed = ListingTerms { audience: Audience::Listed, ..terms(1500) };
+    save_listing_for_supplier(w, &supplier, &listed, &only_listed, Utc::now()).await.expect("listing");
+
+    // An invitation with 10 % off wholesale; the link is shown once.
+    let p = sup.post("/shops/inv-source/supply/invites", &[("discount", "95")]).await;
+    p.expect(422);
+    assert!(p.body.contains("from 0 to 90"), "{}", p.body);
+    let p = sup.post("/shops/inv-source/supply/invites", &[("discount", "10")]).await;
+    p.expect(200);
+    let at = p.body.find("id=\"invite-link\">").expect("link shown") + "id=\"invite-link\">".len();
+    let link = p.body[at..at + p.body[at..].find('<').expect("end")].replace("&#x2f;", "/");
+    let path = link.split_once("://").map(|(_, rest)| &rest[rest.find('/').expect("path")..]).expect("url").to_string();
+    assert!(path.starts_with("/invites/"), "{link}");
+    assert!(!sup.get("/shops/inv-source/supply/resellers").await.body.contains(&path), "shown once");
+
+    // A merchant without a shop opens it: both offers at the discounted wholesale price.
+    let mut res = support::merchant::verified_merchant(&app, "inv-res@example.com").await;
+    let invite = res.get(&path).await;
+    invite.expect(200);
+    for needle in ["Open offer", "Listed offer", "7.20 CNY", "13.50 CNY", "12.00 CNY", "20.00 CNY", "10.00%"] {
+        assert!(invite.body.contains(needle), "{needle}: {}", invite.body);
+    }
+    let p = res.post(&path, &[("name", "Branch"), ("slug", "inv-source")]).await;
+    p.expect(422);
+    assert!(p.body.contains("taken"), "{}", p.body);
+    let p = res.post(&path, &[("name", "Branch"), ("slug", "inv-branch")]).await;
+    p.expect(303);
+    assert_eq!(p.location.as_deref(), Some("/shops/inv-branch/products?m=invite_accepted"));
+    let products = res.get("/shops/inv-branch/products").await;
+    assert!(products.body.contains("Open offer") && products.body.contains("Listed offer"), "{}", products.body);
+    // The link is used up.
+    let mut other = support::merchant::verified_merchant(&app, "late@example.com").await;
+    let gone = other.get(&path).await;
+    gone.expect(404);
+    assert!(gone.body.contains("no longer works"));
+    assert_eq!(other.post(&path, &[("name", "Late"), ("slug", "late-shop")]).await.status, 404);
+    assert!(kapu_core::tenant::find_tenant_by_slug(app.db.reader(), "late-shop").await.expect("db").is_none());
+
+    // A buyer on the new shop: the supplier's key, booked at the discounted wholesale price.
+    app.open_to_everyone("inv-branch").await;
+    let branch = app.tenant_id("inv-branch").await;
+    let branch_listed = kapu_core::store::supply::resale_product_of(app.db.reader(), &branch, &supplier, &listed)
+        .await
+        .expect("db")
+        .expect("the listed offer was added");
+    let (status, order) = app.order("inv-branch", buy(&branch_listed, 1, "inv-buyer@example.com")).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["amount_minor"], 2000);
+    assert_eq!(pay(&app, "inv-branch", &branch, &order).await["status"], "delivered");
+    let b = balances_for_tenant(app.db.reader(), &supplier).await.expect("balances");
+    assert_eq!(b[0].owed_to_me_minor, 1350, "15.00 less 10 %");
+
+    // The supplier changes this reseller's discount: the next order books the new price.
+    let page = sup.get("/shops/inv-source/supply/resellers").await;
+    assert!(page.body.contains("Accepted · Branch"), "{}", page.body);
+    sup.post(&format!("/shops/inv-source/supply/resellers/{branch}/discount"), &[("discount", "0")]).await.expect(303);
+    let (_, order) = app.order("inv-branch", buy(&branch_listed, 1, "inv-buyer2@example.com")).await;
+    assert_eq!(pay(&app, "inv-branch", &branch, &order).await["status"], "delivered");
+    let b = balances_for_tenant(app.db.reader(), &supplier).await.expect("balances");
+    assert_eq!(b[0].owed_to_me_minor, 1350 + 1500);
+    // Not a reseller of this supplier: no discount to set.
+    let (stranger, _) = app.create_shop("inv-stranger", "test", 0).await;
+    sup.post(&format!("/shops/inv-source/supply/resellers/{stranger}/discount"), &[("discount", "5")])
+        .await
+        .expect(404);
+    app.stop().await;
+}

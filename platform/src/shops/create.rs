@@ -63,8 +63,7 @@ pub async fn create_shop(
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, "请选择列表中的币种。Choose a currency from the list.").await;
     }
     let txn = state.db.begin().await?;
-    let shop = NewShop { slug: &slug, name, announcement: "", default_locale: "zh-CN", currency: &currency };
-    let tenant_id = match create_tenant(&txn, &shop).await {
+    let tenant_id = match open_shop_for_owner(&txn, &account.id, &slug, name, &currency).await {
         Ok(id) => id,
         Err(e) if is_unique_violation(&e) => {
             return refuse(StatusCode::CONFLICT, "这个地址已被使用，请换一个。This address is taken; choose another.")
@@ -72,11 +71,25 @@ pub async fn create_shop(
         }
         Err(e) => return Err(e.into()),
     };
-    enable_channel(&txn, &tenant_id, "sandbox", 100).await?;
-    add_membership(&txn, &tenant_id, &account.id, Role::Owner).await?;
     txn.commit().await?;
     // A storefront that answered "no such shop" for this host must forget it.
     state.bus.host_changed(&format!("{slug}.{}", state.shop_host));
     tracing::info!(tenant = %tenant_id, %slug, account = %account.id, "shop created");
     Ok(Redirect::to(&format!("/shops/{slug}?m=shop_created")).into_response())
+}
+
+/// Opens a shop (in the caller's transaction): test mode, the sandbox
+/// channel, `account` its owner. A taken slug is a unique violation.
+pub(crate) async fn open_shop_for_owner<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    account_id: &str,
+    slug: &str,
+    name: &str,
+    currency: &str,
+) -> Result<String, sea_orm::DbErr> {
+    let shop = NewShop { slug, name, announcement: "", default_locale: "zh-CN", currency };
+    let tenant_id = create_tenant(txn, &shop).await?;
+    enable_channel(txn, &tenant_id, "sandbox", 100).await?;
+    add_membership(txn, &tenant_id, account_id, Role::Owner).await?;
+    Ok(tenant_id)
 }

@@ -1,9 +1,11 @@
 //! In-platform supply on the dashboard: a supplier opens products for
 //! resale (`listing`), resellers find and add them (`catalog`), suppliers
-//! see and pause their resellers (`resellers`), and both sides read the
+//! see and pause their resellers and invite new ones with a discount
+//! (`resellers`, `invites`), and both sides read the
 //! ledger between them (`ledger`; operators export all of it).
 
 pub mod catalog;
+pub mod invites;
 pub mod ledger;
 pub mod listing;
 pub mod resellers;

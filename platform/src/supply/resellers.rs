@@ -9,7 +9,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::entities::supply_listings;
 use kapu_core::money::format_minor;
 use kapu_core::store::catalog_admin::list_all_products_for_tenant;
-use kapu_core::store::supply::{resale_orders_of_supplier, resellers_of_supplier, set_reseller_paused, shop_names};
+use kapu_core::store::supply::{
+    invites_of_supplier, resale_orders_of_supplier, reseller_discount_bps, resellers_of_supplier, set_reseller_paused,
+    shop_names,
+};
 use minijinja::{Value, context};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -27,6 +30,29 @@ pub async fn resellers_page(
     CsrfToken(csrf): CsrfToken,
     Query(q): Query<crate::shops::list::FlashQuery>,
 ) -> PageResult<Response> {
+    page(&state, &access, &csrf, None, &[], flash_for(q.m.as_deref())).await
+}
+
+/// The page, with a just-made invitation link (shown once), errors or a flash.
+pub(crate) async fn page(
+    state: &PlatformState,
+    access: &ShopAccess,
+    csrf: &str,
+    invite_link: Option<&str>,
+    errors: &[String],
+    flash: Option<crate::page::Flash>,
+) -> PageResult<Response> {
+    let ctx = context_of(state, access, invite_link, errors).await?;
+    let layout = Layout { account: None, csrf, shop: Some(access), nav: "supply", flash, title: "分销商" };
+    render("supply_resellers.html", layout, ctx)
+}
+
+async fn context_of(
+    state: &PlatformState,
+    access: &ShopAccess,
+    invite_link: Option<&str>,
+    errors: &[String],
+) -> PageResult<Value> {
     let r = state.db.reader();
     let me = access.tenant_id();
     let products = list_all_products_for_tenant(r, me).await?;
@@ -46,40 +72,57 @@ pub async fn resellers_page(
             }
         })
         .collect();
-    let resellers: Vec<Value> = resellers_of_supplier(r, me)
-        .await?
-        .into_iter()
-        .map(|s| {
-            let paused = s.products.iter().any(|p| p.paused.as_deref() == Some("supplier"));
-            let items: Vec<Value> = s
-                .products
-                .iter()
-                .map(|p| context! { name => name_of(&p.supplier_product_id), paused => p.paused.clone() })
-                .collect();
-            context! { tenant_id => s.tenant_id, slug => s.slug, name => s.name, paused, items }
-        })
-        .collect();
+    let mut resellers = Vec::new();
+    for s in resellers_of_supplier(r, me).await? {
+        let paused = s.products.iter().any(|p| p.paused.as_deref() == Some("supplier"));
+        let items: Vec<Value> = s
+            .products
+            .iter()
+            .map(|p| context! { name => name_of(&p.supplier_product_id), paused => p.paused.clone() })
+            .collect();
+        let bps = reseller_discount_bps(r, me, &s.tenant_id).await?;
+        let discount = format_minor(i64::from(bps), "CNY");
+        resellers.push(context! { tenant_id => s.tenant_id, slug => s.slug, name => s.name, paused, items, discount });
+    }
     let orders = resale_orders_of_supplier(r, me, 50).await?;
-    let names = shop_names(r, orders.iter().map(|o| o.reseller_tenant_id.clone())).await?;
+    let invites = invites_of_supplier(r, me, 20).await?;
+    let names = shop_names(
+        r,
+        orders
+            .iter()
+            .map(|o| o.reseller_tenant_id.clone())
+            .chain(invites.iter().filter_map(|i| i.accepted_tenant_id.clone())),
+    )
+    .await?;
+    let name = |id: &str| names.get(id).map(|(_, n)| n.clone()).unwrap_or_default();
     let orders: Vec<Value> = orders
         .into_iter()
         .map(|o| {
             context! {
-                shop => names.get(&o.reseller_tenant_id).map(|(_, n)| n.clone()).unwrap_or_default(),
+                shop => name(&o.reseller_tenant_id),
                 order_no => o.order_no, product => o.product_name, quantity => o.quantity, status => o.status,
                 at => o.created_at.format("%Y-%m-%d %H:%M").to_string(),
             }
         })
         .collect();
-    let layout = Layout {
-        account: None,
-        csrf: &csrf,
-        shop: Some(&access),
-        nav: "supply",
-        flash: flash_for(q.m.as_deref()),
-        title: "分销商",
-    };
-    render("supply_resellers.html", layout, context! { listings, resellers, orders })
+    let now = chrono::Utc::now();
+    let invites: Vec<Value> = invites
+        .into_iter()
+        .map(|i| {
+            let state = match (&i.accepted_tenant_id, i.expires_at > now) {
+                (Some(_), _) => "accepted",
+                (None, true) => "open",
+                (None, false) => "expired",
+            };
+            context! {
+                created => i.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                expires => i.expires_at.format("%Y-%m-%d").to_string(),
+                discount => format_minor(i64::from(i.discount_bps), "CNY"), state,
+                shop => i.accepted_tenant_id.as_deref().map(name),
+            }
+        })
+        .collect();
+    Ok(context! { listings, resellers, orders, invites, invite_link, errors => crate::page::ser(errors) })
 }
 
 async fn set_paused(
