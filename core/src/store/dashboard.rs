@@ -28,9 +28,22 @@ pub struct TopProduct {
     pub units: i64,
 }
 
+/// Orders paid through the sandbox (simulated payments, test mode) in the
+/// last 30 days: shown apart, never counted as revenue or sales.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TestFigures {
+    pub paid_orders: u64,
+    pub amount_minor: i64,
+}
+
+/// The channel of simulated payments: its orders are test orders.
+pub const TEST_CHANNEL: &str = "sandbox";
+
 /// Everything the dashboard home shows about sales.
 #[derive(Debug, Clone, Serialize)]
 pub struct SalesSummary {
+    /// Test orders, apart from everything else here.
+    pub test_30d: TestFigures,
     pub today: PeriodFigures,
     pub days7: PeriodFigures,
     pub days30: PeriodFigures,
@@ -51,13 +64,14 @@ pub async fn sales_summary_for_tenant<C: ConnectionTrait>(
     let start7 = today_start - Duration::days(6);
     let start30 = today_start - Duration::days(29);
 
-    let paid: Vec<(DateTime<Utc>, i64, String, String, i32)> = orders::Entity::find()
+    let paid: Vec<(DateTime<Utc>, i64, String, String, i32, String)> = orders::Entity::find()
         .select_only()
         .column(orders::Column::PaidAt)
         .column(orders::Column::AmountMinor)
         .column(orders::Column::ProductId)
         .column(orders::Column::ProductName)
         .column(orders::Column::Quantity)
+        .column(orders::Column::Channel)
         .filter(orders::Column::TenantId.eq(tenant_id))
         .filter(orders::Column::PaidAt.gte(start30))
         .filter(orders::Column::Currency.eq(currency))
@@ -67,10 +81,12 @@ pub async fn sales_summary_for_tenant<C: ConnectionTrait>(
         .all(conn)
         .await?;
 
+    // Test orders count for neither created nor paid, so conversion stays honest.
     let created = |from: DateTime<Utc>| {
         orders::Entity::find()
             .filter(orders::Column::TenantId.eq(tenant_id))
             .filter(orders::Column::CreatedAt.gte(from))
+            .filter(orders::Column::Channel.ne(TEST_CHANNEL))
             .count(conn)
     };
     let mut periods = [
@@ -83,7 +99,13 @@ pub async fn sales_summary_for_tenant<C: ConnectionTrait>(
     }
     let mut daily: Vec<(NaiveDate, i64)> = (0..30).map(|i| ((start30 + Duration::days(i)).date_naive(), 0)).collect();
     let mut by_product: HashMap<String, TopProduct> = HashMap::new();
-    for (paid_at, amount, product_id, name, qty) in paid {
+    let mut test_30d = TestFigures::default();
+    for (paid_at, amount, product_id, name, qty, channel) in paid {
+        if channel == TEST_CHANNEL {
+            test_30d.paid_orders += 1;
+            test_30d.amount_minor += amount;
+            continue;
+        }
         for (from, f) in periods.iter_mut() {
             if paid_at >= *from {
                 f.revenue_minor += amount;
@@ -106,5 +128,5 @@ pub async fn sales_summary_for_tenant<C: ConnectionTrait>(
     top.sort_by(|a, b| b.revenue_minor.cmp(&a.revenue_minor).then(a.name.cmp(&b.name)));
     top.truncate(5);
     let [today, days7, days30] = periods.map(|(_, f)| f);
-    Ok(SalesSummary { today, days7, days30, top_products: top, daily })
+    Ok(SalesSummary { test_30d, today, days7, days30, top_products: top, daily })
 }

@@ -96,10 +96,25 @@ async fn orders_appear_with_search_filters_detail_actions_and_csv() {
     assert!(app.jobs_settled(10).await);
     assert_eq!(mails("alice@example.com"), 4, "the refused resend sent nothing");
 
-    // The dashboard home counts the sale.
+    // A sale paid with simulated money is a test order: shown apart, never revenue.
     let home = b.get("/shops/ordershop").await;
-    assert!(home.body.contains("60.00 CNY"), "revenue of the paid order");
-    assert!(home.body.contains("Paid 1 · 创建 Created 2"));
+    assert!(home.body.contains("1 test order(s) paid with simulated payments (60.00 CNY)"), "{}", home.body);
+    assert!(home.body.contains("Paid 0 · 创建 Created 0"), "{}", home.body);
+    assert!(b.get("/shops/ordershop/orders").await.body.contains("测试 TEST"), "marked in the list");
+    // The same order paid through a real channel is revenue.
+    {
+        use kapu_core::entities::orders;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        orders::Entity::update_many()
+            .col_expr(orders::Column::Channel, Expr::value("alipay"))
+            .filter(orders::Column::OrderNo.eq(paid.as_str()))
+            .exec(app.db.writer())
+            .await
+            .expect("relabel");
+    }
+    let home = b.get("/shops/ordershop").await;
+    assert!(home.body.contains("60.00 CNY") && !home.body.contains("id=\"test-orders\""), "revenue of the paid order");
+    assert!(home.body.contains("Paid 1 · 创建 Created 1"), "{}", home.body);
 
     // Refund: only for paid orders.
     b.post(&format!("/shops/ordershop/orders/{pending_no}/refunded"), &[]).await.expect(400);
@@ -116,9 +131,9 @@ async fn orders_appear_with_search_filters_detail_actions_and_csv() {
     let csv = b.get("/shops/ordershop/orders.csv?status=pending").await;
     assert_eq!(csv.body.lines().count(), 2);
 
-    // Revenue is net of the refund.
+    // Revenue is net of the refund (the test order stays out of it).
     let home = b.get("/shops/ordershop").await;
-    assert!(home.body.contains("Paid 0 · 创建 Created 2"));
+    assert!(home.body.contains("Paid 0 · 创建 Created 1"), "{}", home.body);
 }
 
 #[tokio::test]

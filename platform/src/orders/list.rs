@@ -92,6 +92,7 @@ pub async fn list_orders(
                 order_no => o.order_no.clone(), created_at => when(&o.created_at), product_name => o.product_name.clone(),
                 quantity => o.quantity, amount => format!("{} {}", format_minor(o.amount_minor, &o.currency), o.currency),
                 email => o.email.clone(), status => o.status.clone(), status_label => status_label(&o.status),
+                test => o.channel == kapu_core::store::dashboard::TEST_CHANNEL,
             }
         })
         .collect();

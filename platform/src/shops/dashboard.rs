@@ -95,8 +95,10 @@ pub async fn dashboard(
         channel_health.push(context! { label => kapu_billing::forms::label_of(&c.channel), state => h.state.as_str(),
         success_rate => h.success_rate.map(|r| format!("{:.1}%", r * 100.0)), median_ms => h.median_latency_ms });
     }
+    let test_orders = (summary.test_30d.paid_orders > 0)
+        .then(|| context! { paid => summary.test_30d.paid_orders, amount => money(summary.test_30d.amount_minor) });
     let page = context! {
-        to_fulfil,
+        to_fulfil, test_orders,
         periods, top_products, low_stock, checklist, channels_note, channel_health,
         chart_svg => Value::from_safe_string(revenue_chart(&summary.daily, &currency)),
     };
