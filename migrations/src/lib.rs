@@ -21,6 +21,7 @@ mod m20261201_000001_test_mode_visibility;
 mod m20261201_000002_order_client_net;
 mod m20261201_000003_observability;
 mod m20261201_000004_supply;
+mod m20261201_000005_key_import_report;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_order_client_net::Migration),
             Box::new(m20261201_000003_observability::Migration),
             Box::new(m20261201_000004_supply::Migration),
+            Box::new(m20261201_000005_key_import_report::Migration),
         ]
     }
 }

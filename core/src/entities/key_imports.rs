@@ -18,6 +18,8 @@ pub struct Model {
     pub imported: i64,
     pub duplicate: i64,
     pub invalid: i64,
+    /// Blank lines in the text, skipped.
+    pub blank_lines: i64,
     /// JSON array of the first offending entries: `{line, reason}`.
     pub problems: String,
     pub error: Option<String>,

@@ -22,8 +22,9 @@ use crate::ids::new_id;
 
 /// Longest accepted key, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
-/// How many offending entries an import reports.
-pub const MAX_PROBLEMS: usize = 20;
+/// How many offending entries an import lists (every one, up to this many;
+/// the counts cover the rest).
+pub const MAX_PROBLEMS: usize = 1000;
 /// An import that has not moved for this long was interrupted.
 pub const STALL_SECS: i64 = 60;
 
@@ -93,12 +94,34 @@ pub fn split_entries(text: &str, delimiter: Delimiter) -> Vec<Entry> {
     out
 }
 
+/// Lines of the text that hold nothing but white space (skipped by [`split_entries`]).
+pub fn count_blank_lines(text: &str) -> u64 {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.lines().filter(|l| l.trim().is_empty()).count() as u64
+}
+
 /// Why an entry was not imported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub line: u32,
     /// `too_long`, `control_characters`, `duplicate_in_file` or `already_on_product`.
     pub reason: String,
+    /// The offending text as the merchant may see it ([`excerpt`]).
+    #[serde(default)]
+    pub text: String,
+}
+
+/// An entry as shown in the report: control characters as `�`, and a long
+/// one cut to its start and end with its length.
+pub fn excerpt(text: &str) -> String {
+    let clean: String = text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
+    let n = clean.chars().count();
+    if n <= 40 {
+        return clean;
+    }
+    let head: String = clean.chars().take(24).collect();
+    let tail: String = clean.chars().skip(n - 8).collect();
+    format!("{head}…{tail} ({n} chars)")
 }
 
 /// Counts of one chunk (or a whole import).
@@ -133,13 +156,13 @@ pub async fn import_chunk_for_tenant<C: ConnectionTrait>(
         };
         if let Some(r) = reason {
             out.invalid += 1;
-            out.problems.push(Problem { line: e.line, reason: r.into() });
+            out.problems.push(Problem { line: e.line, reason: r.into(), text: excerpt(&e.text) });
             continue;
         }
         let fp = keys.fingerprint(&e.text);
         if !seen.insert(fp.clone()) {
             out.duplicate += 1;
-            out.problems.push(Problem { line: e.line, reason: "duplicate_in_file".into() });
+            out.problems.push(Problem { line: e.line, reason: "duplicate_in_file".into(), text: excerpt(&e.text) });
             continue;
         }
         fresh.push((e.line, e.text.clone(), fp));
@@ -164,7 +187,7 @@ pub async fn import_chunk_for_tenant<C: ConnectionTrait>(
     for (line, text, fp) in fresh {
         if existing.contains(&fp) {
             out.duplicate += 1;
-            out.problems.push(Problem { line, reason: "already_on_product".into() });
+            out.problems.push(Problem { line, reason: "already_on_product".into(), text: excerpt(&text) });
             continue;
         }
         let sealed = keys.seal(text.as_bytes());
@@ -221,6 +244,7 @@ pub async fn create_key_import_for_tenant<C: ConnectionTrait>(
     tenant_id: &str,
     product_id: &str,
     total: i64,
+    blank_lines: i64,
 ) -> Result<String, DbErr> {
     let id = new_id();
     let now = Utc::now();
@@ -234,6 +258,7 @@ pub async fn create_key_import_for_tenant<C: ConnectionTrait>(
         imported: Set(0),
         duplicate: Set(0),
         invalid: Set(0),
+        blank_lines: Set(blank_lines),
         problems: Set("[]".into()),
         error: Set(None),
         created_at: Set(now),

@@ -140,6 +140,12 @@ async fn key_import_trims_dedupes_and_reports_each_problem_line() {
         assert!(page.body.contains(needle), "{needle}");
     }
     assert!(page.body.contains("<td class=\"num\">4</td>"), "the duplicate is line 4");
+    // Each problem line in line order with its text (a long one cut, control characters shown as �).
+    let at = |needle: &str| page.body.find(needle).unwrap_or_else(|| panic!("{needle} in {}", page.body));
+    assert!(at("<code>AAAA-1111</code>") < at("<code>BAD\u{fffd}KEY</code>"), "line 4 before line 5");
+    assert!(at("<code>BAD\u{fffd}KEY</code>") < at("(1025 chars)"), "line 5 before line 6");
+    assert!(page.body.contains(&format!("<code>{}…{} (1025 chars)</code>", "L".repeat(24), "L".repeat(8))));
+    assert!(page.body.contains("Blank lines skipped: <strong id=\"import-blank\">1</strong>"), "{}", page.body);
 
     // Again, as an uploaded CSV with a delimiter: existing keys are skipped, new ones added.
     let file = b"AAAA-1111,DDDD-4444\nEEEE-5555".to_vec();

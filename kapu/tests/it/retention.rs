@@ -160,6 +160,7 @@ async fn old_records_go_and_everything_a_merchant_or_an_audit_needs_stays() {
                     imported: 1,
                     duplicate: 0,
                     invalid: 0,
+                    blank_lines: 0,
                     problems: "[]".into(),
                     error: None,
                     created_at: at,

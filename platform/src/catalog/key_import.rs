@@ -108,7 +108,8 @@ pub async fn import_keys(
         drop(txn);
         return refuse(over.to_string()).await;
     }
-    let import_id = create_key_import_for_tenant(&txn, &tenant_id, &product.id, entries.len() as i64).await?;
+    let blank = kapu_core::store::key_imports::count_blank_lines(&text) as i64;
+    let import_id = create_key_import_for_tenant(&txn, &tenant_id, &product.id, entries.len() as i64, blank).await?;
     txn.commit().await?;
     tracing::info!(tenant = %tenant_id, product = %product.id, import = %import_id, keys = entries.len(), "key import started");
     tokio::spawn(run_import(state.clone(), tenant_id, product.id.clone(), import_id.clone(), entries));
@@ -211,15 +212,20 @@ pub async fn import_page(
         .ok_or(PageError::NotFound)?;
     let product = find_product_for_tenant(state.db.reader(), access.tenant_id(), &i.product_id).await?;
     let status = effective_status(&i, Utc::now()).to_string();
-    let problems: Vec<Problem> = serde_json::from_str(&i.problems).unwrap_or_default();
-    let problems: Vec<Value> =
-        problems.iter().map(|p| context! { line => p.line, reason => reason_label(&p.reason) }).collect();
+    let mut problems: Vec<Problem> = serde_json::from_str(&i.problems).unwrap_or_default();
+    // In line order, each with the text that caused it.
+    problems.sort_by_key(|p| p.line);
+    let not_listed = (i.duplicate + i.invalid - problems.len() as i64).max(0);
+    let problems: Vec<Value> = problems
+        .iter()
+        .map(|p| context! { line => p.line, reason => reason_label(&p.reason), text => p.text.clone() })
+        .collect();
     let page = context! {
         product_name => product.map(|p| p.name).unwrap_or_default(),
         import => context! {
             id => i.id, product_id => i.product_id, status_label => status_label(&status), status,
             total => i.total, processed => i.processed, imported => i.imported, duplicate => i.duplicate,
-            invalid => i.invalid, error => i.error, problems,
+            invalid => i.invalid, error => i.error, problems, not_listed, blank_lines => i.blank_lines,
         },
     };
     let layout =

@@ -130,7 +130,7 @@ impl ProductForm {
             errors.push("描述最多 20000 个字符。The description may have at most 20,000 characters.".into());
         }
         let tiers = parse_tier_lines(&self.tiers, currency, price.unwrap_or(0)).unwrap_or_else(|e| {
-            errors.push(e);
+            errors.extend(e);
             Vec::new()
         });
         let kind = match self.kind.as_str() {
@@ -211,35 +211,49 @@ pub fn parse_field_lines(text: &str) -> Result<Vec<InputField>, String> {
     Ok(out)
 }
 
-/// Parses `qty=price` lines into tiers; each tier must be cheaper than the base price and than the tier before.
-pub fn parse_tier_lines(text: &str, currency: &str, base_minor: i64) -> Result<Vec<Tier>, String> {
+/// Parses `qty=price` lines into tiers; each tier must be cheaper than the
+/// base price and than the tier before. Every bad line is reported, in order.
+pub fn parse_tier_lines(text: &str, currency: &str, base_minor: i64) -> Result<Vec<Tier>, Vec<String>> {
     let mut tiers: Vec<Tier> = Vec::new();
+    let mut errors = Vec::new();
     for (i, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty()) {
-        let bad =
-            || format!("批发价第 {i} 行应为「数量=单价」，例如 10=8.50。Wholesale line {i} must look like 10=8.50.");
-        let (q, p) = line.split_once('=').ok_or_else(bad)?;
-        let min_qty: i64 = q.trim().parse().map_err(|_| bad())?;
-        let unit = parse_major(p.trim(), currency).ok_or_else(bad)?;
+        let parsed = line.split_once('=').and_then(|(q, p)| {
+            let min_qty: i64 = q.trim().parse().ok()?;
+            Some((min_qty, parse_major(p.trim(), currency)?))
+        });
+        let Some((min_qty, unit)) = parsed else {
+            errors.push(format!(
+                "批发价第 {i} 行「{line}」应为「数量=单价」，例如 10=8.50。Wholesale line {i} (“{line}”) must look like 10=8.50."
+            ));
+            continue;
+        };
         if min_qty < 2 {
-            return Err(format!("批发价第 {i} 行：数量至少为 2。Wholesale line {i}: the quantity must be at least 2."));
+            errors.push(format!("批发价第 {i} 行：数量至少为 2。Wholesale line {i}: the quantity must be at least 2."));
+            continue;
         }
         if unit == 0 || unit >= base_minor {
-            return Err(format!(
+            errors.push(format!(
                 "批发价第 {i} 行：单价需大于 0 且低于原价。Wholesale line {i}: the unit price must be above 0 and below the base price."
             ));
+            continue;
         }
         tiers.push(Tier { min_qty, unit_price_minor: unit });
     }
     tiers.sort_by_key(|t| t.min_qty);
     for w in tiers.windows(2) {
         if w[0].min_qty == w[1].min_qty {
-            return Err("批发价的数量不能重复。Two wholesale tiers have the same quantity.".into());
-        }
-        if w[1].unit_price_minor >= w[0].unit_price_minor {
-            return Err("买得越多单价应越低。A larger quantity must have a lower unit price.".into());
+            errors.push(format!(
+                "批发价的数量 {} 重复。Two wholesale tiers have the same quantity ({}).",
+                w[0].min_qty, w[0].min_qty
+            ));
+        } else if w[1].unit_price_minor >= w[0].unit_price_minor {
+            errors.push(format!(
+                "买得越多单价应越低：{} 件的单价不低于 {} 件的。A larger quantity must have a lower unit price: {} costs no less than {}.",
+                w[1].min_qty, w[0].min_qty, w[1].min_qty, w[0].min_qty
+            ));
         }
     }
-    Ok(tiers)
+    if errors.is_empty() { Ok(tiers) } else { Err(errors) }
 }
 
 async fn form_page(
@@ -465,5 +479,11 @@ mod tests {
         assert!(parse_tier_lines("10=5\n50=6", "CNY", 990).is_err(), "rising price");
         assert!(parse_tier_lines("1=5", "CNY", 990).is_err(), "quantity 1");
         assert!(parse_tier_lines("ten=5", "CNY", 990).is_err());
+        // Every bad line, in order, each named with its text.
+        let all = parse_tier_lines("ten=5\n10=8\n1=5\n20=abc", "CNY", 990).expect_err("bad");
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(
+            all[0].contains("line 1 (“ten=5”)") && all[1].contains("line 3") && all[2].contains("line 4 (“20=abc”)")
+        );
     }
 }
