@@ -52,6 +52,7 @@ pub fn storefront_routes() -> RouteBook<RuntimeState> {
         .route("/api/v1/openapi.json", get(api::openapi::openapi_json))
         .route("/", get(pages::home::show_home))
         .route("/products/{product_id}", get(pages::product::show_product))
+        .route("/products/{product_id}/coupon", get(pages::product::check_coupon))
         .route("/checkout", get(pages::product::checkout_reloaded).post(pages::product::submit_checkout))
         .route("/lookup", get(pages::lookup::show_lookup).post(pages::lookup::submit_password_lookup))
         .route("/lookup/email", post(pages::lookup::submit_email_lookup))

@@ -18,16 +18,48 @@
       var per = pricing.per_major || 100, digits = String(per).length - 1;
       return digits ? (minor / per).toFixed(digits) : String(minor);
     };
+    // What a coupon takes off, as the server computes it: never the whole amount.
+    var discountOf = function (gross) {
+      var c = pricing.coupon;
+      if (!c) return 0;
+      var off = c.kind === "percent" ? Math.floor(gross * Math.min(Math.max(c.value, 0), 100) / 100) : Math.max(c.value, 0);
+      return Math.max(Math.min(off, gross - 1), 0);
+    };
     var update = function () {
       var q = parseInt(qtyInput.value, 10);
       if (!(q >= 1)) return;
       var unit = pricing.base;
       (pricing.tiers || []).forEach(function (t) { if (q >= t[0]) unit = t[1]; });
-      total.querySelector(".total-amount").textContent = money(unit * q);
+      var off = discountOf(unit * q);
+      total.querySelector(".total-amount").textContent = money(unit * q - off);
       total.querySelector(".total-unit").textContent = money(unit);
       total.querySelector(".total-qty").textContent = q;
+      var d = total.querySelector(".total-discount");
+      if (d) {
+        d.hidden = off === 0;
+        d.querySelector(".total-discount-amount").textContent = money(off);
+      }
     };
     qtyInput.addEventListener("input", update);
+    // A typed coupon is checked with the shop and, if it applies, counted in the total.
+    var couponInput = document.querySelector("form.checkout input[name=coupon]");
+    var note = document.getElementById("coupon-note");
+    if (couponInput && couponInput.getAttribute("data-check-url")) {
+      var check = function () {
+        var code = couponInput.value.trim();
+        if (!code) { pricing.coupon = null; if (note) note.textContent = ""; update(); return; }
+        fetch(couponInput.getAttribute("data-check-url") + "?code=" + encodeURIComponent(code), { headers: { Accept: "application/json" } })
+          .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+          .then(function (res) {
+            if (couponInput.value.trim() !== code) return;
+            pricing.coupon = res.ok ? { kind: res.body.kind, value: res.body.value } : null;
+            if (note) note.textContent = res.ok ? "" : ((res.body.error && res.body.error.message) || "");
+            update();
+          })
+          .catch(function () {});
+      };
+      couponInput.addEventListener("change", check);
+    }
   }
   document.querySelectorAll("time[data-countdown]").forEach(function (el) {
     var end = Date.parse(el.getAttribute("data-countdown"));

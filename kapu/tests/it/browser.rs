@@ -41,6 +41,18 @@ async fn buy_through_pages(app: &TestApp, c: &Client, pay_label: &str, email: &s
     qty.clear().await.expect("clear");
     qty.send_keys("1").await.expect("type");
     assert_eq!(total().await, "39.90");
+    // A coupon, once the field is left, is checked with the shop and taken off the total.
+    let coupon = c.find(Locator::Css("form.checkout input[name=coupon]")).await.expect("coupon field");
+    coupon.send_keys("SAVE10\u{E004}").await.expect("type and leave");
+    let mut discounted = String::new();
+    for _ in 0..50 {
+        discounted = total().await;
+        if discounted == "35.91" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(discounted, "35.91", "39.90 less 10 %");
     email_input.send_keys(email).await.expect("type");
     c.find(Locator::Css("form.checkout button[type=submit]")).await.expect("buy").click().await.expect("buy");
     // The sandbox page: TEST MODE, then "pay".
@@ -64,6 +76,16 @@ async fn a_buyer_buys_a_key_in_a_real_browser_in_both_languages_at_phone_width()
     }
     let app = TestApp::spawn().await;
     let driver = start_driver().await;
+    let coupon = kapu_core::store::coupons::NewCoupon {
+        code: "SAVE10".into(),
+        kind: "percent",
+        value: 10,
+        product_id: None,
+        usage_limit: None,
+        expires_at: None,
+    };
+    let demo = app.tenant_id("demo").await;
+    kapu_core::store::coupons::create_coupon_for_tenant(app.db.writer(), &demo, &coupon).await.expect("coupon");
 
     for (lang, pay_label, email, status_text) in [
         ("zh-CN", "模拟支付成功", "zh-buyer@example.com", "已发货"),

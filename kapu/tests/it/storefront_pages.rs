@@ -373,5 +373,49 @@ async fn the_product_page_shows_the_total_before_buying_with_the_wholesale_tier(
     assert!(html.contains("<span class=\"total-qty\">10</span>"));
     // The script's figures: base price, tiers, minor units per major.
     assert!(html.contains("&quot;tiers&quot;:[[5,3590],[10,3290]]"), "{html}");
+
+    // A coupon that applies is in the total (and in the script's figures); one that does not says why.
+    let demo = app.tenant_id("demo").await;
+    let coupon = kapu_core::store::coupons::NewCoupon {
+        code: "SAVE10".into(),
+        kind: "percent",
+        value: 10,
+        product_id: None,
+        usage_limit: None,
+        expires_at: None,
+    };
+    kapu_core::store::coupons::create_coupon_for_tenant(app.db.writer(), &demo, &coupon).await.expect("coupon");
+    let refused = |coupon: &'static str| {
+        let form = [
+            ("product_id", "win11-pro"),
+            ("quantity", "10"),
+            ("email", "not-an-email"),
+            ("channel", "sandbox"),
+            ("coupon", coupon),
+        ];
+        app.client.post(app.url("/checkout")).header("origin", origin.trim_end_matches('/')).form(&form).send()
+    };
+    let html = refused("save10").await.expect("post").text().await.expect("html");
+    assert!(html.contains("<span class=\"total-amount\">296.10</span>"), "329.00 less 10 %: {html}");
+    assert!(html.contains("<span class=\"total-discount-amount\">32.90</span>"), "{html}");
+    assert!(html.contains("&quot;coupon&quot;:{&quot;kind&quot;:&quot;percent&quot;,&quot;value&quot;:10}"), "{html}");
+    let html = refused("NOPE").await.expect("post").text().await.expect("html");
+    assert!(html.contains("<span class=\"total-amount\">329.00</span>"), "{html}");
+    assert!(html.contains("id=\"coupon-note\" aria-live=\"polite\">优惠码不存在"), "{html}");
+    // What the script asks: the terms, or the refusal in the buyer's language.
+    let (status, terms) = app.get_json(&app.url("/products/win11-pro/coupon?code=save10")).await;
+    assert_eq!((status, terms["kind"].as_str(), terms["value"].as_i64()), (200, Some("percent"), Some(10)), "{terms}");
+    let r = app
+        .client
+        .get(app.url("/products/win11-pro/coupon?code=NOPE"))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 422);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "coupon_not_found");
+    assert_eq!(body["error"]["message"], "No such coupon code; please check it.");
+    assert_eq!(app.get_json(&app.url("/products/nope/coupon?code=SAVE10")).await.0, 404);
     app.stop().await;
 }

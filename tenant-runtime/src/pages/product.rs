@@ -111,10 +111,27 @@ async fn product_html(
         .filter(|q| (min_qty..=max_allowed.max(min_qty)).contains(q))
         .unwrap_or(min_qty);
     let unit = kapu_core::pricing::unit_price(product.price_minor, &parsed_tiers, qty);
+    let gross = unit.saturating_mul(qty);
+    // A coupon typed in the form counts in the total once it checks out;
+    // otherwise the reason it does not is shown by the field.
+    let coupon = match form.coupon.trim() {
+        "" => None,
+        code => Some(check_coupon_for(state, shop, &product.id, code).await?),
+    };
+    let (discount, coupon_terms, coupon_note) = match &coupon {
+        Some(Ok(c)) => (
+            kapu_core::store::coupons::discount_for(c, gross),
+            serde_json::json!({ "kind": c.kind, "value": c.value }),
+            None,
+        ),
+        Some(Err(r)) => (0, serde_json::Value::Null, Some(StoreError::Coupon(*r).message(lang))),
+        None => (0, serde_json::Value::Null, None),
+    };
     let pricing = serde_json::json!({
         "base": product.price_minor,
         "tiers": parsed_tiers.iter().map(|t| [t.min_qty, t.unit_price_minor]).collect::<Vec<_>>(),
         "per_major": kapu_core::money::minor_per_major(&product.currency),
+        "coupon": coupon_terms,
     })
     .to_string();
     let ctx = context! {
@@ -122,8 +139,9 @@ async fn product_html(
             id => product.id.clone(), name => product.name.clone(), description => minijinja::Value::from_safe_string(description.to_string()),
             price => format_minor(product.price_minor, &product.currency), stock => stock,
             min_qty => product.min_qty.max(1), max_allowed => max_allowed, tiers => tiers,
-            total => format_minor(unit.saturating_mul(qty), &product.currency), unit_price => format_minor(unit, &product.currency),
+            total => format_minor(gross - discount, &product.currency), unit_price => format_minor(unit, &product.currency),
             total_qty => qty, pricing => pricing,
+            discount => (discount > 0).then(|| format_minor(discount, &product.currency)), coupon_note,
             manual => product.kind == "manual",
             fields => Value::from(minijinja::value::Serde(
                 kapu_core::store::manual_delivery::parse_input_fields(product.input_fields.as_deref())
@@ -146,6 +164,61 @@ async fn product_html(
         ..base_ctx(&shop.tenant, lang, &format!("/products/{}", product.id))
     };
     render_string(Some(&shop.tenant), "product.html", ctx)
+}
+
+/// Whether a coupon code applies to a product now (without taking a use).
+async fn check_coupon_for(
+    state: &RuntimeState,
+    shop: &TenantCtx,
+    product_id: &str,
+    code: &str,
+) -> Result<Result<kapu_core::entities::coupons::Model, kapu_core::store::coupons::CouponRejection>, StoreError> {
+    Ok(kapu_core::store::coupons::find_applicable_coupon_for_tenant(
+        state.db.reader(),
+        shop.id(),
+        code,
+        product_id,
+        chrono::Utc::now(),
+    )
+    .await?)
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CouponQuery {
+    #[serde(default)]
+    code: String,
+}
+
+/// `GET /products/{id}/coupon?code=…`: the product page's script asks
+/// whether a typed coupon applies, and puts it in the live total. Answers
+/// the coupon's terms (`kind`, `value`), or the refusal in the buyer's
+/// language; takes no use of it.
+pub async fn check_coupon(
+    State(state): State<RuntimeState>,
+    shop: TenantCtx,
+    lang: Lang,
+    Path(product_id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<CouponQuery>,
+) -> Response {
+    let answer = async {
+        let catalog = state.catalog.catalog(&state.db, shop.id()).await?;
+        if catalog.product(&product_id).is_none() {
+            return Err(StoreError::ProductNotFound);
+        }
+        drop(catalog);
+        let code = q.code.trim();
+        if code.is_empty() || code.len() > 64 {
+            return Err(StoreError::Coupon(kapu_core::store::coupons::CouponRejection::Unknown));
+        }
+        match check_coupon_for(&state, &shop, &product_id, code).await? {
+            Ok(c) => Ok(serde_json::json!({ "code": c.code, "kind": c.kind, "value": c.value })),
+            Err(r) => Err(StoreError::Coupon(r)),
+        }
+    };
+    match answer.await {
+        Ok(terms) => axum::Json(terms).into_response(),
+        Err(e) => e.to_json_response(lang),
+    }
 }
 
 /// `GET /checkout`: a reload (or back/forward) of the page a refused
