@@ -8,6 +8,19 @@ pub fn minor_per_major(currency: &str) -> i64 {
     }
 }
 
+/// The sign buyers know a currency by, put before amounts on storefront
+/// pages (`¥9.90`, `$9.90`); the code itself for one without a common sign.
+pub fn currency_symbol(currency: &str) -> &str {
+    match currency {
+        "CNY" | "JPY" => "¥",
+        "USD" => "$",
+        "EUR" => "€",
+        "HKD" => "HK$",
+        "GBP" => "£",
+        other => other,
+    }
+}
+
 /// Formats minor units as a decimal string in major units: `990` CNY → `"9.90"`.
 pub fn format_minor(amount_minor: i64, currency: &str) -> String {
     let per = minor_per_major(currency);

@@ -254,7 +254,7 @@ pub fn theme_asset(path: &str) -> Option<&'static Asset> {
 /// show that everything is escaped.
 pub fn sample_context(theme: &Theme, lang: &str) -> Value {
     minijinja::context! {
-        shop => minijinja::context! { name => "Sample <Shop>", announcement => "新品上架 <b>New</b> arrivals", test_mode => true, support_contact => "support@example.com" },
+        shop => minijinja::context! { name => "Sample <Shop>", announcement => "新品上架 <b>New</b> arrivals", test_mode => true, support_contact => "support@example.com", symbol => "¥" },
         lang => lang,
         t => texts(lang),
         back => "/",

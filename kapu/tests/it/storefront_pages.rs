@@ -419,3 +419,19 @@ async fn the_product_page_shows_the_total_before_buying_with_the_wholesale_tier(
     assert_eq!(app.get_json(&app.url("/products/nope/coupon?code=SAVE10")).await.0, 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn prices_carry_the_shops_currency_sign() {
+    let app = TestApp::spawn().await;
+    let (_, product) = app.create_shop("dollars", "test", 1).await;
+    app.set_tenant("dollars", kapu_core::entities::tenants::Column::Currency, "USD").await;
+    for path in ["/".to_string(), format!("/products/{product}")] {
+        let html =
+            app.client.get(app.shop_url("dollars", &path)).send().await.expect("get").text().await.expect("html");
+        assert!(html.contains("$10.00") && !html.contains("¥10.00"), "{path}: {html}");
+    }
+    // The demo shop prices in CNY.
+    let html = app.client.get(app.url("/products/win11-pro")).send().await.expect("get").text().await.expect("html");
+    assert!(html.contains("¥39.90"), "{html}");
+    app.stop().await;
+}
