@@ -6,6 +6,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "测试模式 · TEST MODE：本店尚未正式营业，付款为模拟，不会扣款。",
         "TEST MODE: this shop is not live yet. Payments are simulated; no money moves.",
     ),
+    // The banner on a phone: one short line.
+    ("test_mode_short", "测试模式 TEST MODE · 付款为模拟", "TEST MODE · payments are simulated"),
     ("lookup_nav", "查询订单", "Find my order"),
     ("footer", "自动发货 · 付款后立即交付", "Instant automatic delivery after payment"),
     ("support", "客服", "Support"),

@@ -25,6 +25,18 @@ async fn assert_no_horizontal_scroll(c: &Client, what: &str) {
 async fn buy_through_pages(app: &TestApp, c: &Client, pay_label: &str, email: &str) -> (String, String) {
     c.goto(&format!("http://demo.localhost:{}/", app.addr.port())).await.expect("open shop");
     assert_no_horizontal_scroll(c, "home").await;
+    // The test banner and the header are one compact line each on a phone.
+    let v = c
+        .execute(
+            "return [document.querySelector('.test-banner').getBoundingClientRect().height, document.querySelector('header.top').getBoundingClientRect().height, window.innerHeight];",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    let (banner, header, screen) =
+        (v[0].as_f64().expect("banner"), v[1].as_f64().expect("header"), v[2].as_f64().expect("screen"));
+    assert!(banner <= 24.0 && header <= 44.0, "banner {banner} px, header {header} px");
+    assert!((banner + header) / screen < 0.12, "{banner} + {header} of {screen} px");
     c.find(Locator::Css("a[href='/products/win11-pro']")).await.expect("product link").click().await.expect("click");
     let email_input = c.wait().for_element(Locator::Css("input[name=email]")).await.expect("checkout form");
     assert_no_horizontal_scroll(c, "product page").await;
