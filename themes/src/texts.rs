@@ -17,6 +17,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("no_products", "本店暂时没有商品。", "This shop has no products yet."),
     ("wholesale", "批发价", "Wholesale prices"),
     ("each", "件", "each"),
+    ("unit_price", "单价", "Unit price"),
     ("checkout", "下单", "Checkout"),
     ("quantity", "购买数量", "Quantity"),
     ("email", "邮箱", "Email"),

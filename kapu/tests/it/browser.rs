@@ -55,6 +55,16 @@ async fn buy_through_pages(app: &TestApp, c: &Client, pay_label: &str, email: &s
     assert_eq!(total().await, "39.90");
     // A coupon, once the field is left, is checked with the shop and taken off the total.
     let coupon = c.find(Locator::Css("form.checkout input[name=coupon]")).await.expect("coupon field");
+    // A full-size field like the others, not a tiny unstyled box.
+    let v = c
+        .execute(
+            "var r = document.querySelector('form.checkout input[name=coupon]').getBoundingClientRect(), e = document.querySelector('form.checkout input[name=email]').getBoundingClientRect(); return [r.height, r.width, e.width];",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    let (h, w, email_w) = (v[0].as_f64().expect("h"), v[1].as_f64().expect("w"), v[2].as_f64().expect("ew"));
+    assert!(h >= 40.0 && (w - email_w).abs() < 1.0, "coupon field {w}×{h}, email field {email_w} wide");
     coupon.send_keys("SAVE10\u{E004}").await.expect("type and leave");
     let mut discounted = String::new();
     for _ in 0..50 {
