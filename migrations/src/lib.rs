@@ -22,6 +22,7 @@ mod m20261201_000002_order_client_net;
 mod m20261201_000003_observability;
 mod m20261201_000004_supply;
 mod m20261201_000005_key_import_report;
+mod m20261201_000006_product_slugs;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_observability::Migration),
             Box::new(m20261201_000004_supply::Migration),
             Box::new(m20261201_000005_key_import_report::Migration),
+            Box::new(m20261201_000006_product_slugs::Migration),
         ]
     }
 }

@@ -127,6 +127,7 @@ pub async fn add_product<C: ConnectionTrait>(conn: &C, tenant_id: &str, p: &NewP
         sort_order: Set(p.sort_order),
         low_stock_threshold: Set(5),
         input_fields: Set(None),
+        slug: Set(None),
         supply_tenant_id: Set(None),
         supply_product_id: Set(None),
         supply_paused: Set(None),

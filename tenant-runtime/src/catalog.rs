@@ -53,8 +53,12 @@ impl Catalog {
         }
     }
 
-    pub fn product(&self, product_id: &str) -> Option<&products::Model> {
-        self.products.iter().find(|p| p.id == product_id)
+    /// A visible product by its id, or by its slug (its readable address).
+    pub fn product(&self, id_or_slug: &str) -> Option<&products::Model> {
+        self.products
+            .iter()
+            .find(|p| p.id == id_or_slug)
+            .or_else(|| self.products.iter().find(|p| p.slug.as_deref() == Some(id_or_slug)))
     }
 
     pub fn category_name(&self, category_id: Option<&str>) -> Option<&str> {

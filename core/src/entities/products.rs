@@ -9,6 +9,8 @@ pub struct Model {
     pub id: String,
     pub category_id: Option<String>,
     pub name: String,
+    /// The product's readable address in its shop (`/products/{slug}`), if it has one.
+    pub slug: Option<String>,
     pub description: String,
     /// `auto_key` (instant delivery of card keys) or `manual` (the merchant delivers after payment).
     pub kind: String,

@@ -42,6 +42,8 @@ pub async fn find_product_for_tenant<C: ConnectionTrait>(
 pub struct ProductFields {
     pub category_id: Option<String>,
     pub name: String,
+    /// The readable address (`/products/{slug}`); none: the id.
+    pub slug: Option<String>,
     pub description: String,
     pub price_minor: i64,
     pub wholesale_tiers: Option<String>,
@@ -80,6 +82,7 @@ pub async fn create_product_for_tenant<C: ConnectionTrait>(
         sort_order: Set(f.sort_order),
         low_stock_threshold: Set(f.low_stock_threshold),
         input_fields: Set(f.input_fields.clone()),
+        slug: Set(f.slug.clone()),
         supply_tenant_id: Set(None),
         supply_product_id: Set(None),
         supply_paused: Set(None),
@@ -103,6 +106,7 @@ pub async fn update_product_for_tenant<C: ConnectionTrait>(
     let mut m = p.into_active_model();
     m.category_id = Set(f.category_id.clone());
     m.name = Set(f.name.clone());
+    m.slug = Set(f.slug.clone());
     m.description = Set(f.description.clone());
     m.price_minor = Set(f.price_minor);
     m.wholesale_tiers = Set(f.wholesale_tiers.clone());
@@ -115,6 +119,87 @@ pub async fn update_product_for_tenant<C: ConnectionTrait>(
     m.input_fields = Set(f.input_fields.clone());
     m.update(conn).await?;
     Ok(true)
+}
+
+/// A product slug from its name: ASCII letters and digits, lower-cased,
+/// other runs as one `-`, at most 64 characters; none when fewer than 2
+/// remain (a Chinese name, say: the merchant types one, or the id serves).
+pub fn slug_from_name(name: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out: String = out.trim_end_matches('-').chars().take(64).collect();
+    let out = out.trim_end_matches('-').to_string();
+    (out.len() >= 2 && check_product_slug(&out).is_ok()).then_some(out)
+}
+
+/// Whether a typed slug is usable: 2–64 of `a-z`, `0-9` and `-`, starting
+/// and ending with a letter or digit, and not shaped like a product id (32
+/// hex digits), so an address never means two products.
+pub fn check_product_slug(slug: &str) -> Result<(), &'static str> {
+    let ok_chars = slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ends =
+        slug.starts_with(|c: char| c.is_ascii_alphanumeric()) && slug.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !(2..=64).contains(&slug.len()) || !ok_chars || !ends {
+        return Err(
+            "商品地址需为 2–64 位小写字母、数字或连字符，首尾为字母或数字。The product address must be 2–64 lowercase letters, digits or hyphens, starting and ending with a letter or digit.",
+        );
+    }
+    if slug.len() == 32 && slug.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(
+            "商品地址不能是 32 位十六进制（与商品编号相同的形式）。The product address cannot be 32 hex digits (the shape of product ids).",
+        );
+    }
+    Ok(())
+}
+
+/// Whether another product of the shop uses `slug` (or has it as its id).
+pub async fn slug_taken_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    slug: &str,
+    except_product_id: Option<&str>,
+) -> Result<bool, DbErr> {
+    use sea_orm::Condition;
+    let mut q = products::Entity::find()
+        .filter(products::Column::TenantId.eq(tenant_id))
+        .filter(Condition::any().add(products::Column::Slug.eq(slug)).add(products::Column::Id.eq(slug)));
+    if let Some(id) = except_product_id {
+        q = q.filter(products::Column::Id.ne(id));
+    }
+    Ok(q.count(conn).await? > 0)
+}
+
+/// The slug a product gets: the one typed (checked by the caller), else one
+/// made from its name, numbered (`-2`, `-3`, …) until no other product of the
+/// shop has it; none when the name gives none.
+pub async fn settle_slug_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    f: &mut ProductFields,
+    except_product_id: Option<&str>,
+) -> Result<Result<(), &'static str>, DbErr> {
+    if let Some(s) = &f.slug {
+        if slug_taken_for_tenant(conn, tenant_id, s, except_product_id).await? {
+            return Ok(Err("另一个商品已使用这个地址。Another product of this shop uses this address."));
+        }
+        return Ok(Ok(()));
+    }
+    let Some(base) = slug_from_name(&f.name) else { return Ok(Ok(())) };
+    for n in 1..50 {
+        let candidate =
+            if n == 1 { base.clone() } else { format!("{}-{n}", base.chars().take(60).collect::<String>()) };
+        if !slug_taken_for_tenant(conn, tenant_id, &candidate, except_product_id).await? {
+            f.slug = Some(candidate);
+            break;
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Why a product could not be deleted.
@@ -355,7 +440,19 @@ pub async fn products_page_for_tenant<C: ConnectionTrait>(
 
 #[cfg(test)]
 mod tests {
-    use super::mask_key;
+    use super::{check_product_slug, mask_key, slug_from_name};
+
+    #[test]
+    fn slugs_come_from_names_and_typed_ones_are_checked() {
+        assert_eq!(slug_from_name("Steam Wallet ¥50 (CN)").as_deref(), Some("steam-wallet-50-cn"));
+        assert_eq!(slug_from_name("网易一卡通 100 点").as_deref(), Some("100"));
+        assert_eq!(slug_from_name("网易一卡通"), None);
+        assert_eq!(slug_from_name("  Windows 11 专业版 / Pro  ").as_deref(), Some("windows-11-pro"));
+        assert!(check_product_slug("win11-pro").is_ok());
+        for bad in ["W", "Win11", "-edge", "edge-", "a b", "0123456789abcdef0123456789abcdef"] {
+            assert!(check_product_slug(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn masks_keep_only_the_ends() {

@@ -238,3 +238,62 @@ async fn a_product_with_orders_cannot_be_deleted_but_can_be_hidden() {
     b.post(&format!("/shops/delshop/products/{other}/delete"), &[]).await.expect(303);
     b.get(&format!("/shops/delshop/products/{other}")).await.expect(404);
 }
+
+#[tokio::test]
+async fn products_get_readable_addresses_and_old_links_keep_working() {
+    let app = TestApp::spawn().await;
+    let mut b = merchant_with_shop(&app, "slugs@example.com", "slugs").await;
+    let first = create_product(&mut b, "slugs", "Steam Wallet 50 (CN)", "48.50").await;
+    // Made from the name; the same name again gets a numbered one.
+    let second = create_product(&mut b, "slugs", "Steam Wallet 50 (CN)", "48.50").await;
+    let p = b.import_keys(&format!("/shops/slugs/products/{first}/keys"), "SLUG-KEY-1", None, "newline").await;
+    finished_import(&b, &p.location.clone().expect("import page")).await;
+    let home = app.client.get(app.shop_url("slugs", "/")).send().await.expect("home").text().await.expect("html");
+    assert!(home.contains("href=\"/products/steam-wallet-50-cn\""), "{home}");
+    assert!(home.contains("href=\"/products/steam-wallet-50-cn-2\""), "{home}");
+    // The address, and the id as before, both open the product.
+    for path in ["/products/steam-wallet-50-cn".to_string(), format!("/products/{first}")] {
+        let r = app.client.get(app.shop_url("slugs", &path)).send().await.expect("page");
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let html = r.text().await.expect("html");
+        assert!(html.contains(&format!("name=\"product_id\" value=\"{first}\"")), "checkout keeps the id: {path}");
+    }
+    // A typed address: checked, unique within the shop.
+    let edit = |slug: &'static str| {
+        vec![
+            ("name", "Steam Wallet 50 (CN)"),
+            ("slug", slug),
+            ("price", "48.50"),
+            ("min_qty", "1"),
+            ("max_qty", "10"),
+            ("sort_order", "0"),
+            ("low_stock_threshold", "5"),
+            ("visible", "1"),
+        ]
+    };
+    let p = b.post(&format!("/shops/slugs/products/{second}"), &edit("Bad Address!")).await;
+    p.expect(422);
+    assert!(p.body.contains("lowercase letters, digits or hyphens"), "{}", p.body);
+    let p = b.post(&format!("/shops/slugs/products/{second}"), &edit("steam-wallet-50-cn")).await;
+    p.expect(422);
+    assert!(p.body.contains("Another product of this shop uses this address"), "{}", p.body);
+    b.post(&format!("/shops/slugs/products/{second}"), &edit("steam-50")).await.expect(303);
+    assert_eq!(
+        app.client.get(app.shop_url("slugs", "/products/steam-50")).send().await.expect("page").status().as_u16(),
+        200
+    );
+    assert_eq!(
+        app.client
+            .get(app.shop_url("slugs", "/products/steam-wallet-50-cn-2"))
+            .send()
+            .await
+            .expect("page")
+            .status()
+            .as_u16(),
+        404,
+        "the address it gave up is free again"
+    );
+    // Another shop's product is not found by this shop's address.
+    assert_eq!(app.client.get(app.url("/products/steam-50")).send().await.expect("page").status().as_u16(), 404);
+    app.stop().await;
+}

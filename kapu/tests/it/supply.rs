@@ -46,6 +46,7 @@ async fn add_resale(app: &TestApp, supplier: &str, product: &str, reseller: &str
     let w = app.db.writer();
     let fields = ProductFields {
         category_id: None,
+        slug: None,
         name: "Resold key".into(),
         description: String::new(),
         price_minor: price,

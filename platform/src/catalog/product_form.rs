@@ -9,7 +9,7 @@ use kapu_core::money::{format_minor, parse_major};
 use kapu_core::pricing::{Tier, parse_tiers};
 use kapu_core::store::catalog_admin::{
     DeleteProduct, ProductFields, category_exists_for_tenant, create_product_for_tenant, delete_product_for_tenant,
-    find_product_for_tenant, update_product_for_tenant,
+    find_product_for_tenant, settle_slug_for_tenant, update_product_for_tenant,
 };
 use kapu_core::store::manual_delivery::{InputField, parse_input_fields};
 use kapu_core::store::plan_limits::{Limit, check_limit};
@@ -51,6 +51,9 @@ pub struct ProductForm {
     /// Manual products: one field per line, `label | required | pattern`.
     #[serde(default)]
     pub(crate) fields: String,
+    /// The readable address (`/products/{slug}`); blank: made from the name.
+    #[serde(default)]
+    pub(crate) slug: String,
 }
 
 impl ProductForm {
@@ -74,6 +77,7 @@ impl ProductForm {
             .join("\n");
         Self {
             name: p.name.clone(),
+            slug: p.slug.clone().unwrap_or_default(),
             category_id: p.category_id.clone().unwrap_or_default(),
             price: format_minor(p.price_minor, &p.currency),
             description: p.description.clone(),
@@ -145,10 +149,20 @@ impl ProductForm {
             errors.push(e);
             Vec::new()
         });
+        let slug = match self.slug.trim().to_lowercase() {
+            s if s.is_empty() => None,
+            s => {
+                if let Err(e) = kapu_core::store::catalog_admin::check_product_slug(&s) {
+                    errors.push(e.to_string());
+                }
+                Some(s)
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(ProductFields {
+            slug,
             kind,
             input_fields: (kind == "manual" && !fields.is_empty())
                 .then(|| serde_json::to_string(&fields).unwrap_or_default()),
@@ -344,10 +358,13 @@ pub async fn create_product(
     CsrfToken(csrf): CsrfToken,
     VerifiedForm(form): VerifiedForm<ProductForm>,
 ) -> PageResult<Response> {
-    let fields = match form.parse(&access.shop.currency) {
+    let mut fields = match form.parse(&access.shop.currency) {
         Ok(f) => f,
         Err(errors) => return form_page(&state, &access, &csrf, None, &form, &errors, None).await,
     };
+    if let Err(e) = settle_slug_for_tenant(state.db.reader(), access.tenant_id(), &mut fields, None).await? {
+        return form_page(&state, &access, &csrf, None, &form, &[e.to_string()], None).await;
+    }
     if let Some(e) = check_category(&state, access.tenant_id(), &fields).await? {
         return form_page(&state, &access, &csrf, None, &form, &[e], None).await;
     }
@@ -384,10 +401,15 @@ pub async fn update_product(
     let p = find_product_for_tenant(state.db.reader(), access.tenant_id(), &product_id)
         .await?
         .ok_or(PageError::NotFound)?;
-    let fields = match form.parse(&p.currency) {
+    let mut fields = match form.parse(&p.currency) {
         Ok(f) => f,
         Err(errors) => return form_page(&state, &access, &csrf, Some(&product_id), &form, &errors, None).await,
     };
+    if let Err(e) =
+        settle_slug_for_tenant(state.db.reader(), access.tenant_id(), &mut fields, Some(&product_id)).await?
+    {
+        return form_page(&state, &access, &csrf, Some(&product_id), &form, &[e.to_string()], None).await;
+    }
     if let Some(e) = check_category(&state, access.tenant_id(), &fields).await? {
         return form_page(&state, &access, &csrf, Some(&product_id), &form, &[e], None).await;
     }

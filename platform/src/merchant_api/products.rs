@@ -26,7 +26,7 @@ use crate::state::PlatformState;
 fn product_json(p: &products::Model, stock: Option<&KeyCounts>) -> Value {
     let stock = stock.copied().unwrap_or_default();
     json!({
-        "id": p.id, "name": p.name, "category_id": p.category_id, "kind": p.kind,
+        "id": p.id, "name": p.name, "slug": p.slug, "category_id": p.category_id, "kind": p.kind,
         "price": format_minor(p.price_minor, &p.currency), "price_minor": p.price_minor, "currency": p.currency,
         "description": p.description, "min_qty": p.min_qty, "max_qty": p.max_qty, "visible": p.visible,
         "sort_order": p.sort_order, "low_stock_threshold": p.low_stock_threshold,
@@ -174,7 +174,17 @@ pub async fn create_product(
     let work = async {
         caller.require(Scope::Write)?;
         let input: NewProduct = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
-        let fields = input.into_form().parse(&caller.shop.currency).map_err(ApiError::invalid)?;
+        let mut fields = input.into_form().parse(&caller.shop.currency).map_err(ApiError::invalid)?;
+        if let Err(e) = kapu_core::store::catalog_admin::settle_slug_for_tenant(
+            state.db.reader(),
+            caller.tenant_id(),
+            &mut fields,
+            None,
+        )
+        .await?
+        {
+            return Err(ApiError::invalid(vec![e.to_string()]));
+        }
         if let Some(e) = check_category(&state, caller.tenant_id(), &fields).await? {
             return Err(ApiError::invalid(vec![e]));
         }
@@ -204,7 +214,17 @@ pub async fn update_product(
     let p = find_product_for_tenant(state.db.reader(), caller.tenant_id(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("商品 product"))?;
-    let fields = change.apply(ProductForm::from_model(&p)).parse(&p.currency).map_err(ApiError::invalid)?;
+    let mut fields = change.apply(ProductForm::from_model(&p)).parse(&p.currency).map_err(ApiError::invalid)?;
+    if let Err(e) = kapu_core::store::catalog_admin::settle_slug_for_tenant(
+        state.db.reader(),
+        caller.tenant_id(),
+        &mut fields,
+        Some(&id),
+    )
+    .await?
+    {
+        return Err(ApiError::invalid(vec![e.to_string()]));
+    }
     if let Some(e) = check_category(&state, caller.tenant_id(), &fields).await? {
         return Err(ApiError::invalid(vec![e]));
     }

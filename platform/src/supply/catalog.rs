@@ -166,8 +166,9 @@ pub async fn add_resale_product(
     let description =
         if f.description.trim().is_empty() { supplier_product.description.clone() } else { f.description.clone() };
     let max_qty = listing.per_order_cap.unwrap_or(supplier_product.max_qty).min(supplier_product.max_qty).max(1);
-    let fields = ProductFields {
+    let mut fields = ProductFields {
         category_id,
+        slug: None,
         name,
         description,
         price_minor: price,
@@ -181,6 +182,9 @@ pub async fn add_resale_product(
         input_fields: None,
     };
     let txn = state.db.begin().await?;
+    // A slug from the name; never refused, as none was typed.
+    let _ =
+        kapu_core::store::catalog_admin::settle_slug_for_tenant(&txn, access.tenant_id(), &mut fields, None).await?;
     let id = create_product_for_tenant(&txn, access.tenant_id(), &currency, &fields).await?;
     link_resale_product_for_tenant(&txn, access.tenant_id(), &id, &f.supplier_id, &f.product_id).await?;
     txn.commit().await?;

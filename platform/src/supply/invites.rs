@@ -225,8 +225,9 @@ pub async fn accept(
         if kapu_core::store::supply::resale_product_of(&txn, &tenant_id, &p.tenant_id, &p.id).await?.is_some() {
             continue;
         }
-        let fields = ProductFields {
+        let mut fields = ProductFields {
             category_id: None,
+            slug: None,
             name: p.name.clone(),
             description: p.description.clone(),
             price_minor: p.price_minor.max(lowest_resale_price(&listing)),
@@ -239,6 +240,7 @@ pub async fn accept(
             kind: "auto_key",
             input_fields: None,
         };
+        let _ = kapu_core::store::catalog_admin::settle_slug_for_tenant(&txn, &tenant_id, &mut fields, None).await?;
         let id = create_product_for_tenant(&txn, &tenant_id, &currency, &fields).await?;
         link_resale_product_for_tenant(&txn, &tenant_id, &id, &p.tenant_id, &p.id).await?;
         added += 1;

@@ -17,6 +17,8 @@ use crate::state::RuntimeState;
 #[derive(serde::Serialize)]
 struct Card {
     id: String,
+    /// Where its page is: `/products/{path}` (the slug, else the id).
+    path: String,
     name: String,
     price: String,
     stock: u64,
@@ -43,6 +45,7 @@ pub async fn show_home(State(state): State<RuntimeState>, shop: TenantCtx, lang:
 fn render_home(shop: &TenantCtx, lang: Lang, catalog: &Catalog) -> Result<String, StoreError> {
     let card = |p: &kapu_core::entities::products::Model| Card {
         id: p.id.clone(),
+        path: p.slug.clone().unwrap_or_else(|| p.id.clone()),
         name: p.name.clone(),
         price: format_minor(p.price_minor, &p.currency),
         stock: catalog.stock_of(&p.id),

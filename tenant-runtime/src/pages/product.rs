@@ -84,7 +84,7 @@ async fn product_html(
 ) -> Result<String, StoreError> {
     let catalog = state.catalog.catalog(&state.db, shop.id()).await?;
     let product = catalog.product(product_id).ok_or(StoreError::ProductNotFound)?;
-    let stock = catalog.stock_of(product_id);
+    let stock = catalog.stock_of(&product.id);
     let setup = state.catalog.setup(&state.db, &state.master, shop.id()).await?;
     let methods = if shop.tenant.is_test_mode() { &setup.offered.test } else { &setup.offered.live };
     let description = state.catalog.description_html(shop.id(), product);
@@ -202,9 +202,7 @@ pub async fn check_coupon(
 ) -> Response {
     let answer = async {
         let catalog = state.catalog.catalog(&state.db, shop.id()).await?;
-        if catalog.product(&product_id).is_none() {
-            return Err(StoreError::ProductNotFound);
-        }
+        let product_id = catalog.product(&product_id).map(|p| p.id.clone()).ok_or(StoreError::ProductNotFound)?;
         drop(catalog);
         let code = q.code.trim();
         if code.is_empty() || code.len() > 64 {
