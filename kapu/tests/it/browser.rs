@@ -98,16 +98,7 @@ async fn a_buyer_buys_a_key_in_a_real_browser_in_both_languages_at_phone_width()
     }
     let app = TestApp::spawn().await;
     let driver = start_driver().await;
-    let coupon = kapu_core::store::coupons::NewCoupon {
-        code: "SAVE10".into(),
-        kind: "percent",
-        value: 10,
-        product_id: None,
-        usage_limit: None,
-        expires_at: None,
-    };
-    let demo = app.tenant_id("demo").await;
-    kapu_core::store::coupons::create_coupon_for_tenant(app.db.writer(), &demo, &coupon).await.expect("coupon");
+    app.add_percent_coupon("demo", "SAVE10", 10).await;
 
     for (lang, pay_label, email, status_text) in [
         ("zh-CN", "模拟支付成功", "zh-buyer@example.com", "已发货"),

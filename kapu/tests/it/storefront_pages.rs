@@ -375,16 +375,7 @@ async fn the_product_page_shows_the_total_before_buying_with_the_wholesale_tier(
     assert!(html.contains("&quot;tiers&quot;:[[5,3590],[10,3290]]"), "{html}");
 
     // A coupon that applies is in the total (and in the script's figures); one that does not says why.
-    let demo = app.tenant_id("demo").await;
-    let coupon = kapu_core::store::coupons::NewCoupon {
-        code: "SAVE10".into(),
-        kind: "percent",
-        value: 10,
-        product_id: None,
-        usage_limit: None,
-        expires_at: None,
-    };
-    kapu_core::store::coupons::create_coupon_for_tenant(app.db.writer(), &demo, &coupon).await.expect("coupon");
+    app.add_percent_coupon("demo", "SAVE10", 10).await;
     let refused = |coupon: &'static str| {
         let form = [
             ("product_id", "win11-pro"),

@@ -486,6 +486,20 @@ impl TestApp {
             .expect("count")
     }
 
+    /// Adds a shop-wide percent-off coupon, as the coupons page does.
+    pub async fn add_percent_coupon(&self, slug: &str, code: &str, percent: i64) {
+        let coupon = kapu_core::store::coupons::NewCoupon {
+            code: code.into(),
+            kind: "percent",
+            value: percent,
+            product_id: None,
+            usage_limit: None,
+            expires_at: None,
+        };
+        let tenant = self.tenant_id(slug).await;
+        kapu_core::store::coupons::create_coupon_for_tenant(self.db.writer(), &tenant, &coupon).await.expect("coupon");
+    }
+
     /// Keys of one product of a shop in one status.
     pub async fn count_keys_of(&self, tenant_id: &str, product_id: &str, status: &str) -> u64 {
         card_keys::Entity::find()
