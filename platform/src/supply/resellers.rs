@@ -100,7 +100,8 @@ async fn context_of(
         .map(|o| {
             context! {
                 shop => name(&o.reseller_tenant_id),
-                order_no => o.order_no, product => o.product_name, quantity => o.quantity, status => o.status,
+                order_no => o.order_no, product => o.product_name, quantity => o.quantity,
+                status_label => crate::orders::status_label(&o.status), status => o.status,
                 at => o.created_at.format("%Y-%m-%d %H:%M").to_string(),
             }
         })
