@@ -19,6 +19,7 @@ async fn numbers(c: &Client, script: &str) -> Vec<f64> {
 
 async fn screenshot(c: &Client, name: &str) {
     if std::env::var("KAPU_SCREENSHOT").is_ok_and(|v| v == "1") {
+        c.set_window_size(1280, 1000).await.expect("size");
         let png = c.screenshot().await.expect("screenshot");
         std::fs::write(format!("{}/../docs/{name}.png", env!("CARGO_MANIFEST_DIR")), png).expect("write screenshot");
     }

@@ -52,6 +52,7 @@ async fn a_merchant_adds_a_suppliers_product_and_a_buyer_buys_it_in_a_real_brows
     assert!(catalog.contains("Test product") && catalog.contains("Shop wholesale-keys"), "{catalog}");
     assert!(catalog.contains("7.00 CNY") && catalog.contains("8.00"), "wholesale and lowest price: {catalog}");
     if std::env::var("KAPU_SCREENSHOT").is_ok_and(|v| v == "1") {
+        c.set_window_size(1280, 1000).await.expect("size");
         let png = c.screenshot().await.expect("screenshot");
         std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/supply.png"), png).expect("write screenshot");
     }
