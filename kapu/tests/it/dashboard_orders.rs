@@ -100,6 +100,7 @@ async fn orders_appear_with_search_filters_detail_actions_and_csv() {
     let home = b.get("/shops/ordershop").await;
     assert!(home.body.contains("1 test order(s) paid with simulated payments (60.00 CNY)"), "{}", home.body);
     assert!(home.body.contains("Paid 0 · 创建 Created 0"), "{}", home.body);
+    assert!(home.body.contains("No real sales in the last 30 days (test orders are not counted)"), "no empty chart");
     assert!(b.get("/shops/ordershop/orders").await.body.contains("测试 TEST"), "marked in the list");
     // The same order paid through a real channel is revenue.
     {
@@ -114,6 +115,7 @@ async fn orders_appear_with_search_filters_detail_actions_and_csv() {
     }
     let home = b.get("/shops/ordershop").await;
     assert!(home.body.contains("60.00 CNY") && !home.body.contains("id=\"test-orders\""), "revenue of the paid order");
+    assert!(!home.body.contains("id=\"no-sales\"") && home.body.contains("<svg"), "the chart, now there is a sale");
     assert!(home.body.contains("Paid 1 · 创建 Created 1"), "{}", home.body);
 
     // Refund: only for paid orders.

@@ -101,6 +101,7 @@ pub async fn dashboard(
         to_fulfil, test_orders,
         periods, top_products, low_stock, checklist, channels_note, channel_health,
         chart_svg => Value::from_safe_string(revenue_chart(&summary.daily, &currency)),
+        has_sales => summary.days30.paid_orders > 0,
     };
     let layout = Layout {
         account: None,
