@@ -368,6 +368,14 @@ impl SupplyRefusal {
     }
 }
 
+/// Whether a supplier's shop is active (suspended or closed shops supply nobody).
+async fn supplier_is_active<C: ConnectionTrait>(conn: &C, supplier_tenant_id: &str) -> Result<bool, DbErr> {
+    Ok(tenants::Entity::find_by_id(supplier_tenant_id.to_string())
+        .one(conn)
+        .await?
+        .is_some_and(|t| t.status == "active"))
+}
+
 /// The listing a reseller may add, checked: open, in its audience, the
 /// supplier active, same currency, not yet added.
 pub async fn listing_for_reseller<C: ConnectionTrait>(
@@ -386,11 +394,7 @@ pub async fn listing_for_reseller<C: ConnectionTrait>(
     if !may_resell(&l, reseller_tenant_id) {
         return Ok(Err(SupplyRefusal::NotOffered));
     }
-    let active = tenants::Entity::find_by_id(supplier_tenant_id.to_string())
-        .one(conn)
-        .await?
-        .is_some_and(|t| t.status == "active");
-    if !active {
+    if !supplier_is_active(conn, supplier_tenant_id).await? {
         return Ok(Err(SupplyRefusal::SupplierInactive));
     }
     let Some(p) = products::Entity::find_by_id((supplier_tenant_id.to_string(), supplier_product_id.to_string()))
@@ -462,8 +466,7 @@ pub async fn source_for_resale_order<C: ConnectionTrait>(
     if product.price_minor < l.wholesale_minor {
         return Ok(Err(SupplyRefusal::PausedForPrice));
     }
-    let active = tenants::Entity::find_by_id(st.clone()).one(conn).await?.is_some_and(|t| t.status == "active");
-    if !active {
+    if !supplier_is_active(conn, st).await? {
         return Ok(Err(SupplyRefusal::SupplierInactive));
     }
     if let Some(cap) = l.per_order_cap
@@ -646,15 +649,10 @@ pub async fn accept_invite<C: ConnectionTrait>(
         return Ok(None);
     }
     set_reseller_discount(conn, &invite.tenant_id, reseller_tenant_id, invite.discount_bps, now).await?;
-    let listings = supply_listings::Entity::find()
-        .filter(supply_listings::Column::TenantId.eq(&invite.tenant_id))
-        .filter(supply_listings::Column::Open.eq(true))
-        .all(conn)
-        .await?;
-    let mut out = Vec::new();
-    for l in listings {
-        let l = if Audience::parse(&l.audience) == Audience::Listed && !may_resell(&l, reseller_tenant_id) {
-            let mut ids = allowed_shops(&l);
+    let mut out = open_listings_of_supplier(conn, &invite.tenant_id).await?;
+    for (l, _) in out.iter_mut() {
+        if Audience::parse(&l.audience) == Audience::Listed && !may_resell(l, reseller_tenant_id) {
+            let mut ids = allowed_shops(l);
             ids.push(reseller_tenant_id.to_string());
             supply_listings::Entity::update_many()
                 .col_expr(supply_listings::Column::AllowedShops, Expr::value(ids.join(",")))
@@ -662,12 +660,7 @@ pub async fn accept_invite<C: ConnectionTrait>(
                 .filter(supply_listings::Column::ProductId.eq(&l.product_id))
                 .exec(conn)
                 .await?;
-            supply_listings::Model { allowed_shops: Some(ids.join(",")), ..l }
-        } else {
-            l
-        };
-        if let Some(p) = products::Entity::find_by_id((l.tenant_id.clone(), l.product_id.clone())).one(conn).await? {
-            out.push((l, p));
+            l.allowed_shops = Some(ids.join(","));
         }
     }
     Ok(Some(out))
@@ -894,6 +887,30 @@ pub async fn balances_for_tenant<C: ConnectionTrait>(conn: &C, tenant_id: &str) 
         .collect();
     out.sort_by(|a, b| a.other_tenant_id.cmp(&b.other_tenant_id).then(a.currency.cmp(&b.currency)));
     Ok(out)
+}
+
+/// A shop's side of the ledger: its balances, its latest `limit` entries,
+/// and (slug, name) of every shop they name.
+pub struct LedgerView {
+    pub balances: Vec<Balance>,
+    pub entries: Vec<supply_ledger::Model>,
+    pub shops: HashMap<String, (String, String)>,
+}
+
+/// Reads a shop's [`LedgerView`].
+pub async fn ledger_view_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    limit: u64,
+) -> Result<LedgerView, DbErr> {
+    let balances = balances_for_tenant(conn, tenant_id).await?;
+    let entries = ledger_entries_for_tenant(conn, tenant_id, limit).await?;
+    let ids = balances
+        .iter()
+        .map(|b| b.other_tenant_id.clone())
+        .chain(entries.iter().flat_map(|e| [e.supplier_tenant_id.clone(), e.reseller_tenant_id.clone()]));
+    let shops = shop_names(conn, ids).await?;
+    Ok(LedgerView { balances, entries, shops })
 }
 
 /// A reseller of a supplier, as the supplier sees it.

@@ -270,36 +270,25 @@ pub fn parse_tier_lines(text: &str, currency: &str, base_minor: i64) -> Result<V
     if errors.is_empty() { Ok(tiers) } else { Err(errors) }
 }
 
+/// The product form; `product` is the one being edited (callers have it
+/// loaded already), whose resale section comes from it unless `supply` is given.
+#[allow(clippy::too_many_arguments)]
 async fn form_page(
     state: &PlatformState,
     access: &ShopAccess,
     csrf: &str,
-    product_id: Option<&str>,
-    form: &ProductForm,
-    errors: &[String],
-    flash: Option<Flash>,
-) -> PageResult<Response> {
-    let supply = match product_id {
-        Some(id) => match find_product_for_tenant(state.db.reader(), access.tenant_id(), id).await? {
-            Some(p) => Some(crate::supply::listing::supply_section(state, access, &p, None, &[]).await?),
-            None => None,
-        },
-        None => None,
-    };
-    render_form(state, access, csrf, product_id, form, errors, flash, supply).await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn render_form(
-    state: &PlatformState,
-    access: &ShopAccess,
-    csrf: &str,
-    product_id: Option<&str>,
+    product: Option<&kapu_core::entities::products::Model>,
     form: &ProductForm,
     errors: &[String],
     flash: Option<Flash>,
     supply: Option<Value>,
 ) -> PageResult<Response> {
+    let product_id = product.map(|p| p.id.as_str());
+    let supply = match (supply, product) {
+        (Some(s), _) => Some(s),
+        (None, Some(p)) => Some(crate::supply::listing::supply_section(state, access, p, None, &[]).await?),
+        (None, None) => None,
+    };
     let categories: Vec<Value> = list_categories_for_tenant(state.db.reader(), access.tenant_id())
         .await?
         .into_iter()
@@ -327,7 +316,7 @@ pub(crate) async fn product_page_with_supply_errors(
 ) -> PageResult<Response> {
     let supply = crate::supply::listing::supply_section(state, access, product, Some(listing), errors).await?;
     let form = ProductForm::from_model(product);
-    let resp = render_form(state, access, csrf, Some(&product.id), &form, &[], None, Some(supply)).await?;
+    let resp = form_page(state, access, csrf, Some(product), &form, &[], None, Some(supply)).await?;
     Ok(with_status(StatusCode::UNPROCESSABLE_ENTITY, resp))
 }
 
@@ -336,7 +325,7 @@ pub async fn new_product_page(
     access: ShopAccess,
     CsrfToken(csrf): CsrfToken,
 ) -> PageResult<Response> {
-    form_page(&state, &access, &csrf, None, &ProductForm::blank(), &[], None).await
+    form_page(&state, &access, &csrf, None, &ProductForm::blank(), &[], None, None).await
 }
 
 pub(crate) async fn check_category(
@@ -360,16 +349,16 @@ pub async fn create_product(
 ) -> PageResult<Response> {
     let mut fields = match form.parse(&access.shop.currency) {
         Ok(f) => f,
-        Err(errors) => return form_page(&state, &access, &csrf, None, &form, &errors, None).await,
+        Err(errors) => return form_page(&state, &access, &csrf, None, &form, &errors, None, None).await,
     };
     if let Err(e) = settle_slug_for_tenant(state.db.reader(), access.tenant_id(), &mut fields, None).await? {
-        return form_page(&state, &access, &csrf, None, &form, &[e.to_string()], None).await;
+        return form_page(&state, &access, &csrf, None, &form, &[e.to_string()], None, None).await;
     }
     if let Some(e) = check_category(&state, access.tenant_id(), &fields).await? {
-        return form_page(&state, &access, &csrf, None, &form, &[e], None).await;
+        return form_page(&state, &access, &csrf, None, &form, &[e], None, None).await;
     }
     if let Err(over) = check_limit(state.db.reader(), access.tenant_id(), Limit::Products, 1).await? {
-        let page = form_page(&state, &access, &csrf, None, &form, &[over.to_string()], None).await?;
+        let page = form_page(&state, &access, &csrf, None, &form, &[over.to_string()], None, None).await?;
         return Ok(crate::page::with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, page));
     }
     let id = create_product_for_tenant(state.db.writer(), access.tenant_id(), &access.shop.currency, &fields).await?;
@@ -388,7 +377,7 @@ pub async fn edit_product_page(
         .await?
         .ok_or(PageError::NotFound)?;
     let flash = crate::page::flash_for(q.m.as_deref());
-    form_page(&state, &access, &csrf, Some(&product_id), &ProductForm::from_model(&p), &[], flash).await
+    form_page(&state, &access, &csrf, Some(&p), &ProductForm::from_model(&p), &[], flash, None).await
 }
 
 pub async fn update_product(
@@ -403,18 +392,18 @@ pub async fn update_product(
         .ok_or(PageError::NotFound)?;
     let mut fields = match form.parse(&p.currency) {
         Ok(f) => f,
-        Err(errors) => return form_page(&state, &access, &csrf, Some(&product_id), &form, &errors, None).await,
+        Err(errors) => return form_page(&state, &access, &csrf, Some(&p), &form, &errors, None, None).await,
     };
     if let Err(e) =
         settle_slug_for_tenant(state.db.reader(), access.tenant_id(), &mut fields, Some(&product_id)).await?
     {
-        return form_page(&state, &access, &csrf, Some(&product_id), &form, &[e.to_string()], None).await;
+        return form_page(&state, &access, &csrf, Some(&p), &form, &[e.to_string()], None, None).await;
     }
     if let Some(e) = check_category(&state, access.tenant_id(), &fields).await? {
-        return form_page(&state, &access, &csrf, Some(&product_id), &form, &[e], None).await;
+        return form_page(&state, &access, &csrf, Some(&p), &form, &[e], None, None).await;
     }
     if let Some(e) = check_resale_fields(&state, &p, &fields).await? {
-        return form_page(&state, &access, &csrf, Some(&product_id), &form, &[e], None).await;
+        return form_page(&state, &access, &csrf, Some(&p), &form, &[e], None, None).await;
     }
     if !update_product_for_tenant(state.db.writer(), access.tenant_id(), &product_id, &fields).await? {
         return Err(PageError::NotFound);
@@ -474,16 +463,9 @@ pub async fn delete_product(
             let msg = format!(
                 "该商品有 {n} 笔订单，不能删除；取消勾选「上架」即可隐藏。This product has {n} order(s) and cannot be deleted; untick \"Visible\" to hide it."
             );
-            let r = form_page(
-                &state,
-                &access,
-                &csrf,
-                Some(&product_id),
-                &ProductForm::from_model(&p),
-                &[],
-                Flash::error(msg),
-            )
-            .await?;
+            let r =
+                form_page(&state, &access, &csrf, Some(&p), &ProductForm::from_model(&p), &[], Flash::error(msg), None)
+                    .await?;
             Ok(with_status(StatusCode::CONFLICT, r))
         }
     }

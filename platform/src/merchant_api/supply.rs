@@ -12,8 +12,7 @@ use kapu_core::entities::supply_listings;
 use kapu_core::money::format_minor;
 use kapu_core::store::catalog_admin::list_all_products_for_tenant;
 use kapu_core::store::supply::{
-    balances_for_tenant, ledger_entries_for_tenant, lowest_resale_price, resellers_of_supplier, shop_names,
-    supply_catalog_for_reseller,
+    LedgerView, ledger_view_for_tenant, lowest_resale_price, resellers_of_supplier, supply_catalog_for_reseller,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -90,16 +89,7 @@ pub async fn get_ledger(
     let limit = super::cursor::limit(q.limit.as_deref())?;
     let r = state.db.reader();
     let me = caller.tenant_id();
-    let balances = balances_for_tenant(r, me).await?;
-    let entries = ledger_entries_for_tenant(r, me, limit).await?;
-    let names = shop_names(
-        r,
-        balances
-            .iter()
-            .map(|b| b.other_tenant_id.clone())
-            .chain(entries.iter().flat_map(|e| [e.supplier_tenant_id.clone(), e.reseller_tenant_id.clone()])),
-    )
-    .await?;
+    let LedgerView { balances, entries, shops: names } = ledger_view_for_tenant(r, me, limit).await?;
     let slug = |id: &str| names.get(id).map(|(s, _)| s.clone()).unwrap_or_default();
     let balances: Vec<Value> = balances
         .iter()

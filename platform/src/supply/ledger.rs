@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kapu_core::money::format_minor;
-use kapu_core::store::supply::{all_ledger_entries, balances_for_tenant, ledger_entries_for_tenant, shop_names};
+use kapu_core::store::supply::{LedgerView, all_ledger_entries, ledger_view_for_tenant, shop_names};
 use minijinja::{Value, context};
 
 use crate::auth::csrf::CsrfToken;
@@ -23,13 +23,7 @@ pub async fn ledger_page(
 ) -> PageResult<Response> {
     let r = state.db.reader();
     let me = access.tenant_id();
-    let balances = balances_for_tenant(r, me).await?;
-    let entries = ledger_entries_for_tenant(r, me, 200).await?;
-    let ids = balances
-        .iter()
-        .map(|b| b.other_tenant_id.clone())
-        .chain(entries.iter().flat_map(|e| [e.supplier_tenant_id.clone(), e.reseller_tenant_id.clone()]));
-    let names = shop_names(r, ids).await?;
+    let LedgerView { balances, entries, shops: names } = ledger_view_for_tenant(r, me, 200).await?;
     let name = |id: &str| names.get(id).map(|(_, n)| n.clone()).unwrap_or_else(|| id.to_string());
     let balances: Vec<Value> = balances
         .iter()
