@@ -6,6 +6,8 @@
 //! may cache them for a year. Pages work without JavaScript; the script only
 //! adds conveniences (import progress, confirmations, copy buttons).
 
+pub mod labels;
+
 use kapu_themes::hashed_asset;
 pub use kapu_themes::{Asset, RenderError, TemplateSet};
 
@@ -96,9 +98,19 @@ impl AdminUi {
         UI.get_or_init(AdminUi::new)
     }
 
+    /// Renders `name` in the request's language: `lang` (`zh` or `en`) is
+    /// added to the context, which the `tr(zh, en)` function and the
+    /// templates' own `{% if lang == "en" %}` read.
+    pub fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, RenderError> {
+        let lang = kapu_web::i18n::Lang::current();
+        self.0.render(name, minijinja::context! { lang => lang.code(), html_lang => lang.tag(), ..ctx })
+    }
+
     pub fn new() -> Self {
-        Self(TemplateSet::new(
-            TEMPLATES,
+        let mut env = kapu_themes::html_environment(TEMPLATES);
+        env.add_filter("label", labels::label);
+        Self(TemplateSet::from_environment(
+            env,
             hashed("css", include_str!("../static/admin.css"), "text/css; charset=utf-8"),
             hashed("js", include_str!("../static/admin.js"), "text/javascript; charset=utf-8"),
         ))

@@ -23,6 +23,7 @@ mod m20261201_000003_observability;
 mod m20261201_000004_supply;
 mod m20261201_000005_key_import_report;
 mod m20261201_000006_product_slugs;
+mod m20261201_000007_account_language;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_supply::Migration),
             Box::new(m20261201_000005_key_import_report::Migration),
             Box::new(m20261201_000006_product_slugs::Migration),
+            Box::new(m20261201_000007_account_language::Migration),
         ]
     }
 }

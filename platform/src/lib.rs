@@ -13,6 +13,7 @@ pub mod demo;
 pub mod domains;
 pub mod error;
 pub mod jobs;
+pub mod language;
 pub mod merchant_api;
 pub mod ops;
 pub mod orders;
@@ -52,6 +53,7 @@ pub fn platform_router(state: PlatformState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), ensure_csrf_cookie))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), status::banner::status_banner))
+        .layer(axum::middleware::from_fn(language::request_language))
         .nest("/api/merchant/v1", merchant_api::routes().into_router().route_layer(stamp()))
         .with_state(state)
 }
@@ -144,6 +146,7 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
         .route("/signup", get(accounts::signup::signup_page).post(accounts::signup::signup))
         .route("/login", get(accounts::login::login_page).post(accounts::login::login))
         .route("/logout", post(accounts::logout::logout))
+        .route("/language", post(language::switch_language))
         .route("/login/2fa", get(accounts::two_factor::code_page).post(accounts::two_factor::submit_code))
         .route("/account/2fa", get(accounts::two_factor::two_factor_page))
         .route("/account/2fa/enable", post(accounts::two_factor::enable_two_factor))

@@ -51,7 +51,12 @@ pub struct TemplateSet {
 
 impl TemplateSet {
     pub fn new(templates: &[(&'static str, &'static str)], css: Asset, js: Asset) -> Self {
-        Self { env: Arc::new(html_environment(templates)), css, js }
+        Self::from_environment(html_environment(templates), css, js)
+    }
+
+    /// A set over an environment the caller prepared (extra filters).
+    pub fn from_environment(env: Environment<'static>, css: Asset, js: Asset) -> Self {
+        Self { env: Arc::new(env), css, js }
     }
 
     /// Renders `name` with `ctx`; the asset URLs are added as `assets`.
@@ -109,10 +114,35 @@ pub fn html_environment(templates: &[(&'static str, &'static str)]) -> Environme
         if name.ends_with(".html") { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None }
     });
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+    env.add_function("tr", pick_language);
+    env.add_filter("bi", pick_bilingual);
     for (name, src) in templates {
         env.add_template(name, src).expect("built-in templates compile");
     }
     env
+}
+
+/// `tr(zh, en)`: the text in the page's language, the `lang` variable
+/// (`en…` is English, anything else Chinese). Either text may be a safe
+/// string (markup the template wrote); it is returned as it came, so
+/// autoescaping still applies to what was not marked safe.
+fn pick_language(state: &minijinja::State, zh: Value, en: Value) -> Value {
+    let english = state.lookup("lang").and_then(|l| l.as_str().map(|s| s.starts_with("en"))).unwrap_or(false);
+    if english { en } else { zh }
+}
+
+/// `text|bi`: one side of a text Kapu wrote in both languages (see
+/// `kapu_web::i18n::split_bilingual`), in the page's language.
+fn pick_bilingual(state: &minijinja::State, text: Value) -> Value {
+    let Some(s) = text.as_str() else { return text };
+    let english = state.lookup("lang").and_then(|l| l.as_str().map(|s| s.starts_with("en"))).unwrap_or(false);
+    match kapu_web::i18n::split_bilingual(s) {
+        Some((zh, en)) => {
+            let side = if english { en } else { zh };
+            if text.is_safe() { Value::from_safe_string(side.to_string()) } else { Value::from(side) }
+        }
+        None => text,
+    }
 }
 
 const GRID_TEMPLATES: &[(&str, &str)] = &[

@@ -3,6 +3,7 @@
 //! guards form posts, and reading a cookie. Pure functions over `http`
 //! types, no framework.
 
+pub mod i18n;
 pub mod notice;
 pub mod route_book;
 

@@ -15,6 +15,8 @@ pub struct Model {
     pub totp_nonce: Option<Vec<u8>>,
     /// The last 30-second step whose code was accepted (a code works once).
     pub totp_last_step: Option<i64>,
+    /// The dashboard language the merchant chose (`zh` or `en`); none means the browser's.
+    pub lang: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

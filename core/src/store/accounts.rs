@@ -45,6 +45,7 @@ pub async fn create_account<C: ConnectionTrait>(conn: &C, email: &str, password_
         totp_secret: Set(None),
         totp_nonce: Set(None),
         totp_last_step: Set(None),
+        lang: Set(None),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(conn)
@@ -66,6 +67,20 @@ pub async fn find_account<C: ConnectionTrait>(conn: &C, account_id: &str) -> Res
 pub async fn set_password_of_account<C: ConnectionTrait>(conn: &C, account_id: &str, hash: &str) -> Result<(), DbErr> {
     accounts::Entity::update_many()
         .col_expr(accounts::Column::PasswordHash, Expr::value(hash))
+        .filter(accounts::Column::Id.eq(account_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stores the merchant's dashboard language (`zh` or `en`), or forgets it (`None`).
+pub async fn set_language_of_account<C: ConnectionTrait>(
+    conn: &C,
+    account_id: &str,
+    lang: Option<&str>,
+) -> Result<(), DbErr> {
+    accounts::Entity::update_many()
+        .col_expr(accounts::Column::Lang, Expr::value(lang.map(str::to_string)))
         .filter(accounts::Column::Id.eq(account_id))
         .exec(conn)
         .await?;

@@ -11,6 +11,7 @@ mod api_status_codes;
 mod audit_log;
 mod backup_restore;
 mod browser;
+mod browser_languages;
 mod browser_layout;
 mod browser_merchant;
 mod browser_operator;

@@ -23,6 +23,8 @@ pub struct Account {
     pub id: String,
     pub email: String,
     pub verified: bool,
+    /// The dashboard language the merchant chose, if any.
+    pub lang: Option<kapu_web::i18n::Lang>,
 }
 
 pub use kapu_web::cookie;
@@ -54,6 +56,7 @@ impl FromRequestParts<PlatformState> for CurrentAccount {
             Some(token) => match state.sessions.account_of(&state.db, token).await? {
                 Some(id) => find_account(state.db.reader(), &id).await?.map(|a| Account {
                     verified: a.email_verified_at.is_some(),
+                    lang: a.lang.as_deref().and_then(kapu_web::i18n::Lang::parse_choice),
                     id: a.id,
                     email: a.email,
                 }),
@@ -61,6 +64,10 @@ impl FromRequestParts<PlatformState> for CurrentAccount {
             },
             None => None,
         };
+        // The merchant's stored choice outranks what the browser asked for.
+        if let Some(lang) = account.as_ref().and_then(|a| a.lang) {
+            lang.make_current();
+        }
         let current = CurrentAccount(account);
         parts.extensions.insert(current.clone());
         Ok(current)

@@ -179,23 +179,23 @@ async fn run_import(
 }
 
 fn status_label(status: &str) -> &'static str {
-    match status {
+    crate::language::bi(match status {
         "running" => "导入中 Importing…",
         "done" => "已完成 Done",
         "failed" => "失败 Failed",
         "interrupted" => "已中断 Interrupted",
         _ => "未知 Unknown",
-    }
+    })
 }
 
 fn reason_label(reason: &str) -> &'static str {
-    match reason {
+    crate::language::bi(match reason {
         "too_long" => "过长（超过 1024 字节）Too long (over 1,024 bytes)",
         "control_characters" => "含控制字符 Contains control characters",
         "duplicate_in_file" => "与文件中前面的行重复 Repeats an earlier line",
         "already_on_product" => "该商品已有此卡密 The product already has this key",
         _ => "无效 Invalid",
-    }
+    })
 }
 
 pub async fn import_page(

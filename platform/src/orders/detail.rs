@@ -121,11 +121,11 @@ pub async fn order_detail(
 }
 
 fn job_label(kind: &str) -> &str {
-    match kind {
+    crate::language::bi(match kind {
         "send_delivery_email" => "发货邮件 Delivery email",
         "notify_attention" => "售罄通知邮件 Sold-out notice email",
         "expire_order" => "订单过期 Order expiry",
         "check_payment" => "向渠道查询 Provider check",
         other => other,
-    }
+    })
 }

@@ -10,7 +10,7 @@ use kapu_core::store::orders::status;
 
 /// A status as the dashboard names it.
 pub fn status_label(s: &str) -> &'static str {
-    match s {
+    crate::language::bi(match s {
         status::PENDING => "待支付 Pending",
         status::PAID => "待发货 To fulfil",
         status::DELIVERED => "已发货 Delivered",
@@ -18,7 +18,7 @@ pub fn status_label(s: &str) -> &'static str {
         status::EXPIRED => "已过期 Expired",
         status::REFUNDED => "已退款 Refunded",
         _ => "未知 Unknown",
-    }
+    })
 }
 
 /// UTC time as the dashboard shows it.

@@ -26,7 +26,7 @@ use crate::shops::list::FlashQuery;
 use crate::state::PlatformState;
 
 pub fn outcome_label(outcome: &str) -> &'static str {
-    match outcome {
+    crate::language::bi(match outcome {
         "delivered" => "已补单发货 Found paid, delivered",
         "closed" => "渠道已关闭订单 Closed at the provider",
         "not_found" => "渠道查无此单 Unknown to the provider",
@@ -36,7 +36,7 @@ pub fn outcome_label(outcome: &str) -> &'static str {
         "pending" => "等待付款中 Still waiting for the payer",
         "paid" => "已支付（此前已处理）Paid, already applied",
         _ => "其他 Other",
-    }
+    })
 }
 
 async fn page(

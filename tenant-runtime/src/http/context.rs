@@ -17,7 +17,7 @@ use crate::http::client_ip::{ClientIp, client_ip, peer_ip};
 use crate::http::host::TenantCtx;
 use crate::http::request_class::{RequestClass, is_money_path, is_order_api_path};
 use crate::http::shop_limit::Refusal;
-use crate::i18n::{self, Lang};
+use crate::i18n::Lang;
 use crate::pages;
 use crate::state::RuntimeState;
 
@@ -194,7 +194,7 @@ pub async fn storefront_context(State(state): State<RuntimeState>, mut req: Requ
     let test_mode = tenant_for_errors.is_test_mode();
     let tenant_for_notice = tenant_for_errors.clone();
     let ctx = RequestKind { api, tenant: Some(tenant_for_errors) };
-    let mut resp = REQUEST.scope(ctx, i18n::CURRENT.scope(lang, next.run(req))).await;
+    let mut resp = REQUEST.scope(ctx, lang.scope(next.run(req))).await;
     if !state.database.is_up() && !api {
         resp = crate::http::database_watch::with_paused_notice(resp, lang).await;
     } else if !api
@@ -235,9 +235,3 @@ pub fn error_response(err: &StoreError) -> Response {
     }
 }
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<Lang>().copied().unwrap_or_else(|| Lang::current_or(Lang::Zh)))
-    }
-}

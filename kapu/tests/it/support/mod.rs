@@ -279,6 +279,18 @@ impl TestApp {
         kapu_core::entities::accounts::Entity::find().count(self.db.reader()).await.expect("count")
     }
 
+    /// The dashboard language an account chose, if any.
+    pub async fn account_lang(&self, email: &str) -> Option<String> {
+        use kapu_core::entities::accounts;
+        accounts::Entity::find()
+            .filter(accounts::Column::Email.eq(email))
+            .one(self.db.reader())
+            .await
+            .expect("account")
+            .expect("account exists")
+            .lang
+    }
+
     pub async fn tenant_id(&self, slug: &str) -> String {
         tenants::Entity::find()
             .filter(tenants::Column::Slug.eq(slug))

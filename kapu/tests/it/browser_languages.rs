@@ -1,0 +1,249 @@
+//! Every dashboard page in one language at a time, checked in a real
+//! browser (headless Chromium): signed in with a Chinese browser, then with
+//! an English one, each page is screenshotted into `target/screenshots/`
+//! and fails the run on horizontal overflow, on form controls that overlap,
+//! on text in the other language (labels printed twice), and on raw codes
+//! (`succeeded`, `needs_attention`…) where words belong. The buyer's pages
+//! are checked the same way on a phone and a desktop. Then the language
+//! switch: stored on the account, it outranks what the browser asks for.
+
+use crate::support;
+
+use fantoccini::{Client, Locator};
+use serde_json::json;
+use support::TestApp;
+use support::chromium::{browser_available, click, fill, open_browser, start_driver};
+use support::merchant::{Browser, create_product, merchant_with_shop};
+use support::sandbox_fields;
+
+/// Codes Kapu stores that must never be shown as they are.
+const RAW_CODES: &[&str] = &[
+    "succeeded", "queued", "needs_attention", "past_due", "half_open", "send_delivery_email", "expire_order",
+    "notify_attention", "check_payment", "not_found", "rounded", "square",
+];
+
+/// Words of the English dashboard that a Chinese page must not carry.
+const ENGLISH_LABELS: &[&str] =
+    &["Overview", "Products", "Orders", "Coupons", "Payments", "Settings", "Log out", "My shops", "Save", "Status"];
+
+/// Overflow, overlapping controls and the visible text of the page.
+const MEASURE: &str = r#"
+const visible = el => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+  return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && el.type !== 'hidden' && !el.closest('details:not([open]) > :not(summary)'); };
+const controls = Array.from(document.querySelectorAll('main input, main select, main textarea, main button')).filter(visible);
+const overlaps = [];
+for (let i = 0; i < controls.length; i++) for (let j = i + 1; j < controls.length; j++) {
+  const a = controls[i].getBoundingClientRect(), b = controls[j].getBoundingClientRect();
+  const w = Math.min(a.right, b.right) - Math.max(a.left, b.left), h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+  if (w > 2 && h > 2) overlaps.push((controls[i].name || controls[i].textContent.trim()) + ' × ' + (controls[j].name || controls[j].textContent.trim()));
+}
+const clone = document.body.cloneNode(true);
+clone.querySelectorAll('code, pre, textarea, script, style, [lang], .user-text, option').forEach(e => e.remove());
+return { overflow: document.documentElement.scrollWidth - window.innerWidth, overlaps, text: clone.innerText };
+"#;
+
+struct Found {
+    overflow: f64,
+    overlaps: Vec<String>,
+    text: String,
+}
+
+async fn measure(c: &Client) -> Found {
+    let v = c.execute(MEASURE, vec![]).await.expect("measure");
+    Found {
+        overflow: v["overflow"].as_f64().expect("overflow"),
+        overlaps: v["overlaps"].as_array().expect("overlaps").iter().map(|x| x.as_str().unwrap_or("").to_string()).collect(),
+        text: v["text"].as_str().unwrap_or("").to_string(),
+    }
+}
+
+fn has_han(s: &str) -> Option<&str> {
+    s.lines().find(|l| l.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)))
+}
+
+fn whole_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        let edge = |c: Option<char>| c.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        edge(before) && edge(after)
+    })
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let dir = format!("{}/../target/screenshots", env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(format!("{dir}/{name}.png"), png).expect("write screenshot");
+}
+
+/// Checks the page now open; returns the problems found.
+async fn check_page(c: &Client, lang: &str, name: &str) -> Vec<String> {
+    c.wait().for_element(Locator::Css("body")).await.expect("page");
+    screenshot(c, &format!("{lang}-{name}")).await;
+    let f = measure(c).await;
+    let mut problems = Vec::new();
+    if f.overflow > 1.0 {
+        problems.push(format!("{name} ({lang}): {} px wider than the window", f.overflow));
+    }
+    if !f.overlaps.is_empty() {
+        problems.push(format!("{name} ({lang}): overlapping controls {:?}", f.overlaps));
+    }
+    for code in RAW_CODES {
+        if whole_word(&f.text, code) {
+            problems.push(format!("{name} ({lang}): shows the raw code `{code}`"));
+        }
+    }
+    if lang == "en" {
+        if let Some(line) = has_han(&f.text) {
+            problems.push(format!("{name} (en): Chinese on an English page: {line:?}"));
+        }
+    } else {
+        for word in ENGLISH_LABELS {
+            if whole_word(&f.text, word) {
+                problems.push(format!("{name} (zh): the English label {word:?} on a Chinese page"));
+            }
+        }
+    }
+    problems
+}
+
+/// A shop with something on every page: a product with keys, a paid order,
+/// a coupon, an API key, a webhook endpoint and a supplier's offer.
+async fn furnished_shop(app: &TestApp) -> (String, String) {
+    let mut b: Browser = merchant_with_shop(app, "langs@example.com", "langs").await;
+    let product = create_product(&mut b, "langs", "Game card 50", "10.00").await;
+    b.post(&format!("/shops/langs/products/{product}/keys"), &[("text", "KEY-A\nKEY-B\nKEY-C\nKEY-D"), ("delimiter", "newline")])
+        .await;
+    app.eventually(30, || async { app.stock("langs", &product).await >= 4 }).await;
+    b.post("/shops/langs/coupons", &[("code", "SAVE10"), ("kind", "percent"), ("value", "10")]).await;
+    b.post("/shops/langs/api-keys", &[("name", "restock"), ("scope", "read")]).await;
+    let (status, order) = app.order("langs", json!({"product_id": product, "quantity": 1, "email": "buyer@example.com"})).await;
+    assert_eq!(status, 201, "{order}");
+    let order_no = order["order_no"].as_str().expect("no").to_string();
+    let tenant = app.tenant_id("langs").await;
+    let payment = app.payment_of(&tenant, &order_no).await;
+    let fields = sandbox_fields(&app.keys_of("langs").await, &payment.id, "paid", payment.amount_minor, &payment.currency);
+    assert_eq!(app.notify("langs", &payment.id, &fields).await.0, 200);
+    (product, order_no)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_and_buyer_page_speaks_one_language_and_lines_up() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let (product, order_no) = furnished_shop(&app).await;
+    let platform = format!("http://localhost:{}", app.addr.port());
+    let shop_pages = [
+        ("home", String::new()),
+        ("products", "/products".into()),
+        ("product", format!("/products/{product}")),
+        ("new-product", "/products/new".into()),
+        ("keys", format!("/products/{product}/keys")),
+        ("orders", "/orders".into()),
+        ("order", format!("/orders/{order_no}")),
+        ("coupons", "/coupons".into()),
+        ("supply", "/supply".into()),
+        ("resellers", "/supply/resellers".into()),
+        ("supply-ledger", "/supply/ledger".into()),
+        ("payments", "/channels".into()),
+        ("notifications", "/payments/notifications".into()),
+        ("theme", "/theme".into()),
+        ("domains", "/domains".into()),
+        ("webhooks", "/webhooks".into()),
+        ("api-keys", "/api-keys".into()),
+        ("plan", "/plan".into()),
+        ("settings", "/settings".into()),
+        ("team", "/team".into()),
+        ("risk", "/risk".into()),
+        ("audit", "/audit".into()),
+    ];
+    let driver = start_driver().await;
+    let mut problems = Vec::new();
+    for (lang, browser_lang) in [("zh", "zh-CN"), ("en", "en-US")] {
+        let c = open_browser(&driver, browser_lang, false).await;
+        c.set_window_size(1280, 900).await.expect("size");
+        for (name, path) in [("landing", "/"), ("login", "/login"), ("signup", "/signup"), ("forgot", "/forgot")] {
+            c.goto(&format!("{platform}{path}")).await.expect("page");
+            problems.extend(check_page(&c, lang, name).await);
+        }
+        c.goto(&format!("{platform}/login")).await.expect("login");
+        fill(&c, "input[name=email]", "langs@example.com").await;
+        fill(&c, "input[name=password]", "correct horse battery").await;
+        click(&c, "form button[type=submit]").await;
+        c.wait().for_element(Locator::Css("main")).await.expect("signed in");
+        for (name, path) in [("shops", "/shops".to_string()), ("two-factor", "/account/2fa".into())] {
+            c.goto(&format!("{platform}{path}")).await.expect("page");
+            problems.extend(check_page(&c, lang, name).await);
+        }
+        for (name, path) in &shop_pages {
+            c.goto(&format!("{platform}/shops/langs{path}")).await.expect("page");
+            problems.extend(check_page(&c, lang, name).await);
+        }
+        c.close().await.expect("close");
+
+        // The buyer's pages, on a phone and on a desktop.
+        for phone in [true, false] {
+            let c = open_browser(&driver, browser_lang, phone).await;
+            if !phone {
+                c.set_window_size(1280, 900).await.expect("size");
+            }
+            let device = if phone { "phone" } else { "desktop" };
+            for (name, path) in [("shop-home", "/".to_string()), ("shop-product", format!("/products/{product}")), ("shop-lookup", "/lookup".into())] {
+                c.goto(&app.shop_url("langs", &path)).await.expect("buyer page");
+                c.wait().for_element(Locator::Css("body")).await.expect("page");
+                screenshot(&c, &format!("{lang}-{device}-{name}")).await;
+                let f = measure(&c).await;
+                if f.overflow > 1.0 {
+                    problems.push(format!("{name} ({lang}, {device}): {} px wider than the window", f.overflow));
+                }
+            }
+            c.close().await.expect("close");
+        }
+    }
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+#[tokio::test]
+async fn the_language_switch_is_stored_on_the_account_and_outranks_the_browser() {
+    let app = TestApp::spawn().await;
+    let mut b = merchant_with_shop(&app, "switch@example.com", "switch").await;
+    // No choice yet: the browser's language.
+    let en = b.client.get(app.platform_url("/shops/switch")).header("accept-language", "en-US,en;q=0.9").send().await.expect("get");
+    let en = en.text().await.expect("html");
+    assert!(en.contains(">Overview<") && !en.contains("概览"), "English from Accept-Language");
+    let zh = b.get("/shops/switch").await;
+    assert!(zh.body.contains(">概览<") && !zh.body.contains("Overview"), "Chinese without Accept-Language");
+    // A bad choice changes nothing.
+    b.post("/language", &[("lang", "fr")]).await.expect(400);
+    // Choosing English, from a page: back to that page, and English from now on
+    // whatever the browser asks, on this device and any other.
+    let token = b.csrf().await;
+    let p = b
+        .client
+        .post(app.platform_url("/language"))
+        .header("origin", app.platform_url(""))
+        .header("referer", app.platform_url("/shops/switch/orders?status=paid"))
+        .form(&[("csrf", token.as_str()), ("lang", "en")])
+        .send()
+        .await
+        .expect("switch");
+    assert_eq!(p.status().as_u16(), 303);
+    assert_eq!(p.headers()["location"], "/shops/switch/orders?status=paid", "back to the page it was pressed on");
+    let page = b.client.get(app.platform_url("/shops/switch")).header("accept-language", "zh-CN").send().await.expect("get");
+    let page = page.text().await.expect("html");
+    assert!(page.contains(">Overview<") && !page.contains("概览"), "the stored choice outranks the browser");
+    let account = app.account_lang("switch@example.com").await;
+    assert_eq!(account.as_deref(), Some("en"));
+    // Errors follow the choice too.
+    let missing = b.get("/shops/switch/orders/NOPE").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("Page not found") && !missing.body.contains("页面不存在"), "{}", missing.body);
+    // A signed-out visitor's switch lives in a cookie.
+    let mut visitor = Browser::new(&app);
+    visitor.post("/language", &[("lang", "en")]).await.expect(303);
+    let login = visitor.get("/login").await;
+    assert!(login.body.contains("Log in") && !login.body.contains("登录"), "{}", login.body);
+}
