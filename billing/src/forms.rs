@@ -38,33 +38,33 @@ const fn f(name: &'static str, label: &'static str, kind: FieldKind, help: &'sta
 }
 
 const EPAY: &[FieldSpec] = &[
-    f("gateway", "网关地址 Gateway URL", FieldKind::Text, "例如 e.g. https://pay.example.com"),
-    f("pid", "商户 ID PID", FieldKind::Text, ""),
+    f("gateway", "网关地址 Gateway URL", FieldKind::Text, "https://pay.example.com"),
+    f("pid", "商户号（PID） Merchant ID (PID)", FieldKind::Text, ""),
     f("key", "商户密钥 Merchant key", FieldKind::Secret, ""),
     f("methods", "支付方式 Methods", FieldKind::Methods(&["alipay", "wxpay", "qqpay"]), ""),
     f(
         "mode",
         "接口 Interface",
         FieldKind::Select(&[
-            ("mapi", "mapi.php（推荐，可故障切换 recommended, fails over）"),
-            ("submit", "submit.php 跳转 redirect"),
+            ("mapi", "mapi.php（推荐，可故障切换） mapi.php (recommended, fails over)"),
+            ("submit", "submit.php 跳转 submit.php (redirect)"),
         ]),
         "",
     ),
 ];
 
 const EPUSDT: &[FieldSpec] = &[
-    f("gateway", "网关地址 Gateway URL", FieldKind::Text, "例如 e.g. https://usdt.example.com"),
-    f("token", "API 认证 Token", FieldKind::Secret, ""),
+    f("gateway", "网关地址 Gateway URL", FieldKind::Text, "https://usdt.example.com"),
+    f("token", "API 认证令牌 API token", FieldKind::Secret, ""),
 ];
 
 const ALIPAY: &[FieldSpec] = &[
-    f("app_id", "应用 ID App ID", FieldKind::Text, ""),
+    f("app_id", "应用（App ID） App ID", FieldKind::Text, ""),
     f(
         "private_key",
         "应用私钥 App private key",
         FieldKind::SecretBlock,
-        "PKCS#8 / PKCS#1，PEM 或纯 base64 PEM or bare base64",
+        "PKCS#8 / PKCS#1，PEM 或纯 base64。 PKCS#8 / PKCS#1, PEM or bare base64",
     ),
     f(
         "alipay_public_key",
@@ -91,11 +91,11 @@ const WECHAT: &[FieldSpec] = &[
     f("private_key", "商户 API 私钥 Merchant API private key", FieldKind::SecretBlock, "apiclient_key.pem"),
     f("apiv3_key", "APIv3 密钥 APIv3 key", FieldKind::Secret, "32 位 32 characters"),
     f("platform_public_key", "微信支付公钥 WeChat Pay public key", FieldKind::Block, ""),
-    f("platform_serial", "微信支付公钥 ID Public key ID", FieldKind::Text, "PUB_KEY_ID_…"),
+    f("platform_serial", "微信支付公钥编号 WeChat Pay public key ID", FieldKind::Text, "PUB_KEY_ID_…"),
 ];
 
 const STRIPE: &[FieldSpec] = &[
-    f("secret_key", "密钥 Secret key", FieldKind::Secret, "sk_live_…（测试模式用 sk_test_… test mode uses sk_test_…）"),
+    f("secret_key", "密钥 Secret key", FieldKind::Secret, "sk_live_…（测试模式用 sk_test_…） sk_live_… (test mode uses sk_test_…)"),
     f("webhook_secret", "Webhook 签名密钥 Signing secret", FieldKind::Secret, "whsec_…"),
 ];
 
@@ -115,10 +115,10 @@ pub fn fields_of(kind: &str) -> &'static [FieldSpec] {
 pub fn label_of(kind: &str) -> &'static str {
     match kind {
         epay::KIND => "易支付 epay",
-        epusdt::KIND => "USDT（epusdt）",
+        epusdt::KIND => "USDT（epusdt） USDT (epusdt)",
         alipay::KIND => "支付宝 Alipay",
         wechat::KIND => "微信支付 WeChat Pay",
-        stripe::KIND => "Stripe（银行卡 Cards）",
+        stripe::KIND => "Stripe 银行卡 Stripe (cards)",
         sandbox::KIND => "模拟支付 Sandbox (test mode only)",
         _ => "?",
     }

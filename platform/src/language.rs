@@ -84,7 +84,37 @@ fn safe_return_path(back: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use kapu_billing::channels::KINDS;
+    use kapu_billing::forms::{FieldKind, fields_of, label_of};
+    use kapu_web::i18n::split_bilingual;
+
     use super::*;
+
+    /// A text Kapu writes in both languages splits into a Chinese side and
+    /// an English side with no Chinese in it; one with no Chinese at all is
+    /// the same in both.
+    fn assert_splits(text: &str) {
+        let han = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        if !han(text) {
+            return;
+        }
+        let (zh, en) = split_bilingual(text).unwrap_or_else(|| panic!("{text:?} does not split into Chinese and English"));
+        assert!(han(zh) && !han(en) && en.chars().any(|c| c.is_ascii_alphabetic()), "{text:?} splits into {zh:?} / {en:?}");
+    }
+
+    #[test]
+    fn every_payment_form_text_splits_into_its_two_languages() {
+        for kind in KINDS.iter().chain(["sandbox"].iter()) {
+            assert_splits(label_of(kind));
+            for f in fields_of(kind) {
+                assert_splits(f.label);
+                assert_splits(f.help);
+                if let FieldKind::Select(options) = f.kind {
+                    options.iter().for_each(|(_, label)| assert_splits(label));
+                }
+            }
+        }
+    }
 
     #[test]
     fn return_paths_stay_on_this_host() {

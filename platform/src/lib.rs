@@ -198,7 +198,7 @@ async fn landing(
     if account.is_some() {
         return Ok(Redirect::to("/shops").into_response());
     }
-    let layout = Layout { account: None, csrf: &csrf, shop: None, nav: "", flash: None, title: "Kapu 卡铺" };
+    let layout = Layout { account: None, csrf: &csrf, shop: None, nav: "", flash: None, title: "Kapu 卡铺 Kapu" };
     render("landing.html", layout, minijinja::context! { demo_url => state.demo_url.clone() })
 }
 

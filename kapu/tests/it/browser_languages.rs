@@ -16,10 +16,12 @@ use support::chromium::{browser_available, click, fill, open_browser, start_driv
 use support::merchant::{Browser, create_product, merchant_with_shop};
 use support::sandbox_fields;
 
-/// Codes Kapu stores that must never be shown as they are.
+/// Codes Kapu stores that must never be shown as they are (any
+/// `snake_case` code is caught as well).
 const RAW_CODES: &[&str] = &[
-    "succeeded", "queued", "needs_attention", "past_due", "half_open", "send_delivery_email", "expire_order",
-    "notify_attention", "check_payment", "not_found", "rounded", "square",
+    "pending", "paid", "delivered", "expired", "refunded", "succeeded", "failed", "queued", "running", "done", "dead",
+    "available", "reserved", "sold", "owner", "staff", "active", "trialing", "rounded", "square", "test", "live", "sandbox",
+    "alipay", "wechat", "epay", "epusdt", "stripe",
 ];
 
 /// Words of the English dashboard that a Chinese page must not carry.
@@ -37,15 +39,18 @@ for (let i = 0; i < controls.length; i++) for (let j = i + 1; j < controls.lengt
   const w = Math.min(a.right, b.right) - Math.max(a.left, b.left), h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
   if (w > 2 && h > 2) overlaps.push((controls[i].name || controls[i].textContent.trim()) + ' × ' + (controls[j].name || controls[j].textContent.trim()));
 }
+const leaves = Array.from(document.querySelectorAll('main *, header *')).filter(e => e.children.length === 0 && !e.closest('code, pre, textarea, script, style')).map(e => e.textContent.trim()).filter(t => t);
 const clone = document.body.cloneNode(true);
 clone.querySelectorAll('code, pre, textarea, script, style, [lang], .user-text, option').forEach(e => e.remove());
-return { overflow: document.documentElement.scrollWidth - window.innerWidth, overlaps, text: clone.innerText };
+return { overflow: document.documentElement.scrollWidth - window.innerWidth, overlaps, text: clone.innerText, leaves };
 "#;
 
 struct Found {
     overflow: f64,
     overlaps: Vec<String>,
     text: String,
+    /// The text of every element without children (a cell, a label, an option).
+    leaves: Vec<String>,
 }
 
 async fn measure(c: &Client) -> Found {
@@ -54,11 +59,31 @@ async fn measure(c: &Client) -> Found {
         overflow: v["overflow"].as_f64().expect("overflow"),
         overlaps: v["overlaps"].as_array().expect("overlaps").iter().map(|x| x.as_str().unwrap_or("").to_string()).collect(),
         text: v["text"].as_str().unwrap_or("").to_string(),
+        leaves: v["leaves"].as_array().expect("leaves").iter().map(|x| x.as_str().unwrap_or("").to_string()).collect(),
     }
 }
 
 fn has_han(s: &str) -> Option<&str> {
     s.lines().find(|l| l.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)))
+}
+
+/// A line with four English words in a row (a sentence left untranslated).
+fn english_sentence(s: &str) -> Option<&str> {
+    s.lines().find(|l| {
+        let mut run = 0;
+        for w in l.split_whitespace() {
+            let word = w.trim_matches(|c: char| ",.;:()?!'\"".contains(c));
+            if word.len() > 1 && word.chars().all(|c| c.is_ascii_alphabetic() || c == '\'') {
+                run += 1;
+                if run >= 4 {
+                    return true;
+                }
+            } else {
+                run = 0;
+            }
+        }
+        false
+    })
 }
 
 fn whole_word(text: &str, word: &str) -> bool {
@@ -89,9 +114,10 @@ async fn check_page(c: &Client, lang: &str, name: &str) -> Vec<String> {
     if !f.overlaps.is_empty() {
         problems.push(format!("{name} ({lang}): overlapping controls {:?}", f.overlaps));
     }
-    for code in RAW_CODES {
-        if whole_word(&f.text, code) {
-            problems.push(format!("{name} ({lang}): shows the raw code `{code}`"));
+    for leaf in &f.leaves {
+        let snake = leaf.contains('_') && leaf.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        if snake || RAW_CODES.contains(&leaf.as_str()) {
+            problems.push(format!("{name} ({lang}): shows the raw code `{leaf}`"));
         }
     }
     if lang == "en" {
@@ -99,6 +125,9 @@ async fn check_page(c: &Client, lang: &str, name: &str) -> Vec<String> {
             problems.push(format!("{name} (en): Chinese on an English page: {line:?}"));
         }
     } else {
+        if let Some(line) = english_sentence(&f.text) {
+            problems.push(format!("{name} (zh): an English sentence on a Chinese page: {line:?}"));
+        }
         for word in ENGLISH_LABELS {
             if whole_word(&f.text, word) {
                 problems.push(format!("{name} (zh): the English label {word:?} on a Chinese page"));
@@ -113,9 +142,8 @@ async fn check_page(c: &Client, lang: &str, name: &str) -> Vec<String> {
 async fn furnished_shop(app: &TestApp) -> (String, String) {
     let mut b: Browser = merchant_with_shop(app, "langs@example.com", "langs").await;
     let product = create_product(&mut b, "langs", "Game card 50", "10.00").await;
-    b.post(&format!("/shops/langs/products/{product}/keys"), &[("text", "KEY-A\nKEY-B\nKEY-C\nKEY-D"), ("delimiter", "newline")])
-        .await;
-    app.eventually(30, || async { app.stock("langs", &product).await >= 4 }).await;
+    b.import_keys(&format!("/shops/langs/products/{product}/keys"), "KEY-A\nKEY-B\nKEY-C\nKEY-D", None, "newline").await;
+    assert!(app.eventually(30, || async { app.stock("langs", &product).await >= 4 }).await, "keys imported");
     b.post("/shops/langs/coupons", &[("code", "SAVE10"), ("kind", "percent"), ("value", "10")]).await;
     b.post("/shops/langs/api-keys", &[("name", "restock"), ("scope", "read")]).await;
     let (status, order) = app.order("langs", json!({"product_id": product, "quantity": 1, "email": "buyer@example.com"})).await;
@@ -213,7 +241,7 @@ async fn the_language_switch_is_stored_on_the_account_and_outranks_the_browser()
     // No choice yet: the browser's language.
     let en = b.client.get(app.platform_url("/shops/switch")).header("accept-language", "en-US,en;q=0.9").send().await.expect("get");
     let en = en.text().await.expect("html");
-    assert!(en.contains(">Overview<") && !en.contains("概览"), "English from Accept-Language");
+    assert!(en.contains(">Overview<") && !en.contains("概览"), "English from Accept-Language: {en}");
     let zh = b.get("/shops/switch").await;
     assert!(zh.body.contains(">概览<") && !zh.body.contains("Overview"), "Chinese without Accept-Language");
     // A bad choice changes nothing.

@@ -53,7 +53,7 @@ pub async fn verify_email(
         Err(r) => {
             let layout =
                 Layout {
-                    account: account.as_ref(), csrf: &csrf, shop: None, nav: "", flash: None, title: "验证邮箱"
+                    account: account.as_ref(), csrf: &csrf, shop: None, nav: "", flash: None, title: "验证邮箱 Verify email"
                 };
             let page = context! { heading => "无法验证邮箱 Cannot verify the email", message => rejection_text(r),
             link => context!{ href => "/shops", label => "返回 Back" } };

@@ -65,7 +65,7 @@ async fn page(
     let products: Vec<Value> =
         products.iter().map(|p| context! { id => p.id.clone(), name => p.name.clone() }).collect();
     let layout =
-        Layout { account: None, csrf, shop: Some(access), nav: "coupons", flash: flash_for(flash), title: "优惠券" };
+        Layout { account: None, csrf, shop: Some(access), nav: "coupons", flash: flash_for(flash), title: "优惠券 Coupons" };
     let resp =
         render("coupons.html", layout, context! { coupons, products, form => ser(form), errors => ser(errors) })?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })

@@ -229,7 +229,7 @@ pub async fn import_page(
         },
     };
     let layout =
-        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "products", flash: None, title: "导入卡密" };
+        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "products", flash: None, title: "导入卡密 Key import" };
     render("import.html", layout, page)
 }
 

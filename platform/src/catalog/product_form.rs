@@ -299,7 +299,7 @@ async fn form_page(
         Some(id) => format!("/shops/{slug}/products/{id}"),
         None => format!("/shops/{slug}/products/new"),
     };
-    let layout = Layout { account: None, csrf, shop: Some(access), nav: "products", flash, title: "商品" };
+    let layout = Layout { account: None, csrf, shop: Some(access), nav: "products", flash, title: "商品 Products" };
     let page = context! { form => crate::page::ser(form), categories, errors => crate::page::ser(errors), action, product_id, supply };
     let resp = render("product_form.html", layout, page)?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })

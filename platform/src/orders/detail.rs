@@ -100,7 +100,7 @@ pub async fn order_detail(
     let order = context! {
         order_no => o.order_no, status_label => status_label(&o.status), status => o.status.clone(),
         product_name => o.product_name, quantity => o.quantity, amount => money(o.amount_minor),
-        unit_price => money(o.unit_price_minor), coupon_code => o.coupon_code.clone(), discount => money(o.discount_minor), email => o.email, channel => o.channel, client_ip => o.client_ip,
+        unit_price => money(o.unit_price_minor), coupon_code => o.coupon_code.clone(), discount => money(o.discount_minor), email => o.email, channel => kapu_billing::forms::label_of(&o.channel), client_ip => o.client_ip,
         created_at => when(&o.created_at), paid_at => o.paid_at.as_ref().map(when),
         delivered_at => o.delivered_at.as_ref().map(when), expires_at => when(&o.expires_at),
         attention_reason => o.attention_reason, email_refused, can_refund => REFUNDABLE.contains(&o.status.as_str()),
@@ -115,7 +115,7 @@ pub async fn order_detail(
         shop: Some(&access),
         nav: "orders",
         flash: flash_for(q.m.as_deref()),
-        title: "订单",
+        title: "订单 Orders",
     };
     render("order.html", layout, context! { order, payments, keys, jobs, notifications, checks, deliveries })
 }

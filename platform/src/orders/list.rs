@@ -108,6 +108,6 @@ pub async fn list_orders(
         query_string => serde_urlencoded::to_string(&export_q).unwrap_or_default(),
     };
     let layout =
-        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "orders", flash: None, title: "订单" };
+        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "orders", flash: None, title: "订单 Orders" };
     render("orders.html", layout, page_ctx)
 }

@@ -143,7 +143,7 @@ async fn page_with_test(
         .collect();
     let layout =
         Layout {
-            account: None, csrf, shop: Some(access), nav: "channels", flash: flash_for(flash), title: "收款渠道"
+            account: None, csrf, shop: Some(access), nav: "channels", flash: flash_for(flash), title: "收款渠道 Payment channels"
         };
     let errors: Vec<String> = error.map(|(k, e)| format!("{}：{e}", label_of(k))).into_iter().collect();
     let resp = render(

@@ -109,7 +109,7 @@ pub async fn dashboard(
         shop: Some(&access),
         nav: "home",
         flash: flash_for(q.m.as_deref()),
-        title: "概览",
+        title: "概览 Overview",
     };
     render("dashboard.html", layout, page)
 }

@@ -44,7 +44,7 @@ pub async fn shops_page(
         })
         .collect();
     let layout =
-        Layout { account: Some(account), csrf, shop: None, nav: "", flash: flash_for(flash), title: "我的店铺" };
+        Layout { account: Some(account), csrf, shop: None, nav: "", flash: flash_for(flash), title: "我的店铺 My shops" };
     let page = context! {
         shops, errors => crate::page::ser(errors), shop_domain => state.shop_host.clone(),
         form => context!{ name => form.0, slug => form.1, currency => form.2 },

@@ -61,7 +61,7 @@ async fn page(
         })
         .collect();
     let layout =
-        Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "风控" };
+        Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "风控 Risk rules" };
     let resp = render("risk.html", layout, context! { lists, velocity, events, errors => ser(errors) })?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
 }

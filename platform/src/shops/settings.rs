@@ -80,7 +80,7 @@ async fn page(
     let preview_token = state.master.tenant(access.tenant_id()).preview_token(access.shop.preview_epoch);
     let preview_url = format!("{}?preview={preview_token}", access.shop_url);
     let layout =
-        Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "设置" };
+        Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "设置 Settings" };
     render(
         "settings.html",
         layout,

@@ -35,7 +35,7 @@ async fn page(
         .map(|m| context! { account_id => m.account_id, email => m.email, role => m.role.as_str() })
         .collect();
     let layout =
-        Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "团队" };
+        Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "团队 Team" };
     render("team.html", layout, context! { members, email, errors => ser(errors) })
 }
 

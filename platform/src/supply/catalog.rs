@@ -95,7 +95,7 @@ async fn page(
         shop: Some(access),
         nav: "supply",
         flash: flash_for(q.m.as_deref()),
-        title: "货源",
+        title: "货源 Supply",
     };
     let resp = render(
         "supply.html",

@@ -43,7 +43,7 @@ pub(crate) async fn page(
     flash: Option<crate::page::Flash>,
 ) -> PageResult<Response> {
     let ctx = context_of(state, access, invite_link, errors).await?;
-    let layout = Layout { account: None, csrf, shop: Some(access), nav: "supply", flash, title: "分销商" };
+    let layout = Layout { account: None, csrf, shop: Some(access), nav: "supply", flash, title: "分销商 Resellers" };
     render("supply_resellers.html", layout, ctx)
 }
 
