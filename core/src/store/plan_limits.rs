@@ -93,7 +93,9 @@ impl Limit {
 /// Adding would go past the plan's limit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "超出套餐「{plan_name}」的{label}上限：已有 {current}，本次 {adding}，上限 {limit}。请在“套餐 Plan”页升级。Your plan “{plan_name}” allows {limit} {label}; you have {current} and are adding {adding}. Upgrade on the Plan page."
+    "超出套餐「{plan_name}」的{label_zh}上限：已有 {current}，本次 {adding}，上限 {limit}。请在“套餐”页升级。Your plan allows {limit} {label_en}; you have {current} and are adding {adding}. Upgrade on the Plan page.",
+    label_zh = label.split_once(' ').map_or(*label, |(zh, _)| zh),
+    label_en = label.split_once(' ').map_or(*label, |(_, en)| en)
 )]
 pub struct LimitExceeded {
     pub plan_name: String,

@@ -242,8 +242,11 @@ async fn the_language_switch_is_stored_on_the_account_and_outranks_the_browser()
     let en = b.client.get(app.platform_url("/shops/switch")).header("accept-language", "en-US,en;q=0.9").send().await.expect("get");
     let en = en.text().await.expect("html");
     assert!(en.contains(">Overview<") && !en.contains("概览"), "English from Accept-Language: {en}");
-    let zh = b.get("/shops/switch").await;
-    assert!(zh.body.contains(">概览<") && !zh.body.contains("Overview"), "Chinese without Accept-Language");
+    let zh = b.client.get(app.platform_url("/shops/switch")).header("accept-language", "zh-CN").send().await.expect("get");
+    let zh = zh.text().await.expect("html");
+    assert!(zh.contains(">概览<") && !zh.contains("Overview"), "Chinese from Accept-Language");
+    let none = Browser::speaking(&app, "fr").get("/login").await;
+    assert!(none.body.contains(">登录<"), "Chinese when the browser asks for neither");
     // A bad choice changes nothing.
     b.post("/language", &[("lang", "fr")]).await.expect(400);
     // Choosing English, from a page: back to that page, and English from now on
@@ -270,7 +273,7 @@ async fn the_language_switch_is_stored_on_the_account_and_outranks_the_browser()
     assert_eq!(missing.status, 404);
     assert!(missing.body.contains("Page not found") && !missing.body.contains("页面不存在"), "{}", missing.body);
     // A signed-out visitor's switch lives in a cookie.
-    let mut visitor = Browser::new(&app);
+    let mut visitor = Browser::speaking(&app, "zh-CN");
     visitor.post("/language", &[("lang", "en")]).await.expect(303);
     let login = visitor.get("/login").await;
     assert!(login.body.contains("Log in") && !login.body.contains("登录"), "{}", login.body);

@@ -75,7 +75,7 @@ async fn payments_and_theme_forms_line_up_in_a_real_browser() {
     let body = c.find(Locator::Css("body")).await.expect("body").text().await.expect("text");
     assert!(body.contains("「经典") || body.contains("「Classic"), "the theme's title over its settings: {body}");
     assert!(!body.contains("「classic」"), "{body}");
-    assert!(body.contains("为手机设计的卡片列表") && body.contains("Mobile-first card list"), "both languages");
+    assert!(body.contains("为手机设计的卡片列表") && !body.contains("Mobile-first card list"), "one language: {body}");
     screenshot(&c, "dashboard-theme").await;
     // Grid has a colour setting: its swatch is big enough to see.
     click(&c, "label.theme-choice input[value=grid]").await;

@@ -61,7 +61,7 @@ async fn a_merchant_adds_a_suppliers_product_and_a_buyer_buys_it_in_a_real_brows
     fill(&c, "#supply-catalog input[name=price]", "7.50").await;
     click(&c, "#supply-catalog form button[type=submit]").await;
     c.wait().for_element(Locator::Css(".notice.error")).await.expect("refused");
-    assert!(body_text(&c).await.contains("may not be below 8.00"));
+    assert!(body_text(&c).await.contains("不能低于"));
     fill(&c, "#supply-catalog input[name=name]", "角落月卡 Corner Monthly").await;
     fill(&c, "#supply-catalog input[name=price]", "9.90").await;
     click(&c, "#supply-catalog form button[type=submit]").await;

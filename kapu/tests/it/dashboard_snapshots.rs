@@ -1,4 +1,4 @@
-//! Snapshots of what merchants see: the dashboard's main pages for a shop
+//! Snapshots of what merchants see, in English and in Chinese: the dashboard's main pages for a shop
 //! with a hostile name, a product, keys and one paid order, with ids, tokens,
 //! dates, ports and asset hashes redacted.
 
@@ -58,14 +58,18 @@ async fn dashboard_pages() {
         ("order", format!("/shops/snapshop/orders/{order_no}")),
         ("settings", "/shops/snapshop/settings".to_string()),
     ];
-    for (name, path) in pages {
-        let page = b.get(&path).await;
-        assert_eq!(page.status, 200, "{path}");
-        assert!(!page.body.contains("<script>alert"), "{name}: hostile name escaped");
-        assert!(!page.body.contains("<b>bold</b>"), "{name}: hostile product escaped");
-        insta::with_settings!({ filters => filters(), prepend_module_to_snapshot => false }, {
-            insta::assert_snapshot!(format!("dashboard_{name}"), page.body);
-        });
+    // Each page in each language: English (`dashboard_{name}`) and Chinese (`…_zh`).
+    for (lang, suffix) in [("en", ""), ("zh-CN", "_zh")] {
+        for (name, path) in &pages {
+            let resp = b.client.get(app.platform_url(path)).header("accept-language", lang).send().await.expect("get");
+            assert_eq!(resp.status().as_u16(), 200, "{path}");
+            let body = resp.text().await.expect("html");
+            assert!(!body.contains("<script>alert"), "{name}: hostile name escaped");
+            assert!(!body.contains("<b>bold</b>"), "{name}: hostile product escaped");
+            insta::with_settings!({ filters => filters(), prepend_module_to_snapshot => false }, {
+                insta::assert_snapshot!(format!("dashboard_{name}{suffix}"), body);
+            });
+        }
     }
     app.stop().await;
 }

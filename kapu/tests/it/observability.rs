@@ -169,7 +169,7 @@ async fn the_inspector_shows_a_forged_notification_and_ask_now_finds_a_lost_paym
     let page = b.get(&format!("/shops/insp/orders/{no}")).await;
     page.expect(200);
     assert!(page.body.contains("data-verdict=\"bad_signature\""), "{}", page.body);
-    assert!(page.body.contains("签名校验失败"), "the verdict in words");
+    assert!(page.body.contains("Signature does not verify"), "the verdict in words");
     assert!(page.body.contains("signature does not verify"), "the reason");
     assert!(page.body.contains("127.0.0.1"), "the source address");
     assert!(page.body.contains("out_trade_no=") && !page.body.contains(&sign), "body kept, signature masked");

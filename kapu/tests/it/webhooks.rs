@@ -155,7 +155,7 @@ async fn signed_events_reach_the_merchant_and_only_the_chosen_ones() {
     }
     let log = b.get("/shops/hooks/webhooks").await;
     assert!(
-        log.body.contains("order.delivered") && log.body.contains(">delivered<") && log.body.contains(">200"),
+        log.body.contains("order.delivered") && log.body.contains(">Delivered<") && log.body.contains(">200"),
         "{}",
         log.body
     );
@@ -197,7 +197,7 @@ async fn failing_endpoints_are_retried_then_turned_off_and_redelivery_works() {
     );
     let page = b.get("/shops/flaky/webhooks").await;
     assert!(page.body.contains("Turned off after 3 failed attempts"), "{}", page.body);
-    assert!(page.body.contains(">failed<") && page.body.contains("500"));
+    assert!(page.body.contains(">Failed<") && page.body.contains("500"));
     let audit: Vec<String> = app.audit_of(Some(&tenant)).await.into_iter().map(|e| e.action).collect();
     assert!(audit.contains(&"webhook.disable".to_string()) && audit.contains(&"webhook.create".to_string()));
     // Nothing more is sent to a turned-off endpoint.
@@ -214,7 +214,7 @@ async fn failing_endpoints_are_retried_then_turned_off_and_redelivery_works() {
         .body
         .split("data-delivery=\"")
         .skip(1)
-        .find(|row| row.contains(">failed<"))
+        .find(|row| row.contains(">Failed<"))
         .and_then(|row| row.split('"').next())
         .expect("failed delivery")
         .to_string();
@@ -391,7 +391,7 @@ async fn redelivery_is_queued_once_and_limited_and_endpoints_per_shop_are_capped
     // One attempt, timed out: failed.
     assert!(app.jobs_settled(10).await);
     let page = b.get("/shops/redo/webhooks").await;
-    assert!(page.body.contains(">failed<"), "{}", page.body);
+    assert!(page.body.contains(">Failed<"), "{}", page.body);
     let delivery = page
         .body
         .split("data-delivery=\"")

@@ -66,15 +66,17 @@ async fn page(
     // The plan's room is shown before the merchant types a domain.
     let plan = kapu_core::store::plans::plan_of_tenant(state.db.reader(), access.tenant_id()).await?;
     let used = domains.len() as u64;
+    let (plan_zh, plan_en) = kapu_web::i18n::split_bilingual(&plan.name).unwrap_or((&plan.name, &plan.name));
     let room = match plan.max_custom_domains {
         None => None,
         Some(limit) if used < limit.max(0) as u64 => None,
-        Some(0) => {
-            Some(format!("当前套餐「{0}」不含自定义域名。Your plan “{0}” includes no custom domains.", plan.name))
-        }
-        Some(limit) => Some(format!(
-            "当前套餐「{0}」最多 {1} 个自定义域名，已全部使用。Your plan “{0}” allows {1} custom domains, all in use.",
-            plan.name, limit
+        Some(0) => Some(crate::language::trs(
+            format!("当前套餐「{plan_zh}」不含自定义域名。"),
+            format!("Your plan “{plan_en}” includes no custom domains."),
+        )),
+        Some(limit) => Some(crate::language::trs(
+            format!("当前套餐「{plan_zh}」最多 {limit} 个自定义域名，已全部使用。"),
+            format!("Your plan “{plan_en}” allows {limit} custom domains, all in use."),
         )),
     };
     let layout = Layout { account: None, csrf, shop: Some(access), nav: "domains", flash, title: "域名 Domains" };

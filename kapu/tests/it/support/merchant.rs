@@ -35,7 +35,16 @@ pub fn csrf_in(html: &str) -> Option<String> {
 
 impl Browser {
     pub fn new(app: &TestApp) -> Self {
+        Self::speaking(app, "en")
+    }
+
+    /// A merchant's browser whose `Accept-Language` is `lang`: the dashboard
+    /// answers in that language (tests read its English unless they say).
+    pub fn speaking(app: &TestApp, lang: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::ACCEPT_LANGUAGE, reqwest::header::HeaderValue::from_str(lang).expect("language"));
         let client = reqwest::Client::builder()
+            .default_headers(headers)
             .cookie_store(true)
             .dns_resolver(Arc::new(Loopback))
             .redirect(reqwest::redirect::Policy::none())
