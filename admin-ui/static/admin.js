@@ -14,7 +14,7 @@
     if (!text || !navigator.clipboard) return;
     navigator.clipboard.writeText(text).then(function () {
       var was = b.textContent;
-      b.textContent = "已复制 Copied";
+      b.textContent = document.documentElement.lang.indexOf("en") === 0 ? "Copied" : "已复制";
       setTimeout(function () { b.textContent = was; }, 1500);
     });
   });

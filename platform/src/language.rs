@@ -36,6 +36,25 @@ pub fn trs(zh: String, en: String) -> String {
     }
 }
 
+/// An email's text for a merchant: in their language when it is known,
+/// else both (Chinese first), since a job has no browser to ask.
+pub fn for_reader(lang: Option<Lang>, zh: String, en: String) -> String {
+    match lang {
+        Some(Lang::Zh) => zh,
+        Some(Lang::En) => en,
+        None => format!("{zh}\n\n{en}"),
+    }
+}
+
+/// An email subject for a merchant, as `for_reader` (both joined by ` / `).
+pub fn subject_for(lang: Option<Lang>, zh: String, en: String) -> String {
+    match lang {
+        Some(Lang::Zh) => zh,
+        Some(Lang::En) => en,
+        None => format!("{zh} / {en}"),
+    }
+}
+
 /// Middleware: serves the request in the language the browser asks for; the
 /// account extractor switches to the merchant's stored choice once known.
 pub async fn request_language(req: Request, next: Next) -> Response {

@@ -40,6 +40,11 @@ impl Lang {
         CURRENT.try_with(|l| l.get()).unwrap_or(fallback)
     }
 
+    /// The request's language; none outside a request.
+    pub fn try_current() -> Option<Lang> {
+        CURRENT.try_with(|l| l.get()).ok()
+    }
+
     /// The request's language, Chinese outside a request.
     pub fn current() -> Lang {
         Lang::current_or(Lang::Zh)

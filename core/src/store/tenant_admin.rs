@@ -105,6 +105,19 @@ pub async fn search_tenants<C: ConnectionTrait>(conn: &C, f: &TenantFilter) -> R
 
 /// The email of a shop's owner, if it has one (the demo shop has none).
 pub async fn owner_email_of<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<Option<String>, DbErr> {
+    Ok(owner_of(conn, tenant_id).await?.map(|a| a.email))
+}
+
+/// The shop owner's email and the dashboard language they chose, if any
+/// (what emails to them are written in).
+pub async fn owner_contact_of<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+) -> Result<Option<(String, Option<String>)>, DbErr> {
+    Ok(owner_of(conn, tenant_id).await?.map(|a| (a.email, a.lang)))
+}
+
+async fn owner_of<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<Option<accounts::Model>, DbErr> {
     let Some(m) = memberships::Entity::find()
         .filter(memberships::Column::TenantId.eq(tenant_id))
         .filter(memberships::Column::Role.eq("owner"))
@@ -113,7 +126,7 @@ pub async fn owner_email_of<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Re
     else {
         return Ok(None);
     };
-    Ok(accounts::Entity::find_by_id(m.account_id).one(conn).await?.map(|a| a.email))
+    accounts::Entity::find_by_id(m.account_id).one(conn).await
 }
 
 /// Sets a shop's status (`active`, `suspended`, `closed`) with the reason

@@ -272,6 +272,26 @@ async fn the_language_switch_is_stored_on_the_account_and_outranks_the_browser()
     let missing = b.get("/shops/switch/orders/NOPE").await;
     assert_eq!(missing.status, 404);
     assert!(missing.body.contains("Page not found") && !missing.body.contains("页面不存在"), "{}", missing.body);
+    // Emails to the merchant follow the language too: the verification
+    // email went out in the language of the sign-up page, a reset asked for
+    // after choosing English is English, and one in Chinese is Chinese.
+    let han = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    let mails = |to: &str| support::read_outbox(&app.outbox()).into_iter().filter(|m| m.0 == to).collect::<Vec<_>>();
+    let verify = mails("switch@example.com");
+    assert!(verify.iter().any(|m| m.1 == "Verify your Kapu email" && !han(&m.2)), "{verify:?}");
+    let mut chinese = Browser::speaking(&app, "zh-CN");
+    chinese.post("/signup", &[("email", "zh@example.com"), ("password", "correct horse battery")]).await.expect(303);
+    assert!(app.eventually(10, || async { !mails("zh@example.com").is_empty() }).await, "verification email");
+    let zh_mail = &mails("zh@example.com")[0];
+    assert!(zh_mail.1 == "验证你的 Kapu 邮箱" && zh_mail.2.contains("48 小时") && !zh_mail.2.contains("Open this link"), "{zh_mail:?}");
+    Browser::speaking(&app, "zh-CN").post("/forgot", &[("email", "switch@example.com")]).await;
+    assert!(
+        app.eventually(10, || async { mails("switch@example.com").iter().any(|m| m.1 == "Reset your Kapu password") }).await,
+        "the stored choice (English) outranks the Chinese page the reset was asked from: {:?}",
+        mails("switch@example.com")
+    );
+    assert!(mails("switch@example.com").iter().all(|m| !han(&m.2)), "no Chinese in the English account's emails");
+
     // A signed-out visitor's switch lives in a cookie.
     let mut visitor = Browser::speaking(&app, "zh-CN");
     visitor.post("/language", &[("lang", "en")]).await.expect(303);

@@ -101,7 +101,7 @@ async fn orders_appear_with_search_filters_detail_actions_and_csv() {
     assert!(home.body.contains("1 test order paid with simulated payments (60.00 CNY) is not counted as revenue"), "{}", home.body);
     assert!(home.body.contains("Paid 0 · Created 0"), "{}", home.body);
     assert!(home.body.contains("No real sales in the last 30 days (test orders are not counted)"), "no empty chart");
-    assert!(b.get("/shops/ordershop/orders").await.body.contains("测试 TEST"), "marked in the list");
+    assert!(b.get("/shops/ordershop/orders").await.body.contains(">TEST<"), "marked in the list");
     // The same order paid through a real channel is revenue.
     {
         use kapu_core::entities::orders;

@@ -8,6 +8,7 @@ use kapu_core::mail::{Mailer, OutgoingMail};
 use kapu_core::store::accounts::{TokenPurpose, find_account, issue_account_token};
 use sea_orm::{ConnectionTrait, DbErr};
 
+use crate::language::{Lang, for_reader, subject_for};
 use crate::state::PlatformState;
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -17,6 +18,10 @@ pub struct AccountEmailJob {
     pub purpose: String,
     /// `scheme://host[:port]` of the dashboard, for the link.
     pub base_url: String,
+    /// The language of the page that asked for the email (`zh` or `en`); the
+    /// account's stored choice outranks it.
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 pub async fn queue_account_email<C: ConnectionTrait>(
@@ -29,6 +34,7 @@ pub async fn queue_account_email<C: ConnectionTrait>(
         account_id: account_id.into(),
         purpose: purpose.as_str().into(),
         base_url: state.cfg.public_origin(&state.platform_host),
+        lang: Lang::try_current().map(|l| l.code().to_string()),
     };
     enqueue(conn, NewJob::now(SEND_ACCOUNT_EMAIL, None, serde_json::to_value(job).unwrap_or_default())).await
 }
@@ -47,11 +53,13 @@ pub async fn send_account_email(state: &PlatformState, mailer: &Mailer, job: &Ac
         return Ok(());
     }
     let token = issue_account_token(state.db.writer(), &account.id, purpose).await?;
-    mailer.send(&compose(purpose, &account.email, &job.base_url, &token)).await?;
+    let lang = account.lang.as_deref().or(job.lang.as_deref()).and_then(Lang::parse_choice);
+    mailer.send(&compose(purpose, lang, &account.email, &job.base_url, &token)).await?;
     Ok(())
 }
 
-pub fn compose(purpose: TokenPurpose, to: &str, base_url: &str, token: &str) -> OutgoingMail {
+/// The email in the merchant's language (`None`: both, Chinese first).
+pub fn compose(purpose: TokenPurpose, lang: Option<Lang>, to: &str, base_url: &str, token: &str) -> OutgoingMail {
     let (subject, path, zh, en) = match purpose {
         TokenPurpose::VerifyEmail => (
             "验证你的 Kapu 邮箱 / Verify your Kapu email",
@@ -67,10 +75,11 @@ pub fn compose(purpose: TokenPurpose, to: &str, base_url: &str, token: &str) -> 
         ),
     };
     let link = format!("{base_url}/{path}?token={token}");
+    let (subject_zh, subject_en) = subject.split_once(" / ").unwrap_or((subject, subject));
     OutgoingMail {
         to: to.into(),
-        subject: subject.into(),
-        text: format!("{zh}\n{link}\n\n{en}\n{link}\n\n— Kapu 卡铺\n"),
+        subject: subject_for(lang, subject_zh.into(), subject_en.into()),
+        text: format!("{}\n\n— Kapu\n", for_reader(lang, format!("{zh}\n{link}"), format!("{en}\n{link}"))),
         html: None,
         shop_name: None,
     }

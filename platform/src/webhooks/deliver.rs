@@ -9,8 +9,10 @@
 use chrono::{Duration, Utc};
 use kapu_billing::channel::exchange;
 use kapu_core::mail::{Mailer, OutgoingMail};
+
+use crate::language::{Lang, for_reader, subject_for};
 use kapu_core::store::audit::{Actor, record_audit};
-use kapu_core::store::tenant_admin::owner_email_of;
+use kapu_core::store::tenant_admin::owner_contact_of;
 use kapu_core::store::webhooks::{
     find_delivery_for_tenant, find_endpoint_for_tenant, queue_delivery, record_attempt_for_tenant,
     set_endpoint_enabled_for_tenant, sign,
@@ -83,18 +85,23 @@ pub async fn deliver_webhook(
                 "{} 次投递均失败，已自动停用。Turned off after {} failed attempts (last: {}).",
                 d.attempts + 1,
                 d.attempts + 1,
-                error.unwrap_or_default()
+                error.as_deref().unwrap_or_default()
             );
             set_endpoint_enabled_for_tenant(db, tenant_id, &ep.id, false, Some(&reason)).await?;
             record_audit(db, &Actor::system(), Some(tenant_id), "webhook.disable", &ep.url, &reason).await?;
-            if let Some(to) = owner_email_of(db, tenant_id).await? {
+            if let Some((to, lang)) = owner_contact_of(db, tenant_id).await? {
+                let lang = lang.as_deref().and_then(Lang::parse_choice);
+                let url = &ep.url;
+                let last = error.as_deref().unwrap_or_default();
+                let text = for_reader(
+                    lang,
+                    format!("发往 {url} 的 Webhook 连续 {} 次投递失败，已被停用（最后一次：{last}）。修复后请在店铺后台“Webhooks”页面重新启用并重发。", d.attempts + 1),
+                    format!("Deliveries to {url} failed {} times in a row (last: {last}), so Kapu turned the endpoint off. Fix it, then turn it back on and redeliver from the Webhooks page of your dashboard.", d.attempts + 1),
+                );
                 let mail = OutgoingMail {
                     to,
-                    subject: "Webhook 已停用 / A webhook endpoint was turned off".into(),
-                    text: format!(
-                        "发往 {url} 的 Webhook 持续失败，已被停用。修复后请在店铺后台“Webhooks”页面重新启用并重发。\n\nDeliveries to {url} kept failing, so Kapu turned the endpoint off. Fix it, then turn it back on and redeliver from the Webhooks page of your dashboard.\n\n{reason}\n\n— Kapu 卡铺\n",
-                        url = ep.url
-                    ),
+                    subject: subject_for(lang, "Webhook 已停用".into(), "A webhook endpoint was turned off".into()),
+                    text: format!("{text}\n\n— Kapu\n"),
                     html: None,
                     shop_name: None,
                 };
