@@ -119,7 +119,8 @@ impl ProductForm {
         let int = |s: &str, lo: i32, hi: i32, what: &str, errors: &mut Vec<String>| match s.trim().parse::<i32>() {
             Ok(v) if (lo..=hi).contains(&v) => v,
             _ => {
-                errors.push(format!("{what} 需为 {lo}–{hi} 的整数。{what} must be a whole number from {lo} to {hi}."));
+                let (zh, en) = what.split_once(' ').unwrap_or((what, what));
+                errors.push(format!("{zh}需为 {lo}–{hi} 的整数。{en} must be a whole number from {lo} to {hi}."));
                 lo
             }
         };

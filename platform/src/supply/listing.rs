@@ -52,7 +52,8 @@ fn optional_count(text: &str, what: &str, errors: &mut Vec<String>) -> Option<i3
     match t.parse::<i32>() {
         Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
         _ => {
-            errors.push(format!("{what}须为 1 到 1000000 之间的整数，或留空表示不限。{what} must be a whole number from 1 to 1,000,000, or empty for no limit."));
+            let (zh, en) = what.split_once(' ').unwrap_or((what, what));
+            errors.push(format!("{zh}须为 1 到 1000000 之间的整数，或留空表示不限。{en} must be a whole number from 1 to 1,000,000, or empty for no limit."));
             None
         }
     }
@@ -87,8 +88,8 @@ impl ListingForm {
                 }
             },
         };
-        let per_order_cap = optional_count(&self.per_order_cap, "每单上限 Per-order cap ", &mut errors);
-        let daily_cap = optional_count(&self.daily_cap, "每日上限 Daily cap ", &mut errors);
+        let per_order_cap = optional_count(&self.per_order_cap, "每单上限 Per-order cap", &mut errors);
+        let daily_cap = optional_count(&self.daily_cap, "每日上限 Daily cap", &mut errors);
         let audience = Audience::parse(&self.audience);
         let slugs: Vec<String> = self
             .allowed_shops
