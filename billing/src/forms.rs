@@ -95,7 +95,12 @@ const WECHAT: &[FieldSpec] = &[
 ];
 
 const STRIPE: &[FieldSpec] = &[
-    f("secret_key", "密钥 Secret key", FieldKind::Secret, "sk_live_…（测试模式用 sk_test_…） sk_live_… (test mode uses sk_test_…)"),
+    f(
+        "secret_key",
+        "密钥 Secret key",
+        FieldKind::Secret,
+        "sk_live_…（测试模式用 sk_test_…） sk_live_… (test mode uses sk_test_…)",
+    ),
     f("webhook_secret", "Webhook 签名密钥 Signing secret", FieldKind::Secret, "whsec_…"),
 ];
 

@@ -36,6 +36,11 @@ pub fn trs(zh: String, en: String) -> String {
     }
 }
 
+/// The English noun for `n` things: `1 order`, `2 orders`.
+pub fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
 /// An email's text for a merchant: in their language when it is known,
 /// else both (Chinese first), since a job has no browser to ask.
 pub fn for_reader(lang: Option<Lang>, zh: String, en: String) -> String {
@@ -97,7 +102,8 @@ fn return_path(headers: &HeaderMap) -> String {
 
 /// Only a path on this host (`/…`, not `//…` nor `/\…`); anything else goes home.
 fn safe_return_path(back: &str) -> String {
-    let ok = back.starts_with('/') && !back.starts_with("//") && !back.starts_with("/\\") && !back.contains(['\r', '\n']);
+    let ok =
+        back.starts_with('/') && !back.starts_with("//") && !back.starts_with("/\\") && !back.contains(['\r', '\n']);
     if ok { back.to_string() } else { "/".to_string() }
 }
 
@@ -117,8 +123,12 @@ mod tests {
         if !han(text) {
             return;
         }
-        let (zh, en) = split_bilingual(text).unwrap_or_else(|| panic!("{text:?} does not split into Chinese and English"));
-        assert!(han(zh) && !han(en) && en.chars().any(|c| c.is_ascii_alphabetic()), "{text:?} splits into {zh:?} / {en:?}");
+        let (zh, en) =
+            split_bilingual(text).unwrap_or_else(|| panic!("{text:?} does not split into Chinese and English"));
+        assert!(
+            han(zh) && !han(en) && en.chars().any(|c| c.is_ascii_alphabetic()),
+            "{text:?} splits into {zh:?} / {en:?}"
+        );
     }
 
     #[test]

@@ -141,9 +141,8 @@ fn is_chinese(c: char) -> bool {
 
 /// `(zh, en)` of a text written as Chinese then English, if it is one.
 pub fn split_bilingual(text: &str) -> Option<(&str, &str)> {
-    let (at, c) = text.char_indices().filter(|(_, c)| is_chinese(*c)).last()?;
+    let (at, c) = text.char_indices().rfind(|(_, c)| is_chinese(*c))?;
     let cut = at + c.len_utf8();
-    // A closing mark that belongs to the Chinese side: `（…）`, `「…」`, `”`.
     let zh = text[..cut].trim();
     let en = text[cut..].trim_start_matches([' ', '·']).trim();
     let starts_english = en.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || "\"“‘(<$¥€£#".contains(c));
@@ -151,9 +150,12 @@ pub fn split_bilingual(text: &str) -> Option<(&str, &str)> {
 }
 
 fn cookie_lang(headers: &HeaderMap) -> Option<Lang> {
-    headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        Lang::parse_choice(c.trim().strip_prefix("kapu_lang=")?)
-    })
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| Lang::parse_choice(c.trim().strip_prefix("kapu_lang=")?))
 }
 
 #[cfg(test)]
@@ -175,7 +177,10 @@ mod tests {
     fn splits_texts_written_in_both_languages() {
         assert_eq!(split_bilingual("已保存。Saved."), Some(("已保存。", "Saved.")));
         assert_eq!(split_bilingual("商品 Products"), Some(("商品", "Products")));
-        assert_eq!(split_bilingual("请 5 秒后再试。Try again in 5 seconds."), Some(("请 5 秒后再试。", "Try again in 5 seconds.")));
+        assert_eq!(
+            split_bilingual("请 5 秒后再试。Try again in 5 seconds."),
+            Some(("请 5 秒后再试。", "Try again in 5 seconds."))
+        );
         assert_eq!(
             split_bilingual("第 3 行：“abc” 不是有效的价格 Line 3: “abc” is not a valid price"),
             Some(("第 3 行：“abc” 不是有效的价格", "Line 3: “abc” is not a valid price"))

@@ -73,7 +73,10 @@ async fn orders_appear_with_search_filters_detail_actions_and_csv() {
     // Detail: payment attempt, masked keys, the delivery email job.
     let detail = b.get(&format!("/shops/ordershop/orders/{paid}")).await;
     detail.expect(200);
-    assert!(detail.body.contains("Sandbox (test mode only)") && detail.body.contains(">Succeeded<"), "payment attempt listed");
+    assert!(
+        detail.body.contains("Sandbox (test mode only)") && detail.body.contains(">Succeeded<"),
+        "payment attempt listed"
+    );
     assert!(!detail.body.contains("ordershop-KEY-000"), "keys are masked");
     assert!(detail.body.contains("Delivery email"));
     assert!(!detail.body.contains("Order expiry"), "a delivered order has no expiry waiting to run");
@@ -98,7 +101,11 @@ async fn orders_appear_with_search_filters_detail_actions_and_csv() {
 
     // A sale paid with simulated money is a test order: shown apart, never revenue.
     let home = b.get("/shops/ordershop").await;
-    assert!(home.body.contains("1 test order paid with simulated payments (60.00 CNY) is not counted as revenue"), "{}", home.body);
+    assert!(
+        home.body.contains("1 test order paid with simulated payments (60.00 CNY) is not counted as revenue"),
+        "{}",
+        home.body
+    );
     assert!(home.body.contains("Paid 0 · Created 0"), "{}", home.body);
     assert!(home.body.contains("No real sales in the last 30 days (test orders are not counted)"), "no empty chart");
     assert!(b.get("/shops/ordershop/orders").await.body.contains(">TEST<"), "marked in the list");

@@ -142,8 +142,14 @@ async fn setup_page(
         let qr = Value::from_safe_string(qr_svg(&uri));
         context! { enabled, secret => b32.clone(), sig => setup_sig(state, &account.id, &b32), uri, qr }
     };
-    let layout =
-        Layout { account: Some(account), csrf, shop: None, nav: "", flash: flash_for(flash), title: "两步验证 Two-factor sign-in" };
+    let layout = Layout {
+        account: Some(account),
+        csrf,
+        shop: None,
+        nav: "",
+        flash: flash_for(flash),
+        title: "两步验证 Two-factor sign-in",
+    };
     let resp = render("two_factor.html", layout, context! { errors => crate::page::ser(errors), ..page })?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
 }
@@ -260,7 +266,8 @@ pub async fn code_page(
 }
 
 fn code_form(csrf: &str, next: &str, errors: &[&str]) -> PageResult<Response> {
-    let layout = Layout { account: None, csrf, shop: None, nav: "", flash: None, title: "两步验证 Two-factor sign-in" };
+    let layout =
+        Layout { account: None, csrf, shop: None, nav: "", flash: None, title: "两步验证 Two-factor sign-in" };
     render("login_2fa.html", layout, context! { next, errors => crate::page::ser(errors) })
 }
 

@@ -51,10 +51,14 @@ pub async fn verify_email(
         Ok(_) if account.is_some() => Ok(Redirect::to("/shops?m=verified").into_response()),
         Ok(_) => Ok(Redirect::to("/login?next=%2Fshops").into_response()),
         Err(r) => {
-            let layout =
-                Layout {
-                    account: account.as_ref(), csrf: &csrf, shop: None, nav: "", flash: None, title: "验证邮箱 Verify email"
-                };
+            let layout = Layout {
+                account: account.as_ref(),
+                csrf: &csrf,
+                shop: None,
+                nav: "",
+                flash: None,
+                title: "验证邮箱 Verify email",
+            };
             let page = context! { heading => "无法验证邮箱 Cannot verify the email", message => rejection_text(r),
             link => context!{ href => "/shops", label => "返回 Back" } };
             Ok(with_status(StatusCode::BAD_REQUEST, render("message.html", layout, page)?))

@@ -64,8 +64,14 @@ async fn page(
         .collect();
     let products: Vec<Value> =
         products.iter().map(|p| context! { id => p.id.clone(), name => p.name.clone() }).collect();
-    let layout =
-        Layout { account: None, csrf, shop: Some(access), nav: "coupons", flash: flash_for(flash), title: "优惠券 Coupons" };
+    let layout = Layout {
+        account: None,
+        csrf,
+        shop: Some(access),
+        nav: "coupons",
+        flash: flash_for(flash),
+        title: "优惠券 Coupons",
+    };
     let resp =
         render("coupons.html", layout, context! { coupons, products, form => ser(form), errors => ser(errors) })?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })

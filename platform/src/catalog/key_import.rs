@@ -228,8 +228,14 @@ pub async fn import_page(
             invalid => i.invalid, error => i.error, problems, not_listed, blank_lines => i.blank_lines,
         },
     };
-    let layout =
-        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "products", flash: None, title: "导入卡密 Key import" };
+    let layout = Layout {
+        account: None,
+        csrf: &csrf,
+        shop: Some(&access),
+        nav: "products",
+        flash: None,
+        title: "导入卡密 Key import",
+    };
     render("import.html", layout, page)
 }
 

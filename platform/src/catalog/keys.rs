@@ -76,8 +76,14 @@ pub async fn render_keys_page(
         .iter()
         .map(|k| context! { masked => k.masked.clone(), status => k.status.clone(), created_at => k.created_at.format("%Y-%m-%d %H:%M").to_string() })
         .collect();
-    let layout =
-        Layout { account: None, csrf, shop: Some(access), nav: "products", flash: flash_for(flash), title: "卡密 Keys" };
+    let layout = Layout {
+        account: None,
+        csrf,
+        shop: Some(access),
+        nav: "products",
+        flash: flash_for(flash),
+        title: "卡密 Keys",
+    };
     let page = context! {
         product => context!{ id => product.id.clone(), name => product.name.clone() }, counts => crate::page::ser(counts),
         keys, imports, errors => crate::page::ser(errors), is_owner => access.is_owner(), max_upload_mb => MAX_UPLOAD_BYTES / (1024 * 1024),

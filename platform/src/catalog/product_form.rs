@@ -462,7 +462,8 @@ pub async fn delete_product(
                 .await?
                 .ok_or(PageError::NotFound)?;
             let msg = format!(
-                "该商品有 {n} 笔订单，不能删除；取消勾选「上架」即可隐藏。This product has {n} order(s) and cannot be deleted; untick \"Visible\" to hide it."
+                "该商品有 {n} 笔订单，不能删除；取消勾选「上架」即可隐藏。This product has {n} {} and cannot be deleted; untick \"Visible\" to hide it.",
+                crate::language::plural(n, "order", "orders")
             );
             let r =
                 form_page(&state, &access, &csrf, Some(&p), &ProductForm::from_model(&p), &[], Flash::error(msg), None)

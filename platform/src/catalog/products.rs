@@ -57,8 +57,14 @@ pub async fn products_page(
         .iter()
         .map(|c| context! { id => c.id.clone(), name => c.name.clone(), sort_order => c.sort_order })
         .collect();
-    let layout =
-        Layout { account: None, csrf, shop: Some(access), nav: "products", flash: flash_for(flash), title: "商品 Products" };
+    let layout = Layout {
+        account: None,
+        csrf,
+        shop: Some(access),
+        nav: "products",
+        flash: flash_for(flash),
+        title: "商品 Products",
+    };
     render(
         "products.html",
         layout,

@@ -141,10 +141,14 @@ async fn page_with_test(
             channel => label_of(&c.channel), outcome => c.outcome.clone(), label => outcome_label(&c.outcome), detail => c.detail }
         })
         .collect();
-    let layout =
-        Layout {
-            account: None, csrf, shop: Some(access), nav: "channels", flash: flash_for(flash), title: "收款渠道 Payment channels"
-        };
+    let layout = Layout {
+        account: None,
+        csrf,
+        shop: Some(access),
+        nav: "channels",
+        flash: flash_for(flash),
+        title: "收款渠道 Payment channels",
+    };
     let errors: Vec<String> = error.map(|(k, e)| format!("{}：{e}", label_of(k))).into_iter().collect();
     let resp = render(
         "channels.html",

@@ -87,7 +87,10 @@ pub async fn dashboard(
     let channels_note = if real_channels == 0 {
         "当前仅启用沙箱测试通道（测试模式）。Only the sandbox test channel is enabled.".to_string()
     } else {
-        format!("已启用 {real_channels} 个真实渠道。{real_channels} real channel(s) enabled.")
+        format!(
+            "已启用 {real_channels} 个真实渠道。{real_channels} real {} enabled.",
+            crate::language::plural(real_channels as u64, "channel", "channels")
+        )
     };
     let mut channel_health: Vec<Value> = Vec::new();
     for c in channels.iter().filter(|c| c.channel != "sandbox") {

@@ -43,8 +43,14 @@ pub async fn shops_page(
             context! { url => state.shop_url(&t.slug, port), slug => t.slug, name => t.name, mode => t.mode, role => role.as_str() }
         })
         .collect();
-    let layout =
-        Layout { account: Some(account), csrf, shop: None, nav: "", flash: flash_for(flash), title: "我的店铺 My shops" };
+    let layout = Layout {
+        account: Some(account),
+        csrf,
+        shop: None,
+        nav: "",
+        flash: flash_for(flash),
+        title: "我的店铺 My shops",
+    };
     let page = context! {
         shops, errors => crate::page::ser(errors), shop_domain => state.shop_host.clone(),
         form => context!{ name => form.0, slug => form.1, currency => form.2 },

@@ -53,7 +53,13 @@ pub async fn notifications_page(
         .iter()
         .map(|v| context! { value => v.as_str(), zh => v.meaning().0, en => v.meaning().1, on => Some(*v) == verdict })
         .collect();
-    let layout =
-        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "channels", flash: None, title: "支付通知 Payment notifications" };
+    let layout = Layout {
+        account: None,
+        csrf: &csrf,
+        shop: Some(&access),
+        nav: "channels",
+        flash: None,
+        title: "支付通知 Payment notifications",
+    };
     render("notifications.html", layout, context! { notifications, filters, verdict => verdict.map(Verdict::as_str) })
 }

@@ -60,8 +60,14 @@ async fn page(
             context! { at => e.created_at.format("%Y-%m-%d %H:%M:%S").to_string(), rule, email => e.email, ip => e.client_ip }
         })
         .collect();
-    let layout =
-        Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "风控 Risk rules" };
+    let layout = Layout {
+        account: None,
+        csrf,
+        shop: Some(access),
+        nav: "settings",
+        flash: flash_for(flash),
+        title: "风控 Risk rules",
+    };
     let resp = render("risk.html", layout, context! { lists, velocity, events, errors => ser(errors) })?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
 }

@@ -79,8 +79,14 @@ async fn page(
     let blocker = go_live_blocker(state, access.tenant_id(), &access.shop.currency).await?;
     let preview_token = state.master.tenant(access.tenant_id()).preview_token(access.shop.preview_epoch);
     let preview_url = format!("{}?preview={preview_token}", access.shop_url);
-    let layout =
-        Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "设置 Settings" };
+    let layout = Layout {
+        account: None,
+        csrf,
+        shop: Some(access),
+        nav: "settings",
+        flash: flash_for(flash),
+        title: "设置 Settings",
+    };
     render(
         "settings.html",
         layout,

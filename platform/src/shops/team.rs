@@ -34,8 +34,14 @@ async fn page(
         .into_iter()
         .map(|m| context! { account_id => m.account_id, email => m.email, role => m.role.as_str() })
         .collect();
-    let layout =
-        Layout { account: None, csrf, shop: Some(access), nav: "settings", flash: flash_for(flash), title: "团队 Team" };
+    let layout = Layout {
+        account: None,
+        csrf,
+        shop: Some(access),
+        nav: "settings",
+        flash: flash_for(flash),
+        title: "团队 Team",
+    };
     render("team.html", layout, context! { members, email, errors => ser(errors) })
 }
 

@@ -103,7 +103,14 @@ async fn invite_page(
 ) -> PageResult<Response> {
     let r = state.db.reader();
     let invite = open_invite(r, token, Utc::now()).await?;
-    let layout = Layout { account: Some(account), csrf, shop: None, nav: "", flash: None, title: "分销邀请 Reseller invitation" };
+    let layout = Layout {
+        account: Some(account),
+        csrf,
+        shop: None,
+        nav: "",
+        flash: None,
+        title: "分销邀请 Reseller invitation",
+    };
     let Some(invite) = invite else {
         let page = render("supply_invite.html", layout, context! { gone => true })?;
         return Ok(with_status(StatusCode::NOT_FOUND, page));

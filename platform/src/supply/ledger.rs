@@ -51,8 +51,14 @@ pub async fn ledger_page(
             }
         })
         .collect();
-    let layout =
-        Layout { account: None, csrf: &csrf, shop: Some(&access), nav: "supply", flash: None, title: "分销账本 Supply ledger" };
+    let layout = Layout {
+        account: None,
+        csrf: &csrf,
+        shop: Some(&access),
+        nav: "supply",
+        flash: None,
+        title: "分销账本 Supply ledger",
+    };
     render("supply_ledger.html", layout, context! { balances, entries })
 }
 

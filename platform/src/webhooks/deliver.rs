@@ -95,8 +95,14 @@ pub async fn deliver_webhook(
                 let last = error.as_deref().unwrap_or_default();
                 let text = for_reader(
                     lang,
-                    format!("发往 {url} 的 Webhook 连续 {} 次投递失败，已被停用（最后一次：{last}）。修复后请在店铺后台“Webhooks”页面重新启用并重发。", d.attempts + 1),
-                    format!("Deliveries to {url} failed {} times in a row (last: {last}), so Kapu turned the endpoint off. Fix it, then turn it back on and redeliver from the Webhooks page of your dashboard.", d.attempts + 1),
+                    format!(
+                        "发往 {url} 的 Webhook 连续 {} 次投递失败，已被停用（最后一次：{last}）。修复后请在店铺后台“Webhooks”页面重新启用并重发。",
+                        d.attempts + 1
+                    ),
+                    format!(
+                        "Deliveries to {url} failed {} times in a row (last: {last}), so Kapu turned the endpoint off. Fix it, then turn it back on and redeliver from the Webhooks page of your dashboard.",
+                        d.attempts + 1
+                    ),
                 );
                 let mail = OutgoingMail {
                     to,

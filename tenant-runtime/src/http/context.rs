@@ -234,4 +234,3 @@ pub fn error_response(err: &StoreError) -> Response {
         _ => err.to_json_response(lang),
     }
 }
-

@@ -42,7 +42,8 @@ impl Browser {
     /// answers in that language (tests read its English unless they say).
     pub fn speaking(app: &TestApp, lang: &str) -> Self {
         let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(reqwest::header::ACCEPT_LANGUAGE, reqwest::header::HeaderValue::from_str(lang).expect("language"));
+        headers
+            .insert(reqwest::header::ACCEPT_LANGUAGE, reqwest::header::HeaderValue::from_str(lang).expect("language"));
         let client = reqwest::Client::builder()
             .default_headers(headers)
             .cookie_store(true)
