@@ -129,6 +129,17 @@ async fn screenshot(c: &Client, name: &str) {
     let dir = format!("{}/../target/screenshots", env!("CARGO_MANIFEST_DIR"));
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     let png = c.screenshot().await.expect("screenshot");
+    // The README's pictures of the dashboard, refreshed when asked for.
+    let docs = match name {
+        "en-home" => Some("dashboard"),
+        "zh-home" => Some("dashboard-zh"),
+        _ => None,
+    };
+    if let Some(doc) = docs
+        && std::env::var("KAPU_SCREENSHOT").is_ok_and(|v| v == "1")
+    {
+        std::fs::write(format!("{}/../docs/{doc}.png", env!("CARGO_MANIFEST_DIR")), &png).expect("write docs screenshot");
+    }
     std::fs::write(format!("{dir}/{name}.png"), png).expect("write screenshot");
 }
 
