@@ -65,6 +65,13 @@ for (let i = 0; i < controls.length; i++) for (let j = i + 1; j < controls.lengt
   if (w > 2 && h > 2) overlaps.push((controls[i].name || controls[i].textContent.trim()) + ' × ' + (controls[j].name || controls[j].textContent.trim()));
 }
 const leaves = Array.from(document.querySelectorAll('main *, header *')).filter(e => e.children.length === 0 && !e.closest('code, pre, textarea, script, style')).map(e => e.textContent.trim()).filter(t => t);
+const labels = Array.from(document.querySelectorAll('main label')).filter(visible);
+for (const l of labels) for (const c of controls) {
+  if (l.contains(c) || (l.htmlFor && l.htmlFor === c.id)) continue;
+  const a = l.getBoundingClientRect(), b = c.getBoundingClientRect();
+  const w = Math.min(a.right, b.right) - Math.max(a.left, b.left), h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+  if (w > 2 && h > 2 && !c.contains(l)) overlaps.push('label ' + l.textContent.trim().slice(0, 30) + ' × ' + (c.name || c.textContent.trim()));
+}
 const clone = document.body.cloneNode(true);
 clone.querySelectorAll('code, pre, textarea, script, style, [lang], .user-text, option').forEach(e => e.remove());
 return { overflow: document.documentElement.scrollWidth - window.innerWidth, overlaps, text: clone.innerText, leaves };
@@ -183,16 +190,37 @@ async fn check_page(c: &Client, lang: &str, name: &str) -> Vec<String> {
     problems
 }
 
-/// A shop with something on every page: a product with keys, a paid order,
-/// a coupon, an API key, a webhook endpoint and a supplier's offer.
-async fn furnished_shop(app: &TestApp) -> (String, String, String, String) {
+/// What the furnished shop's pages are reached by.
+struct Furnished {
+    product: String,
+    order_no: String,
+    /// The buyer's page of the paid order (with its token).
+    order_page: String,
+    /// The payment page of an unpaid order.
+    pay_page: String,
+    /// The key import's report page.
+    import_page: String,
+}
+
+/// A shop with something on every page: a product with keys (and its
+/// import report), a paid and an unpaid order, a coupon, an API key and an
+/// offer for resale.
+async fn furnished_shop(app: &TestApp) -> Furnished {
     let mut b: Browser = merchant_with_shop(app, "langs@example.com", "langs").await;
     let product = create_product(&mut b, "langs", "Game card 50", "10.00").await;
-    b.import_keys(&format!("/shops/langs/products/{product}/keys"), "KEY-A\nKEY-B\nKEY-C\nKEY-D", None, "newline")
+    let import = b
+        .import_keys(&format!("/shops/langs/products/{product}/keys"), "KEY-A\nKEY-B\nKEY-C\nKEY-D\nKEY-A", None, "newline")
         .await;
+    let import_page = import.location.clone().expect("import report");
     assert!(app.eventually(30, || async { app.stock("langs", &product).await >= 4 }).await, "keys imported");
     b.post("/shops/langs/coupons", &[("code", "SAVE10"), ("kind", "percent"), ("value", "10")]).await;
     b.post("/shops/langs/api-keys", &[("name", "restock"), ("scope", "read")]).await;
+    b.post(
+        &format!("/shops/langs/products/{product}/resale"),
+        &[("open", "1"), ("wholesale", "8.00"), ("per_order_cap", "5"), ("audience", "any")],
+    )
+    .await
+    .expect(303);
     let (status, order) =
         app.order("langs", json!({"product_id": product, "quantity": 1, "email": "buyer@example.com"})).await;
     assert_eq!(status, 201, "{order}");
@@ -209,7 +237,7 @@ async fn furnished_shop(app: &TestApp) -> (String, String, String, String) {
     assert_eq!(status, 201, "{unpaid}");
     let pay = unpaid["pay_url"].as_str().expect("pay url");
     let pay_path = pay.find("/pay").map_or(pay.to_string(), |i| pay[i..].to_string());
-    (product, order_no, order_page, pay_path)
+    Furnished { product, order_no, order_page, pay_page: pay_path, import_page }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,7 +246,8 @@ async fn every_dashboard_and_buyer_page_speaks_one_language_and_lines_up() {
         return;
     }
     let app = TestApp::spawn().await;
-    let (product, order_no, order_page, pay_page) = furnished_shop(&app).await;
+    let Furnished { product, order_no, order_page, pay_page, import_page } = furnished_shop(&app).await;
+    let import_page = import_page.trim_start_matches("/shops/langs").split('?').next().unwrap_or_default().to_string();
     let platform = format!("http://localhost:{}", app.addr.port());
     let shop_pages = [
         ("home", String::new()),
@@ -226,6 +255,7 @@ async fn every_dashboard_and_buyer_page_speaks_one_language_and_lines_up() {
         ("product", format!("/products/{product}")),
         ("new-product", "/products/new".into()),
         ("keys", format!("/products/{product}/keys")),
+        ("import", import_page.clone()),
         ("orders", "/orders".into()),
         ("order", format!("/orders/{order_no}")),
         ("coupons", "/coupons".into()),
@@ -235,6 +265,7 @@ async fn every_dashboard_and_buyer_page_speaks_one_language_and_lines_up() {
         ("payments", "/channels".into()),
         ("notifications", "/payments/notifications".into()),
         ("theme", "/theme".into()),
+        ("theme-template", "/theme/templates/product.html".into()),
         ("domains", "/domains".into()),
         ("webhooks", "/webhooks".into()),
         ("api-keys", "/api-keys".into()),

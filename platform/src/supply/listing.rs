@@ -228,14 +228,14 @@ pub async fn save_listing(
         state.bus.shop_changed(reseller);
     }
     let detail = format!(
-        "{} wholesale {} {}, audience {}, per order {:?}, daily {:?}, exact stock {}; {} reseller product(s) paused for price, {} resumed",
+        "{} wholesale {} {}, audience {}, per order {}, daily {}, exact stock {}; {} reseller product(s) paused for price, {} resumed",
         if terms.open { "open" } else { "closed" },
         format_minor(terms.wholesale_minor, &product.currency),
         product.currency,
         terms.audience.as_str(),
-        terms.per_order_cap,
-        terms.daily_cap,
-        terms.exact_stock,
+        terms.per_order_cap.map_or("no cap".to_string(), |n| n.to_string()),
+        terms.daily_cap.map_or("no cap".to_string(), |n| n.to_string()),
+        if terms.exact_stock { "shown" } else { "banded" },
         effect.paused_for_price.len(),
         effect.resumed.len(),
     );
