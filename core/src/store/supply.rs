@@ -475,6 +475,13 @@ pub async fn source_for_resale_order<C: ConnectionTrait>(
         return Ok(Err(SupplyRefusal::PerOrderCap(cap)));
     }
     if let Some(cap) = l.daily_cap {
+        // Concurrent orders of this product count one after another: the
+        // reseller's product row is locked until the order's transaction
+        // ends (PostgreSQL; SQLite runs one write transaction at a time).
+        products::Entity::find_by_id((product.tenant_id.clone(), product.id.clone()))
+            .lock_exclusive()
+            .one(conn)
+            .await?;
         let day_start = now.date_naive().and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or(now);
         let taken = resale_quantity_since(conn, &product.tenant_id, st, &product.id, day_start).await?;
         let left = i64::from(cap.max(0)) - taken;

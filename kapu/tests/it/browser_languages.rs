@@ -145,7 +145,8 @@ async fn screenshot(c: &Client, name: &str) {
     if let Some(doc) = docs
         && std::env::var("KAPU_SCREENSHOT").is_ok_and(|v| v == "1")
     {
-        std::fs::write(format!("{}/../docs/{doc}.png", env!("CARGO_MANIFEST_DIR")), &png).expect("write docs screenshot");
+        std::fs::write(format!("{}/../docs/{doc}.png", env!("CARGO_MANIFEST_DIR")), &png)
+            .expect("write docs screenshot");
     }
     std::fs::write(format!("{dir}/{name}.png"), png).expect("write screenshot");
 }
@@ -209,7 +210,12 @@ async fn furnished_shop(app: &TestApp) -> Furnished {
     let mut b: Browser = merchant_with_shop(app, "langs@example.com", "langs").await;
     let product = create_product(&mut b, "langs", "Game card 50", "10.00").await;
     let import = b
-        .import_keys(&format!("/shops/langs/products/{product}/keys"), "KEY-A\nKEY-B\nKEY-C\nKEY-D\nKEY-A", None, "newline")
+        .import_keys(
+            &format!("/shops/langs/products/{product}/keys"),
+            "KEY-A\nKEY-B\nKEY-C\nKEY-D\nKEY-A",
+            None,
+            "newline",
+        )
         .await;
     let import_page = import.location.clone().expect("import report");
     assert!(app.eventually(30, || async { app.stock("langs", &product).await >= 4 }).await, "keys imported");

@@ -562,3 +562,36 @@ async fn an_invited_merchant_opens_a_reseller_shop_with_the_suppliers_offers_at_
         .expect(404);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_concurrent_buyers_never_pass_the_suppliers_daily_cap() {
+    let app = TestApp::spawn_with(Options { trusted_proxies: "127.0.0.1/32".into(), ..Default::default() }).await;
+    let (supplier, product) = app.create_shop("capped-hub", "test", 100).await;
+    let (reseller, _) = app.create_shop("capped-branch", "test", 0).await;
+    // The supplier allows this product 7 a day per reseller.
+    let capped = ListingTerms { daily_cap: Some(7), ..terms(600) };
+    save_listing_for_supplier(app.db.writer(), &supplier, &product, &capped, Utc::now()).await.expect("listing");
+    let resold = add_resale(&app, &supplier, &product, &reseller, 900).await;
+    let orders = join_all((0..60).map(|i| {
+        let request = app
+            .client
+            .post(app.shop_url("capped-branch", "/api/v1/orders"))
+            .header("x-forwarded-for", format!("10.7.0.{}", i + 1))
+            .json(&buy(&resold, 1, &format!("capped{i}@example.com")));
+        async move {
+            let r = request.send().await.expect("send");
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or_default())
+        }
+    }))
+    .await;
+    let made = orders.iter().filter(|(s, _)| *s == 201).count();
+    let refused: Vec<_> = orders.iter().filter(|(s, _)| *s != 201).collect();
+    assert_eq!(made, 7, "exactly the daily cap, however many buy at once");
+    assert!(
+        refused.iter().all(|(s, b)| *s == 409 && b["error"]["code"] == "daily_allowance_used"),
+        "every other buyer is told the day's allowance is used: {:?}",
+        refused.iter().find(|(s, b)| *s != 409 || b["error"]["code"] != "daily_allowance_used")
+    );
+    assert_eq!(app.count_keys_of(&supplier, &product, "reserved").await, 7);
+    app.stop().await;
+}
