@@ -69,6 +69,8 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("shop.mode", "切换上线/测试模式", "Live/test mode switched"),
     ("shop.preview_revoke", "作废预览链接", "Preview links revoked"),
     ("shop.test_visibility", "更改测试期可见范围", "Test-mode visibility changed"),
+    ("supplier.connect", "接入外部货源", "External supplier docked"),
+    ("supplier.product_added", "上架外部货源商品", "External supplier's product added"),
     ("supply.discount_set", "设置分销折扣", "Reseller discount set"),
     ("supply.invite_accepted", "接受分销邀请", "Reseller invitation accepted"),
     ("supply.invite_created", "创建分销邀请", "Reseller invitation created"),

@@ -24,6 +24,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("supply_resellers.html", include_str!("../templates/supply_resellers.html")),
     ("supply_ledger.html", include_str!("../templates/supply_ledger.html")),
     ("supply_invite.html", include_str!("../templates/supply_invite.html")),
+    ("supply_external.html", include_str!("../templates/supply_external.html")),
     ("landing.html", include_str!("../templates/landing.html")),
     ("signup.html", include_str!("../templates/signup.html")),
     ("login.html", include_str!("../templates/login.html")),

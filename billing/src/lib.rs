@@ -15,6 +15,7 @@ pub mod router;
 pub mod rsa_keys;
 pub mod signing;
 pub mod subscriptions;
+pub mod suppliers;
 
 pub use channel::{
     ChannelContext, ChannelError, KnownPayment, Notification, PaymentChannel, PaymentOutcome, PaymentRequest,

@@ -132,6 +132,11 @@ pub struct Config {
     pub log_format: String,
     /// How long an unpaid order keeps its keys reserved, in seconds.
     pub order_ttl_secs: u64,
+    /// Tries to buy a paid order's keys from an external supplier before the
+    /// order needs the merchant (backing off 2, 4, 8… s: 8 tries span ~4 min).
+    pub supplier_buy_attempts: u32,
+    /// How often each external supplier's stock is polled, in seconds.
+    pub supplier_poll_secs: u64,
     /// Unpaid orders one client IP (and one email) may hold per shop.
     pub max_unpaid_orders: u32,
     /// Storefront requests per second allowed per (shop, client IP), sustained.
@@ -253,6 +258,8 @@ impl Default for Config {
             sales_contact: String::new(),
             log_format: "text".into(),
             order_ttl_secs: 15 * 60,
+            supplier_buy_attempts: 8,
+            supplier_poll_secs: 60,
             max_unpaid_orders: 5,
             rate_limit_per_second: 50,
             rate_limit_burst: 200,

@@ -250,6 +250,7 @@ impl App {
             finishing.push(tokio::spawn(self.worker().run(worker_stop.clone())));
             finishing
                 .push(kapu_runtime::payments::reconcile::spawn_reconciler(self.state.clone(), worker_stop.clone()));
+            finishing.push(kapu_runtime::supplier::spawn_stock_poller(self.state.clone(), worker_stop.clone()));
             background.push(kapu_platform::subscriptions::sweep::spawn_billing_sweep(self.platform.clone()));
             background.push(spawn_statistics_keeper(self.db.clone()));
             if self.cfg.canary_interval_secs > 0 {

@@ -24,6 +24,7 @@ mod m20261201_000004_supply;
 mod m20261201_000005_key_import_report;
 mod m20261201_000006_product_slugs;
 mod m20261201_000007_account_language;
+mod m20261201_000008_external_suppliers;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_key_import_report::Migration),
             Box::new(m20261201_000006_product_slugs::Migration),
             Box::new(m20261201_000007_account_language::Migration),
+            Box::new(m20261201_000008_external_suppliers::Migration),
         ]
     }
 }

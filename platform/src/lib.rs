@@ -117,6 +117,8 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
         .route("/supply/resellers/{tenant_id}/pause", post(supply::resellers::pause_reseller))
         .route("/supply/resellers/{tenant_id}/resume", post(supply::resellers::resume_reseller))
         .route("/supply/ledger", get(supply::ledger::ledger_page))
+        .route("/supply/external", get(supply::external::external_page).post(supply::external::add_connection))
+        .route("/supply/external/{connection_id}/add", post(supply::external::add_external_product))
         .route("/supply/invites", post(supply::invites::create_invite_link))
         .route("/supply/resellers/{tenant_id}/discount", post(supply::invites::set_discount))
         .route(

@@ -57,6 +57,10 @@ pub fn flash_for(code: Option<&str>) -> Option<Flash> {
             "ok",
             "已上架，该商品从供应商库存发货，无需导入卡密。Added: this product delivers from the supplier's stock; no keys to import.",
         ),
+        "external_added" => (
+            "ok",
+            "已上架：买家付款后自动向外部供应商进货并发货，无需导入卡密。Added: after each payment its keys are bought from the external supplier and delivered; no keys to import.",
+        ),
         "category_added" => ("ok", "分类已添加。Category added."),
         "category_deleted" => ("ok", "分类已删除。Category deleted."),
         "keys_deleted" => ("ok", "未售卡密已删除。Unsold keys deleted."),

@@ -131,6 +131,10 @@ pub async fn add_product<C: ConnectionTrait>(conn: &C, tenant_id: &str, p: &NewP
         supply_tenant_id: Set(None),
         supply_product_id: Set(None),
         supply_paused: Set(None),
+        external_connection_id: Set(None),
+        external_sku: Set(None),
+        external_stock: Set(None),
+        external_stock_at: Set(None),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(conn)

@@ -82,6 +82,10 @@ async fn load_catalog(db: &Db, tenant_id: &str) -> Result<Arc<Catalog>, sea_orm:
     if !resale.is_empty() {
         stock.extend(kapu_core::store::supply::resale_stock_for_tenant(r, &resale, RESALE_STOCK_CAP).await?);
     }
+    // Products bought from an external supplier show its stock as last polled.
+    for p in products.iter().filter(|p| p.kind == kapu_core::store::external_supply::KIND) {
+        stock.insert(p.id.clone(), p.external_stock.unwrap_or(0).max(0) as u64);
+    }
     let stock = stock.into_iter().map(|(id, n)| (id, AtomicU64::new(n))).collect();
     Ok(Arc::new(Catalog { products, categories, stock, loaded_at }))
 }

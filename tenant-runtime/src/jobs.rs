@@ -13,7 +13,7 @@ use crate::delivery::email;
 use crate::state::RuntimeState;
 
 pub use kapu_core::jobs::kinds::{
-    CHECK_PAYMENT, EXPIRE_ORDER, NOTIFY_ATTENTION, SEND_DELIVERY_EMAIL, SEND_ORDER_LINKS,
+    BUY_FROM_SUPPLIER, CHECK_PAYMENT, EXPIRE_ORDER, NOTIFY_ATTENTION, SEND_DELIVERY_EMAIL, SEND_ORDER_LINKS,
 };
 
 /// Runs runtime jobs.
@@ -47,6 +47,7 @@ impl JobHandler for RuntimeJobs {
         let mailer = &self.mailer.for_job(job.id);
         match job.kind.as_str() {
             EXPIRE_ORDER => expire_order(&self.state, tenant_id, &order()?.order_id).await,
+            BUY_FROM_SUPPLIER => crate::supplier::buy_for_order(&self.state, job, tenant_id, &order()?.order_id).await,
             SEND_DELIVERY_EMAIL | NOTIFY_ATTENTION => {
                 email::send_order_email(&self.state, mailer, tenant_id, &order()?.order_id).await
             }

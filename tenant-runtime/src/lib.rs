@@ -21,6 +21,7 @@ pub mod orders;
 pub mod pages;
 pub mod payments;
 pub mod state;
+pub mod supplier;
 
 use axum::Router;
 use axum::extract::OriginalUri;

@@ -42,6 +42,8 @@ pub struct Model {
     pub stock_tenant_id: Option<String>,
     /// Resale: the wholesale price per key when the order was placed.
     pub supply_unit_minor: Option<i64>,
+    /// Bought from an external supplier: the shop's connection to it.
+    pub external_connection_id: Option<String>,
     pub expires_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,
     pub delivered_at: Option<DateTimeUtc>,

@@ -32,6 +32,12 @@ pub struct Model {
     /// Resale: why the supplier's stock is not on sale here now (`supplier`:
     /// the supplier paused this shop; `price`: the wholesale price rose above this price).
     pub supply_paused: Option<String>,
+    /// Kind `external`: the supplier connection that delivers it, and the supplier's SKU.
+    pub external_connection_id: Option<String>,
+    pub external_sku: Option<String>,
+    /// The supplier's stock when last polled, and when.
+    pub external_stock: Option<i64>,
+    pub external_stock_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

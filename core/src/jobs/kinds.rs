@@ -11,6 +11,8 @@ pub const NOTIFY_ATTENTION: &str = "notify_attention";
 pub const SEND_ORDER_LINKS: &str = "send_order_links";
 /// Ask a payment's provider about it now (the merchant's "ask the provider now").
 pub const CHECK_PAYMENT: &str = "check_payment";
+/// Buy a paid order's keys from its product's external supplier.
+pub const BUY_FROM_SUPPLIER: &str = "buy_from_supplier";
 /// Email a merchant a one-time link (verify the address, reset the password).
 pub const SEND_ACCOUNT_EMAIL: &str = "send_account_email";
 

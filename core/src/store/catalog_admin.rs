@@ -86,6 +86,10 @@ pub async fn create_product_for_tenant<C: ConnectionTrait>(
         supply_tenant_id: Set(None),
         supply_product_id: Set(None),
         supply_paused: Set(None),
+        external_connection_id: Set(None),
+        external_sku: Set(None),
+        external_stock: Set(None),
+        external_stock_at: Set(None),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(conn)

@@ -74,8 +74,9 @@ pub async fn delivered_contents_of_order_for_tenant<C: ConnectionTrait>(
     }
     if let (Some(c), Some(n)) = (&order.delivery_ciphertext, &order.delivery_nonce) {
         let text = String::from_utf8_lossy(&keys.open(c, n)?).into_owned();
-        // A resale order's copy of its supplier's keys: one key per line.
-        if order.stock_tenant_id.is_some() {
+        // A resale order's copy of its supplier's keys, or keys bought from
+        // an external supplier: one key per line.
+        if order.stock_tenant_id.is_some() || order.external_connection_id.is_some() {
             return Ok(text.split('\n').map(str::to_string).collect());
         }
         return Ok(vec![text]);

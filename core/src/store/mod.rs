@@ -11,6 +11,7 @@ pub mod channels;
 pub mod coupons;
 pub mod dashboard;
 pub mod domains;
+pub mod external_supply;
 pub mod fee_ledger;
 pub mod integrity;
 pub mod key_imports;

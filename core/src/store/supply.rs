@@ -333,6 +333,8 @@ pub enum SupplyRefusal {
     PausedForPrice,
     #[error("the supplier's shop is not active")]
     SupplierInactive,
+    #[error("the external supplier is not answering")]
+    SupplierUnreachable,
     #[error("the supplier's currency {0} differs from this shop's")]
     CurrencyDiffers(String),
     #[error("price below the lowest allowed resale price {0}")]
@@ -354,6 +356,7 @@ impl SupplyRefusal {
             SupplyRefusal::PausedBySupplier => "供应商已暂停本店的分销。The supplier has paused resale by this shop.".into(),
             SupplyRefusal::PausedForPrice => "批发价已高于本店售价，分销已暂停；请调高售价。The wholesale price is now above your price; raise your price to resume.".into(),
             SupplyRefusal::SupplierInactive => "供应商店铺已停用。The supplier's shop is not active.".into(),
+            SupplyRefusal::SupplierUnreachable => "供应商暂时无法连接。The supplier is not answering right now.".into(),
             SupplyRefusal::CurrencyDiffers(c) => format!("供应商以 {c} 结算，与本店货币不同，无法分销。The supplier sells in {c}, not this shop's currency."),
             SupplyRefusal::PriceTooLow(min) => {
                 let m = format_minor(*min, currency);

@@ -268,6 +268,7 @@ async fn every_dashboard_and_buyer_page_speaks_one_language_and_lines_up() {
         ("supply", "/supply".into()),
         ("resellers", "/supply/resellers".into()),
         ("supply-ledger", "/supply/ledger".into()),
+        ("external-suppliers", "/supply/external".into()),
         ("payments", "/channels".into()),
         ("notifications", "/payments/notifications".into()),
         ("theme", "/theme".into()),

@@ -27,6 +27,7 @@ mod dashboard_channels;
 mod dashboard_orders;
 mod dashboard_snapshots;
 mod expiry;
+mod external_supply;
 mod fleet;
 mod isolation;
 mod isolation_sweep;

@@ -78,6 +78,9 @@ pub async fn import_keys(
             Ok::<_, PageError>(with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, r))
         }
     };
+    if product.kind == kapu_core::store::external_supply::KIND {
+        return refuse("该商品在付款后向外部供应商进货，不能导入卡密。This product is bought from its external supplier after each payment; it takes no keys of its own.".into()).await;
+    }
     if product.supply_tenant_id.is_some() {
         return refuse("该商品从供应商库存发货，不能导入卡密。This product delivers from its supplier's stock; it takes no keys of its own.".into()).await;
     }

@@ -39,7 +39,7 @@ pub async fn keys_page(
     Query(q): Query<FlashQuery>,
 ) -> PageResult<Response> {
     let product = product_of(&state, &access, &product_id).await?;
-    if product.supply_tenant_id.is_some() {
+    if product.supply_tenant_id.is_some() || product.kind == kapu_core::store::external_supply::KIND {
         // Its keys are the supplier's: the product page says where they come from.
         return Ok(axum::response::Redirect::to(&format!(
             "/shops/{}/products/{}#resale",

@@ -141,6 +141,8 @@ impl ProductForm {
         let kind = match self.kind.as_str() {
             "" | "auto_key" => "auto_key",
             "manual" => "manual",
+            // Kept only for a product that already is one (see `update_product`).
+            "external" => "auto_key",
             _ => {
                 errors.push("未知的商品类型。Unknown product kind.".into());
                 "auto_key"
@@ -405,6 +407,10 @@ pub async fn update_product(
     }
     if let Some(e) = check_resale_fields(&state, &p, &fields).await? {
         return form_page(&state, &access, &csrf, Some(&p), &form, &[e], None, None).await;
+    }
+    // A product bought from an external supplier stays one (the form shows its kind, read-only).
+    if p.kind == kapu_core::store::external_supply::KIND {
+        fields.kind = kapu_core::store::external_supply::KIND;
     }
     if !update_product_for_tenant(state.db.writer(), access.tenant_id(), &product_id, &fields).await? {
         return Err(PageError::NotFound);

@@ -5,6 +5,7 @@
 //! ledger between them (`ledger`; operators export all of it).
 
 pub mod catalog;
+pub mod external;
 pub mod invites;
 pub mod ledger;
 pub mod listing;

@@ -99,8 +99,23 @@ pub async fn place_order(
             return Err(StoreError::ResaleUnavailable(refusal));
         }
     }
+    // A product bought from an external supplier: while its supplier is not
+    // answering (the breaker is open) it is "temporarily unavailable", not
+    // sold out, and the rest of the shop sells on.
+    let external = product.kind == kapu_core::store::external_supply::KIND;
+    if external {
+        let reachable = match &product.external_connection_id {
+            Some(c) => state.health.would_admit(&tenant.id, &crate::supplier::breaker_kind(c)).await,
+            None => false,
+        };
+        if !reachable {
+            return Err(StoreError::ResaleUnavailable(kapu_core::store::supply::SupplyRefusal::SupplierUnreachable));
+        }
+    }
     let quantity = validate::quantity(input.quantity, product.min_qty, product.max_qty, in_stock)?;
     let manual = product.kind == "manual";
+    // Manual and external products hold no keys of the shop's until delivery.
+    let holds_keys = !manual && !external;
     let buyer_input = if manual {
         let fields = parse_input_fields(product.input_fields.as_deref());
         let answers = check_answers(&fields, |i, f| {
@@ -179,7 +194,7 @@ pub async fn place_order(
         _ => (tenant.id.clone(), product.id.clone()),
     };
     let resale = product.supply_tenant_id.is_some();
-    let lane_start = if manual { None } else { lane_start(state, &stock_tenant, &stock_product).await };
+    let lane_start = if holds_keys { lane_start(state, &stock_tenant, &stock_product).await } else { None };
     let token = keys.order_token(&order_id);
     let return_url = format!("{}/orders/{order_no}?token={token}", shop.base_url);
     let payable = Payable {
@@ -244,8 +259,9 @@ pub async fn place_order(
         } else {
             None
         };
-        // Manual products have no keys: the merchant delivers after payment.
-        if !manual {
+        // Manual products have no keys: the merchant delivers after payment;
+        // external ones are bought from the supplier after payment.
+        if holds_keys {
             let reserved = reserve_keys_for_order_for_tenant(
                 &txn,
                 &stock_tenant,
@@ -287,6 +303,7 @@ pub async fn place_order(
             delivery_nonce: None,
             stock_tenant_id: resale.then(|| stock_tenant.clone()),
             supply_unit_minor,
+            external_connection_id: if external { product.external_connection_id.clone() } else { None },
             expires_at,
             paid_at: None,
             delivered_at: None,
@@ -330,7 +347,7 @@ pub async fn place_order(
     };
     txn.commit().await?;
     kapu_core::metrics::order_event(kapu_core::metrics::ORDERS_CREATED, 1);
-    if !manual {
+    if holds_keys {
         state.keys_reserved(&tenant.id, &product.id, quantity.into()).await;
     }
 

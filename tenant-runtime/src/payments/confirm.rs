@@ -32,7 +32,7 @@ use sea_orm::{
 
 use crate::error::StoreError;
 use crate::http::host::TenantCtx;
-use crate::jobs::{NOTIFY_ATTENTION, SEND_DELIVERY_EMAIL};
+use crate::jobs::{BUY_FROM_SUPPLIER, NOTIFY_ATTENTION, SEND_DELIVERY_EMAIL};
 use crate::state::RuntimeState;
 
 /// What a notification did.
@@ -275,7 +275,7 @@ pub async fn record_verified(
     p.updated_at = Set(now);
     let recorded = p.update(&txn).await?;
 
-    let (new_status, stock_moved) = match order.status.as_str() {
+    let (new_status, stock_moved, from_supplier) = match order.status.as_str() {
         status::PENDING | status::EXPIRED => deliver(&txn, &state.master, tenant_id, &order, kind, now).await?,
         _ => {
             // Already paid by another attempt: keep the money visible for a refund.
@@ -306,6 +306,8 @@ pub async fn record_verified(
             o.attention_reason = Set(Some("sold_out_after_late_payment".into()));
             Some(NOTIFY_ATTENTION)
         }
+        // Bought from an external supplier now, by a job (retried, then the merchant's).
+        status::PAID if from_supplier => Some(BUY_FROM_SUPPLIER),
         // Manual delivery: the merchant's fulfilment sends the email.
         _ => None,
     };
@@ -315,8 +317,11 @@ pub async fn record_verified(
         emit_order_events(&txn, tenant_id, &order, new_status, now).await?;
     }
     if let Some(job) = job {
-        enqueue(&txn, NewJob::now(job, Some(tenant_id.to_string()), serde_json::json!({ "order_id": order.id })))
-            .await?;
+        let mut job = NewJob::now(job, Some(tenant_id.to_string()), serde_json::json!({ "order_id": order.id }));
+        if job.kind == BUY_FROM_SUPPLIER {
+            job.max_attempts = state.cfg.supplier_buy_attempts.max(1) as i32;
+        }
+        enqueue(&txn, job).await?;
     }
     txn.commit().await?;
     if stock_moved {
@@ -327,6 +332,8 @@ pub async fn record_verified(
     }
     if new_status == status::DELIVERED {
         tracing::info!(order_no = %order.order_no, late = order.status == status::EXPIRED, "order paid and delivered");
+    } else if from_supplier {
+        tracing::info!(order_no = %order.order_no, "order paid; buying its keys from the supplier");
     } else if new_status == status::PAID {
         tracing::info!(order_no = %order.order_no, "manual order paid; waiting for the shop to deliver");
     } else {
@@ -390,9 +397,10 @@ async fn emit_order_events(
 }
 
 /// Sells the order's keys: the reserved ones, or fresh ones after expiry.
-/// Returns the order's new status and whether it took keys that were
-/// available (a late payment), which changes the shop's stock; selling the
-/// reserved ones does not. A resale order sells its supplier's keys (the
+/// Returns the order's new status, whether it took keys that were
+/// available (a late payment), which changes the shop's stock (selling the
+/// reserved ones does not), and whether the keys are to be bought from an
+/// external supplier (the order stays `paid` until a job has them). A resale order sells its supplier's keys (the
 /// shop named by `stock_tenant_id`) and keeps a copy of them on the order,
 /// sealed with the reseller's own key; the resale is booked on the supply
 /// ledger in the same transaction.
@@ -403,18 +411,21 @@ async fn deliver(
     order: &orders::Model,
     kind: Option<&str>,
     now: chrono::DateTime<Utc>,
-) -> Result<(&'static str, bool), StoreError> {
+) -> Result<(&'static str, bool, bool), StoreError> {
     let product = match kind {
         Some(_) if order.stock_tenant_id.is_none() => None,
         // No catalog loaded, the product hidden since the order, or a resale: ask the database.
         _ => products::Entity::find_by_id((tenant_id.to_string(), order.product_id.clone())).one(txn).await?,
     };
-    let manual = match kind {
-        Some(kind) => kind == "manual",
-        None => product.as_ref().is_some_and(|p| p.kind == "manual"),
+    let is = |k: &str| match kind {
+        Some(kind) => kind == k,
+        None => product.as_ref().is_some_and(|p| p.kind == k),
     };
-    if manual {
-        return Ok((status::PAID, false));
+    if is("manual") {
+        return Ok((status::PAID, false, false));
+    }
+    if is(kapu_core::store::external_supply::KIND) {
+        return Ok((status::PAID, false, true));
     }
     let stock_tenant = supply::stock_tenant_of(order);
     // The product whose keys the order takes: the supplier's for a resale.
@@ -437,7 +448,7 @@ async fn deliver(
         }
     }
     if sold < wanted {
-        return Ok((status::NEEDS_ATTENTION, late));
+        return Ok((status::NEEDS_ATTENTION, late, false));
     }
     if order.stock_tenant_id.is_some() {
         let keys = sold_keys_of_order_for_tenant(txn, &master.tenant(stock_tenant), stock_tenant, &order.id)
@@ -453,5 +464,5 @@ async fn deliver(
             .await?;
         supply::book_resale(txn, order, now).await?;
     }
-    Ok((status::DELIVERED, late))
+    Ok((status::DELIVERED, late, false))
 }

@@ -64,6 +64,8 @@ pub struct Options {
     pub plan_rps_caps: bool,
     /// DNS server (`ip:port`) that verifies custom domains (a local fake).
     pub dns_resolver: Option<String>,
+    /// Tries to buy an order's keys from an external supplier.
+    pub supplier_buy_attempts: u32,
     /// Seconds before each webhook retry.
     pub webhook_retry_secs: String,
     /// Each shop's share of the process: requests at once and how many
@@ -108,6 +110,7 @@ impl Default for Options {
             dunning_grace_days: 7,
             closed_retention_days: 90,
             plan_rps_caps: false,
+            supplier_buy_attempts: 8,
             dns_resolver: None,
             webhook_retry_secs: "1,1".into(),
             shop_share: None,
@@ -182,6 +185,7 @@ impl TestApp {
             header_read_timeout_ms: opts.header_read_timeout_ms.unwrap_or(Config::default().header_read_timeout_ms),
             smtp_url: opts.smtp_url.clone().map(kapu_core::secret::Secret::new),
             order_ttl_secs: opts.order_ttl_secs,
+            supplier_buy_attempts: opts.supplier_buy_attempts,
             max_unpaid_orders: opts.max_unpaid_orders,
             rate_limit_per_second: opts.rate_limit_per_second,
             rate_limit_burst: opts.rate_limit_burst,
