@@ -70,6 +70,9 @@ pub struct GenericSupplier<'a> {
     /// `https://…`, no trailing slash.
     pub base_url: &'a str,
     pub secret: &'a str,
+    /// A shop on another Kapu platform: the secret is a supply API key,
+    /// sent as `Authorization: Bearer` (the signature headers are sent too).
+    pub bearer: bool,
 }
 
 impl GenericSupplier<'_> {
@@ -89,6 +92,9 @@ impl GenericSupplier<'_> {
             .timeout(self.providers.timeout)
             .header("x-kapu-timestamp", ts.to_string())
             .header("x-kapu-signature", sig);
+        if self.bearer {
+            req = req.bearer_auth(self.secret);
+        }
         if !body.is_empty() {
             req = req.header("content-type", "application/json").body(body);
         }

@@ -25,6 +25,7 @@ mod m20261201_000005_key_import_report;
 mod m20261201_000006_product_slugs;
 mod m20261201_000007_account_language;
 mod m20261201_000008_external_suppliers;
+mod m20261201_000009_supply_prepaid;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_product_slugs::Migration),
             Box::new(m20261201_000007_account_language::Migration),
             Box::new(m20261201_000008_external_suppliers::Migration),
+            Box::new(m20261201_000009_supply_prepaid::Migration),
         ]
     }
 }

@@ -1,15 +1,20 @@
 //! `GET/POST /shops/{slug}/api-keys` (owner only): the shop's merchant API
 //! keys. A new key is shown once, right after it is made; the list shows
 //! each key's start, scope, creation and last use. Making and revoking a
-//! key are audited (`apikey.create`, `apikey.revoke`).
+//! key are audited (`apikey.create`, `apikey.revoke`). A `supply` key is an
+//! outside reseller's (a shop on another Kapu platform): it buys this
+//! shop's offered products from a prepaid balance the owner tops up here
+//! when the reseller pays (`supply.topup`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use kapu_core::money::{format_minor, parse_major};
 use kapu_core::store::api_keys::{
     MAX_KEYS_PER_SHOP, Scope, count_live_api_keys_for_tenant, create_api_key_for_tenant, list_api_keys_for_tenant,
     revoke_api_key_for_tenant,
 };
+use kapu_core::store::supply_prepaid::{balance_of, record_topup};
 use minijinja::context;
 
 use crate::audit::shop_action;
@@ -28,18 +33,22 @@ async fn page(
     new_key: Option<(&str, &str)>,
     flash: Option<Flash>,
 ) -> PageResult<Response> {
-    let keys: Vec<_> = list_api_keys_for_tenant(state.db.reader(), access.tenant_id())
-        .await?
-        .into_iter()
-        .map(|k| {
-            let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M").to_string();
-            context! {
-                id => k.id, name => k.name, prefix => k.prefix, scope => k.scope,
-                created_at => fmt(k.created_at), last_used_at => k.last_used_at.map(fmt),
-                revoked_at => k.revoked_at.map(fmt),
-            }
-        })
-        .collect();
+    let currency = access.shop.currency.clone();
+    let mut keys = Vec::new();
+    for k in list_api_keys_for_tenant(state.db.reader(), access.tenant_id()).await? {
+        let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M").to_string();
+        let balance = if k.scope == "supply" {
+            let b = balance_of(state.db.reader(), access.tenant_id(), &k.id).await?;
+            Some(format!("{} {currency}", format_minor(b, &currency)))
+        } else {
+            None
+        };
+        keys.push(context! {
+            id => k.id, name => k.name, prefix => k.prefix, scope => k.scope,
+            created_at => fmt(k.created_at), last_used_at => k.last_used_at.map(fmt),
+            revoked_at => k.revoked_at.map(fmt), balance,
+        });
+    }
     let port = url::Url::parse(&access.shop_url).ok().and_then(|u| u.port());
     let api_base = format!("{}/api/merchant/v1", state.platform_origin(port));
     let layout = Layout { account: None, csrf, shop: Some(access), nav: "api_keys", flash, title: "API" };
@@ -84,7 +93,7 @@ pub async fn create_key(
     }
     let scope = Scope::parse(&f.scope);
     if scope.is_none() {
-        errors.push("请选择权限：只读或读写。Choose a scope: read or read-write.".into());
+        errors.push("请选择权限：只读、读写或供货。Choose a scope: read, read-write or supply.".into());
     }
     if count_live_api_keys_for_tenant(state.db.reader(), access.tenant_id()).await? >= MAX_KEYS_PER_SHOP {
         errors.push(format!(
@@ -122,5 +131,42 @@ pub async fn revoke_key(
     let key =
         revoke_api_key_for_tenant(state.db.writer(), access.tenant_id(), &id).await?.ok_or(PageError::NotFound)?;
     shop_action(&state, &access, ip, "apikey.revoke", &key.prefix, &key.name).await?;
+    Ok(Redirect::to(&format!("/shops/{}/api-keys?m=saved", access.shop.slug)).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct TopupForm {
+    #[serde(default)]
+    amount: String,
+}
+
+/// `POST /shops/{slug}/api-keys/{id}/topup`: the owner records money an
+/// outside reseller paid; its supply key can buy that much more.
+pub async fn topup_key(
+    State(state): State<PlatformState>,
+    OwnerAccess(access): OwnerAccess,
+    CsrfToken(csrf): CsrfToken,
+    ip: RequestIp,
+    Path((_, id)): Path<(String, String)>,
+    VerifiedForm(f): VerifiedForm<TopupForm>,
+) -> PageResult<Response> {
+    let key = list_api_keys_for_tenant(state.db.reader(), access.tenant_id())
+        .await?
+        .into_iter()
+        .find(|k| k.id == id && k.scope == "supply" && k.revoked_at.is_none())
+        .ok_or(PageError::NotFound)?;
+    let currency = access.shop.currency.clone();
+    let Some(amount) = parse_major(f.amount.trim(), &currency).filter(|a| *a > 0 && *a <= 100_000_000) else {
+        let msg = format!(
+            "充值金额须为大于 0 的金额，例如 100.00（{currency}）。The top-up must be an amount above 0, like 100.00 ({currency})."
+        );
+        return Ok(with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(&state, &access, &csrf, &[msg], None, None).await?,
+        ));
+    };
+    record_topup(state.db.writer(), access.tenant_id(), &key.id, amount, &currency, chrono::Utc::now()).await?;
+    let detail = format!("{} {currency} for {}", format_minor(amount, &currency), key.name);
+    shop_action(&state, &access, ip, "supply.topup", &key.prefix, &detail).await?;
     Ok(Redirect::to(&format!("/shops/{}/api-keys?m=saved", access.shop.slug)).into_response())
 }

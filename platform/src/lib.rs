@@ -99,6 +99,7 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
         .route("/theme/templates/{name}", get(shops::theme::edit_template).post(shops::theme::save_template))
         .route("/api-keys", get(api_keys::api_keys_page).post(api_keys::create_key))
         .route("/api-keys/{id}/revoke", post(api_keys::revoke_key))
+        .route("/api-keys/{id}/topup", post(api_keys::topup_key))
         .route("/webhooks", get(webhooks::page::webhooks_page).post(webhooks::page::add_endpoint))
         .route("/webhooks/{id}/toggle", post(webhooks::page::toggle_endpoint))
         .route("/webhooks/{id}/delete", post(webhooks::page::delete_endpoint))

@@ -63,7 +63,12 @@ pub async fn buy_for_order(
         let why = format!("{} is not answering (circuit breaker open)", connection.name);
         return retry_or_give_up(state, tenant_id, order_id, last_try, &why).await;
     }
-    let client = GenericSupplier { providers: &state.providers, base_url: &connection.base_url, secret: &secret };
+    let client = GenericSupplier {
+        providers: &state.providers,
+        base_url: &connection.base_url,
+        secret: &secret,
+        bearer: connection.kind == "kapu",
+    };
     let started = Instant::now();
     let answer = client.buy(&order.id, &sku, order.quantity.max(0) as u32).await;
     let latency = started.elapsed();
@@ -221,7 +226,12 @@ pub async fn poll_stock_once(state: &RuntimeState) -> anyhow::Result<u64> {
 pub async fn poll_connection(state: &RuntimeState, c: &supplier_connections::Model) -> anyhow::Result<u64> {
     let secret = secret_of(&state.master.tenant(&c.tenant_id), c).map_err(anyhow::Error::msg)?;
     let kind = breaker_kind(&c.id);
-    let client = GenericSupplier { providers: &state.providers, base_url: &c.base_url, secret: &secret };
+    let client = GenericSupplier {
+        providers: &state.providers,
+        base_url: &c.base_url,
+        secret: &secret,
+        bearer: c.kind == "kapu",
+    };
     let started = Instant::now();
     let now = Utc::now();
     match client.products().await {

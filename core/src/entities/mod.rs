@@ -37,6 +37,7 @@ pub mod supplier_connections;
 pub mod supply_invites;
 pub mod supply_ledger;
 pub mod supply_listings;
+pub mod supply_prepaid_entries;
 pub mod supply_resellers;
 pub mod tenants;
 pub mod webhook_deliveries;

@@ -8,6 +8,9 @@ pub struct Model {
     pub id: String,
     pub tenant_id: String,
     pub name: String,
+    /// `generic` (HMAC-signed requests) or `kapu` (another Kapu platform's
+    /// merchant API, with a supply API key as the secret).
+    pub kind: String,
     /// `https://…` without a trailing slash.
     pub base_url: String,
     /// The HMAC secret, sealed with the shop's key.

@@ -14,11 +14,14 @@ pub const KEY_PREFIX: &str = "kapu_sk_";
 /// Keys a shop may hold at once (revoked ones not counted).
 pub const MAX_KEYS_PER_SHOP: usize = 20;
 
-/// What a key may do: `read` sees, `write` also changes.
+/// What a key may do: `read` sees, `write` also changes, `supply` is an
+/// outside reseller's key: it lists the products this shop offers for
+/// resale and buys them from its prepaid balance, and sees nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Read,
     Write,
+    Supply,
 }
 
 impl Scope {
@@ -26,6 +29,7 @@ impl Scope {
         match s {
             "read" => Some(Scope::Read),
             "write" => Some(Scope::Write),
+            "supply" => Some(Scope::Supply),
             _ => None,
         }
     }
@@ -33,11 +37,16 @@ impl Scope {
         match self {
             Scope::Read => "read",
             Scope::Write => "write",
+            Scope::Supply => "supply",
         }
     }
     /// Whether a key of this scope may do what `needed` asks.
     pub fn allows(self, needed: Scope) -> bool {
-        self == Scope::Write || needed == Scope::Read
+        match self {
+            Scope::Write => true,
+            Scope::Read => needed == Scope::Read,
+            Scope::Supply => needed == Scope::Supply,
+        }
     }
 }
 

@@ -15,11 +15,39 @@ use crate::ids::new_id;
 /// The product kind whose keys are bought from an external supplier after payment.
 pub const KIND: &str = "external";
 
+/// Which contract a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionKind {
+    /// `docs/SUPPLIER_PROTOCOL.md`, requests signed with a shared secret.
+    Generic,
+    /// A shop on another Kapu platform: its merchant API's supply endpoints,
+    /// with a supply API key it gave (and a prepaid balance behind it).
+    Kapu,
+}
+
+impl ConnectionKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "generic" => Some(Self::Generic),
+            "kapu" => Some(Self::Kapu),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generic => "generic",
+            Self::Kapu => "kapu",
+        }
+    }
+}
+
 /// Adds a connection; the secret is sealed with the shop's key.
+#[allow(clippy::too_many_arguments)]
 pub async fn create_connection_for_tenant<C: ConnectionTrait>(
     conn: &C,
     keys: &TenantKeys,
     tenant_id: &str,
+    kind: ConnectionKind,
     name: &str,
     base_url: &str,
     secret: &str,
@@ -31,6 +59,7 @@ pub async fn create_connection_for_tenant<C: ConnectionTrait>(
         id: Set(id.clone()),
         tenant_id: Set(tenant_id.into()),
         name: Set(name.into()),
+        kind: Set(kind.as_str().into()),
         base_url: Set(base_url.trim_end_matches('/').into()),
         secret_ciphertext: Set(sealed.ciphertext),
         secret_nonce: Set(sealed.nonce),

@@ -66,6 +66,17 @@ struct OrderRow {
     product_id: String,
     quantity: i32,
     status: String,
+    /// A resale holds its supplier's keys: they are in this shop's tenant.
+    stock_tenant_id: Option<String>,
+    /// Bought from an external supplier: it holds no keys of Kapu's.
+    external_connection_id: Option<String>,
+}
+
+impl OrderRow {
+    /// The shop whose keys this order holds.
+    fn stock_tenant(&self) -> &str {
+        self.stock_tenant_id.as_deref().unwrap_or(&self.tenant_id)
+    }
 }
 
 /// Checks every promise above; `now` and `grace` decide which jobs are late.
@@ -95,12 +106,17 @@ pub async fn check<C: ConnectionTrait>(
             orders::Column::ProductId,
             orders::Column::Quantity,
             orders::Column::Status,
+            orders::Column::StockTenantId,
+            orders::Column::ExternalConnectionId,
         ])
         .into_model()
         .all(conn)
         .await?;
     let order_status: HashMap<(&str, &str), &OrderRow> =
         orders.iter().map(|o| ((o.tenant_id.as_str(), o.id.as_str()), o)).collect();
+    // Keyed by the shop whose keys the order holds (the supplier's, for a resale).
+    let holder_of: HashMap<(&str, &str), &OrderRow> =
+        orders.iter().map(|o| ((o.stock_tenant(), o.id.as_str()), o)).collect();
 
     let keys: Vec<KeyRow> = card_keys::Entity::find()
         .select_only()
@@ -113,6 +129,9 @@ pub async fn check<C: ConnectionTrait>(
         .into_model()
         .all(conn)
         .await?;
+    // Keys sold from a prepaid balance name the purchase, not an order.
+    let purchases: std::collections::HashSet<(String, String)> =
+        crate::store::supply_prepaid::purchase_ids(conn).await?.into_iter().collect();
     // (tenant, order) -> (reserved, sold)
     let mut held: BTreeMap<(&str, &str), (i64, i64)> = BTreeMap::new();
     for k in &keys {
@@ -121,12 +140,13 @@ pub async fn check<C: ConnectionTrait>(
             ("available", None) => {}
             ("available", Some(o)) => flag("available_key_with_order", format!("{at} names order {o}")),
             ("reserved" | "sold", None) => flag("key_without_order", format!("{at} is {} for no order", k.status)),
-            ("reserved" | "sold", Some(o)) => match order_status.get(&(k.tenant_id.as_str(), o)) {
+            ("sold", Some(o)) if purchases.contains(&(k.tenant_id.clone(), o.to_string())) => {}
+            ("reserved" | "sold", Some(o)) => match holder_of.get(&(k.tenant_id.as_str(), o)) {
                 None => {
                     flag("key_of_missing_order", format!("{at} is {} for order {o}, which does not exist", k.status))
                 }
                 Some(order) => {
-                    let e = held.entry((order.tenant_id.as_str(), order.id.as_str())).or_default();
+                    let e = held.entry((order.stock_tenant(), order.id.as_str())).or_default();
                     if k.status == "reserved" { e.0 += 1 } else { e.1 += 1 }
                 }
             },
@@ -134,10 +154,10 @@ pub async fn check<C: ConnectionTrait>(
         }
     }
     for o in &orders {
-        if manual.contains(&(o.tenant_id.clone(), o.product_id.clone())) {
+        if manual.contains(&(o.tenant_id.clone(), o.product_id.clone())) || o.external_connection_id.is_some() {
             continue;
         }
-        let (reserved, sold) = held.get(&(o.tenant_id.as_str(), o.id.as_str())).copied().unwrap_or_default();
+        let (reserved, sold) = held.get(&(o.stock_tenant(), o.id.as_str())).copied().unwrap_or_default();
         let q = i64::from(o.quantity);
         let at = format!("tenant {} order {}", o.tenant_id, o.order_no);
         let broken = match o.status.as_str() {

@@ -36,6 +36,7 @@ pub mod shop_themes;
 pub mod status;
 pub mod subscriptions;
 pub mod supply;
+pub mod supply_prepaid;
 pub mod sweep_leases;
 pub mod tenant_admin;
 pub mod webhooks;

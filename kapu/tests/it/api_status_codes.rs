@@ -175,6 +175,44 @@ async fn every_documented_status_code_is_reachable() {
     assert_eq!(status, 201, "{sold}");
     let sold_no = support::order_no(&sold).to_string();
 
+    // An outside reseller's supply key, 2.00 prepaid; the product offered at 1.00 (one key left).
+    let supply = make_api_key(&mut owner, "codes", "supply", "supply").await;
+    let codes = app.tenant_id("codes").await;
+    let terms = kapu_core::store::supply::ListingTerms {
+        wholesale_minor: 100,
+        min_resale_minor: None,
+        audience: kapu_core::store::supply::Audience::Any,
+        allowed_shops: Vec::new(),
+        per_order_cap: None,
+        daily_cap: None,
+        exact_stock: true,
+        open: true,
+    };
+    kapu_core::store::supply::save_listing_for_supplier(app.db.writer(), &codes, &id, &terms, chrono::Utc::now())
+        .await
+        .expect("listing");
+    let supply_key = api_keys::Entity::find()
+        .filter(api_keys::Column::TenantId.eq(&codes))
+        .filter(api_keys::Column::Name.eq("supply"))
+        .one(app.db.reader())
+        .await
+        .expect("db")
+        .expect("supply key");
+    kapu_core::store::supply_prepaid::record_topup(
+        app.db.writer(),
+        &codes,
+        &supply_key.id,
+        200,
+        "CNY",
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("top-up");
+    let buy = |reference: &str, sku: &str, quantity: i64| {
+        json!({"reference": reference, "sku": sku, "quantity": quantity}).to_string()
+    };
+    let (bought, no_stock, too_dear, unknown, zero) =
+        (buy("r1", &id, 1), buy("r2", &id, 1), buy("r3", &id, 2), buy("r4", "nope", 1), buy("r5", &id, 0));
     let product_path = format!("/products/{id}");
     type Case<'a> = (&'a str, &'a str, String, Option<&'a str>, &'a str, u16);
     let cases: Vec<Case> = vec![
@@ -202,6 +240,15 @@ async fn every_documented_status_code_is_reachable() {
         ("GET", "/supply/catalog", "/supply/catalog?q=steam".into(), None, &read, 200),
         ("GET", "/supply/ledger", "/supply/ledger".into(), None, &read, 200),
         ("GET", "/supply/ledger", "/supply/ledger?limit=abc".into(), None, &read, 422),
+        ("GET", "/supply/products", "/supply/products".into(), None, &supply, 200),
+        ("GET", "/supply/products", "/supply/products".into(), None, &read, 403),
+        ("POST", "/supply/orders", "/supply/orders".into(), Some(&bought), &supply, 200),
+        ("POST", "/supply/orders", "/supply/orders".into(), Some(&no_stock), &supply, 409),
+        ("POST", "/supply/orders", "/supply/orders".into(), Some(&too_dear), &supply, 402),
+        ("POST", "/supply/orders", "/supply/orders".into(), Some(&unknown), &supply, 404),
+        ("POST", "/supply/orders", "/supply/orders".into(), Some(&zero), &supply, 422),
+        ("POST", "/supply/orders", "/supply/orders".into(), Some("{bad"), &supply, 400),
+        ("POST", "/supply/orders", "/supply/orders".into(), Some(&bought), &read, 403),
         ("POST", "/coupons", "/coupons".into(), Some(r#"{"code":"SAVE1","kind":"percent","value":10}"#), &write, 201),
         ("POST", "/coupons", "/coupons".into(), Some(r#"{"code":"SAVE1","kind":"percent","value":10}"#), &write, 409),
         ("POST", "/coupons", "/coupons".into(), Some("{bad"), &write, 400),

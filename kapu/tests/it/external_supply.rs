@@ -319,5 +319,125 @@ async fn supplier_faults_are_retried_checked_and_handed_to_the_merchant_and_neve
     let own = app.add_product(&tenant, "Own key", 500, 3).await;
     let (status, _) = app.order("faults", json!({"product_id": own, "quantity": 1, "email": "own@example.com"})).await;
     assert_eq!(status, 201, "the shop's own products sell on");
+    // Orders of external products hold no keys of Kapu's: nothing is broken.
+    let (_, broken) =
+        kapu_core::store::integrity::check(app.db.reader(), chrono::Utc::now(), chrono::Duration::seconds(10))
+            .await
+            .expect("check");
+    assert!(broken.is_empty(), "{broken:#?}");
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shop_on_another_kapu_platform_supplies_keys_from_a_prepaid_balance() {
+    // Two platforms: A hosts the supplier, B the reseller.
+    let a_app = TestApp::spawn().await;
+    let b_app = TestApp::spawn().await;
+    let mut a = merchant_with_shop(&a_app, "wholesaler@example.com", "wholesaler").await;
+    let supplier = a_app.tenant_id("wholesaler").await;
+    let product = a_app.add_product(&supplier, "Steam 50", 5000, 10).await;
+    a.post(
+        &format!("/shops/wholesaler/products/{product}/resale"),
+        &[("open", "1"), ("wholesale", "6.00"), ("audience", "any"), ("exact_stock", "1")],
+    )
+    .await
+    .expect(303);
+    // The supplier gives the reseller a supply key and records 20.00 paid in advance.
+    let key = support::merchant::make_api_key(&mut a, "wholesaler", "Reseller on platform B", "supply").await;
+    let page = a.get("/shops/wholesaler/api-keys").await;
+    let at = page.body.find("/topup\"").expect("top-up form");
+    let key_id = page.body[..at].rsplit('/').next().expect("key id").to_string();
+    a.post(&format!("/shops/wholesaler/api-keys/{key_id}/topup"), &[("amount", "-5")]).await.expect(422);
+    a.post(&format!("/shops/wholesaler/api-keys/{key_id}/topup"), &[("amount", "20.00")]).await.expect(303);
+    assert!(a.get("/shops/wholesaler/api-keys").await.body.contains("20.00 CNY"));
+
+    // The supply key reaches the supply endpoints and nothing else of the shop's.
+    let api = |path: &str| a_app.platform_url(&format!("/api/merchant/v1{path}"));
+    let orders = a_app.client.get(api("/orders")).bearer_auth(&key).send().await.expect("orders");
+    assert_eq!(orders.status().as_u16(), 403, "a supply key does not read the supplier's orders");
+    let offered: Value = a_app
+        .client
+        .get(api("/supply/products"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("offer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(offered["products"][0]["sku"], product.as_str(), "{offered}");
+    assert_eq!(offered["products"][0]["stock"], 10);
+    assert_eq!(offered["products"][0]["price"], "6.00");
+
+    // B docks A's shop with the key and sells its product.
+    let mut b = merchant_with_shop(&b_app, "outlet@example.com", "outlet").await;
+    b.post(
+        "/shops/outlet/supply/external",
+        &[("name", "Wholesaler on A"), ("kind", "kapu"), ("base_url", &api("/supply")), ("secret", &key)],
+    )
+    .await
+    .expect(303);
+    let page = b.get("/shops/outlet/supply/external").await;
+    let at = page.body.find("/supply/external/").expect("connection form") + "/supply/external/".len();
+    let connection = page.body[at..at + 32].to_string();
+    let p = b
+        .post(
+            &format!("/shops/outlet/supply/external/{connection}/add"),
+            &[("sku", product.as_str()), ("name", "Steam card 50"), ("price", "9.90")],
+        )
+        .await;
+    p.expect(303);
+    let resold =
+        p.location.clone().expect("product").split('/').nth(4).expect("id").split('?').next().expect("id").to_string();
+    b_app.state.shop_changed(&b_app.tenant_id("outlet").await).await;
+
+    // A buyer on B pays for 2: B buys them from A's stock, paid from the balance.
+    let (order, row) = buy_and_pay(&b_app, "outlet", &resold, 2, "buyer@example.com").await;
+    assert_eq!(row.status, "delivered", "{:?}", row.attention_reason);
+    assert_eq!(a_app.count_keys_of(&supplier, &product, "sold").await, 2, "sold from the supplier's own stock");
+    let view = b_app.order_view("outlet", &row.order_no, order["token"].as_str().expect("token")).await.1;
+    assert_eq!(view["keys"].as_array().map(Vec::len), Some(2), "{view}");
+    assert!(a.get("/shops/wholesaler/api-keys").await.body.contains("8.00 CNY"), "20.00 less 2 × 6.00");
+
+    // Asking again with the same reference returns the same keys and costs nothing.
+    let again: Value = a_app
+        .client
+        .post(api("/supply/orders"))
+        .bearer_auth(&key)
+        .json(&json!({"reference": row.id, "sku": product, "quantity": 2}))
+        .send()
+        .await
+        .expect("again")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["keys"], view["keys"], "{again}");
+    assert!(a.get("/shops/wholesaler/api-keys").await.body.contains("8.00 CNY"));
+    // The same reference for something else is refused.
+    let reused = a_app
+        .client
+        .post(api("/supply/orders"))
+        .bearer_auth(&key)
+        .json(&json!({"reference": row.id, "sku": product, "quantity": 1}))
+        .send()
+        .await
+        .expect("reused");
+    assert_eq!(reused.status().as_u16(), 409);
+
+    // The balance covers one more key, not two: B's order goes to its merchant, nothing sold.
+    let (_, row) = buy_and_pay(&b_app, "outlet", &resold, 2, "second@example.com").await;
+    assert_eq!(row.status, "needs_attention");
+    assert!(row.attention_reason.as_deref().is_some_and(|r| r.contains("402")), "{:?}", row.attention_reason);
+    assert_eq!(a_app.count_keys_of(&supplier, &product, "sold").await, 2);
+
+    // Both platforms' books hold.
+    for app in [&a_app, &b_app] {
+        let (_, broken) =
+            kapu_core::store::integrity::check(app.db.reader(), chrono::Utc::now(), chrono::Duration::seconds(10))
+                .await
+                .expect("check");
+        assert!(broken.is_empty(), "{broken:#?}");
+    }
+    a_app.stop().await;
+    b_app.stop().await;
 }

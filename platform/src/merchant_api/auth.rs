@@ -33,17 +33,32 @@ impl ApiCaller {
         &self.shop.id
     }
 
-    /// Refuses a read-only key where the call changes something.
+    /// Refuses a read-only key where the call changes something, and any
+    /// key but a supply (or read-write) key where the call buys stock.
     pub fn require(&self, needed: Scope) -> Result<(), ApiError> {
         if self.scope.allows(needed) {
             return Ok(());
         }
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            "此 API 密钥只读，不能修改数据；请使用读写密钥。This API key is read-only; use a read-write key to make changes.",
-        ))
+        Err(match needed {
+            Scope::Supply => supply_only(),
+            _ => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "此 API 密钥只读，不能修改数据；请使用读写密钥。This API key is read-only; use a read-write key to make changes.",
+            ),
+        })
     }
+}
+
+/// The paths a supply key may call (an outside reseller's key sees nothing else).
+const SUPPLY_PATHS: [&str; 2] = ["/supply/products", "/supply/orders"];
+
+fn supply_only() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "insufficient_scope",
+        "供货密钥只能查看可进货商品并下单进货。A supply key can only list the products offered to it and buy them.",
+    )
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
@@ -91,8 +106,14 @@ impl FromRequestParts<PlatformState> for ApiCaller {
             e.retry_after = Some(wait);
             return Err(e);
         }
-        touch_api_key_for_tenant(state.db.writer(), &key, Utc::now()).await?;
         let scope = Scope::parse(&key.scope).unwrap_or(Scope::Read);
+        // Checked here, for every path: an outside reseller's key reaches
+        // the supply endpoints and nothing of the shop's own.
+        let path = parts.uri.path();
+        if scope == Scope::Supply && !SUPPLY_PATHS.contains(&path.strip_prefix("/api/merchant/v1").unwrap_or(path)) {
+            return Err(supply_only());
+        }
+        touch_api_key_for_tenant(state.db.writer(), &key, Utc::now()).await?;
         Ok(ApiCaller { key, scope, shop })
     }
 }

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod orders;
 pub mod products;
 pub mod supply;
+pub mod supply_orders;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -44,6 +45,8 @@ pub fn routes() -> RouteBook<PlatformState> {
         .route("/supply/listings", get(supply::list_listings))
         .route("/supply/catalog", get(supply::list_catalog))
         .route("/supply/ledger", get(supply::get_ledger))
+        .route("/supply/products", get(supply_orders::list_products))
+        .route("/supply/orders", post(supply_orders::place_order))
         .map(|router| {
             router
                 .fallback(|| async {

@@ -15,7 +15,7 @@ use kapu_core::entities::{products, supplier_connections};
 use kapu_core::money::{format_minor, parse_major};
 use kapu_core::store::catalog_admin::{ProductFields, create_product_for_tenant, settle_slug_for_tenant};
 use kapu_core::store::external_supply::{
-    self, connections_of_tenant, create_connection_for_tenant, find_connection_for_tenant,
+    self, ConnectionKind, connections_of_tenant, create_connection_for_tenant, find_connection_for_tenant,
     link_external_product_for_tenant, secret_of,
 };
 use kapu_core::store::plan_limits::{Limit, check_limit};
@@ -41,6 +41,9 @@ pub struct ConnectionForm {
     name: String,
     #[serde(default)]
     base_url: String,
+    /// `generic` or `kapu`.
+    #[serde(default)]
+    kind: String,
     /// Never shown back.
     #[serde(default, skip_serializing)]
     secret: String,
@@ -76,7 +79,7 @@ fn check_connection(f: &ConnectionForm) -> Vec<String> {
     }
     if f.secret.trim().chars().count() < MIN_SECRET_LEN {
         errors.push(format!(
-            "签名密钥至少 {MIN_SECRET_LEN} 个字符。The signing secret must be at least {MIN_SECRET_LEN} characters."
+            "签名密钥（或 API 密钥）至少 {MIN_SECRET_LEN} 个字符。The signing secret (or API key) must be at least {MIN_SECRET_LEN} characters."
         ));
     }
     errors
@@ -91,10 +94,15 @@ async fn connection_view(
     sold_here: &[products::Model],
 ) -> Value {
     let offer: Result<Vec<SupplierProduct>, String> = match secret_of(&state.master.tenant(access.tenant_id()), c) {
-        Ok(secret) => GenericSupplier { providers: &state.providers, base_url: &c.base_url, secret: &secret }
-            .products()
-            .await
-            .map_err(|e| e.to_string()),
+        Ok(secret) => GenericSupplier {
+            providers: &state.providers,
+            base_url: &c.base_url,
+            secret: &secret,
+            bearer: c.kind == "kapu",
+        }
+        .products()
+        .await
+        .map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
     let mine: Vec<Value> = sold_here
@@ -123,7 +131,7 @@ async fn connection_view(
         Err(e) => (Vec::new(), Some(e)),
     };
     context! {
-        id => c.id.clone(), name => c.name.clone(), base_url => c.base_url.clone(),
+        id => c.id.clone(), name => c.name.clone(), base_url => c.base_url.clone(), kind => c.kind.clone(),
         last_error => c.last_error.clone(), checked_at => c.checked_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
         offer, offer_error, mine,
     }
@@ -188,11 +196,24 @@ pub async fn add_connection(
     VerifiedForm(f): VerifiedForm<ConnectionForm>,
 ) -> PageResult<Response> {
     let mut errors = check_connection(&f);
+    let kind = match f.kind.as_str() {
+        "" | "generic" => ConnectionKind::Generic,
+        "kapu" => ConnectionKind::Kapu,
+        _ => {
+            errors.push("请选择供应商类型。Choose the kind of supplier.".into());
+            ConnectionKind::Generic
+        }
+    };
     let base_url = f.base_url.trim().trim_end_matches('/').to_string();
     let secret = f.secret.trim().to_string();
     if errors.is_empty() {
         // Asked before anything is saved: a wrong address or secret is said now.
-        let probe = GenericSupplier { providers: &state.providers, base_url: &base_url, secret: &secret };
+        let probe = GenericSupplier {
+            providers: &state.providers,
+            base_url: &base_url,
+            secret: &secret,
+            bearer: kind == ConnectionKind::Kapu,
+        };
         if let Err(e) = probe.products().await {
             errors.push(format!("无法从该供应商读取商品列表：{e}。Could not read the supplier's product list: {e}."));
         }
@@ -204,6 +225,7 @@ pub async fn add_connection(
         state.db.writer(),
         &state.master.tenant(access.tenant_id()),
         access.tenant_id(),
+        kind,
         f.name.trim(),
         &base_url,
         &secret,
@@ -227,8 +249,14 @@ pub async fn add_external_product(
     let c = find_connection_for_tenant(r, access.tenant_id(), &connection_id).await?.ok_or(PageError::NotFound)?;
     let currency = access.shop.currency.clone();
     let secret = secret_of(&state.master.tenant(access.tenant_id()), &c).map_err(PageError::Internal)?;
-    let offer =
-        GenericSupplier { providers: &state.providers, base_url: &c.base_url, secret: &secret }.products().await;
+    let offer = GenericSupplier {
+        providers: &state.providers,
+        base_url: &c.base_url,
+        secret: &secret,
+        bearer: c.kind == "kapu",
+    }
+    .products()
+    .await;
     let mut errors = Vec::new();
     let item = match &offer {
         Ok(list) => list.iter().find(|p| p.sku == f.sku).cloned(),
