@@ -240,6 +240,39 @@ async fn every_documented_status_code_is_reachable() {
         ("GET", "/supply/catalog", "/supply/catalog?q=steam".into(), None, &read, 200),
         ("GET", "/supply/ledger", "/supply/ledger".into(), None, &read, 200),
         ("GET", "/supply/ledger", "/supply/ledger?limit=abc".into(), None, &read, 422),
+        (
+            "PUT",
+            "/supply/listings/{product_id}",
+            format!("/supply/listings/{id}"),
+            Some(r#"{"open":true,"wholesale":"1.00","exact_stock":true}"#),
+            &write,
+            200,
+        ),
+        ("PUT", "/supply/listings/{product_id}", format!("/supply/listings/{id}"), Some("{bad"), &write, 400),
+        (
+            "PUT",
+            "/supply/listings/{product_id}",
+            format!("/supply/listings/{id}"),
+            Some(r#"{"open":true,"wholesale":"1.00"}"#),
+            &read,
+            403,
+        ),
+        (
+            "PUT",
+            "/supply/listings/{product_id}",
+            "/supply/listings/nope".into(),
+            Some(r#"{"open":true,"wholesale":"1.00"}"#),
+            &write,
+            404,
+        ),
+        (
+            "PUT",
+            "/supply/listings/{product_id}",
+            format!("/supply/listings/{id}"),
+            Some(r#"{"open":true,"wholesale":"-1","daily_cap":0}"#),
+            &write,
+            422,
+        ),
         ("GET", "/supply/products", "/supply/products".into(), None, &supply, 200),
         ("GET", "/supply/products", "/supply/products".into(), None, &read, 403),
         ("POST", "/supply/orders", "/supply/orders".into(), Some(&bought), &supply, 200),
@@ -309,8 +342,12 @@ async fn every_documented_status_code_is_reachable() {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let concrete =
-        |p: &str| p.trim_start_matches("/api/merchant/v1").replace("{id}", &id).replace("{order_no}", &sold_no);
+    let concrete = |p: &str| {
+        p.trim_start_matches("/api/merchant/v1")
+            .replace("{id}", &id)
+            .replace("{product_id}", &id)
+            .replace("{order_no}", &sold_no)
+    };
     for (method, p) in &merchant_ops {
         let req = http.request(method.parse().expect("method"), api(&concrete(p)));
         assert_eq!(c.call(method, p, json_body(req, "{}")).await.0, 401, "{method} {p}");

@@ -43,6 +43,7 @@ pub fn routes() -> RouteBook<PlatformState> {
         .route("/orders/{order_no}", get(orders::get_order))
         .route("/coupons", get(coupons::list_coupons).post(coupons::create_coupon))
         .route("/supply/listings", get(supply::list_listings))
+        .route("/supply/listings/{product_id}", axum::routing::put(supply::put_listing))
         .route("/supply/catalog", get(supply::list_catalog))
         .route("/supply/ledger", get(supply::get_ledger))
         .route("/supply/products", get(supply_orders::list_products))

@@ -2,8 +2,9 @@
 //! (this shop's products offered for resale, with how many shops resell
 //! each), `GET /supply/catalog` (what other shops offer this shop), and
 //! `GET /supply/ledger` (balances with each counterparty and the latest
-//! entries). Opening a listing and adding a supplier's product are done on
-//! the dashboard.
+//! entries), and `PUT /supply/listings/{product_id}` (write keys): the
+//! product's resale terms, checked and applied as the dashboard's form
+//! does. Adding a supplier's product is done on the dashboard.
 
 use crate::merchant_api::error::ApiQuery;
 use axum::Json;
@@ -115,4 +116,76 @@ pub async fn get_ledger(
         })
         .collect();
     Ok(Json(json!({ "balances": balances, "data": data })))
+}
+
+/// The terms as JSON: amounts as strings (`"8.00"`), caps as numbers.
+#[derive(serde::Deserialize)]
+pub struct ListingBody {
+    open: bool,
+    wholesale: String,
+    #[serde(default)]
+    min_resale: Option<String>,
+    /// `any` (default) or `listed`.
+    #[serde(default)]
+    audience: Option<String>,
+    /// Shop addresses, for `listed`.
+    #[serde(default)]
+    allowed_shops: Vec<String>,
+    #[serde(default)]
+    per_order_cap: Option<i64>,
+    #[serde(default)]
+    daily_cap: Option<i64>,
+    #[serde(default)]
+    exact_stock: bool,
+}
+
+pub async fn put_listing(
+    State(state): State<PlatformState>,
+    caller: ApiCaller,
+    axum::extract::Path(product_id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    caller.require(kapu_core::store::api_keys::Scope::Write)?;
+    let b: ListingBody = serde_json::from_slice(&body).map_err(super::error::ApiError::bad_json)?;
+    let me = caller.tenant_id();
+    let product = kapu_core::store::catalog_admin::find_product_for_tenant(state.db.reader(), me, &product_id)
+        .await?
+        .ok_or_else(|| super::error::ApiError::not_found("商品 product"))?;
+    let form = crate::supply::listing::ListingForm {
+        open: if b.open { "1" } else { "" }.into(),
+        wholesale: b.wholesale,
+        min_resale: b.min_resale.unwrap_or_default(),
+        audience: b.audience.unwrap_or_else(|| "any".into()),
+        allowed_shops: b.allowed_shops.join(","),
+        per_order_cap: b.per_order_cap.map(|n| n.to_string()).unwrap_or_default(),
+        daily_cap: b.daily_cap.map(|n| n.to_string()).unwrap_or_default(),
+        exact_stock: if b.exact_stock { "1" } else { "" }.into(),
+    };
+    let detail = match crate::supply::listing::apply_listing(&state, me, &caller.shop.name, &product, &form).await {
+        Ok(Ok(detail)) => detail,
+        Ok(Err(problems)) => return Err(super::error::ApiError::invalid(problems)),
+        Err(e) => return Err(super::error::ApiError::internal(e)),
+    };
+    let actor = kapu_core::store::audit::Actor::merchant(&caller.key.id, &format!("API key {}", caller.key.prefix), "");
+    kapu_core::store::audit::record_audit(
+        state.db.writer(),
+        &actor,
+        Some(me),
+        "supply.listing_saved",
+        &product.id,
+        &detail,
+    )
+    .await?;
+    let l = supply_listings::Entity::find_by_id((me.to_string(), product.id.clone()))
+        .one(state.db.reader())
+        .await?
+        .ok_or_else(|| super::error::ApiError::internal("listing vanished after saving"))?;
+    let c = &product.currency;
+    Ok(Json(json!({
+        "product_id": l.product_id, "product_name": product.name, "open": l.open,
+        "wholesale": format_minor(l.wholesale_minor, c), "wholesale_minor": l.wholesale_minor, "currency": c,
+        "min_resale": l.min_resale_minor.map(|m| format_minor(m, c)), "audience": l.audience,
+        "per_order_cap": l.per_order_cap, "daily_cap": l.daily_cap, "exact_stock": l.exact_stock,
+        "updated_at": l.updated_at.to_rfc3339(),
+    })))
 }

@@ -198,25 +198,44 @@ pub async fn save_listing(
                 .await
         }
     };
-    let (mut terms, slugs) = match form.parse(&product) {
-        Ok(t) => t,
+    let detail = match apply_listing(&state, access.tenant_id(), &access.shop.name, &product, &form).await? {
+        Ok(detail) => detail,
         Err(errors) => return refuse(errors).await,
+    };
+    shop_action(&state, &access, ip, "supply.listing_saved", &product.id, &detail).await?;
+    Ok(Redirect::to(&format!("/shops/{}/products/{}?m=saved#resale", access.shop.slug, product.id)).into_response())
+}
+
+/// Checks and saves a product's resale terms (the dashboard's form and the
+/// merchant API's `PUT /supply/listings/{product_id}`): every problem, or the
+/// audit detail of what was saved. Resellers whose price the new wholesale
+/// price passes are paused and emailed; those it fits again resume.
+pub(crate) async fn apply_listing(
+    state: &PlatformState,
+    tenant_id: &str,
+    shop_name: &str,
+    product: &products::Model,
+    form: &ListingForm,
+) -> PageResult<Result<String, Vec<String>>> {
+    let (mut terms, slugs) = match form.parse(product) {
+        Ok(t) => t,
+        Err(errors) => return Ok(Err(errors)),
     };
     if terms.audience == Audience::Listed {
         let shops = kapu_core::store::supply::shops_by_slugs(state.db.reader(), &slugs).await?;
         let unknown: Vec<&String> = slugs.iter().filter(|s| !shops.iter().any(|(slug, _)| slug == *s)).collect();
         if !unknown.is_empty() {
             let list = unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-            return refuse(vec![format!("找不到这些店铺：{list}。No shop has these addresses: {list}.")]).await;
+            return Ok(Err(vec![format!("找不到这些店铺：{list}。No shop has these addresses: {list}.")]));
         }
-        terms.allowed_shops = shops.into_iter().map(|(_, id)| id).filter(|id| id != access.tenant_id()).collect();
+        terms.allowed_shops = shops.into_iter().map(|(_, id)| id).filter(|id| id != tenant_id).collect();
     }
     let txn = state.db.begin().await?;
-    let effect = save_listing_for_supplier(&txn, access.tenant_id(), &product.id, &terms, Utc::now()).await?;
+    let effect = save_listing_for_supplier(&txn, tenant_id, &product.id, &terms, Utc::now()).await?;
     // Each reseller whose product the new price paused is told by email.
     for (reseller, _) in &effect.paused_for_price {
         let notice = BillingNotice::ResalePaused {
-            supplier_name: access.shop.name.clone(),
+            supplier_name: shop_name.to_string(),
             product_name: product.name.clone(),
             wholesale: format!("{} {}", format_minor(terms.wholesale_minor, &product.currency), product.currency),
         };
@@ -227,7 +246,7 @@ pub async fn save_listing(
     for (reseller, _) in effect.paused_for_price.iter().chain(effect.resumed.iter()) {
         state.bus.shop_changed(reseller);
     }
-    let detail = format!(
+    Ok(Ok(format!(
         "{} wholesale {} {}, audience {}, per order {}, daily {}, exact stock {}; {} reseller product(s) paused for price, {} resumed",
         if terms.open { "open" } else { "closed" },
         format_minor(terms.wholesale_minor, &product.currency),
@@ -238,7 +257,5 @@ pub async fn save_listing(
         if terms.exact_stock { "shown" } else { "banded" },
         effect.paused_for_price.len(),
         effect.resumed.len(),
-    );
-    shop_action(&state, &access, ip, "supply.listing_saved", &product.id, &detail).await?;
-    Ok(Redirect::to(&format!("/shops/{}/products/{}?m=saved#resale", access.shop.slug, product.id)).into_response())
+    )))
 }
