@@ -44,19 +44,19 @@ pub fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
 /// An email's text for a merchant: in their language when it is known,
 /// else both (Chinese first), since a job has no browser to ask.
 pub fn for_reader(lang: Option<Lang>, zh: String, en: String) -> String {
-    match lang {
-        Some(Lang::Zh) => zh,
-        Some(Lang::En) => en,
-        None => format!("{zh}\n\n{en}"),
-    }
+    either_or_both(lang, zh, en, "\n\n")
 }
 
 /// An email subject for a merchant, as `for_reader` (both joined by ` / `).
 pub fn subject_for(lang: Option<Lang>, zh: String, en: String) -> String {
+    either_or_both(lang, zh, en, " / ")
+}
+
+fn either_or_both(lang: Option<Lang>, zh: String, en: String, joint: &str) -> String {
     match lang {
         Some(Lang::Zh) => zh,
         Some(Lang::En) => en,
-        None => format!("{zh} / {en}"),
+        None => format!("{zh}{joint}{en}"),
     }
 }
 
