@@ -95,7 +95,7 @@ const LABELS: &[(&str, &str, &str)] = &[
 /// The label of `code` in the page's language (`lang` is `en` or `zh`).
 pub fn label(state: &State, code: Value) -> Value {
     let Some(c) = code.as_str() else { return code };
-    let english = state.lookup("lang").and_then(|l| l.as_str().map(|s| s.starts_with("en"))).unwrap_or(false);
+    let english = kapu_themes::english_page(state);
     match LABELS.iter().find(|(k, _, _)| *k == c) {
         Some((_, zh, en)) => Value::from(if english { *en } else { *zh }),
         None => code,

@@ -30,10 +30,7 @@ pub fn bi(text: &str) -> &str {
 
 /// The text in the request's language, for texts built with `format!`.
 pub fn trs(zh: String, en: String) -> String {
-    match Lang::current() {
-        Lang::Zh => zh,
-        Lang::En => en,
-    }
+    either_or_both(Some(Lang::current()), zh, en, "")
 }
 
 /// The English noun for `n` things: `1 order`, `2 orders`.
@@ -119,7 +116,7 @@ mod tests {
     /// an English side with no Chinese in it; one with no Chinese at all is
     /// the same in both.
     fn assert_splits(text: &str) {
-        let han = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        let han = kapu_web::i18n::has_chinese;
         if !han(text) {
             return;
         }

@@ -127,15 +127,19 @@ pub fn html_environment(templates: &[(&'static str, &'static str)]) -> Environme
 /// string (markup the template wrote); it is returned as it came, so
 /// autoescaping still applies to what was not marked safe.
 fn pick_language(state: &minijinja::State, zh: Value, en: Value) -> Value {
-    let english = state.lookup("lang").and_then(|l| l.as_str().map(|s| s.starts_with("en"))).unwrap_or(false);
-    if english { en } else { zh }
+    if english_page(state) { en } else { zh }
+}
+
+/// Whether the page being rendered is English (its `lang` variable).
+pub fn english_page(state: &minijinja::State) -> bool {
+    kapu_web::i18n::english_page(state.lookup("lang").as_ref().and_then(Value::as_str))
 }
 
 /// `text|bi`: one side of a text Kapu wrote in both languages (see
 /// `kapu_web::i18n::split_bilingual`), in the page's language.
 fn pick_bilingual(state: &minijinja::State, text: Value) -> Value {
     let Some(s) = text.as_str() else { return text };
-    let english = state.lookup("lang").and_then(|l| l.as_str().map(|s| s.starts_with("en"))).unwrap_or(false);
+    let english = english_page(state);
     match kapu_web::i18n::split_bilingual(s) {
         Some((zh, en)) => {
             let side = if english { en } else { zh };

@@ -139,6 +139,22 @@ fn is_chinese(c: char) -> bool {
     matches!(c, '\u{3000}'..='\u{303f}' | '\u{3400}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}')
 }
 
+/// Whether a text has Chinese characters in it.
+pub fn has_chinese(text: &str) -> bool {
+    text.chars().any(|c| ('\u{3400}'..='\u{9fff}').contains(&c))
+}
+
+/// Both sides of a name Kapu or an operator wrote in both languages
+/// (`免费版 Free`); a name in one language is both sides.
+pub fn sides(text: &str) -> (&str, &str) {
+    split_bilingual(text).unwrap_or((text, text))
+}
+
+/// Whether a template renders in English: its `lang` variable (`en…`).
+pub fn english_page(lang: Option<&str>) -> bool {
+    lang.is_some_and(|l| l.starts_with("en"))
+}
+
 /// `(zh, en)` of a text written as Chinese then English, if it is one.
 pub fn split_bilingual(text: &str) -> Option<(&str, &str)> {
     let (at, c) = text.char_indices().rfind(|(_, c)| is_chinese(*c))?;

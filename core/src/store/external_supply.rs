@@ -129,7 +129,8 @@ pub async fn record_check<C: ConnectionTrait>(
 }
 
 /// Stores the supplier's stock of each SKU on the shop's products bound to
-/// it; returns how many products changed.
+/// it, and the time of the poll on all of them; returns how many products'
+/// stock changed (only then need the shop's catalog be read again).
 pub async fn set_stock_of_connection<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
@@ -137,14 +138,23 @@ pub async fn set_stock_of_connection<C: ConnectionTrait>(
     stock: &[(String, i64)],
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let mut changed = 0;
-    for (sku, n) in stock {
-        changed += products::Entity::update_many()
-            .col_expr(products::Column::ExternalStock, Expr::value(Some((*n).max(0))))
-            .col_expr(products::Column::ExternalStockAt, Expr::value(Some(now)))
+    let of_connection = || {
+        products::Entity::update_many()
             .filter(products::Column::TenantId.eq(tenant_id))
             .filter(products::Column::ExternalConnectionId.eq(connection_id))
+    };
+    of_connection().col_expr(products::Column::ExternalStockAt, Expr::value(Some(now))).exec(conn).await?;
+    let mut changed = 0;
+    for (sku, n) in stock {
+        let n = (*n).max(0);
+        changed += of_connection()
+            .col_expr(products::Column::ExternalStock, Expr::value(Some(n)))
             .filter(products::Column::ExternalSku.eq(sku.as_str()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(products::Column::ExternalStock.ne(n))
+                    .add(products::Column::ExternalStock.is_null()),
+            )
             .exec(conn)
             .await?
             .rows_affected;

@@ -244,6 +244,8 @@ async fn a_merchant_docks_a_supplier_and_a_paid_order_gets_the_suppliers_keys() 
     // The supplier's stock is polled: the storefront follows it.
     fake.stock.store(7, Ordering::SeqCst);
     assert_eq!(kapu_runtime::supplier::poll_stock_once(&app.state).await.expect("poll"), 1);
+    // A poll that finds the same stock changes nothing (the shop's catalog is kept).
+    assert_eq!(kapu_runtime::supplier::poll_stock_once(&app.state).await.expect("poll"), 0);
     assert!(app.eventually(10, || async { app.stock("dock", &product).await == 7 }).await, "the polled stock is shown");
     assert!(b.get("/shops/dock/supply/external").await.body.contains("seconds ago"), "with its age");
     // The merchant's audit log names the docking.

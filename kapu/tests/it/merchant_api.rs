@@ -492,8 +492,10 @@ async fn the_openapi_document_describes_every_route() {
     let paths = doc.body["paths"].as_object().expect("paths");
     assert_eq!(paths.len(), 13, "{:?}", paths.keys());
     for (path, ops) in paths {
-        let concrete =
-            path.replace("{id}", "0193a1b2c3d4e5f60718293a4b5c6d7e").replace("{order_no}", "202611300000000001");
+        let concrete = path
+            .replace("{id}", "0193a1b2c3d4e5f60718293a4b5c6d7e")
+            .replace("{product_id}", "0193a1b2c3d4e5f60718293a4b5c6d7e")
+            .replace("{order_no}", "202611300000000001");
         for method in ops.as_object().expect("ops").keys() {
             let req = match method.as_str() {
                 "get" => app.client.get(format!("{}{concrete}", anon.base)),

@@ -66,7 +66,7 @@ async fn page(
     // The plan's room is shown before the merchant types a domain.
     let plan = kapu_core::store::plans::plan_of_tenant(state.db.reader(), access.tenant_id()).await?;
     let used = domains.len() as u64;
-    let (plan_zh, plan_en) = kapu_web::i18n::split_bilingual(&plan.name).unwrap_or((&plan.name, &plan.name));
+    let (plan_zh, plan_en) = kapu_web::i18n::sides(&plan.name);
     let room = match plan.max_custom_domains {
         None => None,
         Some(limit) if used < limit.max(0) as u64 => None,

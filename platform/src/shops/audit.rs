@@ -44,7 +44,6 @@ pub async fn audit_page(
     };
     // Details are recorded once, for both languages: those written in
     // English alone are marked so (a Chinese page says so to the browser).
-    let english_only: Vec<bool> =
-        entries.iter().map(|e| !e.detail.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))).collect();
+    let english_only: Vec<bool> = entries.iter().map(|e| !kapu_web::i18n::has_chinese(&e.detail)).collect();
     render("shop_audit.html", layout, context! { entries => ser(&entries), english_only, next => next })
 }

@@ -63,7 +63,7 @@ pub fn compose(to: &str, lang: Option<Lang>, shop_name: &str, plan_url: &str, no
             ),
         ),
         BillingNotice::Downgraded { plan_name } => {
-            let (plan_zh, plan_en) = kapu_web::i18n::split_bilingual(plan_name).unwrap_or((plan_name, plan_name));
+            let (plan_zh, plan_en) = kapu_web::i18n::sides(plan_name);
             (
                 format!("「{shop_name}」已降级为{plan_zh}"),
                 format!("{shop_name} moved to {plan_en}"),
