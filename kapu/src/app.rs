@@ -252,6 +252,7 @@ impl App {
                 .push(kapu_runtime::payments::reconcile::spawn_reconciler(self.state.clone(), worker_stop.clone()));
             finishing.push(kapu_runtime::supplier::spawn_stock_poller(self.state.clone(), worker_stop.clone()));
             background.push(kapu_platform::subscriptions::sweep::spawn_billing_sweep(self.platform.clone()));
+            background.push(kapu_platform::affiliates::spawn_commission_sweep(self.platform.clone()));
             background.push(spawn_statistics_keeper(self.db.clone()));
             if self.cfg.canary_interval_secs > 0 {
                 let target = self.canary_target(&listener);

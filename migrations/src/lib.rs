@@ -26,6 +26,7 @@ mod m20261201_000006_product_slugs;
 mod m20261201_000007_account_language;
 mod m20261201_000008_external_suppliers;
 mod m20261201_000009_supply_prepaid;
+mod m20261201_000010_affiliates;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_account_language::Migration),
             Box::new(m20261201_000008_external_suppliers::Migration),
             Box::new(m20261201_000009_supply_prepaid::Migration),
+            Box::new(m20261201_000010_affiliates::Migration),
         ]
     }
 }

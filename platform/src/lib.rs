@@ -4,6 +4,7 @@
 //! `kapu-admin-ui`; queries from `kapu_core::store`.
 
 pub mod accounts;
+pub mod affiliates;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
@@ -118,6 +119,13 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
         .route("/supply/resellers/{tenant_id}/pause", post(supply::resellers::pause_reseller))
         .route("/supply/resellers/{tenant_id}/resume", post(supply::resellers::resume_reseller))
         .route("/supply/ledger", get(supply::ledger::ledger_page))
+        .route("/affiliates", get(affiliates::page::affiliates_page).post(affiliates::page::add_partner))
+        .route("/affiliates/terms", post(affiliates::terms::save_terms))
+        .route("/affiliates/rates", post(affiliates::terms::save_product_rate))
+        .route("/affiliates/{affiliate_id}/block", post(affiliates::page::block_affiliate))
+        .route("/affiliates/{affiliate_id}/unblock", post(affiliates::page::unblock_affiliate))
+        .route("/affiliates/payouts/{payout_id}/paid", post(affiliates::payouts::mark_payout_paid))
+        .route("/affiliates/payouts/{payout_id}/reject", post(affiliates::payouts::reject_payout))
         .route("/supply/external", get(supply::external::external_page).post(supply::external::add_connection))
         .route("/supply/external/{connection_id}/add", post(supply::external::add_external_product))
         .route("/supply/invites", post(supply::invites::create_invite_link))

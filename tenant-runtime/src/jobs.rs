@@ -55,6 +55,10 @@ impl JobHandler for RuntimeJobs {
                 let b: LinksJob = serde_json::from_value(job.payload.clone())?;
                 email::send_order_links(&self.state, mailer, tenant_id, &b.email, &b.locale, &b.base_url).await
             }
+            kapu_core::jobs::kinds::SEND_AFFILIATE_LINK => {
+                let b: crate::affiliate_mail::SigninLinkJob = serde_json::from_value(job.payload.clone())?;
+                crate::affiliate_mail::send_signin_link(&self.state, mailer, tenant_id, &b).await
+            }
             CHECK_PAYMENT => {
                 let p: PaymentJob = serde_json::from_value(job.payload.clone())?;
                 crate::payments::reconcile::check_now(&self.state, tenant_id, &p.payment_id).await?;

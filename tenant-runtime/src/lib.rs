@@ -8,6 +8,7 @@
 //! - `delivery/`: order views and buyer emails
 //! - `jobs`: order expiry and email jobs
 
+pub mod affiliate_mail;
 pub mod api;
 pub mod catalog;
 pub mod checkout;
@@ -58,6 +59,14 @@ pub fn storefront_routes() -> RouteBook<RuntimeState> {
         .route("/lookup", get(pages::lookup::show_lookup).post(pages::lookup::submit_password_lookup))
         .route("/lookup/email", post(pages::lookup::submit_email_lookup))
         .route("/lang/{tag}", get(pages::lang::switch_lang))
+        .route("/affiliate", get(pages::affiliate::show_affiliate))
+        .route("/affiliate/signin", post(pages::affiliate::submit_signin))
+        .route(
+            "/affiliate/signin/{token}",
+            get(pages::affiliate::show_signin).post(pages::affiliate::submit_signin_token),
+        )
+        .route("/affiliate/payout", post(pages::affiliate::submit_payout))
+        .route("/affiliate/signout", post(pages::affiliate::submit_signout))
         .route("/orders/{order_no}", get(pages::order_page::show_order))
         .route("/pay/qr/{payment_id}", get(pages::pay_qr::show_qr))
         .route(
@@ -78,6 +87,7 @@ pub fn storefront_router(state: RuntimeState) -> Router {
         .into_router()
         .route_layer(axum::middleware::from_fn(kapu_web::stamp_route))
         .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), http::referral::capture_referral))
         .layer(from_fn_with_state(state.clone(), http::context::storefront_context));
     for (name, value) in pages::security_headers() {
         if let Some(name) = name {

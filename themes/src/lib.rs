@@ -89,6 +89,7 @@ const CLASSIC_TEMPLATES: &[(&str, &str)] = &[
     ("product.html", include_str!("../classic/templates/product.html")),
     ("order.html", include_str!("../classic/templates/order.html")),
     ("lookup.html", include_str!("../classic/templates/lookup.html")),
+    ("affiliate.html", include_str!("../classic/templates/affiliate.html")),
     ("sandbox_pay.html", include_str!("../classic/templates/sandbox_pay.html")),
     ("pay_qr.html", include_str!("../classic/templates/pay_qr.html")),
     ("error.html", include_str!("../classic/templates/error.html")),

@@ -2,6 +2,14 @@
 
 pub mod account_tokens;
 pub mod accounts;
+pub mod affiliate_clicks;
+pub mod affiliate_commissions;
+pub mod affiliate_ledger;
+pub mod affiliate_payouts;
+pub mod affiliate_product_rates;
+pub mod affiliate_programs;
+pub mod affiliate_tokens;
+pub mod affiliates;
 pub mod api_idempotency;
 pub mod api_keys;
 pub mod audit_log;

@@ -44,6 +44,8 @@ pub struct Model {
     pub supply_unit_minor: Option<i64>,
     /// Bought from an external supplier: the shop's connection to it.
     pub external_connection_id: Option<String>,
+    /// The affiliate's click the buyer came through (`kapu_ref` cookie), if any.
+    pub affiliate_click_id: Option<String>,
     pub expires_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,
     pub delivered_at: Option<DateTimeUtc>,

@@ -13,6 +13,8 @@ pub const SEND_ORDER_LINKS: &str = "send_order_links";
 pub const CHECK_PAYMENT: &str = "check_payment";
 /// Buy a paid order's keys from its product's external supplier.
 pub const BUY_FROM_SUPPLIER: &str = "buy_from_supplier";
+/// Email an affiliate a one-time sign-in link to the shop's affiliate page.
+pub const SEND_AFFILIATE_LINK: &str = "send_affiliate_link";
 /// Email a merchant a one-time link (verify the address, reset the password).
 pub const SEND_ACCOUNT_EMAIL: &str = "send_account_email";
 

@@ -2,6 +2,7 @@
 //! its name; a row of another tenant is simply not found.
 
 pub mod accounts;
+pub mod affiliates;
 pub mod api_idempotency;
 pub mod api_keys;
 pub mod audit;

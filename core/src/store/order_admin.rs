@@ -64,10 +64,12 @@ pub async fn mark_order_refunded_for_tenant<C: ConnectionTrait>(
         return Ok(false);
     }
     // A refunded resale no longer owes the supplier: the ledger books the reverse.
-    if let Some(order) = orders::Entity::find_by_id((tenant_id.to_string(), order_id.to_string())).one(conn).await?
-        && order.stock_tenant_id.is_some()
-    {
-        crate::store::supply::book_refund(conn, &order, Utc::now()).await?;
+    // An affiliate's commission on it is cancelled, or reversed once booked.
+    if let Some(order) = orders::Entity::find_by_id((tenant_id.to_string(), order_id.to_string())).one(conn).await? {
+        if order.stock_tenant_id.is_some() {
+            crate::store::supply::book_refund(conn, &order, Utc::now()).await?;
+        }
+        crate::store::affiliates::on_order_refunded(conn, &order, Utc::now()).await?;
     }
     Ok(true)
 }

@@ -29,6 +29,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "product.low_stock",
     "resale.delivered",
     "resale.refunded",
+    "affiliate.commission_booked",
+    "affiliate.commission_reversed",
+    "affiliate.payout_requested",
 ];
 
 /// `v1,{base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")}` (Standard Webhooks).

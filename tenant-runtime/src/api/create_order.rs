@@ -10,6 +10,7 @@ use super::ApiJson;
 use crate::checkout::{OrderInput, place_order};
 use crate::error::StoreError;
 use crate::http::client_ip::ClientIp;
+use crate::http::referral::Referral;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
 use crate::state::RuntimeState;
@@ -81,6 +82,7 @@ pub async fn create_order(
     shop: TenantCtx,
     ClientIp(ip): ClientIp,
     lang: Lang,
+    Referral(affiliate_click): Referral,
     ApiJson(body): ApiJson<CreateOrder>,
 ) -> Result<(StatusCode, Json<OrderCreated>), StoreError> {
     let input = OrderInput {
@@ -92,6 +94,7 @@ pub async fn create_order(
         coupon: body.coupon,
         pow: body.pow,
         fields: body.fields.unwrap_or_default(),
+        affiliate_click,
     };
     let placed = place_order(&state, &shop, ip, lang, input).await?;
     Ok((

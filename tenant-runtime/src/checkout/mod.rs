@@ -53,6 +53,8 @@ pub struct OrderInput {
     pub pow: Option<String>,
     /// Manual products: the buyer's answers, by field label or by `field_{index}`.
     pub fields: std::collections::HashMap<String, String>,
+    /// The affiliate click the buyer came through (the `kapu_ref` cookie, unchecked).
+    pub affiliate_click: Option<String>,
 }
 
 /// An order just placed.
@@ -211,6 +213,11 @@ pub async fn place_order(
     };
     // The attempt of the channel most likely to take the payment is written with the order.
     let written = WrittenAttempt::pick(state, tenant, &candidates).await;
+    // An affiliate's click counts only if it is one of this shop's (read only when there is a cookie).
+    let affiliate_click_id = match input.affiliate_click.as_deref() {
+        Some(c) => kapu_core::store::affiliates::click_for_order(state.db.reader(), &tenant.id, c).await?,
+        None => None,
+    };
 
     // Every way out of the transaction ends it explicitly: a dropped one
     // would keep its advisory and row locks until its connection is reused.
@@ -304,6 +311,7 @@ pub async fn place_order(
             stock_tenant_id: resale.then(|| stock_tenant.clone()),
             supply_unit_minor,
             external_connection_id: if external { product.external_connection_id.clone() } else { None },
+            affiliate_click_id,
             expires_at,
             paid_at: None,
             delivered_at: None,

@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod database_watch;
 pub mod host;
 pub mod lookup_limits;
+pub mod referral;
 pub mod rate_limit;
 pub mod request_class;
 pub mod shop_limit;

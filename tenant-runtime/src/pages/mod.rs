@@ -1,6 +1,7 @@
 //! Storefront HTML pages, rendered by the shop's theme. They call the same
 //! domain code as the JSON API (checkout, order view, payment confirmation).
 
+pub mod affiliate;
 pub mod assets;
 pub mod error;
 pub mod home;

@@ -12,6 +12,7 @@ use super::{PageError, base_ctx, html, render_string};
 use crate::checkout::{OrderInput, place_order};
 use crate::error::StoreError;
 use crate::http::client_ip::ClientIp;
+use crate::http::referral::Referral;
 use crate::http::csrf::SameOriginForm;
 use crate::http::host::TenantCtx;
 use crate::i18n::Lang;
@@ -242,6 +243,7 @@ pub async fn submit_checkout(
     shop: TenantCtx,
     ClientIp(ip): ClientIp,
     lang: Lang,
+    Referral(affiliate_click): Referral,
     SameOriginForm(form): SameOriginForm<CheckoutForm>,
 ) -> Result<Response, PageError> {
     let fail = |e: StoreError| PageError(e, lang, Some(shop.tenant.clone()));
@@ -260,6 +262,7 @@ pub async fn submit_checkout(
             .filter(|(k, _)| k.starts_with("field_"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        affiliate_click,
     };
     match place_order(&state, &shop, ip, lang, input).await {
         Ok(placed) => Ok(Redirect::to(&placed.pay_url).into_response()),
