@@ -5,6 +5,7 @@
 mod support;
 
 mod abuse;
+mod affiliates;
 mod alipay_channel;
 mod api_errors;
 mod api_status_codes;

@@ -6,7 +6,8 @@
 //! each key is rate-limited by its plan. The OpenAPI document is served at
 //! `/api/merchant/v1/openapi.json`.
 
-pub mod auth;
+pub mod affiliates;
+mod auth;
 pub mod coupons;
 pub mod cursor;
 pub mod error;
@@ -46,6 +47,8 @@ pub fn routes() -> RouteBook<PlatformState> {
         .route("/supply/listings/{product_id}", axum::routing::put(supply::put_listing))
         .route("/supply/catalog", get(supply::list_catalog))
         .route("/supply/ledger", get(supply::get_ledger))
+        .route("/affiliates", get(affiliates::list_affiliates))
+        .route("/affiliates/commissions", get(affiliates::list_commissions))
         .route("/supply/products", get(supply_orders::list_products))
         .route("/supply/orders", post(supply_orders::place_order))
         .map(|router| {
