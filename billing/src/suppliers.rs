@@ -77,6 +77,24 @@ pub struct GenericSupplier<'a> {
 
 impl GenericSupplier<'_> {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Result<String, SupplierError> {
+        let (status, text) = self.exchange(method, path, body).await?;
+        let excerpt: String = text.chars().take(200).collect();
+        match status {
+            200..=299 => Ok(text),
+            408 | 425 | 429 | 500..=599 => {
+                Err(SupplierError::Transient(format!("supplier answered {status}: {excerpt}")))
+            }
+            _ => Err(SupplierError::Refused(format!("supplier answered {status}: {excerpt}"))),
+        }
+    }
+
+    /// One signed request: the answer's status and body.
+    async fn exchange(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, String), SupplierError> {
         let url = format!("{}{path}", self.base_url.trim_end_matches('/'));
         let full_path = reqwest::Url::parse(&url)
             .map_err(|_| SupplierError::Refused(format!("not a web address: {url}")))?
@@ -102,15 +120,7 @@ impl GenericSupplier<'_> {
             ChannelError::Transient(m) => SupplierError::Transient(m),
             other => SupplierError::Refused(other.to_string()),
         })?;
-        let status = answer.status.as_u16();
-        let excerpt: String = answer.body.chars().take(200).collect();
-        match status {
-            200..=299 => Ok(answer.body),
-            408 | 425 | 429 | 500..=599 => {
-                Err(SupplierError::Transient(format!("supplier answered {status}: {excerpt}")))
-            }
-            _ => Err(SupplierError::Refused(format!("supplier answered {status}: {excerpt}"))),
-        }
+        Ok((answer.status.as_u16(), answer.body))
     }
 
     /// Its products with their stock.
@@ -126,9 +136,54 @@ impl GenericSupplier<'_> {
     pub async fn buy(&self, reference: &str, sku: &str, quantity: u32) -> Result<SupplierOrder, SupplierError> {
         let body = serde_json::json!({ "reference": reference, "sku": sku, "quantity": quantity }).to_string();
         let text = self.call(reqwest::Method::POST, "/orders", Some(body)).await?;
-        serde_json::from_str(&text)
-            .map_err(|e| SupplierError::Transient(format!("the supplier's answer is not readable: {e}")))
+        read_order(&text)
     }
+
+    /// What the supplier holds for `reference`: `None` when it never got
+    /// that order (404), so it is safe to place it.
+    pub async fn order(&self, reference: &str) -> Result<Option<SupplierOrder>, SupplierError> {
+        let path = format!("/orders/{}", urlencoding_path(reference));
+        match self.exchange(reqwest::Method::GET, &path, None).await? {
+            (404, _) => Ok(None),
+            (200..=299, text) => read_order(&text).map(Some),
+            (status @ (408 | 425 | 429 | 500..=599), text) => Err(SupplierError::Transient(format!(
+                "supplier answered {status}: {}",
+                text.chars().take(200).collect::<String>()
+            ))),
+            (status, text) => Err(SupplierError::Refused(format!(
+                "supplier answered {status}: {}",
+                text.chars().take(200).collect::<String>()
+            ))),
+        }
+    }
+
+    /// The keys for `reference`: asked for first when this is not the
+    /// first try (an earlier try may have bought them, or the supplier is
+    /// still getting them), bought when the supplier never got the order.
+    pub async fn fetch_or_buy(
+        &self,
+        reference: &str,
+        sku: &str,
+        quantity: u32,
+        asked_before: bool,
+    ) -> Result<SupplierOrder, SupplierError> {
+        if asked_before && let Some(known) = self.order(reference).await? {
+            return Ok(known);
+        }
+        self.buy(reference, sku, quantity).await
+    }
+}
+
+fn read_order(text: &str) -> Result<SupplierOrder, SupplierError> {
+    serde_json::from_str(text).map_err(|e| SupplierError::Transient(format!("the supplier's answer is not readable: {e}")))
+}
+
+/// A reference as one path segment (Kapu's ids are letters and digits; anything else is escaped).
+fn urlencoding_path(reference: &str) -> String {
+    reference
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 #[cfg(test)]

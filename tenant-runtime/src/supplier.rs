@@ -70,7 +70,7 @@ pub async fn buy_for_order(
         bearer: connection.kind == "kapu",
     };
     let started = Instant::now();
-    let answer = client.buy(&order.id, &sku, order.quantity.max(0) as u32).await;
+    let answer = client.fetch_or_buy(&order.id, &sku, order.quantity.max(0) as u32, job.attempts > 1).await;
     let latency = started.elapsed();
     let sold = match answer {
         Ok(sold) => {

@@ -177,6 +177,27 @@ pub async fn purchase<C: ConnectionTrait>(
     Ok(Ok(Purchase { entry_id, keys: sold, new: true }))
 }
 
+/// The keys an earlier purchase of this key under `reference` sold, if any.
+pub async fn purchase_by_reference<C: ConnectionTrait>(
+    conn: &C,
+    keys: &TenantKeys,
+    tenant_id: &str,
+    api_key_id: &str,
+    reference: &str,
+) -> Result<Option<Vec<String>>, PurchaseError> {
+    let done = supply_prepaid_entries::Entity::find()
+        .filter(supply_prepaid_entries::Column::TenantId.eq(tenant_id))
+        .filter(supply_prepaid_entries::Column::ApiKeyId.eq(api_key_id))
+        .filter(supply_prepaid_entries::Column::Kind.eq(PURCHASE))
+        .filter(supply_prepaid_entries::Column::Reference.eq(reference))
+        .one(conn)
+        .await?;
+    match done {
+        Some(d) => Ok(Some(sold_keys_of_order_for_tenant(conn, keys, tenant_id, &d.id).await?)),
+        None => Ok(None),
+    }
+}
+
 /// Every purchase id (the integrity check's "orders" of keys sold this way).
 pub async fn purchase_ids<C: ConnectionTrait>(conn: &C) -> Result<Vec<(String, String)>, DbErr> {
     supply_prepaid_entries::Entity::find()

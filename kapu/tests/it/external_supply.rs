@@ -30,6 +30,9 @@ enum Mode {
     /// Always the same key.
     SameKey,
     OutOfStock,
+    /// An order is answered `pending`; asking for it (`GET /orders/{reference}`)
+    /// answers `pending` once more, then the keys.
+    Pending,
     /// 500 to everything.
     Down,
 }
@@ -43,6 +46,9 @@ struct FakeSupplier {
     /// reference → keys sold for it (the same reference sells once).
     sold: std::sync::Mutex<HashMap<String, Vec<String>>>,
     order_calls: AtomicU32,
+    /// `GET /orders/{reference}` calls, and the references still pending (with how often they answer so).
+    query_calls: AtomicU32,
+    pending: std::sync::Mutex<HashMap<String, u32>>,
     bad_signatures: AtomicU32,
 }
 
@@ -114,6 +120,25 @@ async fn handle(
                         .collect()
                 })
                 .clone();
+            if f.mode() == Mode::Pending {
+                f.pending.lock().expect("pending").entry(reference.clone()).or_insert(1);
+                return axum::Json(json!({"reference": reference, "status": "pending"})).into_response();
+            }
+            axum::Json(json!({"reference": reference, "status": "delivered", "keys": keys})).into_response()
+        }
+        ("GET", path) if path.starts_with("/kapu/orders/") => {
+            f.query_calls.fetch_add(1, Ordering::SeqCst);
+            let reference = path.trim_start_matches("/kapu/orders/").to_string();
+            let Some(keys) = f.sold.lock().expect("sold").get(&reference).cloned() else {
+                return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "unknown_reference"}))).into_response();
+            };
+            let mut pending = f.pending.lock().expect("pending");
+            if let Some(left) = pending.get_mut(&reference)
+                && *left > 0
+            {
+                *left -= 1;
+                return axum::Json(json!({"reference": reference, "status": "pending"})).into_response();
+            }
             axum::Json(json!({"reference": reference, "status": "delivered", "keys": keys})).into_response()
         }
         _ => StatusCode::NOT_FOUND.into_response(),
@@ -128,6 +153,8 @@ async fn start_fake() -> (String, Arc<FakeSupplier>) {
         next_key: AtomicU32::new(1),
         sold: std::sync::Mutex::new(HashMap::new()),
         order_calls: AtomicU32::new(0),
+        query_calls: AtomicU32::new(0),
+        pending: std::sync::Mutex::new(HashMap::new()),
         bad_signatures: AtomicU32::new(0),
     });
     let app = axum::Router::new().fallback(handle).with_state(fake.clone());
@@ -266,6 +293,16 @@ async fn supplier_faults_are_retried_checked_and_handed_to_the_merchant_and_neve
     let (_, row) = buy_and_pay(&app, "faults", &product, 1, "retry@example.com").await;
     assert_eq!(row.status, "delivered", "{:?}", row.attention_reason);
     assert_eq!(fake.order_calls.load(Ordering::SeqCst), 3, "two failures and the sale");
+    assert_eq!(fake.query_calls.load(Ordering::SeqCst), 2, "each retry first asks whether the order arrived");
+
+    // A supplier still getting the keys answers "pending": Kapu asks for the
+    // order (GET /orders/{reference}) instead of placing it again.
+    fake.set(Mode::Pending);
+    let (_, row) = buy_and_pay(&app, "faults", &product, 1, "pending@example.com").await;
+    assert_eq!(row.status, "delivered", "{:?}", row.attention_reason);
+    assert_eq!(fake.order_calls.load(Ordering::SeqCst), 4, "placed once");
+    assert_eq!(fake.query_calls.load(Ordering::SeqCst), 4, "asked twice: pending, then the keys");
+    fake.set(Mode::Normal);
 
     // One key short: the buyer sees none, the merchant reads why.
     fake.set(Mode::WrongCount);
@@ -425,6 +462,12 @@ async fn a_shop_on_another_kapu_platform_supplies_keys_from_a_prepaid_balance() 
         .await
         .expect("reused");
     assert_eq!(reused.status().as_u16(), 409);
+    // The order query answers the same keys, and 404 for a reference never bought under.
+    let asked = a_app.client.get(api(&format!("/supply/orders/{}", row.id))).bearer_auth(&key).send().await.expect("ask");
+    assert_eq!(asked.status().as_u16(), 200);
+    assert_eq!(asked.json::<Value>().await.expect("json")["keys"], view["keys"]);
+    let unknown = a_app.client.get(api("/supply/orders/never-bought")).bearer_auth(&key).send().await.expect("ask");
+    assert_eq!(unknown.status().as_u16(), 404);
 
     // The balance covers one more key, not two: B's order goes to its merchant, nothing sold.
     let (_, row) = buy_and_pay(&b_app, "outlet", &resold, 2, "second@example.com").await;

@@ -490,12 +490,13 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(doc.status, 200);
     assert_eq!(doc.body["openapi"], "3.1.0");
     let paths = doc.body["paths"].as_object().expect("paths");
-    assert_eq!(paths.len(), 13, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 16, "{:?}", paths.keys());
     for (path, ops) in paths {
         let concrete = path
             .replace("{id}", "0193a1b2c3d4e5f60718293a4b5c6d7e")
             .replace("{product_id}", "0193a1b2c3d4e5f60718293a4b5c6d7e")
-            .replace("{order_no}", "202611300000000001");
+            .replace("{order_no}", "202611300000000001")
+            .replace("{reference}", "0193a1b2c3d4e5f60718293a4b5c6d7e");
         for method in ops.as_object().expect("ops").keys() {
             let req = match method.as_str() {
                 "get" => app.client.get(format!("{}{concrete}", anon.base)),

@@ -53,6 +53,12 @@ impl ApiCaller {
 /// The paths a supply key may call (an outside reseller's key sees nothing else).
 const SUPPLY_PATHS: [&str; 2] = ["/supply/products", "/supply/orders"];
 
+/// A path a supply key may call: one of [`SUPPLY_PATHS`], or one order's `/supply/orders/{reference}`.
+fn supply_path(path: &str) -> bool {
+    SUPPLY_PATHS.contains(&path)
+        || path.strip_prefix("/supply/orders/").is_some_and(|r| !r.is_empty() && !r.contains('/'))
+}
+
 fn supply_only() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
@@ -110,7 +116,7 @@ impl FromRequestParts<PlatformState> for ApiCaller {
         // Checked here, for every path: an outside reseller's key reaches
         // the supply endpoints and nothing of the shop's own.
         let path = parts.uri.path();
-        if scope == Scope::Supply && !SUPPLY_PATHS.contains(&path.strip_prefix("/api/merchant/v1").unwrap_or(path)) {
+        if scope == Scope::Supply && !supply_path(path.strip_prefix("/api/merchant/v1").unwrap_or(path)) {
             return Err(supply_only());
         }
         touch_api_key_for_tenant(state.db.writer(), &key, Utc::now()).await?;

@@ -51,6 +51,7 @@ pub fn routes() -> RouteBook<PlatformState> {
         .route("/affiliates/commissions", get(affiliates::list_commissions))
         .route("/supply/products", get(supply_orders::list_products))
         .route("/supply/orders", post(supply_orders::place_order))
+        .route("/supply/orders/{reference}", get(supply_orders::get_order))
         .map(|router| {
             router
                 .fallback(|| async {

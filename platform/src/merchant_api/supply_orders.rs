@@ -18,7 +18,7 @@ use kapu_core::store::api_keys::Scope;
 use kapu_core::store::catalog_admin::list_all_products_for_tenant;
 use kapu_core::store::products::available_keys_up_to_for_tenant;
 use kapu_core::store::supply::StockFigure;
-use kapu_core::store::supply_prepaid::{PurchaseError, PurchaseRefusal, purchase};
+use kapu_core::store::supply_prepaid::{PurchaseError, PurchaseRefusal, purchase, purchase_by_reference};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -103,6 +103,33 @@ pub async fn place_order(
         Ok((StatusCode::OK, json!({ "reference": b.reference, "status": "delivered", "keys": p.keys })))
     };
     idempotent(&state, &caller, &headers, "POST /supply/orders", &body, work).await
+}
+
+/// `GET /supply/orders/{reference}`: what an earlier purchase of this key
+/// under `reference` sold (the same answer as its `POST`), or 404
+/// `unknown_reference` when this key never bought under it.
+pub async fn get_order(
+    State(state): State<PlatformState>,
+    caller: ApiCaller,
+    axum::extract::Path(reference): axum::extract::Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Scope::Supply)?;
+    let me = caller.tenant_id();
+    let keys = state.master.tenant(me);
+    let found = purchase_by_reference(state.db.reader(), &keys, me, &caller.key.id, &reference).await.map_err(|e| {
+        match e {
+            PurchaseError::Db(e) => ApiError::from(e),
+            PurchaseError::Keys(e) => ApiError::internal(e),
+        }
+    })?;
+    match found {
+        Some(sold) => Ok(Json(json!({ "reference": reference, "status": "delivered", "keys": sold }))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_reference",
+            "这个 API 密钥没有以此 reference 进过货。This key bought nothing under this reference.",
+        )),
+    }
 }
 
 fn refused(r: &PurchaseRefusal, currency: &str) -> ApiError {
