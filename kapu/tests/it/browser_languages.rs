@@ -237,6 +237,47 @@ async fn furnished_shop(app: &TestApp) -> Furnished {
         sandbox_fields(&app.keys_of("langs").await, &payment.id, "paid", payment.amount_minor, &payment.currency);
     assert_eq!(app.notify("langs", &payment.id, &fields).await.0, 200);
     let order_page = format!("/orders/{order_no}?token={}", order["token"].as_str().expect("token"));
+    // A referral programme with an affiliate, and a referred order with its commission.
+    b.post(
+        "/shops/langs/affiliates/terms",
+        &[
+            ("enabled", "1"),
+            ("open_signup", "1"),
+            ("rate", "10"),
+            ("holding_days", "7"),
+            ("window_days", "30"),
+            ("clicks_per_address", "20"),
+            ("min_payout", "1.00"),
+        ],
+    )
+    .await
+    .expect(303);
+    b.post("/shops/langs/affiliates", &[("email", "partner@example.com")]).await.expect(303);
+    let code = kapu_core::store::affiliates::find_affiliate_by_email_for_tenant(app.db.reader(), &tenant, "partner@example.com")
+        .await
+        .expect("read")
+        .expect("affiliate")
+        .code;
+    let landed = app.client.get(app.shop_url("langs", &format!("/?ref={code}"))).send().await.expect("click");
+    let cookie = landed.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let cookie = cookie.split(';').next().unwrap_or_default().to_string();
+    let referred: serde_json::Value = app
+        .client
+        .post(app.shop_url("langs", "/api/v1/orders"))
+        .header("cookie", cookie)
+        .json(&json!({"product_id": product, "quantity": 1, "email": "friend@example.com"}))
+        .send()
+        .await
+        .expect("order")
+        .json()
+        .await
+        .expect("json");
+    let referred_no = referred["order_no"].as_str().expect("no").to_string();
+    let payment = app.payment_of(&tenant, &referred_no).await;
+    let fields =
+        sandbox_fields(&app.keys_of("langs").await, &payment.id, "paid", payment.amount_minor, &payment.currency);
+    assert_eq!(app.notify("langs", &payment.id, &fields).await.0, 200);
+    kapu_core::store::affiliates::settle_commissions(app.db.writer(), chrono::Utc::now()).await.expect("settle");
     // A second order left unpaid: its payment page.
     let (status, unpaid) =
         app.order("langs", json!({"product_id": product, "quantity": 2, "email": "later@example.com"})).await;
@@ -269,6 +310,7 @@ async fn every_dashboard_and_buyer_page_speaks_one_language_and_lines_up() {
         ("resellers", "/supply/resellers".into()),
         ("supply-ledger", "/supply/ledger".into()),
         ("external-suppliers", "/supply/external".into()),
+        ("affiliates", "/affiliates".into()),
         ("payments", "/channels".into()),
         ("notifications", "/payments/notifications".into()),
         ("theme", "/theme".into()),
@@ -319,6 +361,7 @@ async fn every_dashboard_and_buyer_page_speaks_one_language_and_lines_up() {
                 ("shop-order", order_page.clone()),
                 ("shop-pay", pay_page.clone()),
                 ("shop-lookup", "/lookup".into()),
+                ("shop-affiliate", "/affiliate".into()),
                 ("shop-not-found", "/products/no-such-product".into()),
             ];
             for (name, path) in &buyer_pages {
