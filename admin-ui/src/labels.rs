@@ -92,6 +92,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("supplier.connect", "接入外部货源", "External supplier docked"),
     ("supplier.product_added", "上架外部货源商品", "External supplier's product added"),
     ("supply.topup", "预付充值", "Prepaid balance topped up"),
+    ("supply.settlement_recorded", "记录分销结算", "Supply settlement recorded"),
     ("supply.discount_set", "设置分销折扣", "Reseller discount set"),
     ("supply.invite_accepted", "接受分销邀请", "Reseller invitation accepted"),
     ("supply.invite_created", "创建分销邀请", "Reseller invitation created"),

@@ -24,6 +24,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("supply_resellers.html", include_str!("../templates/supply_resellers.html")),
     ("supply_ledger.html", include_str!("../templates/supply_ledger.html")),
     ("affiliates.html", include_str!("../templates/affiliates.html")),
+    ("ops_supply.html", include_str!("../templates/ops_supply.html")),
     ("supply_invite.html", include_str!("../templates/supply_invite.html")),
     ("supply_external.html", include_str!("../templates/supply_external.html")),
     ("landing.html", include_str!("../templates/landing.html")),

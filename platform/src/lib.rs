@@ -119,6 +119,7 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
         .route("/supply/resellers/{tenant_id}/pause", post(supply::resellers::pause_reseller))
         .route("/supply/resellers/{tenant_id}/resume", post(supply::resellers::resume_reseller))
         .route("/supply/ledger", get(supply::ledger::ledger_page))
+        .route("/supply/ledger/settle", post(supply::ledger::record_payment_received))
         .route("/affiliates", get(affiliates::page::affiliates_page).post(affiliates::page::add_partner))
         .route("/affiliates/terms", post(affiliates::terms::save_terms))
         .route("/affiliates/rates", post(affiliates::terms::save_product_rate))

@@ -31,6 +31,7 @@ pub mod payment_checks;
 pub mod payment_notifications;
 pub mod payments;
 pub mod plans;
+pub mod platform_settings;
 pub mod products;
 pub mod risk_entries;
 pub mod risk_events;

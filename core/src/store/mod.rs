@@ -27,6 +27,7 @@ pub mod payments;
 pub mod plan_limits;
 pub mod planner_statistics;
 pub mod plans;
+pub mod platform_settings;
 pub mod platform_overview;
 pub mod products;
 pub mod retention;

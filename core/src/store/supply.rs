@@ -729,6 +729,62 @@ pub fn stock_tenant_of(order: &orders::Model) -> &str {
 pub mod entry {
     pub const RESALE: &str = "resale";
     pub const REFUND: &str = "refund";
+    /// Money the reseller paid the supplier (directly, or through the platform).
+    pub const SETTLEMENT: &str = "settlement";
+}
+
+/// Why a settlement cannot be recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettlementRefusal {
+    /// Not a positive amount.
+    NotPositive,
+    /// More than the reseller owes now (`owed`, in minor units).
+    MoreThanOwed { owed: i64 },
+}
+
+/// Records that the reseller paid the supplier `amount_minor` of what it
+/// owes in `currency`: a `settlement` entry of −amount, never more than the
+/// balance (checked under a lock on the supplier's shop, so two records at
+/// once cannot both pass). `recorded_by` goes in the entry's text.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_settlement<C: ConnectionTrait>(
+    txn: &C,
+    supplier: &str,
+    reseller: &str,
+    currency: &str,
+    amount_minor: i64,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<supply_ledger::Model, SettlementRefusal>, DbErr> {
+    if amount_minor <= 0 {
+        return Ok(Err(SettlementRefusal::NotPositive));
+    }
+    tenants::Entity::find_by_id(supplier.to_string()).lock_exclusive().one(txn).await?;
+    let owed = balances_for_tenant(txn, supplier)
+        .await?
+        .into_iter()
+        .find(|b| b.other_tenant_id == reseller && b.currency == currency)
+        .map_or(0, |b| b.owed_to_me_minor);
+    if amount_minor > owed {
+        return Ok(Err(SettlementRefusal::MoreThanOwed { owed: owed.max(0) }));
+    }
+    let id = new_id();
+    let e = supply_ledger::Model {
+        id: id.clone(),
+        supplier_tenant_id: supplier.into(),
+        reseller_tenant_id: reseller.into(),
+        // A settlement belongs to no order: its own id keeps the (order, kind) key unique.
+        order_id: id,
+        order_no: String::new(),
+        kind: entry::SETTLEMENT.into(),
+        product_name: note.trim().chars().take(200).collect(),
+        quantity: 0,
+        amount_minor: -amount_minor,
+        currency: currency.into(),
+        created_at: now,
+    };
+    supply_ledger::Entity::insert(e.clone().into_active_model()).exec_without_returning(txn).await?;
+    Ok(Ok(e))
 }
 
 /// Books a delivered resale order (wholesale × quantity owed by the reseller
@@ -896,6 +952,31 @@ pub async fn balances_for_tenant<C: ConnectionTrait>(conn: &C, tenant_id: &str) 
         })
         .collect();
     out.sort_by(|a, b| a.other_tenant_id.cmp(&b.other_tenant_id).then(a.currency.cmp(&b.currency)));
+    Ok(out)
+}
+
+/// What each reseller owes each supplier, per currency (operators' view):
+/// (supplier, reseller, currency, owed, entries), largest first.
+pub async fn all_balances<C: ConnectionTrait>(conn: &C) -> Result<Vec<(String, String, String, i64, u64)>, DbErr> {
+    let rows: Vec<(String, String, String, Option<i64>, i64)> = supply_ledger::Entity::find()
+        .select_only()
+        .column(supply_ledger::Column::SupplierTenantId)
+        .column(supply_ledger::Column::ResellerTenantId)
+        .column(supply_ledger::Column::Currency)
+        .column_as(
+            Expr::from(Func::cast_as(Func::sum(Expr::col(supply_ledger::Column::AmountMinor)), Alias::new("BIGINT"))),
+            "total",
+        )
+        .column_as(Expr::from(Func::count(Expr::col(supply_ledger::Column::Id))), "n")
+        .group_by(supply_ledger::Column::SupplierTenantId)
+        .group_by(supply_ledger::Column::ResellerTenantId)
+        .group_by(supply_ledger::Column::Currency)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut out: Vec<(String, String, String, i64, u64)> =
+        rows.into_iter().map(|(s, r, c, t, n)| (s, r, c, t.unwrap_or(0), n.max(0) as u64)).collect();
+    out.sort_by(|a, b| b.3.cmp(&a.3).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
     Ok(out)
 }
 

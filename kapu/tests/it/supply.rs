@@ -601,3 +601,79 @@ async fn sixty_concurrent_buyers_never_pass_the_suppliers_daily_cap() {
     assert_eq!(app.count_keys_of(&supplier, &product, "reserved").await, 7);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn supply_balances_are_settled_by_the_supplier_or_by_the_platform_as_the_platform_setting_says() {
+    let app = TestApp::spawn().await;
+    let mut sup = merchant_with_shop(&app, "settle-sup@example.com", "settle-sup").await;
+    let mut res = merchant_with_shop(&app, "settle-res@example.com", "settle-res").await;
+    let (supplier, reseller) = (app.tenant_id("settle-sup").await, app.tenant_id("settle-res").await);
+    let product = app.add_product(&supplier, "Steam 100", 1000, 5).await;
+    let resold = resell(&app, &supplier, &product, &reseller, 600, 900).await;
+    for email in ["one@example.com", "two@example.com"] {
+        let (status, order) = app.order("settle-res", buy(&resold, 1, email)).await;
+        assert_eq!(status, 201, "{order}");
+        assert_eq!(pay(&app, "settle-res", &reseller, &order).await["status"], "delivered");
+    }
+    let owed = |app: &TestApp| {
+        let supplier = supplier.clone();
+        let db = app.db.clone();
+        async move { balances_for_tenant(db.reader(), &supplier).await.expect("balances")[0].owed_to_me_minor }
+    };
+    assert_eq!(owed(&app).await, 1200);
+
+    // The default: shops settle directly; the supplier records what it received.
+    let page = sup.get("/shops/settle-sup/supply/ledger").await;
+    assert!(page.body.contains("data-mode=\"direct\"") && page.body.contains("Record a payment received"));
+    assert!(!res.get("/shops/settle-res/supply/ledger").await.body.contains("Record a payment received"), "only for what is owed to the shop");
+    let settle = |amount: &'static str| {
+        vec![("reseller", reseller.clone()), ("currency", "CNY".to_string()), ("amount", amount.to_string()), ("note", "bank transfer 42".to_string())]
+    };
+    for (amount, needle) in [("0", "more than 0"), ("12.01", "more than the 12.00 CNY owed"), ("x", "not a valid amount")] {
+        let f = settle(amount);
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let p = sup.post("/shops/settle-sup/supply/ledger/settle", &f).await;
+        assert_eq!(p.status, 422, "{amount}");
+        assert!(p.body.contains(needle), "{amount}: {needle}");
+    }
+    assert_eq!(owed(&app).await, 1200, "refused settlements change nothing");
+    // The reseller cannot record a payment to itself: it is owed nothing.
+    let f = vec![("reseller", supplier.clone()), ("currency", "CNY".to_string()), ("amount", "1.00".to_string())];
+    let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(res.post("/shops/settle-res/supply/ledger/settle", &f).await.status, 422);
+    let f = settle("5.00");
+    let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    sup.post("/shops/settle-sup/supply/ledger/settle", &f).await.expect(303);
+    assert_eq!(owed(&app).await, 700);
+    let reseller_view = res.get("/shops/settle-res/supply/ledger").await.body;
+    assert!(reseller_view.contains("Settlement") && reseller_view.contains("bank transfer 42") && reseller_view.contains("7.00"));
+
+    // Operators switch to settling through the platform: suppliers no longer record, operators do.
+    let (mut ops, _) = support::operator::signed_in_operator(&app, "ops@kapu.example").await;
+    ops.post("/ops/supply/settlement", &[("mode", "sideways")]).await.expect(400);
+    ops.post("/ops/supply/settlement", &[("mode", "platform")]).await.expect(303);
+    let page = sup.get("/shops/settle-sup/supply/ledger").await;
+    assert!(page.body.contains("data-mode=\"platform\"") && !page.body.contains("Record a payment received"));
+    let f = settle("1.00");
+    let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = sup.post("/shops/settle-sup/supply/ledger/settle", &f).await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("operators record settlements"));
+    let console = ops.get("/ops/supply").await;
+    console.expect(200);
+    assert!(console.body.contains("7.00 CNY") && console.body.contains("settle-sup") && console.body.contains("settle-res"));
+    let too_much = [("supplier", supplier.as_str()), ("reseller", reseller.as_str()), ("currency", "CNY"), ("amount", "7.01")];
+    assert_eq!(ops.post("/ops/supply/settle", &too_much).await.status, 422);
+    let all = [("supplier", supplier.as_str()), ("reseller", reseller.as_str()), ("currency", "CNY"), ("amount", "7.00"), ("note", "payout P-7")];
+    ops.post("/ops/supply/settle", &all).await.expect(303);
+    assert_eq!(owed(&app).await, 0);
+    // Merchants never reach the console.
+    assert_eq!(sup.get("/ops/supply").await.status, 404);
+    // Both settlements are on the ledger and in the export; both are audited.
+    let csv = ops.get("/ops/supply-ledger.csv").await.body;
+    assert_eq!(csv.lines().filter(|l| l.contains(",settlement,")).count(), 2, "{csv}");
+    let actions: Vec<String> = app.audit_of(Some(&supplier)).await.into_iter().map(|a| a.action).collect();
+    assert_eq!(actions.iter().filter(|a| *a == "supply.settlement_recorded").count(), 2, "{actions:?}");
+    assert!(app.audit_of(None).await.iter().any(|a| a.action == "supply.settlement_mode" && a.target == "platform"));
+    app.stop().await;
+}

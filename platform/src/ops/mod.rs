@@ -9,6 +9,7 @@ pub mod flags;
 pub mod incidents;
 pub mod jobs;
 pub mod ledger;
+pub mod supply;
 pub mod login;
 pub mod overview;
 pub mod plans;
@@ -41,6 +42,9 @@ pub fn ops_routes() -> RouteBook<PlatformState> {
         .route("/ledger", get(ledger::ledger_page))
         .route("/ledger.csv", get(ledger::ledger_csv))
         .route("/supply-ledger.csv", get(crate::supply::ledger::export_ledger_csv))
+        .route("/supply", get(supply::supply_page))
+        .route("/supply/settlement", post(supply::set_mode))
+        .route("/supply/settle", post(supply::record))
         .route("/audit", get(audit::audit_page))
         .route("/jobs/{id}/retry", post(jobs::retry_job))
         .route("/status", get(incidents::status_console))

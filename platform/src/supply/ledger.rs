@@ -1,16 +1,23 @@
 //! The supply ledger: `GET /shops/{slug}/supply/ledger` shows a shop's
-//! balance with each shop it supplies or resells for and its entries;
+//! balance with each shop it supplies or resells for and its entries, and
+//! how the platform settles them; where shops settle directly, a supplier
+//! records a payment it received (`POST …/supply/ledger/settle`);
 //! `GET /ops/supply-ledger.csv` exports every entry for operators.
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use kapu_core::money::format_minor;
-use kapu_core::store::supply::{LedgerView, all_ledger_entries, ledger_view_for_tenant, shop_names};
+use kapu_core::store::platform_settings::{SupplySettlement, supply_settlement};
+use kapu_core::store::supply::{
+    LedgerView, SettlementRefusal, all_ledger_entries, ledger_view_for_tenant, record_settlement, shop_names,
+};
 use minijinja::{Value, context};
 
-use crate::auth::csrf::CsrfToken;
-use crate::auth::shop_access::ShopAccess;
+use crate::audit::shop_action;
+use crate::auth::csrf::{CsrfToken, VerifiedForm};
+use crate::auth::request_ip::RequestIp;
+use crate::auth::shop_access::{OwnerAccess, ShopAccess};
 use crate::error::PageResult;
 use crate::orders::export::csv_row;
 use crate::page::{Layout, render};
@@ -20,16 +27,31 @@ pub async fn ledger_page(
     State(state): State<PlatformState>,
     access: ShopAccess,
     CsrfToken(csrf): CsrfToken,
+    Query(q): Query<crate::shops::list::FlashQuery>,
+) -> PageResult<Response> {
+    page(&state, &access, &csrf, &[], crate::page::flash_for(q.m.as_deref())).await
+}
+
+/// The ledger page, with the errors of a settlement just refused, or a flash.
+pub(crate) async fn page(
+    state: &PlatformState,
+    access: &ShopAccess,
+    csrf: &str,
+    errors: &[String],
+    flash: Option<crate::page::Flash>,
 ) -> PageResult<Response> {
     let r = state.db.reader();
     let me = access.tenant_id();
     let LedgerView { balances, entries, shops: names } = ledger_view_for_tenant(r, me, 200).await?;
     let name = |id: &str| names.get(id).map(|(_, n)| n.clone()).unwrap_or_else(|| id.to_string());
+    let any_owed = balances.iter().any(|b| b.owed_to_me_minor > 0);
     let balances: Vec<Value> = balances
         .iter()
         .map(|b| {
             context! {
-                shop => name(&b.other_tenant_id), currency => b.currency.clone(), entries => b.entries,
+                shop => name(&b.other_tenant_id), other_id => b.other_tenant_id.clone(),
+                currency => b.currency.clone(), entries => b.entries,
+                owed_to_me_field => format_minor(b.owed_to_me_minor.max(0), &b.currency),
                 owed_to_me => (b.owed_to_me_minor > 0).then(|| format_minor(b.owed_to_me_minor, &b.currency)),
                 i_owe => (b.owed_to_me_minor < 0).then(|| format_minor(-b.owed_to_me_minor, &b.currency)),
             }
@@ -51,15 +73,88 @@ pub async fn ledger_page(
             }
         })
         .collect();
-    let layout = Layout {
-        account: None,
-        csrf: &csrf,
-        shop: Some(&access),
-        nav: "supply",
-        flash: None,
-        title: "分销账本 Supply ledger",
+    let settlement = supply_settlement(r).await?.as_str();
+    let layout = Layout { account: None, csrf, shop: Some(access), nav: "supply", flash, title: "分销账本 Supply ledger" };
+    let resp = render(
+        "supply_ledger.html",
+        layout,
+        context! { balances, entries, settlement, any_owed, owner => access.is_owner(), errors => crate::page::ser(errors) },
+    )?;
+    Ok(if errors.is_empty() { resp } else { crate::page::with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SettlementForm {
+    #[serde(default)]
+    reseller: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /shops/{slug}/supply/ledger/settle` (owner, when shops settle
+/// directly): the supplier records a payment it received from a reseller.
+pub async fn record_payment_received(
+    State(state): State<PlatformState>,
+    OwnerAccess(access): OwnerAccess,
+    ip: RequestIp,
+    CsrfToken(csrf): CsrfToken,
+    VerifiedForm(form): VerifiedForm<SettlementForm>,
+) -> PageResult<Response> {
+    if supply_settlement(state.db.reader()).await? != SupplySettlement::Direct {
+        let e = "本平台由平台代收代付分销款，结算由平台记录。On this platform the platform collects and pays out; operators record settlements.";
+        return page(&state, &access, &csrf, &[e.to_string()], None).await;
+    }
+    let recorded = settle(&state, access.tenant_id(), &form, "payment received").await?;
+    match recorded {
+        Ok(e) => {
+            let detail = format!("{} {} from {}", format_minor(-e.amount_minor, &e.currency), e.currency, form.reseller);
+            shop_action(&state, &access, ip, "supply.settlement_recorded", &e.id, &detail).await?;
+            Ok(Redirect::to(&format!("/shops/{}/supply/ledger?m=saved", access.shop.slug)).into_response())
+        }
+        Err(problem) => page(&state, &access, &csrf, &[problem], None).await,
+    }
+}
+
+/// Checks a settlement form and records it for `supplier`: the entry, or
+/// what is wrong (in both languages).
+pub(crate) async fn settle(
+    state: &PlatformState,
+    supplier: &str,
+    form: &SettlementForm,
+    what: &str,
+) -> PageResult<Result<kapu_core::entities::supply_ledger::Model, String>> {
+    let currency = form.currency.trim();
+    let Some(amount) = kapu_core::money::parse_major(&form.amount, currency) else {
+        return Ok(Err("金额格式不正确 The amount is not a valid amount".into()));
     };
-    render("supply_ledger.html", layout, context! { balances, entries })
+    let note = if form.note.trim().is_empty() { what.to_string() } else { form.note.trim().to_string() };
+    let txn = state.db.begin().await?;
+    let done =
+        record_settlement(&txn, supplier, form.reseller.trim(), currency, amount, &note, chrono::Utc::now()).await;
+    match done {
+        Ok(Ok(e)) => {
+            txn.commit().await?;
+            Ok(Ok(e))
+        }
+        Ok(Err(refusal)) => {
+            let _ = txn.rollback().await;
+            Ok(Err(match refusal {
+                SettlementRefusal::NotPositive => "金额须大于 0 The amount must be more than 0".to_string(),
+                SettlementRefusal::MoreThanOwed { owed } => {
+                    let o = format_minor(owed, currency);
+                    format!("金额超过对方所欠的 {o} {currency} The amount is more than the {o} {currency} owed")
+                }
+            }))
+        }
+        Err(e) => {
+            let _ = txn.rollback().await;
+            Err(e.into())
+        }
+    }
 }
 
 /// Every ledger entry, oldest first, for operators.
