@@ -175,14 +175,21 @@ impl GenericSupplier<'_> {
 }
 
 fn read_order(text: &str) -> Result<SupplierOrder, SupplierError> {
-    serde_json::from_str(text).map_err(|e| SupplierError::Transient(format!("the supplier's answer is not readable: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| SupplierError::Transient(format!("the supplier's answer is not readable: {e}")))
 }
 
 /// A reference as one path segment (Kapu's ids are letters and digits; anything else is escaped).
 fn urlencoding_path(reference: &str) -> String {
     reference
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 

@@ -27,7 +27,7 @@ mod m20261201_000007_account_language;
 mod m20261201_000008_external_suppliers;
 mod m20261201_000009_supply_prepaid;
 mod m20261201_000010_affiliates;
-mod m20261201_000011_platform_settings;
+mod m20261201_000011_supply_settlement;
 
 /// Applies Kapu's migrations in order.
 pub struct Migrator;
@@ -59,7 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_external_suppliers::Migration),
             Box::new(m20261201_000009_supply_prepaid::Migration),
             Box::new(m20261201_000010_affiliates::Migration),
-            Box::new(m20261201_000011_platform_settings::Migration),
+            Box::new(m20261201_000011_supply_settlement::Migration),
         ]
     }
 }

@@ -154,9 +154,7 @@ impl MigrationTrait for Migration {
                 .col(string_len(AffiliateProductRates::TenantId, 32))
                 .col(string_len(AffiliateProductRates::ProductId, 32))
                 .col(integer(AffiliateProductRates::CommissionBps))
-                .primary_key(
-                    Index::create().col(AffiliateProductRates::TenantId).col(AffiliateProductRates::ProductId),
-                )
+                .primary_key(Index::create().col(AffiliateProductRates::TenantId).col(AffiliateProductRates::ProductId))
                 .to_owned(),
         )
         .await?;
@@ -178,7 +176,13 @@ impl MigrationTrait for Migration {
         .await?;
         for (name, col) in [("ux_affiliates_email", Affiliates::Email), ("ux_affiliates_code", Affiliates::Code)] {
             m.create_index(
-                Index::create().name(name).table(Affiliates::Table).col(Affiliates::TenantId).col(col).unique().to_owned(),
+                Index::create()
+                    .name(name)
+                    .table(Affiliates::Table)
+                    .col(Affiliates::TenantId)
+                    .col(col)
+                    .unique()
+                    .to_owned(),
             )
             .await?;
         }

@@ -118,6 +118,8 @@ fn dashboard_routes() -> RouteBook<PlatformState> {
         .route("/supply/resellers", get(supply::resellers::resellers_page))
         .route("/supply/resellers/{tenant_id}/pause", post(supply::resellers::pause_reseller))
         .route("/supply/resellers/{tenant_id}/resume", post(supply::resellers::resume_reseller))
+        .route("/supply/resellers/{tenant_id}/channels", post(supply::payment_source::offer_channels))
+        .route("/channels/source", post(supply::payment_source::choose_source))
         .route("/supply/ledger", get(supply::ledger::ledger_page))
         .route("/supply/ledger/settle", post(supply::ledger::record_payment_received))
         .route("/affiliates", get(affiliates::page::affiliates_page).post(affiliates::page::add_partner))

@@ -47,9 +47,13 @@ pub fn flash_for(code: Option<&str>) -> Option<Flash> {
         }
         "shop_created" => ("ok", "店铺已创建，处于测试模式。Your shop is open, in test mode."),
         "saved" => ("ok", "已保存。Saved."),
-        "affiliate_added" => ("ok", "已添加推广者，登录链接已发送到其邮箱。Affiliate added; a sign-in link is on its way to them."),
+        "affiliate_added" => {
+            ("ok", "已添加推广者，登录链接已发送到其邮箱。Affiliate added; a sign-in link is on its way to them.")
+        }
         "payout_paid" => ("ok", "已标记为已支付。Marked paid."),
-        "payout_rejected" => ("ok", "已拒绝，金额已退回推广者余额。Rejected; the amount is back in the affiliate's balance."),
+        "payout_rejected" => {
+            ("ok", "已拒绝，金额已退回推广者余额。Rejected; the amount is back in the affiliate's balance.")
+        }
         "product_created" => ("ok", "商品已创建，现在导入卡密吧。Product created; now import its keys."),
         "product_deleted" => ("ok", "商品已删除。Product deleted."),
         "invite_accepted" => (

@@ -46,6 +46,7 @@ pub async fn create_tenant<C: ConnectionTrait>(conn: &C, shop: &NewShop<'_>) -> 
         closed_at: Set(None),
         test_public: Set(false),
         preview_epoch: Set(0),
+        payment_tenant_id: Set(None),
     })
     .exec_without_returning(conn)
     .await?;

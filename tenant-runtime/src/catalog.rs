@@ -137,6 +137,9 @@ pub struct ShopSetup {
     pub risk_entries: Vec<risk_entries::Model>,
     /// Whether an enabled webhook endpoint exists (orders then emit events).
     pub webhooks: bool,
+    /// The supplier whose channels take this shop's payments (its live
+    /// channels are `channels`, with the shop's own sandbox); none: its own.
+    pub collected_by: Option<String>,
 }
 
 /// The payment methods a shop's enabled channels offer buyers, in live and
@@ -245,18 +248,30 @@ impl CatalogCache {
         let load = async {
             let keys = master.tenant(tenant_id);
             let r = db.reader();
-            let (channels, risk_entries, webhooks) = tokio::try_join!(
+            let (channels, risk_entries, webhooks, collected_by) = tokio::try_join!(
                 list_enabled_channels_for_tenant(r, tenant_id),
                 list_risk_entries_for_tenant(r, tenant_id),
                 has_enabled_webhook_endpoint_for_tenant(r, tenant_id),
+                kapu_core::store::supply_payments::payment_source(r, tenant_id),
             )?;
-            let channels: Vec<Configured> = channels
+            let mut channels: Vec<Configured> = channels
                 .into_iter()
+                .filter(|c| collected_by.is_none() || c.channel == "sandbox")
                 .map(|c| Configured { credentials: credentials_of(&keys, &c), kind: c.channel })
                 .collect();
+            // Payments through the supplier's channels: its live ones, decrypted with its key.
+            if let Some(supplier) = &collected_by {
+                let theirs = master.tenant(supplier);
+                let live = list_enabled_channels_for_tenant(r, supplier).await?;
+                channels.extend(
+                    live.into_iter()
+                        .filter(|c| c.channel != "sandbox")
+                        .map(|c| Configured { credentials: credentials_of(&theirs, &c), kind: c.channel }),
+                );
+            }
             let offered =
                 OfferedMethods { live: offered_methods(&channels, false), test: offered_methods(&channels, true) };
-            Ok::<_, sea_orm::DbErr>(Arc::new(ShopSetup { channels, offered, risk_entries, webhooks }))
+            Ok::<_, sea_orm::DbErr>(Arc::new(ShopSetup { channels, offered, risk_entries, webhooks, collected_by }))
         };
         let before = self.generation(tenant_id);
         let setup =

@@ -11,6 +11,8 @@ pub struct Model {
     pub reseller_tenant_id: String,
     /// Taken off every wholesale price for this reseller, in basis points (0–9000).
     pub discount_bps: i32,
+    /// The supplier offers the reseller its payment channels (the reseller chooses to use them).
+    pub collects_payments: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -41,6 +41,9 @@ pub struct Model {
     pub test_public: bool,
     /// Bumped to revoke every preview link given out so far.
     pub preview_epoch: i32,
+    /// The shop whose payment channels take this shop's payments (a supplier that
+    /// offered them to this reseller); none: its own.
+    pub payment_tenant_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

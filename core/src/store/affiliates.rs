@@ -530,8 +530,18 @@ pub async fn settle_commissions<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>
             continue;
         }
         if still_delivered {
-            book_line(conn, &c.tenant_id, &c.affiliate_id, line::COMMISSION, Some(&c.order_id), None, c.amount_minor, &c.currency, now)
-                .await?;
+            book_line(
+                conn,
+                &c.tenant_id,
+                &c.affiliate_id,
+                line::COMMISSION,
+                Some(&c.order_id),
+                None,
+                c.amount_minor,
+                &c.currency,
+                now,
+            )
+            .await?;
             tell_merchant(conn, &c, "affiliate.commission_booked", now).await?;
             done.booked += 1;
         } else {
@@ -632,9 +642,21 @@ pub async fn on_order_refunded<C: ConnectionTrait>(
     };
     if c.status == commission::PENDING {
         move_commission(conn, &c, commission::PENDING, commission::CANCELLED, now).await?;
-    } else if c.status == commission::BOOKED && move_commission(conn, &c, commission::BOOKED, commission::REVERSED, now).await? {
-        book_line(conn, &c.tenant_id, &c.affiliate_id, line::REVERSAL, Some(&c.order_id), None, -c.amount_minor, &c.currency, now)
-            .await?;
+    } else if c.status == commission::BOOKED
+        && move_commission(conn, &c, commission::BOOKED, commission::REVERSED, now).await?
+    {
+        book_line(
+            conn,
+            &c.tenant_id,
+            &c.affiliate_id,
+            line::REVERSAL,
+            Some(&c.order_id),
+            None,
+            -c.amount_minor,
+            &c.currency,
+            now,
+        )
+        .await?;
         tell_merchant(conn, &c, "affiliate.commission_reversed", now).await?;
     }
     Ok(())
@@ -765,8 +787,14 @@ pub async fn request_payout<C: ConnectionTrait>(
     affiliate_payouts::Entity::insert(p.clone().into_active_model()).exec_without_returning(txn).await?;
     book_line(txn, tenant_id, affiliate_id, line::PAYOUT, None, Some(&p.id), -balance, currency, now).await?;
     let code = find_affiliate_for_tenant(txn, tenant_id, affiliate_id).await?.map(|a| a.code);
-    crate::store::webhooks::emit_event_for_tenant(txn, tenant_id, "affiliate.payout_requested", payout_data(&p, code.as_deref()), now)
-        .await?;
+    crate::store::webhooks::emit_event_for_tenant(
+        txn,
+        tenant_id,
+        "affiliate.payout_requested",
+        payout_data(&p, code.as_deref()),
+        now,
+    )
+    .await?;
     Ok(Ok(p))
 }
 
@@ -811,8 +839,18 @@ pub async fn decide_payout_for_tenant<C: ConnectionTrait>(
         return Ok(None);
     }
     if !paid {
-        book_line(conn, tenant_id, &p.affiliate_id, line::PAYOUT_RETURNED, None, Some(&p.id), p.amount_minor, &p.currency, now)
-            .await?;
+        book_line(
+            conn,
+            tenant_id,
+            &p.affiliate_id,
+            line::PAYOUT_RETURNED,
+            None,
+            Some(&p.id),
+            p.amount_minor,
+            &p.currency,
+            now,
+        )
+        .await?;
     }
     Ok(Some(affiliate_payouts::Model { status: to.into(), note, decided_at: Some(now), ..p }))
 }
@@ -828,7 +866,11 @@ pub async fn payouts_for_tenant<C: ConnectionTrait>(
     if let Some(a) = affiliate_id {
         q = q.filter(affiliate_payouts::Column::AffiliateId.eq(a));
     }
-    q.order_by_desc(affiliate_payouts::Column::RequestedAt).order_by_desc(affiliate_payouts::Column::Id).limit(limit).all(conn).await
+    q.order_by_desc(affiliate_payouts::Column::RequestedAt)
+        .order_by_desc(affiliate_payouts::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
 }
 
 /// A shop's commissions (of one affiliate, or all), newest first.

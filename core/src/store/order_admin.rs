@@ -69,6 +69,8 @@ pub async fn mark_order_refunded_for_tenant<C: ConnectionTrait>(
         if order.stock_tenant_id.is_some() {
             crate::store::supply::book_refund(conn, &order, Utc::now()).await?;
         }
+        // Paid through a supplier's channels: it no longer holds the buyer's money for this shop.
+        crate::store::supply_payments::book_collect_refund(conn, &order, Utc::now()).await?;
         crate::store::affiliates::on_order_refunded(conn, &order, Utc::now()).await?;
     }
     Ok(true)

@@ -532,6 +532,7 @@ pub async fn set_reseller_discount<C: ConnectionTrait>(
         tenant_id: Set(supplier_tenant_id.into()),
         reseller_tenant_id: Set(reseller_tenant_id.into()),
         discount_bps: Set(discount_bps.clamp(0, MAX_DISCOUNT_BPS)),
+        collects_payments: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     };

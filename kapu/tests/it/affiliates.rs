@@ -112,7 +112,11 @@ fn signin_path(app: &TestApp, to: &str) -> Option<String> {
         .next_back()
 }
 
-async fn commission_of(app: &TestApp, tenant: &str, order_no: &str) -> kapu_core::entities::affiliate_commissions::Model {
+async fn commission_of(
+    app: &TestApp,
+    tenant: &str,
+    order_no: &str,
+) -> kapu_core::entities::affiliate_commissions::Model {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     kapu_core::entities::affiliate_commissions::Entity::find()
         .filter(kapu_core::entities::affiliate_commissions::Column::TenantId.eq(tenant))
@@ -268,7 +272,9 @@ async fn referred_orders_earn_commissions_after_holding_and_abuse_earns_nothing(
     let merchant_page = m.get("/shops/aff/affiliates").await;
     merchant_page.expect(200);
     assert!(merchant_page.body.contains("partner@example.com") && merchant_page.body.contains("7.50"));
-    assert!(merchant_page.body.contains("Own purchase") && merchant_page.body.contains("From the affiliate&#x27;s network"));
+    assert!(
+        merchant_page.body.contains("Own purchase") && merchant_page.body.contains("From the affiliate&#x27;s network")
+    );
 
     // Payouts: details are required; the whole balance is asked once.
     let refused = aff.post("/affiliate/payout", &[("details", " ")]).await;
@@ -279,15 +285,23 @@ async fn referred_orders_earn_commissions_after_holding_and_abuse_earns_nothing(
     let twice = aff.post("/affiliate/payout", &[("details", "Alipay partner@example.com")]).await;
     assert_eq!(twice.status, 422);
     assert!(twice.body.contains("There is nothing to pay out yet."));
-    let payouts = kapu_core::store::affiliates::payouts_for_tenant(app.db.reader(), &tenant, None, 10).await.expect("payouts");
+    let payouts =
+        kapu_core::store::affiliates::payouts_for_tenant(app.db.reader(), &tenant, None, 10).await.expect("payouts");
     assert_eq!(payouts.len(), 1);
     assert_eq!(payouts[0].amount_minor, 750);
     // Rejected: the amount comes back; asked again and paid.
-    m.post(&format!("/shops/aff/affiliates/payouts/{}/reject", payouts[0].id), &[("note", "wrong account")]).await.expect(303);
+    m.post(&format!("/shops/aff/affiliates/payouts/{}/reject", payouts[0].id), &[("note", "wrong account")])
+        .await
+        .expect(303);
     assert!(aff.get("/affiliate").await.body.contains("¥7.50"));
-    assert_eq!(m.post(&format!("/shops/aff/affiliates/payouts/{}/paid", payouts[0].id), &[]).await.status, 404, "answered once");
+    assert_eq!(
+        m.post(&format!("/shops/aff/affiliates/payouts/{}/paid", payouts[0].id), &[]).await.status,
+        404,
+        "answered once"
+    );
     aff.post("/affiliate/payout", &[("details", "Alipay partner@example.com")]).await;
-    let open = kapu_core::store::affiliates::payouts_for_tenant(app.db.reader(), &tenant, None, 10).await.expect("payouts");
+    let open =
+        kapu_core::store::affiliates::payouts_for_tenant(app.db.reader(), &tenant, None, 10).await.expect("payouts");
     let second = open.iter().find(|p| p.status == "requested").expect("the second request");
     m.post(&format!("/shops/aff/affiliates/payouts/{}/paid", second.id), &[("note", "T-1001")]).await.expect(303);
     let page = aff.get("/affiliate").await;
@@ -304,13 +318,16 @@ async fn referred_orders_earn_commissions_after_holding_and_abuse_earns_nothing(
         .expect("api");
     assert_eq!(list.status(), 200);
     let body: Value = list.json().await.expect("json");
-    let statuses: Vec<&str> = body["data"].as_array().expect("data").iter().filter_map(|c| c["status"].as_str()).collect();
+    let statuses: Vec<&str> =
+        body["data"].as_array().expect("data").iter().filter_map(|c| c["status"].as_str()).collect();
     for s in ["booked", "cancelled", "reversed", "refused"] {
         assert!(statuses.contains(&s), "{s} in {statuses:?}");
     }
     // Every change is in the shop's audit log.
     let audit = m.get("/shops/aff/audit").await.body;
-    for needle in ["Affiliate programme saved", "Product commission set", "Affiliate payout rejected", "Affiliate payout paid"] {
+    for needle in
+        ["Affiliate programme saved", "Product commission set", "Affiliate payout rejected", "Affiliate payout paid"]
+    {
         assert!(audit.contains(needle), "{needle}");
     }
     // A blocked affiliate is signed out and earns nothing more.

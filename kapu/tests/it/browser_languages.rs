@@ -253,11 +253,15 @@ async fn furnished_shop(app: &TestApp) -> Furnished {
     .await
     .expect(303);
     b.post("/shops/langs/affiliates", &[("email", "partner@example.com")]).await.expect(303);
-    let code = kapu_core::store::affiliates::find_affiliate_by_email_for_tenant(app.db.reader(), &tenant, "partner@example.com")
-        .await
-        .expect("read")
-        .expect("affiliate")
-        .code;
+    let code = kapu_core::store::affiliates::find_affiliate_by_email_for_tenant(
+        app.db.reader(),
+        &tenant,
+        "partner@example.com",
+    )
+    .await
+    .expect("read")
+    .expect("affiliate")
+    .code;
     let landed = app.client.get(app.shop_url("langs", &format!("/?ref={code}"))).send().await.expect("click");
     let cookie = landed.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let cookie = cookie.split(';').next().unwrap_or_default().to_string();

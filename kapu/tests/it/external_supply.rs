@@ -463,7 +463,8 @@ async fn a_shop_on_another_kapu_platform_supplies_keys_from_a_prepaid_balance() 
         .expect("reused");
     assert_eq!(reused.status().as_u16(), 409);
     // The order query answers the same keys, and 404 for a reference never bought under.
-    let asked = a_app.client.get(api(&format!("/supply/orders/{}", row.id))).bearer_auth(&key).send().await.expect("ask");
+    let asked =
+        a_app.client.get(api(&format!("/supply/orders/{}", row.id))).bearer_auth(&key).send().await.expect("ask");
     assert_eq!(asked.status().as_u16(), 200);
     assert_eq!(asked.json::<Value>().await.expect("json")["keys"], view["keys"]);
     let unknown = a_app.client.get(api("/supply/orders/never-bought")).bearer_auth(&key).send().await.expect("ask");

@@ -625,11 +625,21 @@ async fn supply_balances_are_settled_by_the_supplier_or_by_the_platform_as_the_p
     // The default: shops settle directly; the supplier records what it received.
     let page = sup.get("/shops/settle-sup/supply/ledger").await;
     assert!(page.body.contains("data-mode=\"direct\"") && page.body.contains("Record a payment received"));
-    assert!(!res.get("/shops/settle-res/supply/ledger").await.body.contains("Record a payment received"), "only for what is owed to the shop");
+    assert!(
+        !res.get("/shops/settle-res/supply/ledger").await.body.contains("Record a payment received"),
+        "only for what is owed to the shop"
+    );
     let settle = |amount: &'static str| {
-        vec![("reseller", reseller.clone()), ("currency", "CNY".to_string()), ("amount", amount.to_string()), ("note", "bank transfer 42".to_string())]
+        vec![
+            ("reseller", reseller.clone()),
+            ("currency", "CNY".to_string()),
+            ("amount", amount.to_string()),
+            ("note", "bank transfer 42".to_string()),
+        ]
     };
-    for (amount, needle) in [("0", "more than 0"), ("12.01", "more than the 12.00 CNY owed"), ("x", "not a valid amount")] {
+    for (amount, needle) in
+        [("0", "more than 0"), ("12.01", "more than the 12.00 CNY owed"), ("x", "not a valid amount")]
+    {
         let f = settle(amount);
         let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let p = sup.post("/shops/settle-sup/supply/ledger/settle", &f).await;
@@ -646,7 +656,11 @@ async fn supply_balances_are_settled_by_the_supplier_or_by_the_platform_as_the_p
     sup.post("/shops/settle-sup/supply/ledger/settle", &f).await.expect(303);
     assert_eq!(owed(&app).await, 700);
     let reseller_view = res.get("/shops/settle-res/supply/ledger").await.body;
-    assert!(reseller_view.contains("Settlement") && reseller_view.contains("bank transfer 42") && reseller_view.contains("7.00"));
+    assert!(
+        reseller_view.contains("Settlement")
+            && reseller_view.contains("bank transfer 42")
+            && reseller_view.contains("7.00")
+    );
 
     // Operators switch to settling through the platform: suppliers no longer record, operators do.
     let (mut ops, _) = support::operator::signed_in_operator(&app, "ops@kapu.example").await;
@@ -661,10 +675,19 @@ async fn supply_balances_are_settled_by_the_supplier_or_by_the_platform_as_the_p
     assert!(p.body.contains("operators record settlements"));
     let console = ops.get("/ops/supply").await;
     console.expect(200);
-    assert!(console.body.contains("7.00 CNY") && console.body.contains("settle-sup") && console.body.contains("settle-res"));
-    let too_much = [("supplier", supplier.as_str()), ("reseller", reseller.as_str()), ("currency", "CNY"), ("amount", "7.01")];
+    assert!(
+        console.body.contains("7.00 CNY") && console.body.contains("settle-sup") && console.body.contains("settle-res")
+    );
+    let too_much =
+        [("supplier", supplier.as_str()), ("reseller", reseller.as_str()), ("currency", "CNY"), ("amount", "7.01")];
     assert_eq!(ops.post("/ops/supply/settle", &too_much).await.status, 422);
-    let all = [("supplier", supplier.as_str()), ("reseller", reseller.as_str()), ("currency", "CNY"), ("amount", "7.00"), ("note", "payout P-7")];
+    let all = [
+        ("supplier", supplier.as_str()),
+        ("reseller", reseller.as_str()),
+        ("currency", "CNY"),
+        ("amount", "7.00"),
+        ("note", "payout P-7"),
+    ];
     ops.post("/ops/supply/settle", &all).await.expect(303);
     assert_eq!(owed(&app).await, 0);
     // Merchants never reach the console.
@@ -675,5 +698,95 @@ async fn supply_balances_are_settled_by_the_supplier_or_by_the_platform_as_the_p
     let actions: Vec<String> = app.audit_of(Some(&supplier)).await.into_iter().map(|a| a.action).collect();
     assert_eq!(actions.iter().filter(|a| *a == "supply.settlement_recorded").count(), 2, "{actions:?}");
     assert!(app.audit_of(None).await.iter().any(|a| a.action == "supply.settlement_mode" && a.target == "platform"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reseller_takes_payments_through_its_suppliers_channels_and_the_ledger_owes_it_the_margin() {
+    use kapu_core::entities::tenants;
+    use support::fakes::epay::FakeEpay;
+    let app = TestApp::spawn().await;
+    let epay = FakeEpay::start("1001", "epay-merchant-key").await;
+    let mut sup = merchant_with_shop(&app, "coll-sup@example.com", "coll-sup").await;
+    let mut res = merchant_with_shop(&app, "coll-res@example.com", "coll-res").await;
+    let (supplier, reseller) = (app.tenant_id("coll-sup").await, app.tenant_id("coll-res").await);
+    let product = app.add_product(&supplier, "Steam 100", 1000, 5).await;
+    let resold = resell(&app, &supplier, &product, &reseller, 600, 900).await;
+    for slug in ["coll-sup", "coll-res"] {
+        app.set_tenant(slug, tenants::Column::Mode, "live").await;
+    }
+    app.configure_channel(&supplier, "epay", 1, true, &epay.credentials()).await;
+
+    // The reseller has no live channel of its own: nothing takes its buyers' money.
+    let (status, refused) = app
+        .order("coll-res", json!({"product_id": resold, "quantity": 1, "email": "a@example.com", "channel": "alipay"}))
+        .await;
+    assert_eq!(status, 503, "{refused}");
+    // Nor may it use the supplier's before the supplier offers them.
+    let page = res.get("/shops/coll-res/channels").await;
+    assert!(!page.body.contains("id=\"payment-source\""));
+    assert_eq!(res.post("/shops/coll-res/channels/source", &[("source", &supplier)]).await.status, 400);
+    // Another shop cannot offer channels to a shop that does not resell for it.
+    let mut stranger = merchant_with_shop(&app, "coll-x@example.com", "coll-x").await;
+    assert_eq!(
+        stranger.post(&format!("/shops/coll-x/supply/resellers/{reseller}/channels"), &[("on", "1")]).await.status,
+        404
+    );
+
+    // The supplier offers; the reseller chooses them.
+    sup.post(&format!("/shops/coll-sup/supply/resellers/{reseller}/channels"), &[("on", "1")]).await.expect(303);
+    assert!(sup.get("/shops/coll-sup/supply/resellers").await.body.contains("data-offered=\"true\""));
+    assert!(res.get("/shops/coll-res/channels").await.body.contains("Supplier collects: Shop coll-sup"));
+    res.post("/shops/coll-res/channels/source", &[("source", &supplier)]).await.expect(303);
+    assert!(
+        res.get("/shops/coll-res/channels")
+            .await
+            .body
+            .contains("Buyers pay through the live channels of Shop coll-sup")
+    );
+
+    // A buyer on the reseller's shop pays through the supplier's epay account.
+    let (status, order) = app
+        .order("coll-res", json!({"product_id": resold, "quantity": 1, "email": "b@example.com", "channel": "alipay"}))
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let no = order["order_no"].as_str().expect("no").to_string();
+    let p = app.payments_of(&reseller, &no).await.remove(0);
+    let at_gateway = epay.order(&p.id).expect("the supplier's gateway got the attempt");
+    assert_eq!(at_gateway.params["pid"], "1001", "the supplier's merchant id");
+    assert!(at_gateway.params["notify_url"].contains("coll-res.localhost"), "notified on the reseller's shop");
+    // A notification signed with another key is refused; the supplier's key is the one checked.
+    let forged = epay.notification(&p.id, "the-resellers-guess");
+    let forged: Vec<(String, String)> = forged.into_iter().collect();
+    assert_ne!(app.notify("coll-res", &p.id, &forged).await.0, 200);
+    let (code, ack) = epay.pay(&p.id).await.expect("notified");
+    assert_eq!((code, ack.as_str()), (200, "success"));
+    assert_eq!(support::status_of(&app, "coll-res", &order).await, "delivered");
+
+    // The supplier holds 9.00 and is owed 6.00: it owes the reseller its 3.00 margin.
+    let b = balances_for_tenant(app.db.reader(), &supplier).await.expect("balances");
+    assert_eq!((b[0].other_tenant_id.as_str(), b[0].owed_to_me_minor), (reseller.as_str(), -300));
+    let ledger = res.get("/shops/coll-res/supply/ledger").await.body;
+    assert!(ledger.contains("Payment collected") && ledger.contains("by them"), "{ledger}");
+    // The reseller cannot refund the supplier's money at the provider; it marks the order refunded after the supplier did.
+    let refund = res.post(&format!("/shops/coll-res/orders/{no}/payments/{}/refund", p.id), &[]).await;
+    assert_eq!(refund.status, 400);
+    assert!(refund.body.contains("taken through Shop coll-sup"), "{}", refund.body);
+    res.post(&format!("/shops/coll-res/orders/{no}/refunded"), &[]).await.expect(303);
+    let b = balances_for_tenant(app.db.reader(), &supplier).await.expect("balances");
+    assert_eq!((b[0].owed_to_me_minor, b[0].entries), (0, 4), "resale, collected and both reversals");
+
+    // Withdrawn: the reseller is back on its own channels at once.
+    sup.post(&format!("/shops/coll-sup/supply/resellers/{reseller}/channels"), &[("on", "0")]).await.expect(303);
+    assert!(!res.get("/shops/coll-res/channels").await.body.contains("id=\"payment-source\""));
+    let (status, _) = app
+        .order("coll-res", json!({"product_id": resold, "quantity": 1, "email": "c@example.com", "channel": "alipay"}))
+        .await;
+    assert_eq!(status, 503);
+    let actions: Vec<String> = app.audit_of(Some(&supplier)).await.into_iter().map(|a| a.action).collect();
+    assert!(
+        actions.contains(&"supply.channels_offered".into()) && actions.contains(&"supply.channels_withdrawn".into())
+    );
+    assert!(app.audit_of(Some(&reseller)).await.iter().any(|a| a.action == "channel.source"));
     app.stop().await;
 }

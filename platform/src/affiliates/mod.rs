@@ -21,7 +21,8 @@ pub fn spawn_commission_sweep(state: PlatformState) -> tokio::task::JoinHandle<(
         let period = Duration::from_secs(60);
         loop {
             tokio::time::sleep(period).await;
-            if !kapu_core::store::sweep_leases::may_sweep(state.db.writer(), "affiliate_commissions", period * 3).await {
+            if !kapu_core::store::sweep_leases::may_sweep(state.db.writer(), "affiliate_commissions", period * 3).await
+            {
                 continue;
             }
             match kapu_core::store::affiliates::settle_commissions(state.db.writer(), chrono::Utc::now()).await {

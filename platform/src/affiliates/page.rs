@@ -36,9 +36,14 @@ pub(crate) async fn page(
     flash: Option<Flash>,
 ) -> PageResult<Response> {
     let ctx = context_of(state, access, errors).await?;
-    let layout = Layout { account: None, csrf, shop: Some(access), nav: "affiliates", flash, title: "推广 Affiliates" };
+    let layout =
+        Layout { account: None, csrf, shop: Some(access), nav: "affiliates", flash, title: "推广 Affiliates" };
     let resp = render("affiliates.html", layout, ctx)?;
-    Ok(if errors.is_empty() { resp } else { crate::page::with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, resp) })
+    Ok(if errors.is_empty() {
+        resp
+    } else {
+        crate::page::with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, resp)
+    })
 }
 
 /// `1000` basis points as `10`, `1250` as `12.5` (the form's percent field).

@@ -46,7 +46,8 @@ async fn decide(
         }
     };
     let action = if paid { "affiliate.payout_paid" } else { "affiliate.payout_rejected" };
-    let detail = format!("{} {} {}", kapu_core::money::format_minor(p.amount_minor, &p.currency), p.currency, note.trim());
+    let detail =
+        format!("{} {} {}", kapu_core::money::format_minor(p.amount_minor, &p.currency), p.currency, note.trim());
     shop_action(state, access, ip, action, payout_id, detail.trim()).await?;
     let m = if paid { "payout_paid" } else { "payout_rejected" };
     Ok(Redirect::to(&format!("/shops/{}/affiliates?m={m}", access.shop.slug)).into_response())

@@ -35,7 +35,11 @@ pub struct TermsForm {
 pub fn parse_rate(text: &str) -> Option<i32> {
     let t = text.trim().trim_end_matches('%').trim();
     let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
-    if whole.is_empty() || whole.len() > 2 || frac.len() > 2 || !(whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())) {
+    if whole.is_empty()
+        || whole.len() > 2
+        || frac.len() > 2
+        || !(whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     let bps = whole.parse::<i32>().ok()? * 100 + format!("{frac:0<2}").parse::<i32>().ok()?;
@@ -69,7 +73,8 @@ pub async fn save_terms(
     }
     let clicks = whole_in(&form.clicks_per_address, 1, 10_000);
     if clicks.is_none() {
-        errors.push("每个地址每天计入的点击须为 1–10000 Clicks counted per address a day must be 1 to 10000".to_string());
+        errors
+            .push("每个地址每天计入的点击须为 1–10000 Clicks counted per address a day must be 1 to 10000".to_string());
     }
     let min_payout = if form.min_payout.trim().is_empty() {
         Some(0)

@@ -116,12 +116,11 @@ pub async fn get_order(
     caller.require(Scope::Supply)?;
     let me = caller.tenant_id();
     let keys = state.master.tenant(me);
-    let found = purchase_by_reference(state.db.reader(), &keys, me, &caller.key.id, &reference).await.map_err(|e| {
-        match e {
+    let found =
+        purchase_by_reference(state.db.reader(), &keys, me, &caller.key.id, &reference).await.map_err(|e| match e {
             PurchaseError::Db(e) => ApiError::from(e),
             PurchaseError::Keys(e) => ApiError::internal(e),
-        }
-    })?;
+        })?;
     match found {
         Some(sold) => Ok(Json(json!({ "reference": reference, "status": "delivered", "keys": sold }))),
         None => Err(ApiError::new(

@@ -9,11 +9,11 @@ pub mod flags;
 pub mod incidents;
 pub mod jobs;
 pub mod ledger;
-pub mod supply;
 pub mod login;
 pub mod overview;
 pub mod plans;
 pub mod session;
+pub mod supply;
 pub mod tenants;
 
 use axum::response::{Html, IntoResponse, Response};

@@ -69,8 +69,9 @@ pub async fn set_mode(
     op: Operator,
     VerifiedForm(form): VerifiedForm<ModeForm>,
 ) -> PageResult<Response> {
-    let mode = SupplySettlement::parse(form.mode.trim())
-        .ok_or_else(|| PageError::BadRequest("结算方式只能是 direct 或 platform。The mode is direct or platform.".into()))?;
+    let mode = SupplySettlement::parse(form.mode.trim()).ok_or_else(|| {
+        PageError::BadRequest("结算方式只能是 direct 或 platform。The mode is direct or platform.".into())
+    })?;
     set_supply_settlement(state.db.writer(), mode, Utc::now()).await?;
     record_audit(state.db.writer(), &op.actor(), None, "supply.settlement_mode", mode.as_str(), "").await?;
     Ok(Redirect::to("/ops/supply?m=saved").into_response())
@@ -91,7 +92,8 @@ pub async fn record(
     VerifiedForm(form): VerifiedForm<OpsSettlementForm>,
 ) -> PageResult<Response> {
     if supply_settlement(state.db.reader()).await? != SupplySettlement::Platform {
-        let e = "店铺之间直接结算时，由供应商记录收款。Where shops settle directly, suppliers record what they receive.";
+        let e =
+            "店铺之间直接结算时，由供应商记录收款。Where shops settle directly, suppliers record what they receive.";
         return page(&state, &op, &csrf, None, Some(e.into())).await;
     }
     match settle(&state, form.supplier.trim(), &form.rest, "settled by the platform").await? {
@@ -103,8 +105,15 @@ pub async fn record(
                 e.reseller_tenant_id,
                 e.supplier_tenant_id
             );
-            record_audit(state.db.writer(), &op.actor(), Some(&e.supplier_tenant_id), "supply.settlement_recorded", &e.id, &detail)
-                .await?;
+            record_audit(
+                state.db.writer(),
+                &op.actor(),
+                Some(&e.supplier_tenant_id),
+                "supply.settlement_recorded",
+                &e.id,
+                &detail,
+            )
+            .await?;
             Ok(Redirect::to("/ops/supply?m=saved").into_response())
         }
         Err(problem) => page(&state, &op, &csrf, None, Some(problem)).await,

@@ -39,6 +39,15 @@ pub async fn refund_payment(
     if payment.status != pay_status::SUCCEEDED {
         return Err(PageError::BadRequest("只有已付款的支付记录可以退款。Only a paid attempt can be refunded.".into()));
     }
+    // Taken through a supplier's channels: the money is the supplier's to refund.
+    if let Some(collector) = kapu_core::store::supply_payments::collector_of_order(r, tenant_id, &order.id).await? {
+        let name =
+            kapu_core::store::supply::shop_names(r, [collector.clone()]).await?.remove(&collector).map(|(_, n)| n);
+        let name = name.unwrap_or_default();
+        return Err(PageError::BadRequest(format!(
+            "这笔款项由供应商「{name}」的收款渠道收取，请联系其在渠道后台退款，然后点击“标记已退款”。This payment was taken through {name}'s channels: ask {name} to refund it there, then use “Mark refunded”."
+        )));
+    }
     let channel = channel_by_kind(&payment.channel)
         .filter(|c| c.supports_refund())
         .ok_or_else(|| {

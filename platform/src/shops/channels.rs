@@ -154,6 +154,7 @@ async fn page_with_test(
         "channels.html",
         layout,
         context! { channels, checks, test_mode, errors => ser(&errors), error_kind => error.map(|(k, _)| k), tested => tested.map(ser),
+        payment_source => crate::supply::payment_source::source_context(state, tenant_id).await?,
         notifications_url => format!("/shops/{}/payments/notifications", access.shop.slug) },
     )?;
     Ok(if errors.is_empty() { resp } else { with_status(StatusCode::UNPROCESSABLE_ENTITY, resp) })
@@ -201,8 +202,9 @@ pub async fn save_channel(
     };
     let settings = ChannelSettings { kind: kind.into(), enabled, priority, credentials_json };
     save_channel_for_tenant(state.db.writer(), &keys, tenant_id, &settings).await?;
-    // The storefront caches the methods a shop offers: tell it.
+    // The storefront caches the methods a shop offers: tell it, and the resellers paying through it.
     state.bus.shop_changed(tenant_id);
+    crate::supply::payment_source::tell_collecting_resellers(&state, tenant_id).await?;
     let detail = format!(
         "enabled {enabled}, priority {priority}{}",
         if settings.credentials_json.is_some() { ", credentials changed" } else { "" }

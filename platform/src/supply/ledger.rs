@@ -74,7 +74,8 @@ pub(crate) async fn page(
         })
         .collect();
     let settlement = supply_settlement(r).await?.as_str();
-    let layout = Layout { account: None, csrf, shop: Some(access), nav: "supply", flash, title: "分销账本 Supply ledger" };
+    let layout =
+        Layout { account: None, csrf, shop: Some(access), nav: "supply", flash, title: "分销账本 Supply ledger" };
     let resp = render(
         "supply_ledger.html",
         layout,
@@ -111,7 +112,8 @@ pub async fn record_payment_received(
     let recorded = settle(&state, access.tenant_id(), &form, "payment received").await?;
     match recorded {
         Ok(e) => {
-            let detail = format!("{} {} from {}", format_minor(-e.amount_minor, &e.currency), e.currency, form.reseller);
+            let detail =
+                format!("{} {} from {}", format_minor(-e.amount_minor, &e.currency), e.currency, form.reseller);
             shop_action(&state, &access, ip, "supply.settlement_recorded", &e.id, &detail).await?;
             Ok(Redirect::to(&format!("/shops/{}/supply/ledger?m=saved", access.shop.slug)).into_response())
         }

@@ -9,4 +9,5 @@ pub mod external;
 pub mod invites;
 pub mod ledger;
 pub mod listing;
+pub mod payment_source;
 pub mod resellers;

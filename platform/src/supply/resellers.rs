@@ -73,6 +73,15 @@ async fn context_of(
         })
         .collect();
     let mut resellers = Vec::new();
+    let collecting = kapu_core::store::supply_payments::collecting_for(r, me).await?;
+    let offered_to: Vec<String> = kapu_core::entities::supply_resellers::Entity::find()
+        .filter(kapu_core::entities::supply_resellers::Column::TenantId.eq(me))
+        .filter(kapu_core::entities::supply_resellers::Column::CollectsPayments.eq(true))
+        .all(r)
+        .await?
+        .into_iter()
+        .map(|x| x.reseller_tenant_id)
+        .collect();
     for s in resellers_of_supplier(r, me).await? {
         let paused = s.products.iter().any(|p| p.paused.as_deref() == Some("supplier"));
         let items: Vec<Value> = s
@@ -82,7 +91,11 @@ async fn context_of(
             .collect();
         let bps = reseller_discount_bps(r, me, &s.tenant_id).await?;
         let discount = format_minor(i64::from(bps), "CNY");
-        resellers.push(context! { tenant_id => s.tenant_id, slug => s.slug, name => s.name, paused, items, discount });
+        let offered = offered_to.contains(&s.tenant_id);
+        let collecting = collecting.contains(&s.tenant_id);
+        resellers.push(
+            context! { tenant_id => s.tenant_id, slug => s.slug, name => s.name, paused, items, discount, offered, collecting },
+        );
     }
     let orders = resale_orders_of_supplier(r, me, 50).await?;
     let invites = invites_of_supplier(r, me, 20).await?;

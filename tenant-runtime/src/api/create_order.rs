@@ -10,8 +10,8 @@ use super::ApiJson;
 use crate::checkout::{OrderInput, place_order};
 use crate::error::StoreError;
 use crate::http::client_ip::ClientIp;
-use crate::http::referral::Referral;
 use crate::http::host::TenantCtx;
+use crate::http::referral::Referral;
 use crate::i18n::Lang;
 use crate::state::RuntimeState;
 

@@ -44,9 +44,10 @@ pub async fn capture_referral(State(state): State<RuntimeState>, req: Request, n
     let now = chrono::Utc::now();
     let click = kapu_core::store::affiliates::record_click(state.db.writer(), shop.id(), &code, &net, now).await;
     let window_days = match &click {
-        Ok(Some(c)) if c.counted => {
-            kapu_core::store::affiliates::terms_for_tenant(state.db.reader(), shop.id()).await.map(|t| t.window_days).ok()
-        }
+        Ok(Some(c)) if c.counted => kapu_core::store::affiliates::terms_for_tenant(state.db.reader(), shop.id())
+            .await
+            .map(|t| t.window_days)
+            .ok(),
         _ => None,
     };
     if let Err(e) = &click {

@@ -45,7 +45,12 @@ pub struct Done {
 }
 
 fn page(shop: &TenantCtx, lang: Lang, status: StatusCode, extra: Value) -> Response {
-    render(Some(&shop.tenant), status, "affiliate.html", context! { ..extra, ..base_ctx(&shop.tenant, lang, "/affiliate") })
+    render(
+        Some(&shop.tenant),
+        status,
+        "affiliate.html",
+        context! { ..extra, ..base_ctx(&shop.tenant, lang, "/affiliate") },
+    )
 }
 
 fn message(shop: &TenantCtx, lang: Lang, status: StatusCode, error: Option<&str>, notice: Option<&str>) -> Response {
@@ -163,11 +168,14 @@ pub async fn submit_signin(
     }
     let db = state.db.writer();
     let now = Utc::now();
-    let affiliate = match store::find_affiliate_by_email_for_tenant(db, shop.id(), email.as_str()).await.map_err(|e| fail(e.into()))? {
+    let affiliate = match store::find_affiliate_by_email_for_tenant(db, shop.id(), email.as_str())
+        .await
+        .map_err(|e| fail(e.into()))?
+    {
         Some(a) => Some(a),
-        None if terms.open_signup => {
-            Some(store::join_for_tenant(db, shop.id(), email.as_str(), lang.tag(), now).await.map_err(|e| fail(e.into()))?)
-        }
+        None if terms.open_signup => Some(
+            store::join_for_tenant(db, shop.id(), email.as_str(), lang.tag(), now).await.map_err(|e| fail(e.into()))?,
+        ),
         None => None,
     };
     if let Some(a) = affiliate.filter(|a| a.status == store::ACTIVE) {
@@ -194,7 +202,9 @@ pub async fn show_signin(
 }
 
 fn plausible_token(token: &str) -> bool {
-    !token.is_empty() && token.len() <= 128 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !token.is_empty()
+        && token.len() <= 128
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Spends the link and opens a session.
@@ -221,7 +231,8 @@ pub async fn submit_signin_token(
     let Some((_, session)) = opened else { return Ok(invalid()) };
     let secure = if state.cfg.public_scheme == "https" { "; Secure" } else { "" };
     let max_age = store::SESSION_DAYS * 86_400;
-    let cookie = format!("{SESSION_COOKIE}={session}; Path=/affiliate; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    let cookie =
+        format!("{SESSION_COOKIE}={session}; Path=/affiliate; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
     let mut resp = Redirect::to("/affiliate").into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(SET_COOKIE, v);

@@ -12,9 +12,9 @@ use super::{PageError, base_ctx, html, render_string};
 use crate::checkout::{OrderInput, place_order};
 use crate::error::StoreError;
 use crate::http::client_ip::ClientIp;
-use crate::http::referral::Referral;
 use crate::http::csrf::SameOriginForm;
 use crate::http::host::TenantCtx;
+use crate::http::referral::Referral;
 use crate::i18n::Lang;
 use crate::state::RuntimeState;
 

@@ -16,7 +16,6 @@ use kapu_core::store::card_keys::{
     Reservation, reserve_keys_for_order_for_tenant, sell_reserved_keys_of_order_for_tenant,
     sold_keys_of_order_for_tenant,
 };
-use kapu_core::store::channels::channel_credentials_for_tenant;
 use kapu_core::store::coupons::retake_coupon_use_for_tenant;
 use kapu_core::store::fee_ledger::record_fee_for_order;
 use kapu_core::store::orders::{lock_order_for_tenant, status};
@@ -177,7 +176,15 @@ async fn apply_notification(
     let setup = state.catalog.setup(&state.db, &state.master, &tenant.id).await?;
     let credentials = match setup.channels.iter().find(|c| c.kind == payment.channel) {
         Some(c) => c.credentials.clone(),
-        None => channel_credentials_for_tenant(state.db.reader(), &keys, &tenant.id, &payment.channel).await?,
+        None => {
+            kapu_core::store::supply_payments::credentials_for_payment(
+                state.db.reader(),
+                &state.master,
+                &tenant.id,
+                &payment.channel,
+            )
+            .await?
+        }
     };
     let ctx = state.providers.context(&tenant.id, &keys, tenant.is_test_mode(), &credentials);
     let known = KnownPayment {
@@ -313,6 +320,12 @@ pub async fn record_verified(
     };
     o.update(&txn).await?;
     record_fee_for_order(&txn, tenant_id, &order.order_no, v.amount_minor, &v.currency, now).await?;
+    // Taken through a supplier's channels: the supplier holds the money and owes it to this shop.
+    if let Some(collector) = &setup.collected_by
+        && payment.channel != "sandbox"
+    {
+        kapu_core::store::supply_payments::book_collected(&txn, &order, collector, v.amount_minor, now).await?;
+    }
     if setup.webhooks {
         emit_order_events(&txn, tenant_id, &order, new_status, now).await?;
     }

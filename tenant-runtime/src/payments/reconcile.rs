@@ -10,7 +10,6 @@ use chrono::{Duration, Utc};
 use kapu_billing::channels::channel_by_kind;
 use kapu_billing::{KnownPayment, QueryOutcome};
 use kapu_core::entities::{orders, payments};
-use kapu_core::store::channels::channel_credentials_for_tenant;
 use kapu_core::store::orders::status;
 use kapu_core::store::payment_checks::{CheckRecord, record_check};
 use kapu_core::store::payments::{attempts_to_reconcile, mark_checked};
@@ -114,7 +113,8 @@ async fn check_one(state: &RuntimeState, p: &payments::Model, asked: bool) -> Re
         }
     };
     let keys = state.master.tenant(&tenant.id);
-    let credentials = channel_credentials_for_tenant(db, &keys, &tenant.id, &p.channel).await?;
+    let credentials =
+        kapu_core::store::supply_payments::credentials_for_payment(db, &state.master, &tenant.id, &p.channel).await?;
     let ctx = state.providers.context(&tenant.id, &keys, tenant.is_test_mode(), &credentials);
     let known = KnownPayment {
         payment_id: p.id.clone(),
