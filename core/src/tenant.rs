@@ -45,6 +45,8 @@ pub struct Tenant {
     pub test_public: bool,
     /// The generation of preview links that open it in test mode.
     pub preview_epoch: i32,
+    /// It runs a referral programme (the storefront links to `/affiliate`).
+    pub affiliates: bool,
 }
 
 /// The shop's order-velocity rule.
@@ -118,6 +120,7 @@ impl From<tenants::Model> for Tenant {
             look: None,
             test_public: m.test_public,
             preview_epoch: m.preview_epoch,
+            affiliates: false,
         }
     }
 }
@@ -129,6 +132,7 @@ async fn with_plan<C: ConnectionTrait>(conn: &C, m: Option<tenants::Model>) -> R
     let mut t = Tenant::from(m);
     t.storefront_rps = plan.storefront_rps.and_then(|r| u32::try_from(r).ok()).filter(|r| *r > 0);
     t.look = crate::store::shop_themes::find_look_for_tenant(conn, &t.id).await?;
+    t.affiliates = crate::store::affiliates::program_for_tenant(conn, &t.id).await?.is_some_and(|p| p.enabled);
     Ok(Some(t))
 }
 

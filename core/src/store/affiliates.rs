@@ -479,6 +479,8 @@ pub struct Settled {
 }
 
 const SWEEP_BATCH: u64 = 500;
+/// How old an order the sweep still gives a commission (a manual delivery may take a while).
+const LOOK_BACK_DAYS: i64 = 60;
 
 /// Gives delivered orders through a click their commission, and books
 /// the ones whose holding period is over (see the module docs). Safe to
@@ -486,13 +488,21 @@ const SWEEP_BATCH: u64 = 500;
 pub async fn settle_commissions<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>) -> Result<Settled, DbErr> {
     let mut done = Settled::default();
     let backend = conn.get_database_backend();
+    let since = match backend {
+        sea_orm::DbBackend::Postgres => "$1",
+        _ => "?",
+    };
+    // Orders of the last LOOK_BACK_DAYS only: the scan stays bounded however
+    // many referred orders the platform has seen.
     let sql = format!(
         "SELECT o.tenant_id, o.id FROM orders o WHERE o.affiliate_click_id IS NOT NULL AND o.status = '{}' \
+         AND o.created_at > {since} \
          AND NOT EXISTS (SELECT 1 FROM affiliate_commissions c WHERE c.tenant_id = o.tenant_id AND c.order_id = o.id) \
          LIMIT {SWEEP_BATCH}",
         order_status::DELIVERED
     );
-    let rows = conn.query_all_raw(Statement::from_string(backend, sql)).await?;
+    let from = now - Duration::days(LOOK_BACK_DAYS);
+    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, [from.into()])).await?;
     for row in rows {
         let tenant_id: String = row.try_get_by_index(0)?;
         let order_id: String = row.try_get_by_index(1)?;

@@ -162,6 +162,7 @@ async fn referred_orders_earn_commissions_after_holding_and_abuse_earns_nothing(
     let off = aff.get("/affiliate").await;
     assert_eq!(off.status, 404);
     assert!(off.body.contains("This shop has no affiliate programme."));
+    assert!(!aff.get("/").await.body.contains("href=\"/affiliate\""), "no link while there is no programme");
 
     // Bad terms are refused with each field named, and nothing is saved.
     let bad = m
@@ -192,6 +193,14 @@ async fn referred_orders_earn_commissions_after_holding_and_abuse_earns_nothing(
         ("min_payout", "1.00"),
     ];
     m.post("/shops/aff/affiliates/terms", &terms).await.expect(303);
+    // The storefront now links to the affiliates' page.
+    assert!(
+        app.eventually(5, || async {
+            let home = app.client.get(app.shop_url("aff", "/")).send().await.expect("home");
+            home.text().await.unwrap_or_default().contains("href=\"/affiliate\"")
+        })
+        .await
+    );
     // The cheap product pays 25 % instead.
     m.post("/shops/aff/affiliates/rates", &[("product_id", &cheap), ("rate", "25")]).await.expect(303);
 

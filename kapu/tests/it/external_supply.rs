@@ -487,3 +487,130 @@ async fn a_shop_on_another_kapu_platform_supplies_keys_from_a_prepaid_balance() 
     a_app.stop().await;
     b_app.stop().await;
 }
+
+/// The supplier is another Kapu platform running as its own process (the
+/// real `kapu` binary, its own database and master key): a reseller on this
+/// platform docks its shop with a supply key and sells its keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kapu_platform_in_another_process_supplies_keys_over_its_merchant_api() {
+    use kapu_core::store::api_keys::{Scope, create_api_key_for_tenant};
+    use kapu_core::store::card_keys::import_keys_for_tenant;
+    use kapu_core::store::supply::{Audience, ListingTerms, save_listing_for_supplier};
+    use kapu_core::store::supply_prepaid::{balance_of, record_topup};
+    use kapu_platform::provision::{NewProduct, NewShop, add_product, create_tenant};
+
+    // The supplier platform's own database and key, seeded as its dashboard would.
+    let (db, dir, database) = support::migrated_db().await;
+    let master = kapu_core::crypto::MasterKey::generate();
+    let w = db.writer();
+    let shop = NewShop {
+        slug: "far-wholesale",
+        name: "Far Wholesale",
+        announcement: "",
+        default_locale: "zh-CN",
+        currency: "CNY",
+    };
+    let supplier = create_tenant(w, &shop).await.expect("tenant");
+    let product = kapu_core::ids::new_id();
+    let p = NewProduct {
+        id: &product,
+        category_id: None,
+        name: "Steam 50",
+        description: "",
+        price_minor: 5000,
+        currency: "CNY",
+        wholesale_tiers: None,
+        min_qty: 1,
+        max_qty: 10,
+        sort_order: 0,
+    };
+    add_product(w, &supplier, &p).await.expect("product");
+    let txn = db.begin().await.expect("txn");
+    let lines: Vec<String> = (0..6).map(|i| format!("FAR-KEY-{i:03}")).collect();
+    import_keys_for_tenant(&txn, &master.tenant(&supplier), &supplier, &product, lines.iter().map(String::as_str))
+        .await
+        .expect("keys");
+    txn.commit().await.expect("commit");
+    let terms = ListingTerms {
+        wholesale_minor: 600,
+        min_resale_minor: None,
+        audience: Audience::Any,
+        allowed_shops: Vec::new(),
+        per_order_cap: None,
+        daily_cap: None,
+        exact_stock: true,
+        open: true,
+    };
+    save_listing_for_supplier(w, &supplier, &product, &terms, chrono::Utc::now()).await.expect("listing");
+    let key = create_api_key_for_tenant(w, &supplier, "Reseller elsewhere", Scope::Supply, None).await.expect("key");
+    record_topup(w, &supplier, &key.key.id, 2000, "CNY", chrono::Utc::now()).await.expect("top-up");
+
+    let data = dir.path().join("supplier-process");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let far = support::process::KapuProcess::start(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("KAPU_DATA_DIR", data.display().to_string()),
+            ("KAPU_DATABASE_URL", database.url.clone()),
+            ("KAPU_MASTER_KEY", master.to_base64()),
+        ],
+    );
+    let base = format!("http://localhost:{}/api/merchant/v1/supply", far.port);
+
+    // This platform's merchant docks it and sells its product.
+    let app = TestApp::spawn().await;
+    let mut b = merchant_with_shop(&app, "near@example.com", "near").await;
+    let bad = b
+        .post(
+            "/shops/near/supply/external",
+            &[("name", "Far"), ("kind", "kapu"), ("base_url", &base), ("secret", "kapu_wrong-key-of-enough-length")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "a wrong key is found before saving");
+    b.post(
+        "/shops/near/supply/external",
+        &[("name", "Far"), ("kind", "kapu"), ("base_url", &base), ("secret", &key.secret)],
+    )
+    .await
+    .expect(303);
+    let page = b.get("/shops/near/supply/external").await;
+    assert!(page.body.contains("Steam 50"), "the other process's offer is listed");
+    let at = page.body.find("/supply/external/").expect("connection form") + "/supply/external/".len();
+    let connection = page.body[at..at + 32].to_string();
+    let p = b
+        .post(
+            &format!("/shops/near/supply/external/{connection}/add"),
+            &[("sku", product.as_str()), ("name", "Steam card 50"), ("price", "9.90")],
+        )
+        .await;
+    p.expect(303);
+    let resold =
+        p.location.clone().expect("product").split('/').nth(4).expect("id").split('?').next().expect("id").to_string();
+    app.state.shop_changed(&app.tenant_id("near").await).await;
+    assert_eq!(app.stock("near", &resold).await, 6, "the other platform's exact stock");
+
+    let (order, row) = buy_and_pay(&app, "near", &resold, 2, "buyer@example.com").await;
+    assert_eq!(row.status, "delivered", "{:?}", row.attention_reason);
+    let view = app.order_view("near", &row.order_no, order["token"].as_str().expect("token")).await.1;
+    let keys: Vec<&str> = view["keys"].as_array().expect("keys").iter().filter_map(Value::as_str).collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| k.starts_with("FAR-KEY-")), "{keys:?}");
+    // The supplier's process sold them from its own stock and took 12.00 off the balance.
+    assert_eq!(balance_of(db.reader(), &supplier, &key.key.id).await.expect("balance"), 800);
+    let sold = app_count_sold(&db, &supplier).await;
+    assert_eq!(sold, 2);
+    let (exit, _) = far.signal_and_wait("TERM");
+    assert!(exit.success(), "the supplier's process stopped cleanly: {exit:?}");
+    app.stop().await;
+}
+
+async fn app_count_sold(db: &kapu_core::Db, tenant: &str) -> u64 {
+    use kapu_core::entities::card_keys;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    card_keys::Entity::find()
+        .filter(card_keys::Column::TenantId.eq(tenant))
+        .filter(card_keys::Column::Status.eq("sold"))
+        .count(db.reader())
+        .await
+        .expect("count")
+}

@@ -99,6 +99,8 @@ pub async fn save_terms(
         min_payout_minor,
     };
     store::save_program_for_tenant(state.db.writer(), access.tenant_id(), &terms, Utc::now()).await?;
+    // The storefront links to the affiliates' page while the programme runs.
+    state.bus.shop_changed(access.tenant_id());
     let detail = format!(
         "enabled={} open_signup={} rate={}% holding={}d window={}d clicks/address={} min_payout={}",
         terms.enabled,

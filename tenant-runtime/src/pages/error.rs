@@ -86,5 +86,6 @@ fn neutral_shop(lang: Lang) -> Tenant {
         storefront_rps: None,
         test_public: false,
         preview_epoch: 0,
+        affiliates: false,
     }
 }

@@ -27,7 +27,7 @@ use crate::i18n::Lang;
 /// and the path to come back to after switching language.
 pub fn base_ctx(shop: &Tenant, lang: Lang, back: &str) -> Value {
     context! {
-        shop => context! { name => shop.name.clone(), announcement => shop.announcement.clone(), test_mode => shop.is_test_mode(), support_contact => shop.support_contact.clone(), logo_hash => shop.logo_hash.clone(), symbol => kapu_core::money::currency_symbol(&shop.currency).to_string() },
+        shop => context! { name => shop.name.clone(), announcement => shop.announcement.clone(), test_mode => shop.is_test_mode(), support_contact => shop.support_contact.clone(), logo_hash => shop.logo_hash.clone(), affiliates => shop.affiliates, symbol => kapu_core::money::currency_symbol(&shop.currency).to_string() },
         lang => lang.tag(),
         t => texts(lang.tag()),
         back => back,
