@@ -648,7 +648,7 @@ async fn supply_balances_are_settled_by_the_supplier_or_by_the_platform_as_the_p
     }
     assert_eq!(owed(&app).await, 1200, "refused settlements change nothing");
     // The reseller cannot record a payment to itself: it is owed nothing.
-    let f = vec![("reseller", supplier.clone()), ("currency", "CNY".to_string()), ("amount", "1.00".to_string())];
+    let f = [("reseller", supplier.clone()), ("currency", "CNY".to_string()), ("amount", "1.00".to_string())];
     let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(res.post("/shops/settle-res/supply/ledger/settle", &f).await.status, 422);
     let f = settle("5.00");

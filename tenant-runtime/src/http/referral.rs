@@ -93,10 +93,10 @@ mod tests {
 
     #[test]
     fn the_link_code_is_taken_off_the_address_and_the_rest_kept() {
-        let uri: axum::http::Uri = "/products/steam?ref=ab12&x=1".parse().unwrap();
+        let uri: axum::http::Uri = "/products/steam?ref=ab12&x=1".parse().expect("uri");
         assert_eq!(without_ref(&uri), "/products/steam?x=1");
         assert_eq!(query_value(uri.query(), "ref").as_deref(), Some("ab12"));
-        let bare: axum::http::Uri = "/?ref=zz".parse().unwrap();
+        let bare: axum::http::Uri = "/?ref=zz".parse().expect("uri");
         assert_eq!(without_ref(&bare), "/");
         assert_eq!(query_value(Some("reff=1"), "ref"), None);
     }
