@@ -166,12 +166,28 @@ async fn start_fake() -> (String, Arc<FakeSupplier>) {
 
 /// Docks the fake on the dashboard and sells its STEAM-50 at 59.00; returns the product id.
 async fn dock(app: &TestApp, b: &mut Browser, slug: &str, base: &str) -> String {
-    b.post(
-        &format!("/shops/{slug}/supply/external"),
+    dock_and_add(
+        app,
+        b,
+        slug,
         &[("name", "Fake Wholesale"), ("base_url", base), ("secret", SECRET)],
+        "STEAM-50",
+        "59.00",
     )
     .await
-    .expect(303);
+}
+
+/// Docks a supplier (the connection form's `fields`) and sells its `sku` as
+/// "Steam card 50" at `price`; returns the product id.
+async fn dock_and_add(
+    app: &TestApp,
+    b: &mut Browser,
+    slug: &str,
+    fields: &[(&str, &str)],
+    sku: &str,
+    price: &str,
+) -> String {
+    b.post(&format!("/shops/{slug}/supply/external"), fields).await.expect(303);
     let page = b.get(&format!("/shops/{slug}/supply/external")).await;
     page.expect(200);
     let at = page.body.find("/supply/external/").expect("connection form") + "/supply/external/".len();
@@ -179,7 +195,7 @@ async fn dock(app: &TestApp, b: &mut Browser, slug: &str, base: &str) -> String 
     let p = b
         .post(
             &format!("/shops/{slug}/supply/external/{connection}/add"),
-            &[("sku", "STEAM-50"), ("name", "Steam card 50"), ("price", "59.00")],
+            &[("sku", sku), ("name", "Steam card 50"), ("price", price)],
         )
         .await;
     p.expect(303);
@@ -410,25 +426,10 @@ async fn a_shop_on_another_kapu_platform_supplies_keys_from_a_prepaid_balance() 
 
     // B docks A's shop with the key and sells its product.
     let mut b = merchant_with_shop(&b_app, "outlet@example.com", "outlet").await;
-    b.post(
-        "/shops/outlet/supply/external",
-        &[("name", "Wholesaler on A"), ("kind", "kapu"), ("base_url", &api("/supply")), ("secret", &key)],
-    )
-    .await
-    .expect(303);
-    let page = b.get("/shops/outlet/supply/external").await;
-    let at = page.body.find("/supply/external/").expect("connection form") + "/supply/external/".len();
-    let connection = page.body[at..at + 32].to_string();
-    let p = b
-        .post(
-            &format!("/shops/outlet/supply/external/{connection}/add"),
-            &[("sku", product.as_str()), ("name", "Steam card 50"), ("price", "9.90")],
-        )
-        .await;
-    p.expect(303);
-    let resold =
-        p.location.clone().expect("product").split('/').nth(4).expect("id").split('?').next().expect("id").to_string();
-    b_app.state.shop_changed(&b_app.tenant_id("outlet").await).await;
+    let supply = api("/supply");
+    let fields =
+        [("name", "Wholesaler on A"), ("kind", "kapu"), ("base_url", supply.as_str()), ("secret", key.as_str())];
+    let resold = dock_and_add(&b_app, &mut b, "outlet", &fields, &product, "9.90").await;
 
     // A buyer on B pays for 2: B buys them from A's stock, paid from the balance.
     let (order, row) = buy_and_pay(&b_app, "outlet", &resold, 2, "buyer@example.com").await;
@@ -567,26 +568,10 @@ async fn a_kapu_platform_in_another_process_supplies_keys_over_its_merchant_api(
         )
         .await;
     assert_eq!(bad.status, 422, "a wrong key is found before saving");
-    b.post(
-        "/shops/near/supply/external",
-        &[("name", "Far"), ("kind", "kapu"), ("base_url", &base), ("secret", &key.secret)],
-    )
-    .await
-    .expect(303);
+    let fields = [("name", "Far"), ("kind", "kapu"), ("base_url", base.as_str()), ("secret", key.secret.as_str())];
+    let resold = dock_and_add(&app, &mut b, "near", &fields, &product, "9.90").await;
     let page = b.get("/shops/near/supply/external").await;
     assert!(page.body.contains("Steam 50"), "the other process's offer is listed");
-    let at = page.body.find("/supply/external/").expect("connection form") + "/supply/external/".len();
-    let connection = page.body[at..at + 32].to_string();
-    let p = b
-        .post(
-            &format!("/shops/near/supply/external/{connection}/add"),
-            &[("sku", product.as_str()), ("name", "Steam card 50"), ("price", "9.90")],
-        )
-        .await;
-    p.expect(303);
-    let resold =
-        p.location.clone().expect("product").split('/').nth(4).expect("id").split('?').next().expect("id").to_string();
-    app.state.shop_changed(&app.tenant_id("near").await).await;
     assert_eq!(app.stock("near", &resold).await, 6, "the other platform's exact stock");
 
     let (order, row) = buy_and_pay(&app, "near", &resold, 2, "buyer@example.com").await;

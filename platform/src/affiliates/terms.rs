@@ -46,6 +46,9 @@ pub fn parse_rate(text: &str) -> Option<i32> {
     (bps <= 9000).then_some(bps)
 }
 
+const RATE_PROBLEM: &str =
+    "佣金比例须为 0–90 之间的百分数（最多两位小数）Commission must be a percentage from 0 to 90 (two decimals at most)";
+
 fn whole_in(text: &str, lo: i32, hi: i32) -> Option<i32> {
     text.trim().parse::<i32>().ok().filter(|n| (lo..=hi).contains(n))
 }
@@ -61,7 +64,7 @@ pub async fn save_terms(
     let mut errors = Vec::new();
     let rate = parse_rate(&form.rate);
     if rate.is_none() {
-        errors.push("佣金比例须为 0–90 之间的百分数（最多两位小数）Commission must be a percentage from 0 to 90 (two decimals at most)".to_string());
+        errors.push(RATE_PROBLEM.to_string());
     }
     let holding = whole_in(&form.holding_days, 0, 365);
     if holding.is_none() {
@@ -142,7 +145,7 @@ pub async fn save_product_rate(
         match parse_rate(&form.rate) {
             Some(b) => Some(b),
             None => {
-                let e = "佣金比例须为 0–90 之间的百分数（最多两位小数）Commission must be a percentage from 0 to 90 (two decimals at most)".to_string();
+                let e = RATE_PROBLEM.to_string();
                 return page(&state, &access, &csrf, &[e], None).await;
             }
         }
