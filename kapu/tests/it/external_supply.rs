@@ -33,6 +33,8 @@ enum Mode {
     /// An order is answered `pending`; asking for it (`GET /orders/{reference}`)
     /// answers `pending` once more, then the keys.
     Pending,
+    /// An order is sold at once but answered only after 2.5 s (past Kapu's timeout).
+    Slow,
     /// 500 to everything.
     Down,
 }
@@ -107,8 +109,10 @@ async fn handle(
             if f.mode() == Mode::OutOfStock {
                 return (StatusCode::CONFLICT, axum::Json(json!({"error": "out_of_stock"}))).into_response();
             }
-            let mut sold = f.sold.lock().expect("sold");
-            let keys = sold
+            let keys = f
+                .sold
+                .lock()
+                .expect("sold")
                 .entry(reference.clone())
                 .or_insert_with(|| {
                     let n = if f.mode() == Mode::WrongCount { quantity.saturating_sub(1) } else { quantity };
@@ -120,6 +124,9 @@ async fn handle(
                         .collect()
                 })
                 .clone();
+            if f.mode() == Mode::Slow {
+                tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+            }
             if f.mode() == Mode::Pending {
                 f.pending.lock().expect("pending").entry(reference.clone()).or_insert(1);
                 return axum::Json(json!({"reference": reference, "status": "pending"})).into_response();
@@ -318,6 +325,17 @@ async fn supplier_faults_are_retried_checked_and_handed_to_the_merchant_and_neve
     assert_eq!(row.status, "delivered", "{:?}", row.attention_reason);
     assert_eq!(fake.order_calls.load(Ordering::SeqCst), 4, "placed once");
     assert_eq!(fake.query_calls.load(Ordering::SeqCst), 4, "asked twice: pending, then the keys");
+
+    // A slow supplier sells but answers after Kapu gave up waiting: the next
+    // try asks for the order and gets the keys, without buying again.
+    fake.set(Mode::Slow);
+    let posts = fake.order_calls.load(Ordering::SeqCst);
+    let (order, row) = buy_and_pay(&app, "faults", &product, 1, "slow@example.com").await;
+    assert_eq!(row.status, "delivered", "{:?}", row.attention_reason);
+    assert_eq!(fake.order_calls.load(Ordering::SeqCst), posts + 1, "placed once, however slow");
+    let sold = fake.sold.lock().expect("sold").get(&row.id).cloned().expect("sold");
+    let view = app.order_view("faults", &row.order_no, order["token"].as_str().expect("token")).await.1;
+    assert_eq!(view["keys"], json!(sold), "the keys the slow answer carried");
     fake.set(Mode::Normal);
 
     // One key short: the buyer sees none, the merchant reads why.
