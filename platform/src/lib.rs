@@ -275,6 +275,11 @@ pub fn spawn_housekeeping(state: PlatformState, upkeep: Upkeep) -> tokio::task::
                 tracing::warn!(error = %e, "purging expired operator sessions failed");
             }
             if let Err(e) =
+                kapu_core::store::affiliates::purge_expired_tokens(state.db.writer(), chrono::Utc::now()).await
+            {
+                tracing::warn!(error = %e, "purging expired affiliate sign-in links and sessions failed");
+            }
+            if let Err(e) =
                 kapu_core::store::api_idempotency::purge_old_idempotency_keys(state.db.writer(), chrono::Utc::now())
                     .await
             {

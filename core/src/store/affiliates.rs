@@ -404,6 +404,13 @@ pub async fn end_session<C: ConnectionTrait>(conn: &C, tenant_id: &str, token: &
     Ok(())
 }
 
+/// Deletes sign-in links and sessions that expired (the housekeeping sweep).
+pub async fn purge_expired_tokens<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    let r =
+        affiliate_tokens::Entity::delete_many().filter(affiliate_tokens::Column::ExpiresAt.lt(now)).exec(conn).await?;
+    Ok(r.rows_affected)
+}
+
 /// A click just recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Click {

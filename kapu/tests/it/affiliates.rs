@@ -375,6 +375,11 @@ async fn affiliates_stay_inside_their_shop() {
     assert_eq!(on_b.post(&link, &[]).await.status, 404, "shop B runs no programme");
     on_b.cookies.push(("kapu_aff".into(), session));
     assert_eq!(on_b.get("/affiliate").await.status, 404);
+    // Housekeeping deletes expired links and sessions: a month on, the session is gone.
+    assert!(friend.get("/affiliate").await.body.contains("Request my whole balance"), "signed in");
+    let month_on = chrono::Utc::now() + chrono::Duration::days(31);
+    assert!(kapu_core::store::affiliates::purge_expired_tokens(app.db.writer(), month_on).await.expect("purge") >= 2);
+    assert!(friend.get("/affiliate").await.body.contains("Email me a sign-in link"), "signed out");
     // Another merchant cannot open shop A's affiliates page or change its terms.
     assert_eq!(b.get("/shops/shopa/affiliates").await.status, 404);
     assert_eq!(b.post("/shops/shopa/affiliates/terms", &on).await.status, 404);
