@@ -240,6 +240,8 @@ async fn every_documented_status_code_is_reachable() {
         ("GET", "/supply/catalog", "/supply/catalog?q=steam".into(), None, &read, 200),
         ("GET", "/supply/ledger", "/supply/ledger".into(), None, &read, 200),
         ("GET", "/supply/ledger", "/supply/ledger?limit=abc".into(), None, &read, 422),
+        ("GET", "/supply/resale-orders", "/supply/resale-orders".into(), None, &read, 200),
+        ("GET", "/supply/resale-orders", "/supply/resale-orders?limit=abc".into(), None, &read, 422),
         ("GET", "/affiliates", "/affiliates".into(), None, &read, 200),
         ("GET", "/affiliates/commissions", "/affiliates/commissions?limit=5".into(), None, &read, 200),
         ("GET", "/affiliates/commissions", "/affiliates/commissions?limit=abc".into(), None, &read, 422),

@@ -490,7 +490,7 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(doc.status, 200);
     assert_eq!(doc.body["openapi"], "3.1.0");
     let paths = doc.body["paths"].as_object().expect("paths");
-    assert_eq!(paths.len(), 16, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 17, "{:?}", paths.keys());
     for (path, ops) in paths {
         let concrete = path
             .replace("{id}", "0193a1b2c3d4e5f60718293a4b5c6d7e")

@@ -470,6 +470,17 @@ async fn the_supply_api_and_the_suppliers_webhook_tell_each_side_only_its_part()
     );
     let (_, none) = get(res_key.clone(), "/supply/listings").await;
     assert_eq!(none["data"], json!([]), "the reseller offers nothing of its own");
+    // The supplier reads the orders of its stock on the reseller's shop, without the buyer.
+    let (status, resales) = get(sup_key.clone(), "/supply/resale-orders").await;
+    assert_eq!(status, 200, "{resales}");
+    assert_eq!(
+        (resales["data"][0]["order_no"].clone(), resales["data"][0]["reseller"].clone()),
+        (json!(no), json!("api-outlet"))
+    );
+    assert_eq!(resales["data"][0]["quantity"], 2);
+    assert!(!resales.to_string().contains("private-buyer"), "{resales}");
+    let (_, theirs) = get(res_key.clone(), "/supply/resale-orders").await;
+    assert_eq!(theirs["data"], json!([]), "the reseller supplies nothing");
     let (_, catalog) = get(res_key, "/supply/catalog").await;
     assert_eq!(catalog["data"][0]["added_as"], resold.as_str());
     assert_eq!(catalog["data"][0]["stock"], "1–9");

@@ -47,6 +47,7 @@ pub fn routes() -> RouteBook<PlatformState> {
         .route("/supply/listings/{product_id}", axum::routing::put(supply::put_listing))
         .route("/supply/catalog", get(supply::list_catalog))
         .route("/supply/ledger", get(supply::get_ledger))
+        .route("/supply/resale-orders", get(supply::list_resale_orders))
         .route("/affiliates", get(affiliates::list_affiliates))
         .route("/affiliates/commissions", get(affiliates::list_commissions))
         .route("/supply/products", get(supply_orders::list_products))

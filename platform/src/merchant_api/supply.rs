@@ -118,6 +118,31 @@ pub async fn get_ledger(
     Ok(Json(json!({ "balances": balances, "data": data })))
 }
 
+/// `GET /supply/resale-orders?limit=`: the orders of this shop's stock
+/// placed on its resellers' shops, newest first: the reseller, order
+/// number, product, quantity, status and time, never the buyer.
+pub async fn list_resale_orders(
+    State(state): State<PlatformState>,
+    caller: ApiCaller,
+    ApiQuery(q): ApiQuery<LedgerQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = super::cursor::limit(q.limit.as_deref())?;
+    let r = state.db.reader();
+    let orders = kapu_core::store::supply::resale_orders_of_supplier(r, caller.tenant_id(), limit).await?;
+    let names = kapu_core::store::supply::shop_names(r, orders.iter().map(|o| o.reseller_tenant_id.clone())).await?;
+    let data: Vec<Value> = orders
+        .iter()
+        .map(|o| {
+            json!({
+                "reseller": names.get(&o.reseller_tenant_id).map(|(s, _)| s.clone()).unwrap_or_default(),
+                "order_no": o.order_no, "product_name": o.product_name, "quantity": o.quantity,
+                "status": o.status, "created_at": o.created_at.to_rfc3339(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "data": data })))
+}
+
 /// The terms as JSON: amounts as strings (`"8.00"`), caps as numbers.
 #[derive(serde::Deserialize)]
 pub struct ListingBody {
