@@ -256,7 +256,7 @@ impl CatalogCache {
             )?;
             let mut channels: Vec<Configured> = channels
                 .into_iter()
-                .filter(|c| collected_by.is_none() || c.channel == "sandbox")
+                .filter(|c| collected_by.is_none() || c.channel == kapu_billing::channels::sandbox::KIND)
                 .map(|c| Configured { credentials: credentials_of(&keys, &c), kind: c.channel })
                 .collect();
             // Payments through the supplier's channels: its live ones, decrypted with its key.
@@ -265,7 +265,7 @@ impl CatalogCache {
                 let live = list_enabled_channels_for_tenant(r, supplier).await?;
                 channels.extend(
                     live.into_iter()
-                        .filter(|c| c.channel != "sandbox")
+                        .filter(|c| c.channel != kapu_billing::channels::sandbox::KIND)
                         .map(|c| Configured { credentials: credentials_of(&theirs, &c), kind: c.channel }),
                 );
             }

@@ -417,6 +417,8 @@ pub struct Click {
     pub id: String,
     /// Whether it may attribute an order (false past the address's count).
     pub counted: bool,
+    /// The programme's attribution window: how long the cookie lives.
+    pub window_days: i32,
 }
 
 /// Records a visit through `code`'s link from `client_net`; `None` when
@@ -459,7 +461,7 @@ pub async fn record_click<C: ConnectionTrait>(
         created_at: now,
     };
     affiliate_clicks::Entity::insert(click.clone().into_active_model()).exec_without_returning(conn).await?;
-    Ok(Some(Click { id: click.id, counted }))
+    Ok(Some(Click { id: click.id, counted, window_days: program.window_days }))
 }
 
 /// The click an order may name: a counted click of this shop, from the
@@ -908,26 +910,6 @@ pub async fn commissions_for_tenant<C: ConnectionTrait>(
         .await
 }
 
-/// Clicks through an affiliate's link since `since`: (counted, refused).
-pub async fn clicks_of<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: &str,
-    affiliate_id: &str,
-    since: DateTime<Utc>,
-) -> Result<(u64, u64), DbErr> {
-    let rows: Vec<bool> = affiliate_clicks::Entity::find()
-        .select_only()
-        .column(affiliate_clicks::Column::Counted)
-        .filter(affiliate_clicks::Column::TenantId.eq(tenant_id))
-        .filter(affiliate_clicks::Column::AffiliateId.eq(affiliate_id))
-        .filter(affiliate_clicks::Column::CreatedAt.gte(since))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let counted = rows.iter().filter(|c| **c).count() as u64;
-    Ok((counted, rows.len() as u64 - counted))
-}
-
 /// One affiliate as its merchant (or itself) sees it.
 #[derive(Debug, Clone)]
 pub struct AffiliateFigures {
@@ -949,29 +931,9 @@ pub async fn figures_of<C: ConnectionTrait>(
     affiliate: affiliates::Model,
     now: DateTime<Utc>,
 ) -> Result<AffiliateFigures, DbErr> {
-    let (t, a) = (affiliate.tenant_id.clone(), affiliate.id.clone());
-    let clicks = clicks_of(conn, &t, &a, now - Duration::days(30)).await?;
-    let rows: Vec<(String, i64)> = affiliate_commissions::Entity::find()
-        .select_only()
-        .column(affiliate_commissions::Column::Status)
-        .column(affiliate_commissions::Column::AmountMinor)
-        .filter(affiliate_commissions::Column::TenantId.eq(&t))
-        .filter(affiliate_commissions::Column::AffiliateId.eq(&a))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let sum = |s: &str| rows.iter().filter(|(st, _)| st == s).map(|(_, m)| m).sum::<i64>();
-    let refused = rows.iter().filter(|(s, _)| s == commission::REFUSED).count() as u64;
-    let balance_minor = balance_of(conn, &t, &a).await?.iter().map(|(_, b)| b).sum();
-    Ok(AffiliateFigures {
-        clicks,
-        orders: rows.len() as u64 - refused,
-        refused,
-        pending_minor: sum(commission::PENDING),
-        booked_minor: sum(commission::BOOKED),
-        balance_minor,
-        affiliate,
-    })
+    let tenant_id = affiliate.tenant_id.clone();
+    let id = affiliate.id.clone();
+    Ok(figures(conn, &tenant_id, Some(&id), vec![affiliate], now).await?.remove(0))
 }
 
 /// Every affiliate of a shop with its figures, newest first.
@@ -986,9 +948,96 @@ pub async fn affiliates_for_tenant<C: ConnectionTrait>(
         .limit(500)
         .all(conn)
         .await?;
-    let mut out = Vec::with_capacity(all.len());
-    for a in all {
-        out.push(figures_of(conn, a, now).await?);
+    figures(conn, tenant_id, None, all, now).await
+}
+
+/// The figures of `of` (all of one affiliate's shop, or only `only`), from
+/// three reads of the shop's clicks, commissions and account lines.
+async fn figures<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    only: Option<&str>,
+    of: Vec<affiliates::Model>,
+    now: DateTime<Utc>,
+) -> Result<Vec<AffiliateFigures>, DbErr> {
+    let mut clicks = affiliate_clicks::Entity::find()
+        .select_only()
+        .columns([affiliate_clicks::Column::AffiliateId, affiliate_clicks::Column::Counted])
+        .filter(affiliate_clicks::Column::TenantId.eq(tenant_id))
+        .filter(affiliate_clicks::Column::CreatedAt.gte(now - Duration::days(30)));
+    let mut commissions = affiliate_commissions::Entity::find()
+        .select_only()
+        .columns([
+            affiliate_commissions::Column::AffiliateId,
+            affiliate_commissions::Column::Status,
+            affiliate_commissions::Column::AmountMinor,
+        ])
+        .filter(affiliate_commissions::Column::TenantId.eq(tenant_id));
+    let mut lines = affiliate_ledger::Entity::find()
+        .select_only()
+        .columns([affiliate_ledger::Column::AffiliateId, affiliate_ledger::Column::AmountMinor])
+        .filter(affiliate_ledger::Column::TenantId.eq(tenant_id));
+    if let Some(a) = only {
+        clicks = clicks.filter(affiliate_clicks::Column::AffiliateId.eq(a));
+        commissions = commissions.filter(affiliate_commissions::Column::AffiliateId.eq(a));
+        lines = lines.filter(affiliate_ledger::Column::AffiliateId.eq(a));
     }
-    Ok(out)
+    let clicks: Vec<(String, bool)> = clicks.into_tuple().all(conn).await?;
+    let commissions: Vec<(String, String, i64)> = commissions.into_tuple().all(conn).await?;
+    let lines: Vec<(String, i64)> = lines.into_tuple().all(conn).await?;
+    Ok(of
+        .into_iter()
+        .map(|affiliate| {
+            let id = affiliate.id.as_str();
+            let counted = clicks.iter().filter(|(a, c)| a == id && *c).count() as u64;
+            let all_clicks = clicks.iter().filter(|(a, _)| a == id).count() as u64;
+            let mine: Vec<(&str, i64)> =
+                commissions.iter().filter(|(a, ..)| a == id).map(|(_, s, m)| (s.as_str(), *m)).collect();
+            let sum = |st: &str| mine.iter().filter(|(s, _)| *s == st).map(|(_, m)| m).sum::<i64>();
+            let refused = mine.iter().filter(|(s, _)| *s == commission::REFUSED).count() as u64;
+            AffiliateFigures {
+                clicks: (counted, all_clicks - counted),
+                orders: mine.len() as u64 - refused,
+                refused,
+                pending_minor: sum(commission::PENDING),
+                booked_minor: sum(commission::BOOKED),
+                balance_minor: lines.iter().filter(|(a, _)| a == id).map(|(_, m)| m).sum(),
+                affiliate,
+            }
+        })
+        .collect())
+}
+
+/// The link code of each affiliate of a shop, by id.
+pub async fn codes_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+) -> Result<std::collections::HashMap<String, String>, DbErr> {
+    let rows: Vec<(String, String)> = affiliates::Entity::find()
+        .select_only()
+        .columns([affiliates::Column::Id, affiliates::Column::Code])
+        .filter(affiliates::Column::TenantId.eq(tenant_id))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// A rate in basis points as a percentage without trailing zeros:
+/// `1000` → `10`, `1250` → `12.5`, `5` → `0.05`.
+pub fn percent(bps: i32) -> String {
+    let s = format!("{}.{:02}", bps / 100, bps % 100);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates_read_as_percentages_without_trailing_zeros() {
+        assert_eq!(super::percent(1000), "10");
+        assert_eq!(super::percent(1250), "12.5");
+        assert_eq!(super::percent(1205), "12.05");
+        assert_eq!(super::percent(5), "0.05");
+        assert_eq!(super::percent(0), "0");
+    }
 }

@@ -21,7 +21,6 @@ use crate::store::channels::channel_credentials_for_tenant;
 
 pub const COLLECTED: &str = "collected";
 pub const COLLECT_REFUND: &str = "collect_refund";
-const SANDBOX: &str = "sandbox";
 
 /// The shop whose channels take `tenant_id`'s payments, when not its own.
 pub async fn payment_source<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<Option<String>, DbErr> {
@@ -43,7 +42,8 @@ pub async fn credentials_for_payment<C: ConnectionTrait>(
     tenant_id: &str,
     kind: &str,
 ) -> Result<String, DbErr> {
-    let source = if kind == SANDBOX { None } else { payment_source(conn, tenant_id).await? };
+    let source =
+        if kind == crate::store::dashboard::TEST_CHANNEL { None } else { payment_source(conn, tenant_id).await? };
     let owner = source.as_deref().unwrap_or(tenant_id);
     channel_credentials_for_tenant(conn, &master.tenant(owner), owner, kind).await
 }

@@ -46,12 +46,6 @@ pub(crate) async fn page(
     })
 }
 
-/// `1000` basis points as `10`, `1250` as `12.5` (the form's percent field).
-pub fn percent_field(bps: i32) -> String {
-    let s = format!("{}.{:02}", bps / 100, bps % 100);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
 async fn context_of(state: &PlatformState, access: &ShopAccess, errors: &[String]) -> PageResult<Value> {
     let r = state.db.reader();
     let me = access.tenant_id();
@@ -59,7 +53,7 @@ async fn context_of(state: &PlatformState, access: &ShopAccess, errors: &[String
     let money = |m: i64| format_minor(m, &currency);
     let t = store::terms_for_tenant(r, me).await?;
     let terms = context! {
-        enabled => t.enabled, open_signup => t.open_signup, rate => percent_field(t.commission_bps),
+        enabled => t.enabled, open_signup => t.open_signup, rate => store::percent(t.commission_bps),
         holding_days => t.holding_days, window_days => t.window_days, clicks_per_address => t.clicks_per_address,
         min_payout => money(t.min_payout_minor),
     };
@@ -69,7 +63,7 @@ async fn context_of(state: &PlatformState, access: &ShopAccess, errors: &[String
         .iter()
         .map(|x| {
             let name = products.iter().find(|p| p.id == x.product_id).map(|p| p.name.clone()).unwrap_or_default();
-            context! { product_id => x.product_id.clone(), name, rate => percent_field(x.commission_bps) }
+            context! { product_id => x.product_id.clone(), name, rate => store::percent(x.commission_bps) }
         })
         .collect();
     let product_choices: Vec<Value> =
@@ -109,7 +103,7 @@ async fn context_of(state: &PlatformState, access: &ShopAccess, errors: &[String
         .map(|c| {
             context! {
                 order_no => c.order_no.clone(), code => code_of(&c.affiliate_id), email => email_of(&c.affiliate_id),
-                base => format_minor(c.base_minor, &c.currency), rate => format!("{}%", percent_field(c.rate_bps)),
+                base => format_minor(c.base_minor, &c.currency), rate => format!("{}%", store::percent(c.rate_bps)),
                 amount => format_minor(c.amount_minor, &c.currency), currency => c.currency.clone(),
                 status => c.status.clone(), reason => c.reason.clone(),
                 matures => c.matures_at.format("%Y-%m-%d").to_string(),
@@ -186,15 +180,4 @@ pub async fn unblock_affiliate(
     VerifiedForm(_): VerifiedForm<serde_json::Value>,
 ) -> PageResult<Response> {
     set_active(&state, &access, ip, &id, true).await
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rates_fill_the_percent_field_without_trailing_zeros() {
-        assert_eq!(super::percent_field(1000), "10");
-        assert_eq!(super::percent_field(1250), "12.5");
-        assert_eq!(super::percent_field(5), "0.05");
-        assert_eq!(super::percent_field(0), "0");
-    }
 }

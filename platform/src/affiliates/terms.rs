@@ -8,7 +8,7 @@ use chrono::Utc;
 use kapu_core::store::affiliates::{self as store, ProgramTerms};
 use kapu_core::store::catalog_admin::list_all_products_for_tenant;
 
-use super::page::{page, percent_field};
+use super::page::page;
 use crate::audit::shop_action;
 use crate::auth::csrf::{CsrfToken, VerifiedForm};
 use crate::auth::request_ip::RequestIp;
@@ -108,7 +108,7 @@ pub async fn save_terms(
         "enabled={} open_signup={} rate={}% holding={}d window={}d clicks/address={} min_payout={}",
         terms.enabled,
         terms.open_signup,
-        percent_field(commission_bps),
+        store::percent(commission_bps),
         holding_days,
         window_days,
         clicks_per_address,
@@ -151,7 +151,7 @@ pub async fn save_product_rate(
         }
     };
     store::set_product_rate_for_tenant(state.db.writer(), access.tenant_id(), &product.id, bps).await?;
-    let detail = bps.map_or_else(|| "programme rate".to_string(), |b| format!("{}%", percent_field(b)));
+    let detail = bps.map_or_else(|| "programme rate".to_string(), |b| format!("{}%", store::percent(b)));
     shop_action(&state, &access, ip, "affiliate.product_rate", &product.id, &detail).await?;
     Ok(Redirect::to(&format!("/shops/{}/affiliates?m=saved", access.shop.slug)).into_response())
 }

@@ -18,7 +18,7 @@ use crate::state::PlatformState;
 
 pub async fn list_affiliates(State(state): State<PlatformState>, caller: ApiCaller) -> ApiResult<Json<Value>> {
     let r = state.db.reader();
-    let currency = store_currency(&state, caller.tenant_id()).await?;
+    let currency = caller.shop.currency.clone();
     let data: Vec<Value> = store::affiliates_for_tenant(r, caller.tenant_id(), Utc::now())
         .await?
         .into_iter()
@@ -37,12 +37,6 @@ pub async fn list_affiliates(State(state): State<PlatformState>, caller: ApiCall
     Ok(Json(json!({ "data": data })))
 }
 
-async fn store_currency(state: &PlatformState, tenant_id: &str) -> ApiResult<String> {
-    use sea_orm::EntityTrait;
-    let t = kapu_core::entities::tenants::Entity::find_by_id(tenant_id.to_string()).one(state.db.reader()).await?;
-    Ok(t.map(|t| t.currency).unwrap_or_default())
-}
-
 #[derive(serde::Deserialize)]
 pub struct CommissionsQuery {
     limit: Option<String>,
@@ -56,11 +50,7 @@ pub async fn list_commissions(
     let limit = super::cursor::limit(q.limit.as_deref())?;
     let r = state.db.reader();
     let me = caller.tenant_id();
-    let codes: std::collections::HashMap<String, String> = store::affiliates_for_tenant(r, me, Utc::now())
-        .await?
-        .into_iter()
-        .map(|f| (f.affiliate.id, f.affiliate.code))
-        .collect();
+    let codes = store::codes_for_tenant(r, me).await?;
     let data: Vec<Value> = store::commissions_for_tenant(r, me, None, limit)
         .await?
         .iter()

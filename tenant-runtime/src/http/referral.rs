@@ -43,21 +43,16 @@ pub async fn capture_referral(State(state): State<RuntimeState>, req: Request, n
     let net = kapu_core::fleet::limits::client_key(ip);
     let now = chrono::Utc::now();
     let click = kapu_core::store::affiliates::record_click(state.db.writer(), shop.id(), &code, &net, now).await;
-    let window_days = match &click {
-        Ok(Some(c)) if c.counted => kapu_core::store::affiliates::terms_for_tenant(state.db.reader(), shop.id())
-            .await
-            .map(|t| t.window_days)
-            .ok(),
-        _ => None,
-    };
     if let Err(e) = &click {
         tracing::warn!(error = %e, "recording an affiliate click failed");
     }
     let to = without_ref(req.uri());
     let mut resp = Redirect::to(&to).into_response();
-    if let (Ok(Some(c)), Some(days)) = (&click, window_days) {
+    if let Ok(Some(c)) = &click
+        && c.counted
+    {
         let secure = if state.cfg.public_scheme == "https" { "; Secure" } else { "" };
-        let max_age = i64::from(days.max(1)) * 86_400;
+        let max_age = i64::from(c.window_days.max(1)) * 86_400;
         let cookie = format!("{REF_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}", c.id);
         if let Ok(v) = cookie.parse() {
             resp.headers_mut().insert(header::SET_COOKIE, v);

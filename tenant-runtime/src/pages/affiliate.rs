@@ -113,22 +113,12 @@ async fn dashboard(
     let payouts: Vec<Value> = payouts.iter().map(|p| payout_row(p, tag)).collect();
     let extra = context! {
         affiliate => context! { email => f.affiliate.email.clone(), code => f.affiliate.code.clone() },
-        link, rate => percent(terms.commission_bps), holding_days => terms.holding_days,
+        link, rate => format!("{}%", store::percent(terms.commission_bps)), holding_days => terms.holding_days,
         clicks => f.clicks.0, clicks_refused => f.clicks.1, orders => f.orders,
         pending => format_minor(f.pending_minor, currency), balance => format_minor(f.balance_minor, currency),
         commissions, payouts, error, notice, details,
     };
     Ok(page(shop, lang, status, extra))
-}
-
-/// `1000` basis points as `10%`, `1250` as `12.5%`.
-pub fn percent(bps: i32) -> String {
-    let whole = bps / 100;
-    match bps % 100 {
-        0 => format!("{whole}%"),
-        r if r % 10 == 0 => format!("{whole}.{}%", r / 10),
-        r => format!("{whole}.{r:02}%"),
-    }
 }
 
 fn commission_row(c: &affiliate_commissions::Model, tag: &str) -> Value {
@@ -300,15 +290,4 @@ pub async fn submit_signout(
         resp.headers_mut().insert(SET_COOKIE, v);
     }
     Ok(resp)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rates_read_as_percentages() {
-        assert_eq!(super::percent(1000), "10%");
-        assert_eq!(super::percent(1250), "12.5%");
-        assert_eq!(super::percent(1205), "12.05%");
-        assert_eq!(super::percent(0), "0%");
-    }
 }

@@ -322,7 +322,7 @@ pub async fn record_verified(
     record_fee_for_order(&txn, tenant_id, &order.order_no, v.amount_minor, &v.currency, now).await?;
     // Taken through a supplier's channels: the supplier holds the money and owes it to this shop.
     if let Some(collector) = &setup.collected_by
-        && payment.channel != "sandbox"
+        && payment.channel != kapu_billing::channels::sandbox::KIND
     {
         kapu_core::store::supply_payments::book_collected(&txn, &order, collector, v.amount_minor, now).await?;
     }
